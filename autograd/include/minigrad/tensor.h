@@ -1,0 +1,229 @@
+#pragma once
+// The Tensor: a cheap handle to a shape, a dtype and one contiguous row-major buffer, plus the
+// autograd fields (requires_grad, grad, grad_fn). Ops record graph nodes when an input requires
+// grad and grad mode is on; backward() walks them in reverse.
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace minigrad {
+
+enum class DType : uint8_t { Float32, Float64, Int64 };
+inline constexpr DType kFloat32 = DType::Float32;
+inline constexpr DType kFloat64 = DType::Float64;
+inline constexpr DType kInt64 = DType::Int64;  // indices: labels, gather/index_select, argmax
+
+std::string_view dtype_name(DType dtype);
+std::size_t dtype_size(DType dtype);
+bool is_floating(DType dtype);
+
+using Shape = std::vector<int64_t>;
+std::string shape_str(const Shape& shape);  // "(128, 784)"
+int64_t shape_numel(const Shape& shape);
+
+// Every error minigrad throws for bad input: shapes, dtypes, axes, indices, misuse of autograd.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct TensorOptions {
+  DType dtype = DType::Float32;
+  bool requires_grad = false;
+};
+
+class Generator;
+struct Node;
+struct TensorImpl;
+class Tensor;
+
+// Backward of one op: gradient of the op's output -> one gradient per input (undefined = none).
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+
+class Tensor {
+ public:
+  Tensor() = default;  // undefined: holds nothing; defined() is false
+  explicit Tensor(std::shared_ptr<TensorImpl> impl);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  int64_t dim() const;
+  int64_t size(int64_t axis) const;  // negative axes count from the end
+  int64_t numel() const;
+  DType dtype() const;
+
+  template <typename T> T* data();
+  template <typename T> const T* data() const;
+  void* raw_data();
+  const void* raw_data() const;
+
+  double item() const;  // the value of a one-element tensor
+  template <typename T> std::vector<T> to_vector() const;
+  Tensor to(DType dtype) const;  // differentiable between float types
+  Tensor clone() const;          // differentiable copy with its own buffer
+  Tensor detach() const;         // shares the buffer, no graph
+
+  // ---- autograd ----
+  bool requires_grad() const;
+  Tensor& requires_grad_(bool value = true);  // leaves only
+  bool is_leaf() const;
+  Tensor grad() const;  // undefined until a backward reaches this tensor
+  void set_grad(const Tensor& grad);
+  void zero_grad();  // drops .grad (like PyTorch's set_to_none=True)
+  const std::shared_ptr<Node>& grad_fn() const;
+  // Scalars need no gradient argument; other tensors need one of their own shape.
+  // create_graph records the backward itself (for higher derivatives) and implies retain_graph.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false,
+                bool create_graph = false) const;
+
+  // ---- elementwise ----
+  Tensor neg() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor pow(double exponent) const;
+  Tensor sqrt() const;
+  Tensor abs() const;
+  Tensor clamp(double min, double max) const;
+  Tensor relu() const;
+  Tensor leaky_relu(double negative_slope = 0.01) const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  Tensor gelu() const;  // exact, erf-based
+  Tensor maximum(const Tensor& other) const;
+  Tensor minimum(const Tensor& other) const;
+
+  // Comparisons return masks of 0 and 1 in this tensor's dtype (no gradient).
+  Tensor eq(const Tensor& other) const;
+  Tensor ne(const Tensor& other) const;
+  Tensor lt(const Tensor& other) const;
+  Tensor le(const Tensor& other) const;
+  Tensor gt(const Tensor& other) const;
+  Tensor ge(const Tensor& other) const;
+  Tensor eq(double other) const;
+  Tensor ne(double other) const;
+  Tensor lt(double other) const;
+  Tensor le(double other) const;
+  Tensor gt(double other) const;
+  Tensor ge(double other) const;
+
+  // ---- reductions (axis may be negative) ----
+  Tensor sum() const;
+  Tensor sum(int64_t axis, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(int64_t axis, bool keepdim = false) const;
+  Tensor max() const;  // gradient shared evenly among tied maxima
+  Tensor max(int64_t axis, bool keepdim = false) const;
+  Tensor min() const;
+  Tensor min(int64_t axis, bool keepdim = false) const;
+  Tensor argmax() const;  // int64, no gradient; first maximum wins
+  Tensor argmax(int64_t axis, bool keepdim = false) const;
+  Tensor softmax(int64_t axis) const;
+  Tensor log_softmax(int64_t axis) const;
+
+  // ---- linear algebra and shape ----
+  Tensor matmul(const Tensor& other) const;
+  Tensor reshape(Shape shape) const;  // shares the buffer; one dimension may be -1
+  Tensor flatten(int64_t start_axis = 0, int64_t end_axis = -1) const;
+  Tensor transpose(int64_t axis0, int64_t axis1) const;  // contiguous copy
+  Tensor t() const;                                      // transpose of a 2-D tensor
+  Tensor gather(int64_t axis, const Tensor& index) const;
+  Tensor index_select(int64_t axis, const Tensor& index) const;
+
+  TensorImpl* impl() const { return impl_.get(); }
+  const std::shared_ptr<TensorImpl>& impl_ptr() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+// ---- factories ----
+Tensor empty(const Shape& shape, TensorOptions options = {});
+Tensor zeros(const Shape& shape, TensorOptions options = {});
+Tensor ones(const Shape& shape, TensorOptions options = {});
+Tensor full(const Shape& shape, double value, TensorOptions options = {});
+Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
+Tensor arange(int64_t end, TensorOptions options = {});
+Tensor tensor(std::initializer_list<double> values, TensorOptions options = {});  // 1-D
+Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape,
+              TensorOptions options = {});
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
+Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions options = {});
+Tensor tensor(const std::vector<int64_t>& values, const Shape& shape,
+              TensorOptions options = {.dtype = DType::Int64});
+Tensor zeros_like(const Tensor& like, TensorOptions options);
+Tensor zeros_like(const Tensor& like);  // same dtype, no grad
+Tensor ones_like(const Tensor& like, TensorOptions options);
+Tensor ones_like(const Tensor& like);
+// Random tensors draw from `gen`, or from the global generator (see manual_seed) when null.
+Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // U[0,1)
+Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // N(0,1)
+
+// ---- free-function forms of the ops (same semantics as the methods) ----
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor matmul(const Tensor& a, const Tensor& b);
+// 2-D product of op(a) and op(b), where op transposes when asked. The transposes are folded into
+// the GEMM's packing: this is how matmul's backward avoids copying its operands.
+Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+Tensor maximum(const Tensor& a, const Tensor& b);
+Tensor minimum(const Tensor& a, const Tensor& b);
+// Reduces a broadcast gradient back to `shape` (sums the broadcast axes).
+Tensor sum_to(const Tensor& t, const Shape& shape);
+// out = zeros(shape) with src added at index along axis; the adjoint of gather.
+Tensor scatter_add(const Shape& shape, int64_t axis, const Tensor& index, const Tensor& src);
+// out = zeros(shape) with rows of src added at index along axis; the adjoint of index_select.
+Tensor index_add(const Shape& shape, int64_t axis, const Tensor& index, const Tensor& src);
+// The standard normal CDF, Phi(x): gelu's derivative is built from it.
+Tensor normal_cdf(const Tensor& x);
+// Broadcast `t` to `shape` (a copy): the adjoint of sum_to.
+Tensor expand(const Tensor& t, const Shape& shape);
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+
+// ---- defining ops ----
+// Records `output` as the result of a differentiable op named `name` applied to `inputs`, when
+// grad mode is on and some input requires grad; returns `output` (now carrying the graph node).
+// `backward` receives the gradient of the output and returns one gradient per input, each of
+// that input's shape (or undefined for "no gradient"). Write it with Tensor ops and it is itself
+// differentiable, which is what backward(create_graph=true) needs. Capture inputs you need by
+// value; to use the output, capture output.detach() (capturing output itself is a cycle).
+// This is how every built-in op is written, and the public way to add your own.
+Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, BackwardFn backward);
+
+// A 0-d tensor holding `value` in the dtype of `like`: a scalar that broadcasts against it.
+Tensor scalar_like(double value, const Tensor& like);
+
+}  // namespace minigrad
+
+// fmt::format("{}", t): values (abbreviated when large), shape, dtype, requires_grad.
+template <>
+struct fmt::formatter<minigrad::Tensor> {
+  constexpr auto parse(fmt::format_parse_context& ctx) { return ctx.begin(); }
+  fmt::format_context::iterator format(const minigrad::Tensor& t, fmt::format_context& ctx) const;
+};
+template <>
+struct fmt::formatter<minigrad::DType> : fmt::formatter<std::string_view> {
+  fmt::format_context::iterator format(minigrad::DType d, fmt::format_context& ctx) const {
+    return fmt::formatter<std::string_view>::format(minigrad::dtype_name(d), ctx);
+  }
+};

@@ -1,0 +1,38 @@
+#pragma once
+// General matrix multiply over raw row-major buffers.
+//
+//   C[M x N] = alpha * op(A) * op(B) + beta * C
+//
+// op(A) is A (stored M x K, leading dimension lda) or, when trans_a, A^T with A stored K x M.
+// op(B) is B (stored K x N, leading dimension ldb) or, when trans_b, B^T with B stored N x K.
+// Transposed operands are handled by the packing routines, never by copying the matrix.
+// When beta == 0, C is not read (it may hold NaN). Results do not depend on the thread count.
+#include <cstdint>
+
+namespace minigrad::kernels {
+
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
+          const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
+          int64_t ldc);
+
+// Plain triple loop, the oracle the fast kernels are tested against.
+template <typename T>
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      T acc = 0;
+      for (int64_t k = 0; k < K; ++k) {
+        const T a = trans_a ? A[k * lda + i] : A[i * lda + k];
+        const T b = trans_b ? B[j * ldb + k] : B[k * ldb + j];
+        acc += a * b;
+      }
+      T& c = C[i * ldc + j];
+      c = alpha * acc + (beta == T(0) ? T(0) : beta * c);
+    }
+  }
+}
+
+}  // namespace minigrad::kernels

@@ -1,0 +1,171 @@
+// Recording ops and running backward: the graph engine.
+#include <unordered_map>
+
+#include "impl.h"
+
+namespace minigrad {
+
+namespace {
+thread_local bool grad_mode = true;
+}  // namespace
+
+bool grad_enabled() { return grad_mode; }
+void set_grad_enabled(bool enabled) { grad_mode = enabled; }
+
+// Destroying the last handle of a long chain would recurse once per node through shared_ptr
+// destructors; instead, nodes that only we own are unlinked onto an explicit stack.
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> orphans;
+  auto adopt_sole_owned = [&orphans](std::vector<Tensor>& inputs) {
+    for (Tensor& t : inputs) {
+      TensorImpl* impl = t.impl();
+      if (impl && t.impl_ptr().use_count() == 1 && impl->grad_fn && impl->grad_fn.use_count() == 1)
+        orphans.push_back(std::move(impl->grad_fn));
+    }
+    inputs.clear();
+  };
+  backward = nullptr;  // drops saved tensors first, so inputs become solely owned
+  adopt_sole_owned(inputs);
+  while (!orphans.empty()) {
+    std::shared_ptr<Node> node = std::move(orphans.back());
+    orphans.pop_back();
+    node->backward = nullptr;
+    adopt_sole_owned(node->inputs);
+  }
+}
+
+Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, BackwardFn backward) {
+  if (!grad_enabled()) return output;
+  bool any = false;
+  for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
+  if (!any) return output;
+  if (!is_floating(output.dtype()))
+    throw Error(fmt::format("{}: an op with {} output cannot be differentiable", name,
+                            dtype_name(output.dtype())));
+  auto node = std::make_shared<Node>();
+  node->name = std::move(name);
+  node->inputs = std::move(inputs);
+  node->backward = std::move(backward);
+  // The output is always a fresh impl made by the op's forward, so it can be claimed here.
+  output.impl()->grad_fn = std::move(node);
+  output.impl()->requires_grad = true;
+  return output;
+}
+
+namespace {
+
+// leaf.grad += g: in place into the leaf's own buffer unless a graph is being built.
+Tensor accumulate(const Tensor& a, const Tensor& b, bool create_graph) {
+  if (!a.defined()) return create_graph ? b : b.detach().clone();
+  if (create_graph) return a + b;
+  detail::dispatch_float(a.dtype(), "backward", [&](auto z) {
+    using T = decltype(z);
+    T* pa = const_cast<Tensor&>(a).data<T>();
+    const T* pb = b.data<T>();
+    for (int64_t i = 0; i < a.numel(); ++i) pa[i] += pb[i];
+  });
+  return a;
+}
+
+void check_gradient(const Node& node, std::size_t i, const Tensor& input, const Tensor& grad) {
+  if (grad.shape() != input.shape() || grad.dtype() != input.dtype())
+    throw Error(fmt::format(
+        "backward of '{}' returned a {} gradient of shape {} for input {} of shape {} ({})",
+        node.name, dtype_name(grad.dtype()), shape_str(grad.shape()), i, shape_str(input.shape()),
+        dtype_name(input.dtype())));
+}
+
+}  // namespace
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  if (!defined()) throw Error("backward: tensor is undefined");
+  if (!requires_grad())
+    throw Error("backward: tensor does not require grad and has no grad_fn (did you forget "
+                "requires_grad_() on an input, or run the forward under NoGradGuard?)");
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    if (numel() != 1)
+      throw Error(fmt::format("backward: output of shape {} is not a scalar; pass a gradient of "
+                              "that shape",
+                              shape_str(shape())));
+    seed = ones(shape(), {.dtype = dtype()});
+  } else if (seed.shape() != shape() || seed.dtype() != dtype()) {
+    throw Error(fmt::format("backward: gradient {} {} does not match output {} {}",
+                            dtype_name(seed.dtype()), shape_str(seed.shape()),
+                            dtype_name(dtype()), shape_str(shape())));
+  }
+  GradModeGuard mode(create_graph);
+  // A differentiable gradient refers back into the forward graph, so that graph must stay.
+  retain_graph = retain_graph || create_graph;
+
+  if (is_leaf()) {
+    impl()->grad = accumulate(impl()->grad, seed, create_graph);
+    return;
+  }
+
+  // Collect the graph without recursion and count, for every node, how many consumers feed it.
+  std::vector<std::shared_ptr<Node>> nodes;  // also keeps every node alive until we are done
+  std::unordered_map<Node*, int> pending;
+  std::vector<Node*> stack{grad_fn().get()};
+  nodes.push_back(grad_fn());
+  pending[grad_fn().get()] = 0;
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    if (node->released)
+      throw Error(fmt::format("backward: the graph through '{}' was already freed by an earlier "
+                              "backward(); pass retain_graph=true to the first call to "
+                              "backward twice",
+                              node->name));
+    for (const Tensor& input : node->inputs) {
+      const auto& fn = input.defined() ? input.grad_fn() : nullptr;
+      if (!fn) continue;
+      auto [it, inserted] = pending.try_emplace(fn.get(), 0);
+      ++it->second;
+      if (inserted) {
+        nodes.push_back(fn);
+        stack.push_back(fn.get());
+      }
+    }
+  }
+
+  // Kahn's order: a node runs once all of its consumers have delivered their gradients.
+  std::unordered_map<Node*, Tensor> grads;
+  grads[grad_fn().get()] = seed;
+  std::vector<Node*> ready{grad_fn().get()};
+  while (!ready.empty()) {
+    Node* node = ready.back();
+    ready.pop_back();
+    Tensor grad_out = std::move(grads[node]);
+    grads.erase(node);
+    std::vector<Tensor> input_grads = node->backward(grad_out);
+    if (input_grads.size() != node->inputs.size())
+      throw Error(fmt::format("backward of '{}' returned {} gradients for {} inputs", node->name,
+                              input_grads.size(), node->inputs.size()));
+    for (std::size_t i = 0; i < node->inputs.size(); ++i) {
+      const Tensor& input = node->inputs[i];
+      if (!input.defined() || !input.requires_grad()) continue;
+      const Tensor& g = input_grads[i];
+      Node* producer = input.grad_fn().get();
+      if (g.defined()) {
+        check_gradient(*node, i, input, g);
+        if (producer) {
+          // Out of place: a gradient may alias another input's gradient or a saved tensor.
+          Tensor& slot = grads[producer];
+          slot = slot.defined() ? slot + g : g;
+        } else {
+          input.impl()->grad = accumulate(input.impl()->grad, g, create_graph);
+        }
+      }
+      if (producer && --pending[producer] == 0) ready.push_back(producer);
+    }
+    if (!retain_graph) {
+      node->backward = nullptr;
+      node->released = true;
+    }
+  }
+  if (!retain_graph)
+    for (auto& node : nodes) node->inputs.clear();
+}
+
+}  // namespace minigrad

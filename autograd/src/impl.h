@@ -1,0 +1,77 @@
+#pragma once
+// What a Tensor handle points at, and helpers shared by the op files. Private to autograd.
+#include <omp.h>
+
+#include <cstring>
+#include <memory>
+#include <utility>
+
+#include <minigrad/allocator.h>
+#include <minigrad/autograd.h>
+#include <minigrad/tensor.h>
+
+namespace minigrad {
+
+struct Storage {
+  void* ptr;
+  std::size_t bytes;
+  explicit Storage(std::size_t n) : ptr(allocate_buffer(n)), bytes(n) {}
+  ~Storage() { release_buffer(ptr, bytes); }
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+struct TensorImpl {
+  Shape shape;
+  DType dtype = DType::Float32;
+  int64_t numel = 0;
+  std::shared_ptr<Storage> storage;
+  bool requires_grad = false;
+  Tensor grad;
+  std::shared_ptr<Node> grad_fn;
+};
+
+namespace detail {
+
+// Calls f(T{}) with T the C++ type of a floating dtype; other dtypes are an error naming the op.
+template <typename F>
+decltype(auto) dispatch_float(DType dtype, std::string_view op, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    default:
+      throw Error(fmt::format("{}: dtype {} is not supported (float32 or float64 expected)", op,
+                              dtype_name(dtype)));
+  }
+}
+
+// Below this many elements a loop runs on one thread: forking costs more than it saves.
+inline constexpr int64_t kParallelGrain = 1 << 15;
+
+// Runs body(begin, end) over [0, n) in fixed chunks, in parallel when n is large enough.
+// Chunk boundaries depend only on n, so per-chunk results are thread-count independent.
+template <typename F>
+void parallel_for(int64_t n, F&& body) {
+  if (n < kParallelGrain || omp_get_max_threads() == 1) {
+    body(int64_t{0}, n);
+    return;
+  }
+  const int64_t chunks = (n + kParallelGrain - 1) / kParallelGrain;
+#pragma omp parallel for schedule(static)
+  for (int64_t c = 0; c < chunks; ++c) body(c * kParallelGrain, std::min(n, (c + 1) * kParallelGrain));
+}
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op);
+void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op);
+void check_defined(const Tensor& t, std::string_view op);
+Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
+
+// [outer, n, inner] view of a shape around one axis: the layout every axis op loops over.
+struct AxisView {
+  int64_t outer = 1, n = 1, inner = 1;
+};
+AxisView axis_view(const Shape& shape, int64_t axis);
+Shape reduced_shape(const Shape& shape, int64_t axis, bool keepdim);
+
+}  // namespace detail
+}  // namespace minigrad

@@ -1,0 +1,455 @@
+// The Tensor handle: accessors, factories, conversion and printing.
+#include <cmath>
+#include <cstdlib>
+
+#include <minigrad/random.h>
+#include <minigrad/threads.h>
+
+#include "impl.h"
+
+namespace minigrad {
+
+std::string_view dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::Float32: return "float32";
+    case DType::Float64: return "float64";
+    case DType::Int64: return "int64";
+  }
+  return "unknown";
+}
+
+std::size_t dtype_size(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
+bool is_floating(DType dtype) { return dtype != DType::Int64; }
+
+std::string shape_str(const Shape& shape) {
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+int64_t shape_numel(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(fmt::format("shape {}: negative dimension {}", shape_str(shape), d));
+    if (d != 0 && n > INT64_MAX / d)
+      throw Error(fmt::format("shape {}: element count overflows int64", shape_str(shape)));
+    n *= d;
+  }
+  return n;
+}
+
+namespace detail {
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op) {
+  const int64_t rank = std::max<int64_t>(ndim, 1);  // a 0-d tensor accepts axis 0 and -1
+  if (axis < -rank || axis >= rank)
+    throw Error(fmt::format("{}: axis {} is out of range for a tensor with {} dimensions", op,
+                            axis, ndim));
+  return axis < 0 ? axis + rank : axis;
+}
+
+void check_defined(const Tensor& t, std::string_view op) {
+  if (!t.defined()) throw Error(fmt::format("{}: tensor is undefined", op));
+}
+
+void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
+  check_defined(a, op);
+  check_defined(b, op);
+  if (a.dtype() != b.dtype())
+    throw Error(fmt::format("{}: dtypes differ: {} {} and {} {}", op, dtype_name(a.dtype()),
+                            shape_str(a.shape()), dtype_name(b.dtype()), shape_str(b.shape())));
+}
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
+  const std::size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    if (da != db && da != 1 && db != 1)
+      throw Error(fmt::format("{}: shapes {} and {} cannot be broadcast (dimension {}: {} vs {})",
+                              op, shape_str(a), shape_str(b), i, da, db));
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+AxisView axis_view(const Shape& shape, int64_t axis) {
+  AxisView v;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    if (i < axis) v.outer *= shape[i];
+    else if (i == axis) v.n = shape[i];
+    else v.inner *= shape[i];
+  }
+  return v;
+}
+
+Shape reduced_shape(const Shape& shape, int64_t axis, bool keepdim) {
+  Shape out;
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    if (i != axis) out.push_back(shape[i]);
+    else if (keepdim) out.push_back(1);
+  }
+  return out;
+}
+
+}  // namespace detail
+
+// ---- handle ----
+
+Tensor::Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+namespace {
+const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
+  if (!impl) throw Error("use of an undefined Tensor");
+  return *impl;
+}
+}  // namespace
+
+const Shape& Tensor::shape() const { return checked(impl_).shape; }
+int64_t Tensor::dim() const { return static_cast<int64_t>(shape().size()); }
+int64_t Tensor::size(int64_t axis) const {
+  return shape()[detail::normalize_axis(axis, dim(), "size")];
+}
+int64_t Tensor::numel() const { return checked(impl_).numel; }
+DType Tensor::dtype() const { return checked(impl_).dtype; }
+void* Tensor::raw_data() { return checked(impl_).storage->ptr; }
+const void* Tensor::raw_data() const { return checked(impl_).storage->ptr; }
+
+namespace {
+template <typename T>
+constexpr DType dtype_of() {
+  if constexpr (std::is_same_v<T, float>) return DType::Float32;
+  else if constexpr (std::is_same_v<T, double>) return DType::Float64;
+  else return DType::Int64;
+}
+}  // namespace
+
+template <typename T>
+T* Tensor::data() {
+  if (dtype() != dtype_of<T>())
+    throw Error(fmt::format("data<{}>() on a {} tensor", dtype_name(dtype_of<T>()),
+                            dtype_name(dtype())));
+  return static_cast<T*>(raw_data());
+}
+template <typename T>
+const T* Tensor::data() const {
+  return const_cast<Tensor*>(this)->data<T>();
+}
+template float* Tensor::data<float>();
+template double* Tensor::data<double>();
+template int64_t* Tensor::data<int64_t>();
+template const float* Tensor::data<float>() const;
+template const double* Tensor::data<double>() const;
+template const int64_t* Tensor::data<int64_t>() const;
+
+namespace {
+// Calls f(T{}) for any dtype, integers included.
+template <typename F>
+decltype(auto) dispatch_any(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    default: return f(int64_t{});
+  }
+}
+}  // namespace
+
+double Tensor::item() const {
+  if (numel() != 1)
+    throw Error(fmt::format("item(): tensor of shape {} has {} elements, expected 1",
+                            shape_str(shape()), numel()));
+  return dispatch_any(dtype(), [&](auto t) { return static_cast<double>(data<decltype(t)>()[0]); });
+}
+
+template <typename T>
+std::vector<T> Tensor::to_vector() const {
+  std::vector<T> out(numel());
+  dispatch_any(dtype(), [&](auto t) {
+    const auto* p = data<decltype(t)>();
+    for (int64_t i = 0; i < numel(); ++i) out[i] = static_cast<T>(p[i]);
+  });
+  return out;
+}
+template std::vector<float> Tensor::to_vector<float>() const;
+template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+
+Tensor Tensor::detach() const {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape();
+  impl->dtype = dtype();
+  impl->numel = numel();
+  impl->storage = impl_->storage;
+  return Tensor(impl);
+}
+
+namespace {
+Tensor copy_as(const Tensor& src, DType dtype) {
+  Tensor out = empty(src.shape(), {.dtype = dtype});
+  dispatch_any(dtype, [&](auto d) {
+    using D = decltype(d);
+    D* o = out.data<D>();
+    dispatch_any(src.dtype(), [&](auto s) {
+      const auto* p = src.data<decltype(s)>();
+      for (int64_t i = 0; i < src.numel(); ++i) o[i] = static_cast<D>(p[i]);
+    });
+  });
+  return out;
+}
+}  // namespace
+
+Tensor Tensor::clone() const {
+  return record_op("clone", copy_as(*this, dtype()), {*this},
+                   [](const Tensor& g) { return std::vector<Tensor>{g}; });
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype()) return *this;
+  if (requires_grad() && !is_floating(target))
+    throw Error(fmt::format("to({}): cannot convert a tensor that requires grad to an integer "
+                            "dtype", dtype_name(target)));
+  const DType source = dtype();
+  return record_op("to", copy_as(*this, target), {*this},
+                   [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+}
+
+// ---- autograd fields ----
+
+bool Tensor::requires_grad() const { return checked(impl_).requires_grad; }
+
+Tensor& Tensor::requires_grad_(bool value) {
+  checked(impl_);
+  if (impl_->grad_fn && !value)
+    throw Error("requires_grad_(false): only leaf tensors can stop requiring grad; use detach()");
+  if (value && !is_floating(dtype()))
+    throw Error(fmt::format("requires_grad_: a {} tensor cannot require grad (only float32 and "
+                            "float64 can)", dtype_name(dtype())));
+  impl_->requires_grad = value;
+  return *this;
+}
+
+bool Tensor::is_leaf() const { return checked(impl_).grad_fn == nullptr; }
+Tensor Tensor::grad() const { return checked(impl_).grad; }
+
+void Tensor::set_grad(const Tensor& grad) {
+  checked(impl_);
+  if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype()))
+    throw Error(fmt::format("set_grad: gradient {} {} does not match tensor {} {}",
+                            dtype_name(grad.dtype()), shape_str(grad.shape()),
+                            dtype_name(dtype()), shape_str(shape())));
+  impl_->grad = grad;
+}
+
+void Tensor::zero_grad() {
+  checked(impl_);
+  impl_->grad = Tensor();
+}
+
+const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(impl_).grad_fn; }
+
+// ---- factories ----
+
+Tensor empty(const Shape& shape, TensorOptions options) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = options.dtype;
+  impl->numel = shape_numel(shape);
+  impl->storage = std::make_shared<Storage>(impl->numel * dtype_size(options.dtype));
+  Tensor t(impl);
+  if (options.requires_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  const bool wants_grad = options.requires_grad;
+  options.requires_grad = false;
+  Tensor t = empty(shape, options);
+  dispatch_any(options.dtype, [&](auto z) {
+    using T = decltype(z);
+    T* p = t.data<T>();
+    const T v = static_cast<T>(value);
+    detail::parallel_for(t.numel(), [&](int64_t b, int64_t e) { std::fill(p + b, p + e, v); });
+  });
+  if (wants_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+
+Tensor arange(double start, double end, double step, TensorOptions options) {
+  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
+    throw Error(fmt::format("arange({}, {}, {}): bounds and step must be finite, step nonzero",
+                            start, end, step));
+  const auto n = static_cast<int64_t>(std::max(0.0, std::ceil((end - start) / step)));
+  const bool wants_grad = options.requires_grad;
+  options.requires_grad = false;
+  Tensor t = empty({n}, options);
+  dispatch_any(options.dtype, [&](auto z) {
+    using T = decltype(z);
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+  });
+  if (wants_grad) t.requires_grad_(true);
+  return t;
+}
+
+Tensor arange(int64_t end, TensorOptions options) {
+  return arange(0.0, static_cast<double>(end), 1.0, options);
+}
+
+namespace {
+template <typename V>
+Tensor from_values(const std::vector<V>& values, const Shape& shape, TensorOptions options) {
+  if (static_cast<int64_t>(values.size()) != shape_numel(shape))
+    throw Error(fmt::format("tensor: {} values do not fill shape {} ({} elements)",
+                            values.size(), shape_str(shape), shape_numel(shape)));
+  const bool wants_grad = options.requires_grad;
+  options.requires_grad = false;
+  Tensor t = empty(shape, options);
+  dispatch_any(options.dtype, [&](auto z) {
+    using T = decltype(z);
+    T* p = t.data<T>();
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+  });
+  if (wants_grad) t.requires_grad_(true);
+  return t;
+}
+}  // namespace
+
+Tensor tensor(std::initializer_list<double> values, TensorOptions options) {
+  return from_values(std::vector<double>(values), {static_cast<int64_t>(values.size())}, options);
+}
+Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape,
+              TensorOptions options) {
+  return from_values(std::vector<double>(values), shape, options);
+}
+Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
+  return from_values(values, shape, options);
+}
+Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions options) {
+  return from_values(values, shape, options);
+}
+Tensor tensor(const std::vector<int64_t>& values, const Shape& shape, TensorOptions options) {
+  return from_values(values, shape, options);
+}
+
+Tensor zeros_like(const Tensor& like, TensorOptions options) { return zeros(like.shape(), options); }
+Tensor zeros_like(const Tensor& like) { return zeros(like.shape(), {.dtype = like.dtype()}); }
+Tensor ones_like(const Tensor& like, TensorOptions options) { return ones(like.shape(), options); }
+Tensor ones_like(const Tensor& like) { return ones(like.shape(), {.dtype = like.dtype()}); }
+
+Tensor scalar_like(double value, const Tensor& like) {
+  return full({}, value, {.dtype = like.dtype()});
+}
+
+namespace {
+template <typename Draw>
+Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, Draw draw,
+                     std::string_view name) {
+  Generator& g = gen ? *gen : default_generator();
+  const bool wants_grad = options.requires_grad;
+  options.requires_grad = false;
+  Tensor t = empty(shape, options);
+  // Sequential on purpose: the stream of numbers must not depend on the thread count.
+  detail::dispatch_float(options.dtype, name, [&](auto z) {
+    using T = decltype(z);
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(draw(g));
+  });
+  if (wants_grad) t.requires_grad_(true);
+  return t;
+}
+}  // namespace
+
+Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
+  return random_tensor(shape, options, gen, [](Generator& g) { return g.uniform(); }, "rand");
+}
+Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
+  return random_tensor(shape, options, gen, [](Generator& g) { return g.normal(); }, "randn");
+}
+
+// ---- threads ----
+
+void set_num_threads(int threads) {
+  if (threads < 1) throw Error(fmt::format("set_num_threads: {} is not a positive count", threads));
+  omp_set_num_threads(threads);
+}
+
+int get_num_threads() { return omp_get_max_threads(); }
+
+namespace {
+// Honour MINIGRAD_THREADS once, at load time, before any parallel region runs.
+const bool threads_from_environment = [] {
+  if (const char* env = std::getenv("MINIGRAD_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) omp_set_num_threads(n);
+  }
+  return true;
+}();
+}  // namespace
+
+}  // namespace minigrad
+
+// ---- printing ----
+
+namespace {
+using minigrad::Tensor;
+
+// Writes the values of one sub-tensor, eliding the middle of long dimensions like NumPy does.
+template <typename T>
+void format_values(fmt::memory_buffer& out, const T* p, const minigrad::Shape& shape,
+                   std::size_t axis, int64_t offset, int64_t stride_prod, bool abbreviate,
+                   int indent) {
+  if (shape.empty()) {
+    if constexpr (std::is_integral_v<T>) fmt::format_to(std::back_inserter(out), "{}", p[0]);
+    else fmt::format_to(std::back_inserter(out), "{:.4f}", p[0]);
+    return;
+  }
+  const int64_t n = shape[axis];
+  const int64_t stride = stride_prod / n;
+  constexpr int64_t kEdge = 3;
+  out.push_back('[');
+  for (int64_t i = 0; i < n; ++i) {
+    if (abbreviate && n > 2 * kEdge && i == kEdge) {
+      fmt::format_to(std::back_inserter(out), "...");
+      i = n - kEdge - 1;
+      if (axis + 1 == shape.size()) fmt::format_to(std::back_inserter(out), ", ");
+      else fmt::format_to(std::back_inserter(out), ",\n{:{}}", "", indent + 1);
+      continue;
+    }
+    if (axis + 1 == shape.size()) {
+      if constexpr (std::is_integral_v<T>) fmt::format_to(std::back_inserter(out), "{}", p[offset + i]);
+      else fmt::format_to(std::back_inserter(out), "{:.4f}", p[offset + i]);
+      if (i + 1 < n) fmt::format_to(std::back_inserter(out), ", ");
+    } else {
+      format_values(out, p, shape, axis + 1, offset + i * stride, stride, abbreviate, indent + 1);
+      if (i + 1 < n) fmt::format_to(std::back_inserter(out), ",\n{:{}}", "", indent + 1);
+    }
+  }
+  out.push_back(']');
+}
+}  // namespace
+
+fmt::format_context::iterator fmt::formatter<minigrad::Tensor>::format(
+    const minigrad::Tensor& t, fmt::format_context& ctx) const {
+  if (!t.defined()) return fmt::format_to(ctx.out(), "tensor(undefined)");
+  fmt::memory_buffer body;
+  if (t.numel() == 0) fmt::format_to(std::back_inserter(body), "[]");
+  const bool abbreviate = t.numel() > 1000;
+  constexpr int kIndent = 7;  // width of "tensor("
+  if (t.numel() > 0) switch (t.dtype()) {
+    case minigrad::DType::Float32:
+      format_values(body, t.data<float>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+      break;
+    case minigrad::DType::Float64:
+      format_values(body, t.data<double>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+      break;
+    case minigrad::DType::Int64:
+      format_values(body, t.data<int64_t>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+      break;
+  }
+  return fmt::format_to(ctx.out(), "tensor({}, shape={}, dtype={}{})", fmt::to_string(body),
+                        minigrad::shape_str(t.shape()), minigrad::dtype_name(t.dtype()),
+                        t.requires_grad() ? ", requires_grad=true" : "");
+}

@@ -1,0 +1,8 @@
+#pragma once
+// Everything a model needs: #include <minigrad/minigrad.h> and `namespace mg = minigrad;`.
+#include <minigrad/allocator.h>
+#include <minigrad/autograd.h>
+#include <minigrad/gradcheck.h>
+#include <minigrad/random.h>
+#include <minigrad/tensor.h>
+#include <minigrad/threads.h>
