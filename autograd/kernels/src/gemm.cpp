@@ -1,0 +1,220 @@
+// Blocked GEMM in the style of BLIS/GotoBLAS, over the per-ISA kernels of gemm_avx512.cpp,
+// gemm_avx2.cpp and the portable one below.
+//
+// Row-major C = A * B is computed as BLIS computes the column-major C^T = B^T * A^T, so the
+// loops, outermost first, are:
+//   ic (mc rows)  -> pc (kc deep) -> pack A block (shared by the threads, L3)
+//   -> jc (nc columns of this thread's share) -> pack B block (thread-local, L2)
+//   -> ir (mr rows: the A panel stays in L1) -> jr (nr columns) -> micro-kernel.
+// Threads own disjoint columns (or, when N is narrow, rows) of C and the K blocking depends only
+// on K, so every element of C is summed in the same order whatever the thread count.
+#include <minigrad/kernels/gemm.h>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <utility>
+
+#include "gemm_internal.h"
+
+namespace minigrad::kernels {
+namespace detail {
+namespace {
+
+#define MG_TARGET
+
+template <typename T_>
+struct Scalar {
+  using T = T_;
+  using V = T;
+  using M = bool;
+  static constexpr int L = 1;
+  static V zero() { return 0; }
+  static V load(const T* p) { return *p; }
+  static V loadm(const T* p, M m) { return m ? *p : T(0); }
+  static void store(T* p, V v) { *p = v; }
+  static void storem(T* p, M m, V v) {
+    if (m) *p = v;
+  }
+  static V set1(T x) { return x; }
+  static V fma(V a, V b, V c) { return a * b + c; }
+  static V mul(V a, V b) { return a * b; }
+  static M mask(int n) { return n > 0; }
+};
+
+#include "gemm_kernel_impl.h"
+
+template <typename T>
+const GemmKernels<T>& scalar_kernels() {
+  static const auto k = make_kernels<Scalar<T>, 4, 8>(256, 1024, 256, &pack_xk_scalar<Scalar<T>>);
+  return k;
+}
+
+// MINIGRAD_GEMM_ISA=avx2|scalar caps the dispatch, so tests can cover the fallbacks.
+template <typename T>
+const GemmKernels<T>& select_kernels() {
+  const char* env = std::getenv("MINIGRAD_GEMM_ISA");
+  const int cap = !env ? 2 : std::strcmp(env, "avx2") == 0 ? 1 : std::strcmp(env, "scalar") == 0 ? 0 : 2;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool fma = __builtin_cpu_supports("fma");
+  if (cap >= 2 && fma && __builtin_cpu_supports("avx512f")) return avx512_kernels(T{});
+  if (cap >= 1 && fma && __builtin_cpu_supports("avx2")) return avx2_kernels(T{});
+#else
+  (void)cap;
+#endif
+  return scalar_kernels<T>();
+}
+
+// Below this many flops a parallel region costs more than it saves.
+constexpr double kParallelMinFlops = 1 << 19;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// Packing buffers live per thread for the life of the thread (OpenMP keeps its pool), so
+// steady-state calls do not allocate.
+class AlignedBuffer {
+ public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer() { std::free(ptr_); }
+  template <typename T>
+  T* get(int64_t count) {
+    const size_t bytes = size_t(count) * sizeof(T);
+    if (bytes > cap_) {
+      std::free(ptr_);
+      cap_ = size_t(round_up(int64_t(bytes), 4096));
+      ptr_ = std::aligned_alloc(64, cap_);
+      if (!ptr_) {
+        cap_ = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return static_cast<T*>(ptr_);
+  }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t cap_ = 0;
+};
+
+thread_local AlignedBuffer tls_a_block;
+thread_local AlignedBuffer tls_b_block;
+
+template <typename T>
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+}
+
+template <typename T>
+void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
+                  T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                  int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
+
+  const int mr = g.mr, nr = g.nr;
+  // Equal blocks rather than full blocks plus a sliver.
+  const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
+  const int64_t mc = round_up(ceil_div(M, ceil_div(M, g.mc)), mr);
+  // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
+  // costs more than the strided reads it saves.
+  const bool pack_a = N > 2 * nr;
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  const int nt = flops < kParallelMinFlops ? 1 : std::max(1, omp_get_max_threads());
+  // Split columns when each thread gets at least two tiles, else rows.
+  const bool split_n = ceil_div(N, nr) >= 2 * nt;
+  T* const a_block = pack_a ? tls_a_block.get<T>(mc * kc) : nullptr;
+
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int nth = omp_get_num_threads();
+    const int tid = omp_get_thread_num();
+    // Column share, on nr boundaries so every thread but the last has only full tiles.
+    const auto n_bound = [&](int t) {
+      return t == nth ? N : std::min(N, (N * t / nth + nr / 2) / nr * nr);
+    };
+    const int64_t n0 = split_n ? n_bound(tid) : 0;
+    const int64_t n1 = split_n ? n_bound(tid + 1) : N;
+    const int64_t n_len = n1 - n0;
+    const int64_t nc = n_len > 0 ? round_up(ceil_div(n_len, ceil_div(n_len, g.nc)), nr) : nr;
+    T* const b_block = tls_b_block.get<T>(nc * kc);
+
+    for (int64_t ic = 0; ic < M; ic += mc) {
+      const int64_t m_len = std::min(mc, M - ic);
+      const int64_t panels = ceil_div(m_len, mr);
+      // This thread packs A panels [q0, q1); in the row split it also computes exactly those.
+      const int64_t q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
+      const int64_t p0 = split_n ? 0 : q0, p1 = split_n ? panels : q1;
+      for (int64_t pc = 0; pc < K; pc += kc) {
+        const int64_t k_len = std::min(kc, K - pc);
+        const T beta_k = pc == 0 ? beta : T(1);
+        if (pack_a) {
+          for (int64_t q = q0; q < q1; ++q) {
+            const int64_t i = ic + q * mr;
+            const int w = int(std::min<int64_t>(mr, M - i));
+            // Panel stride from kc, not k_len: in the row split a thread may already be packing
+            // the next, shorter K block while another still reads this one.
+            T* dst = a_block + q * mr * kc;
+            if (ta) g.pack_kx(A + pc * lda + i, lda, w, k_len, dst, mr);
+            else g.pack_xk(A + i * lda + pc, lda, w, k_len, dst, mr);
+          }
+          if (split_n) {
+#pragma omp barrier
+          }
+        }
+        for (int64_t jc = n0; jc < n1; jc += nc) {
+          const int64_t nc_len = std::min(nc, n1 - jc);
+          const int64_t tiles = ceil_div(nc_len, nr);
+          for (int64_t t = 0; t < tiles; ++t) {
+            const int64_t j = jc + t * nr;
+            const int w = int(std::min<int64_t>(nr, n1 - j));
+            T* dst = b_block + t * nr * k_len;
+            if (tb) g.pack_xk(B + j * ldb + pc, ldb, w, k_len, dst, nr);
+            else g.pack_kx(B + pc * ldb + j, ldb, w, k_len, dst, nr);
+          }
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t i = ic + p * mr;
+            const int m = int(std::min<int64_t>(mr, M - i));
+            const T* a = pack_a ? a_block + p * mr * kc : ta ? A + pc * lda + i : A + i * lda + pc;
+            const int64_t rs_a = pack_a ? 1 : ta ? 1 : lda;
+            const int64_t cs_a = pack_a ? mr : ta ? lda : 1;
+            for (int64_t t = 0; t < tiles; ++t) {
+              const int64_t j = jc + t * nr;
+              const int n = int(std::min<int64_t>(nr, n1 - j));
+              g.micro(k_len, a, rs_a, cs_a, b_block + t * nr * k_len, C + i * ldc + j, ldc, m, n,
+                      alpha, beta_k);
+            }
+          }
+        }
+        if (pack_a && split_n) {
+#pragma omp barrier
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  static const auto& g = detail::select_kernels<float>();
+  detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  static const auto& g = detail::select_kernels<double>();
+  detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace minigrad::kernels

@@ -1,0 +1,72 @@
+// AVX2 + FMA GEMM building blocks for CPUs without AVX-512 (see gemm_avx512.cpp).
+#include <array>
+#include <cstdint>
+#include <utility>
+
+#include "gemm_internal.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define MG_TARGET __attribute__((target("avx2,fma")))
+
+namespace minigrad::kernels::detail {
+namespace {
+
+template <typename T>
+struct Avx2;
+
+template <>
+struct Avx2<float> {
+  using T = float;
+  using V = __m256;
+  using M = __m256i;
+  static constexpr int L = 8;
+  MG_TARGET static V zero() { return _mm256_setzero_ps(); }
+  MG_TARGET static V load(const T* p) { return _mm256_loadu_ps(p); }
+  MG_TARGET static V loadm(const T* p, M m) { return _mm256_maskload_ps(p, m); }
+  MG_TARGET static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  MG_TARGET static void storem(T* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
+  MG_TARGET static V set1(T x) { return _mm256_set1_ps(x); }
+  MG_TARGET static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  MG_TARGET static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  MG_TARGET static M mask(int n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+};
+
+template <>
+struct Avx2<double> {
+  using T = double;
+  using V = __m256d;
+  using M = __m256i;
+  static constexpr int L = 4;
+  MG_TARGET static V zero() { return _mm256_setzero_pd(); }
+  MG_TARGET static V load(const T* p) { return _mm256_loadu_pd(p); }
+  MG_TARGET static V loadm(const T* p, M m) { return _mm256_maskload_pd(p, m); }
+  MG_TARGET static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  MG_TARGET static void storem(T* p, M m, V v) { _mm256_maskstore_pd(p, m, v); }
+  MG_TARGET static V set1(T x) { return _mm256_set1_pd(x); }
+  MG_TARGET static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
+  MG_TARGET static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  MG_TARGET static M mask(int n) {
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+  }
+};
+
+#include "gemm_kernel_impl.h"
+
+}  // namespace
+
+// 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers.
+const GemmKernels<float>& avx2_kernels(float) {
+  static const auto k = make_kernels<Avx2<float>, 6, 2>(256, 3072, 384, &pack_xk_scalar<Avx2<float>>);
+  return k;
+}
+const GemmKernels<double>& avx2_kernels(double) {
+  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, 192, &pack_xk_scalar<Avx2<double>>);
+  return k;
+}
+
+}  // namespace minigrad::kernels::detail
+#endif

@@ -1,0 +1,29 @@
+#pragma once
+// Private to the GEMM: the per-ISA building blocks the blocked driver in gemm.cpp is made of.
+#include <cstdint>
+
+namespace minigrad::kernels::detail {
+
+template <typename T>
+struct GemmKernels {
+  int mr = 0;       // micro-tile rows (A values broadcast)
+  int nr = 0;       // micro-tile columns (B vectors); a packed B panel is nr wide
+  int64_t kc = 0;   // depth of a packed block: an mr x kc A panel stays in L1
+  int64_t mc = 0;   // rows of the shared packed A block (L3)
+  int64_t nc = 0;   // columns of a thread's packed B block (L2)
+  // C[m x n] = alpha * a * b + beta * C for m <= mr, n <= nr; beta == 0 never reads C.
+  // A element (i, k) is a[i * rs_a + k * cs_a]; b is a packed panel, row k at b + k * nr.
+  void (*micro)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b, T* c,
+                int64_t ldc, int m, int n, T alpha, T beta);
+  // Both packers write dst[k * width + x] for x < w, k < kc, and zero for w <= x < width.
+  // pack_xk reads element (x, k) at src[x * ld + k] (a transpose); pack_kx at src[k * ld + x].
+  void (*pack_xk)(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width);
+  void (*pack_kx)(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width);
+};
+
+const GemmKernels<float>& avx512_kernels(float);
+const GemmKernels<double>& avx512_kernels(double);
+const GemmKernels<float>& avx2_kernels(float);
+const GemmKernels<double>& avx2_kernels(double);
+
+}  // namespace minigrad::kernels::detail

@@ -1,0 +1,127 @@
+// Generic micro-kernel and packers, written once over a vector-traits class `Tr`:
+//   T, V, M (mask), L (lanes), zero, load, loadm, store, storem, set1, fma, mul, mask(n).
+// Each ISA's translation unit defines MG_TARGET (its target attribute) and Tr, then includes
+// this file inside its own namespace, so the intrinsics inline into code built for that ISA.
+// Deliberately without include guard: it is a text template, included once per ISA file.
+// Needs <array>, <cstdint>, <utility> and gemm_internal.h included at file scope first.
+#ifndef MG_TARGET
+#error "define MG_TARGET before including gemm_kernel_impl.h"
+#endif
+
+// C tile (m = MR rows, n <= NV * L columns) from an A panel and a packed B panel of width NRB.
+// PA > 0: A is packed in panels PA wide (rs = 1, cs = PA), strides the compiler can fold.
+template <class Tr, int MR, int NV, int NRB, int PA>
+MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
+                          const typename Tr::T* b, typename Tr::T* c, int64_t ldc, int n,
+                          typename Tr::T alpha, typename Tr::T beta) {
+  using V = typename Tr::V;
+  constexpr int L = Tr::L;
+  const int64_t rs = PA ? 1 : rs_a;
+  const int64_t cs = PA ? PA : cs_a;
+  for (int r = 0; r < MR; ++r) __builtin_prefetch(c + r * ldc, 1);
+  V acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    V bv[NV];
+    for (int v = 0; v < NV; ++v) bv[v] = Tr::load(b + v * L);
+    for (int r = 0; r < MR; ++r) {
+      const V av = Tr::set1(a[r * rs]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = Tr::fma(av, bv[v], acc[r][v]);
+    }
+    a += cs;
+    b += NRB;
+  }
+  const V va = Tr::set1(alpha);
+  const V vb = Tr::set1(beta);
+  const int tail = n - (NV - 1) * L;  // columns in the last vector, 1..L
+  for (int r = 0; r < MR; ++r) {
+    for (int v = 0; v < NV; ++v) {
+      typename Tr::T* cp = c + r * ldc + v * L;
+      V res = Tr::mul(acc[r][v], va);
+      if (v < NV - 1 || tail == L) {  // full vectors avoid masked stores (slow on AVX2)
+        if (beta != 0) res = Tr::fma(Tr::load(cp), vb, res);
+        Tr::store(cp, res);
+      } else {
+        const typename Tr::M m = Tr::mask(tail);
+        if (beta != 0) res = Tr::fma(Tr::loadm(cp, m), vb, res);
+        Tr::storem(cp, m, res);
+      }
+    }
+  }
+}
+
+template <class Tr>
+using MicroFn = void (*)(int64_t, const typename Tr::T*, int64_t, int64_t, const typename Tr::T*,
+                         typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T);
+
+// table[m - 1] for m = 1..MR: edge tiles get their own fully unrolled kernel.
+template <class Tr, int MR, int NV, int NRB, int PA, std::size_t... I>
+constexpr std::array<MicroFn<Tr>, MR> micro_row_table(std::index_sequence<I...>) {
+  return {&micro_tile<Tr, int(I) + 1, NV, NRB, PA>...};
+}
+
+template <class Tr, int MR, int NVMAX>
+struct Micro {
+  static constexpr int NRB = NVMAX * Tr::L;
+  template <int NV, int PA>
+  static constexpr auto rows = micro_row_table<Tr, MR, NV, NRB, PA>(std::make_index_sequence<MR>{});
+
+  template <std::size_t... NVI>
+  static constexpr std::array<std::array<MicroFn<Tr>, MR>, NVMAX> by_width(bool pa,
+                                                                       std::index_sequence<NVI...>) {
+    return pa ? std::array<std::array<MicroFn<Tr>, MR>, NVMAX>{rows<int(NVI) + 1, MR>...}
+              : std::array<std::array<MicroFn<Tr>, MR>, NVMAX>{rows<int(NVI) + 1, 0>...};
+  }
+  static constexpr auto packed = by_width(true, std::make_index_sequence<NVMAX>{});
+  static constexpr auto strided = by_width(false, std::make_index_sequence<NVMAX>{});
+
+  // Narrow tiles use fewer vectors: N = 10 costs one vector per row, not NVMAX.
+  static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
+                  const typename Tr::T* b, typename Tr::T* c, int64_t ldc, int m, int n,
+                  typename Tr::T alpha, typename Tr::T beta) {
+    const int nv = (n + Tr::L - 1) / Tr::L;
+    const auto& t = (rs_a == 1 && cs_a == MR) ? packed : strided;
+    t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, c, ldc, n, alpha, beta);
+  }
+};
+
+// Element (x, k) at src[k * ld + x]: rows of the panel are contiguous, a masked vector copy.
+template <class Tr>
+MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int w, int64_t kc,
+                       typename Tr::T* dst, int width) {
+  constexpr int L = Tr::L;
+  for (int64_t k = 0; k < kc; ++k) {
+    for (int x0 = 0; x0 < width; x0 += L) {
+      const int lanes = width - x0 < L ? width - x0 : L;
+      int valid = w - x0;
+      valid = valid < 0 ? 0 : (valid > lanes ? lanes : valid);
+      const auto v = Tr::loadm(src + k * ld + x0, Tr::mask(valid));
+      Tr::storem(dst + k * width + x0, Tr::mask(lanes), v);
+    }
+  }
+}
+
+// Element (x, k) at src[x * ld + k]: plain transpose; ISAs with a shuffle transpose override it.
+template <class Tr>
+MG_TARGET void pack_xk_scalar(const typename Tr::T* src, int64_t ld, int w, int64_t kc,
+                              typename Tr::T* dst, int width) {
+  for (int64_t k = 0; k < kc; ++k)
+    for (int x = 0; x < width; ++x) dst[k * width + x] = x < w ? src[x * ld + k] : 0;
+}
+
+template <class Tr, int MR, int NVMAX>
+GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc,
+                                         decltype(GemmKernels<typename Tr::T>::pack_xk) xk) {
+  GemmKernels<typename Tr::T> g;
+  g.mr = MR;
+  g.nr = NVMAX * Tr::L;
+  g.kc = kc;
+  g.mc = mc;
+  g.nc = nc;
+  g.micro = &Micro<Tr, MR, NVMAX>::run;
+  g.pack_xk = xk;
+  g.pack_kx = &pack_kx<Tr>;
+  return g;
+}

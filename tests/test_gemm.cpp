@@ -1,0 +1,157 @@
+// gemm against gemm_reference: every transpose case, alpha/beta, edge and odd sizes, padded
+// leading dimensions, and bit-identical results for 1 and 2 threads.
+#include <catch2/catch.hpp>
+#include <minigrad/kernels/gemm.h>
+#include <omp.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <vector>
+
+using minigrad::kernels::gemm;
+using minigrad::kernels::gemm_reference;
+
+namespace {
+
+struct Shape {
+  int64_t m, n, k;
+};
+
+// Operands in the storage layout the transpose flags imply, with ld = row length + pad.
+template <typename T>
+struct Problem {
+  bool ta, tb;
+  int64_t m, n, k, lda, ldb, ldc;
+  std::vector<T> a, b, c;
+
+  Problem(bool ta_, bool tb_, Shape s, int64_t pad, uint32_t seed)
+      : ta(ta_), tb(tb_), m(s.m), n(s.n), k(s.k) {
+    const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
+    const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
+    lda = a_cols + pad;
+    ldb = b_cols + pad;
+    ldc = n + pad;
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> dist(-1.0, 1.0);
+    a.resize(size_t(a_rows * lda));
+    b.resize(size_t(b_rows * ldb));
+    c.resize(size_t(m * ldc));
+    for (auto& x : a) x = T(dist(rng));
+    for (auto& x : b) x = T(dist(rng));
+    for (auto& x : c) x = T(dist(rng));
+  }
+  T at_a(int64_t i, int64_t p) const { return ta ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)]; }
+  T at_b(int64_t p, int64_t j) const { return tb ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)]; }
+};
+
+// |got - want| <= K * eps * (|alpha| * sum_k |a||b| + |beta c|), element by element; padding
+// columns of C must be untouched.
+template <typename T>
+void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c = false) {
+  Problem<T> p(ta, tb, s, pad, uint32_t(s.m * 131 + s.n * 17 + s.k + ta * 7 + tb * 3));
+  if (nan_c)
+    for (auto& x : p.c) x = std::numeric_limits<T>::quiet_NaN();
+  std::vector<T> want = p.c, got = p.c;
+  gemm_reference<T>(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta,
+                    want.data(), p.ldc);
+  gemm(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta, got.data(),
+       p.ldc);
+  const T eps = std::numeric_limits<T>::epsilon();
+  int64_t bad = 0;
+  for (int64_t i = 0; i < p.m; ++i) {
+    for (int64_t j = 0; j < p.ldc; ++j) {
+      const size_t idx = size_t(i * p.ldc + j);
+      if (j >= p.n) {  // padding
+        const bool same = std::isnan(p.c[idx]) ? std::isnan(got[idx]) : got[idx] == p.c[idx];
+        bad += !same;
+        continue;
+      }
+      T mag = 0;
+      for (int64_t q = 0; q < p.k; ++q) mag += std::abs(p.at_a(i, q) * p.at_b(q, j));
+      const T c0 = beta == T(0) ? T(0) : std::abs(beta * p.c[idx]);
+      const T tol = T(p.k + 2) * eps * (std::abs(alpha) * mag + c0) + std::numeric_limits<T>::min();
+      const bool ok = !std::isnan(got[idx]) && std::abs(got[idx] - want[idx]) <= tol;
+      if (!ok && bad < 5)
+        UNSCOPED_INFO("C(" << i << "," << j << ") got " << got[idx] << " want " << want[idx]);
+      bad += !ok;
+    }
+  }
+  INFO("ta=" << ta << " tb=" << tb << " M=" << s.m << " N=" << s.n << " K=" << s.k
+             << " alpha=" << alpha << " beta=" << beta << " pad=" << pad);
+  CHECK(bad == 0);
+}
+
+const Shape kShapes[] = {
+    {1, 1, 1},   {1, 37, 19},  {1, 300, 64},  {29, 1, 45},  {300, 1, 7},   {17, 33, 65},
+    {13, 31, 7}, {12, 32, 16}, {24, 64, 384}, {25, 65, 385}, {128, 10, 256}, {37, 100, 3},
+    {5, 130, 33}, {100, 47, 800},
+};
+
+template <typename T>
+void all_cases() {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (const Shape& s : kShapes) {
+        check<T>(ta, tb, s, T(1), T(0), 0);
+        check<T>(ta, tb, s, T(1), T(0), 0, /*nan_c=*/true);
+        check<T>(ta, tb, s, T(1), T(1), 3);
+        check<T>(ta, tb, s, T(-0.5), T(0.25), 5);
+      }
+}
+
+}  // namespace
+
+TEST_CASE("gemm float matches the reference", "[gemm]") { all_cases<float>(); }
+TEST_CASE("gemm double matches the reference", "[gemm]") { all_cases<double>(); }
+
+TEST_CASE("gemm large problem, all transposes", "[gemm]") {
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      check<float>(ta, tb, {300, 257, 519}, 1.0f, 0.0f, 0, true);
+      check<float>(ta, tb, {300, 257, 519}, 0.75f, 1.0f, 11);
+      check<double>(ta, tb, {300, 257, 519}, 1.0, 0.5, 4);
+    }
+  // Several K blocks and M blocks.
+  check<float>(false, false, {3100, 40, 1000}, 1.0f, 1.0f, 1);
+  check<double>(true, true, {70, 700, 1300}, 1.0, 0.0, 2, true);
+}
+
+TEST_CASE("gemm beta=0 ignores NaN in C, beta=1 accumulates", "[gemm]") {
+  const int64_t m = 33, n = 70, k = 50;
+  std::vector<float> a(size_t(m * k), 1.0f), b(size_t(k * n), 2.0f);
+  std::vector<float> c(size_t(m * n), std::numeric_limits<float>::quiet_NaN());
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n);
+  for (float x : c) REQUIRE(x == 100.0f);
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 1.0f, c.data(), n);
+  for (float x : c) REQUIRE(x == 200.0f);
+  // K == 0 scales C by beta.
+  gemm(false, false, m, n, 0, 1.0f, a.data(), k, b.data(), n, 0.5f, c.data(), n);
+  for (float x : c) REQUIRE(x == 100.0f);
+}
+
+namespace {
+template <typename T>
+std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
+  Problem<T> p(ta, tb, s, 1, 7);
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(threads);
+  gemm(ta, tb, s.m, s.n, s.k, T(1), p.a.data(), p.lda, p.b.data(), p.ldb, T(0.5), p.c.data(),
+       p.ldc);
+  omp_set_num_threads(saved);
+  return p.c;
+}
+}  // namespace
+
+TEST_CASE("gemm results do not depend on the thread count", "[gemm]") {
+  const Shape shapes[] = {{128, 512, 784}, {784, 512, 128}, {128, 784, 512},
+                          {128, 10, 256},  {301, 259, 517}, {1000, 40, 900}};
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (const Shape& s : shapes) {
+        INFO("ta=" << ta << " tb=" << tb << " M=" << s.m << " N=" << s.n << " K=" << s.k);
+        CHECK(run_with_threads<float>(1, ta, tb, s) == run_with_threads<float>(2, ta, tb, s));
+        CHECK(run_with_threads<double>(1, ta, tb, s) == run_with_threads<double>(2, ta, tb, s));
+      }
+}
