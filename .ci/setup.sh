@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what minigrad needs on Debian 12 (run as root). Safe to run again.
+set -euo pipefail
+packages=(
+  build-essential cmake       # compiler (with OpenMP) and build
+  libfmt-dev catch2 libstb-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
+  libbenchmark-dev            # apps/bench
+  dataset-fashion-mnist       # the real data, under /usr/share/datasets/fashion-mnist
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
