@@ -115,7 +115,7 @@ TEST_CASE("data: read_idx reads raw and gzipped IDX files", "[data]") {
         size_t n = 1;
         for (auto d : dims) n *= d;
         const Bytes payload = iota_bytes(n, 5);
-        for (const auto& path : write_both(dir, "a" + std::to_string(dims.size()), idx_file(dims, payload))) {
+        for (const auto& path : write_both(dir, std::string("a").append(std::to_string(dims.size())), idx_file(dims, payload))) {
             INFO(path);
             md::IdxArray a = md::read_idx(path);
             REQUIRE(a.dims == std::vector<int64_t>(dims.begin(), dims.end()));
@@ -402,7 +402,7 @@ TEST_CASE("data: read_image_csv reads Kaggle-style CSV", "[data]") {
         text += "\n";
         for (int img = 0; img < 3; ++img) {
             text += std::to_string(img * 3);
-            for (int i = 0; i < 784; ++i) text += "," + std::to_string((i + img) % 256);
+            for (int i = 0; i < 784; ++i) text.append(",").append(std::to_string((i + img) % 256));
             text += "\n";
         }
         write_text(dir / "fm.csv", text);
