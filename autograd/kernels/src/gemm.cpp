@@ -3,11 +3,14 @@
 //
 // Row-major C = A * B is computed as BLIS computes the column-major C^T = B^T * A^T, so the
 // loops, outermost first, are:
-//   ic (mc rows)  -> pc (kc deep) -> pack A block (shared by the threads, L3)
-//   -> jc (nc columns of this thread's share) -> pack B block (thread-local, L2)
+//   ic (mc rows)  -> pc (kc deep) -> pack A block (L3)
+//   -> jc (nc columns) -> pack B block (L2)
 //   -> ir (mr rows: the A panel stays in L1) -> jr (nr columns) -> micro-kernel.
 // Threads own disjoint columns (or, when N is narrow, rows) of C and the K blocking depends only
 // on K, so every element of C is summed in the same order whatever the thread count.
+// Each thread packs what it reads into its own buffers, so a call synchronizes only at the end
+// of its parallel region: on a shared, loaded machine a barrier waiting for a descheduled
+// thread costs a scheduler time slice, far more than packing A twice.
 #include <minigrad/kernels/gemm.h>
 
 #include <omp.h>
@@ -70,8 +73,8 @@ const GemmKernels<T>& select_kernels() {
   return scalar_kernels<T>();
 }
 
-// Below this many flops a parallel region costs more than it saves.
-constexpr double kParallelMinFlops = 1 << 19;
+// Below this many flops (about 10 us on one core) a parallel region costs more than it saves.
+constexpr double kParallelMinFlops = 1 << 21;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -131,8 +134,6 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   const int nt = flops < kParallelMinFlops ? 1 : std::max(1, omp_get_max_threads());
   // Split columns when each thread gets at least two tiles, else rows.
   const bool split_n = ceil_div(N, nr) >= 2 * nt;
-  T* const a_block = pack_a ? tls_a_block.get<T>(mc * kc) : nullptr;
-
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int nth = omp_get_num_threads();
@@ -146,28 +147,24 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
     const int64_t n_len = n1 - n0;
     const int64_t nc = n_len > 0 ? round_up(ceil_div(n_len, ceil_div(n_len, g.nc)), nr) : nr;
     T* const b_block = tls_b_block.get<T>(nc * kc);
+    T* const a_block = pack_a ? tls_a_block.get<T>(mc * kc) : nullptr;
 
     for (int64_t ic = 0; ic < M; ic += mc) {
       const int64_t m_len = std::min(mc, M - ic);
       const int64_t panels = ceil_div(m_len, mr);
-      // This thread packs A panels [q0, q1); in the row split it also computes exactly those.
-      const int64_t q0 = panels * tid / nth, q1 = panels * (tid + 1) / nth;
-      const int64_t p0 = split_n ? 0 : q0, p1 = split_n ? panels : q1;
+      // This thread's A panels: all of them in the column split, a share in the row split.
+      const int64_t p0 = split_n ? 0 : panels * tid / nth;
+      const int64_t p1 = split_n ? panels : panels * (tid + 1) / nth;
       for (int64_t pc = 0; pc < K; pc += kc) {
         const int64_t k_len = std::min(kc, K - pc);
         const T beta_k = pc == 0 ? beta : T(1);
         if (pack_a) {
-          for (int64_t q = q0; q < q1; ++q) {
-            const int64_t i = ic + q * mr;
+          for (int64_t p = p0; p < p1; ++p) {
+            const int64_t i = ic + p * mr;
             const int w = int(std::min<int64_t>(mr, M - i));
-            // Panel stride from kc, not k_len: in the row split a thread may already be packing
-            // the next, shorter K block while another still reads this one.
-            T* dst = a_block + q * mr * kc;
+            T* dst = a_block + p * mr * k_len;
             if (ta) g.pack_kx(A + pc * lda + i, lda, w, k_len, dst, mr);
             else g.pack_xk(A + i * lda + pc, lda, w, k_len, dst, mr);
-          }
-          if (split_n) {
-#pragma omp barrier
           }
         }
         for (int64_t jc = n0; jc < n1; jc += nc) {
@@ -183,7 +180,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
           for (int64_t p = p0; p < p1; ++p) {
             const int64_t i = ic + p * mr;
             const int m = int(std::min<int64_t>(mr, M - i));
-            const T* a = pack_a ? a_block + p * mr * kc : ta ? A + pc * lda + i : A + i * lda + pc;
+            const T* a = pack_a ? a_block + p * mr * k_len : ta ? A + pc * lda + i : A + i * lda + pc;
             const int64_t rs_a = pack_a ? 1 : ta ? 1 : lda;
             const int64_t cs_a = pack_a ? mr : ta ? lda : 1;
             for (int64_t t = 0; t < tiles; ++t) {
@@ -193,9 +190,6 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
                       alpha, beta_k);
             }
           }
-        }
-        if (pack_a && split_n) {
-#pragma omp barrier
         }
       }
     }
