@@ -1,0 +1,139 @@
+#include <minigrad/data/transforms.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "dataset_util.h"
+
+namespace minigrad::data {
+
+namespace {
+
+// Loops over images run in parallel only when there is enough work to pay for the threads.
+constexpr int64_t kParallelPixels = int64_t{1} << 20;
+
+// Statistics in double, in two passes (the sum, then the squared deviations from the mean): the
+// one-pass sum-of-squares formula loses digits when the mean is large against the spread.
+double sum_of(const float* x, int64_t n) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += x[i];
+    return sum;
+}
+
+double sum_squared_deviations(const float* x, int64_t n, double mean) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += (x[i] - mean) * (x[i] - mean);
+    return sum;
+}
+
+// per_image(i) for every image in parallel, added up in image order, so that the total does not
+// depend on the number of threads.
+template <typename F>
+double sum_over_images(int64_t n, bool parallel, F per_image) {
+    std::vector<double> partial(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t i = 0; i < n; ++i) partial[i] = per_image(i);
+    return std::accumulate(partial.begin(), partial.end(), 0.0);
+}
+
+// Constant data has std 0: divide by 1 instead, so it is centred rather than turned into NaN.
+double usable_std(double std) { return std > 0.0 ? std : 1.0; }
+
+void normalize(float* x, int64_t n, double mean, double std) {
+    const auto m = static_cast<float>(mean);
+    const auto inv = static_cast<float>(1.0 / std);
+    for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - m) * inv;
+}
+
+}  // namespace
+
+Standardization fit_standardization(const Dataset& train) {
+    detail::check_dataset(train, "fit_standardization");
+    const int64_t n = train.images.size(0), plane = train.images.size(1);
+    if (n * plane == 0)
+        throw std::invalid_argument(fmt::format("fit_standardization: the dataset is empty (images {})",
+                                                shape_str(train.images.shape())));
+    const float* x = train.images.data<float>();
+    const bool parallel = n * plane >= kParallelPixels;
+    const auto count = static_cast<double>(n * plane);
+    const double mean = sum_over_images(n, parallel, [&](int64_t i) { return sum_of(x + i * plane, plane); }) / count;
+    const double var =
+        sum_over_images(n, parallel, [&](int64_t i) { return sum_squared_deviations(x + i * plane, plane, mean); }) /
+        count;
+    return {mean, usable_std(std::sqrt(var))};
+}
+
+void standardize(Dataset& dataset, const Standardization& s) {
+    if (!(s.std > 0.0 && std::isfinite(s.std) && std::isfinite(s.mean)))
+        throw std::invalid_argument(fmt::format(
+            "standardize: mean {} and std {}; std must be positive and both finite", s.mean, s.std));
+    detail::check_dataset(dataset, "standardize");
+    const int64_t n = dataset.images.size(0), plane = dataset.images.size(1);
+    float* x = dataset.images.data<float>();
+#pragma omp parallel for schedule(static) if (n * plane >= kParallelPixels)
+    for (int64_t i = 0; i < n; ++i) normalize(x + i * plane, plane, s.mean, s.std);
+}
+
+void standardize_per_image(Dataset& dataset) {
+    detail::check_dataset(dataset, "standardize_per_image");
+    const int64_t n = dataset.images.size(0), plane = dataset.images.size(1);
+    if (plane == 0) return;
+    float* x = dataset.images.data<float>();
+#pragma omp parallel for schedule(static) if (n * plane >= kParallelPixels)
+    for (int64_t i = 0; i < n; ++i) {
+        float* img = x + i * plane;
+        const double mean = sum_of(img, plane) / static_cast<double>(plane);
+        const double std = std::sqrt(sum_squared_deviations(img, plane, mean) / static_cast<double>(plane));
+        normalize(img, plane, mean, usable_std(std));
+    }
+}
+
+void augment_batch(Tensor& images, int64_t rows, int64_t cols, const Augmentation& augmentation, Generator& gen) {
+    const int64_t shift = augmentation.max_shift;
+    if (shift < 0)
+        throw std::invalid_argument(fmt::format("augment_batch: max_shift is {}; it must be >= 0", shift));
+    if (!augmentation.enabled()) return;
+    if (!images.defined() || images.dtype() != kFloat32 || images.dim() != 2 || rows <= 0 || cols <= 0 ||
+        images.size(1) != rows * cols)
+        throw std::invalid_argument(fmt::format(
+            "augment_batch: images must be float32 [B, rows*cols] with rows {} and cols {}, got {}", rows, cols,
+            images.defined() ? fmt::format("{} {}", images.dtype(), shape_str(images.shape())) : "undefined"));
+
+    const int64_t plane = rows * cols;
+    // One scratch image per thread, kept between calls: no allocation per batch.
+    thread_local std::vector<float> source;
+    source.resize(static_cast<size_t>(plane));
+    float* x = images.data<float>();
+    for (int64_t b = 0; b < images.size(0); ++b) {
+        // Draw in a fixed order (dy, dx, flip) so a generator state always gives the same images.
+        const int64_t dy = shift > 0 ? static_cast<int64_t>(gen.below(2 * shift + 1)) - shift : 0;
+        const int64_t dx = shift > 0 ? static_cast<int64_t>(gen.below(2 * shift + 1)) - shift : 0;
+        const bool flip = augmentation.horizontal_flip && gen.bernoulli(0.5);
+        if (dy == 0 && dx == 0 && !flip) continue;
+
+        float* img = x + b * plane;
+        std::copy(img, img + plane, source.begin());
+        const float background = *std::min_element(source.begin(), source.end());
+        // Output pixel (y, x) comes from (y - dy, x - dx) of the image, mirrored when flipping.
+        for (int64_t y = 0; y < rows; ++y) {
+            float* out = img + y * cols;
+            const int64_t sy = y - dy;
+            if (sy < 0 || sy >= rows) {
+                std::fill(out, out + cols, background);
+                continue;
+            }
+            const float* in = source.data() + sy * cols;
+            for (int64_t xo = 0; xo < cols; ++xo) {
+                const int64_t sx = xo - dx;
+                out[xo] = sx < 0 || sx >= cols ? background : in[flip ? cols - 1 - sx : sx];
+            }
+        }
+    }
+}
+
+}  // namespace minigrad::data
