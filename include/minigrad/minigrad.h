@@ -7,3 +7,4 @@
 #include <minigrad/random.h>
 #include <minigrad/tensor.h>
 #include <minigrad/threads.h>
+#include <minigrad/nn/nn.h>

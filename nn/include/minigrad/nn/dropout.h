@@ -1,0 +1,35 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+
+#include <minigrad/nn/activation.h>
+#include <minigrad/random.h>
+
+namespace minigrad::nn {
+
+// Inverted dropout: in training each element is zeroed with probability p and the survivors are
+// scaled by 1/(1-p), so eval (the identity) needs no rescaling. Masks come from the layer's own
+// generator: seeded from the default generator at construction (so manual_seed makes runs
+// reproducible and two layers draw different masks), from a given seed, or a shared generator.
+class Dropout : public ShapePreserving {
+ public:
+  explicit Dropout(double p = 0.5);
+  Dropout(double p, uint64_t seed);
+  Dropout(double p, std::shared_ptr<Generator> generator);
+
+  Tensor forward(const Tensor& x) override;
+  std::string kind() const override;
+
+  // Use `keep` (1 = keep, 0 = drop; broadcastable to the input) instead of random masks, still
+  // scaled by 1/(1-p): makes training-mode forward deterministic, e.g. for gradcheck.
+  void set_mask(Tensor keep) { fixed_mask_ = std::move(keep); }
+  void clear_mask() { fixed_mask_ = Tensor(); }
+
+  double p;
+
+ private:
+  std::shared_ptr<Generator> generator_;
+  Tensor fixed_mask_;
+};
+
+}  // namespace minigrad::nn

@@ -1,0 +1,10 @@
+#pragma once
+// minigrad::nn: modules, layers, losses, init and checkpoints.
+#include <minigrad/nn/activation.h>
+#include <minigrad/nn/checkpoint.h>
+#include <minigrad/nn/dropout.h>
+#include <minigrad/nn/init.h>
+#include <minigrad/nn/linear.h>
+#include <minigrad/nn/loss.h>
+#include <minigrad/nn/module.h>
+#include <minigrad/nn/sequential.h>

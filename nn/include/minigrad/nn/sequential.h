@@ -1,0 +1,44 @@
+#pragma once
+#include <concepts>
+#include <memory>
+
+#include <minigrad/nn/module.h>
+
+namespace minigrad::nn {
+
+// Runs its modules in order; they are named "0", "1", ... (so parameters are "0.weight", ...).
+// Takes modules by value (each is moved into its own shared_ptr) or shared_ptrs:
+//   Sequential model{Linear(784, 256), ReLU(), Dropout(0.2), Linear(256, 10)};
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  template <ModuleType... M>
+    requires(sizeof...(M) > 0 && !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, Sequential> && ...)))
+  Sequential(M&&... modules) {  // NOLINT(google-explicit-constructor): brace-init like PyTorch
+    (push_back(std::forward<M>(modules)), ...);
+  }
+
+  template <ModuleType M>
+  void push_back(M&& module) {
+    push_back(std::static_pointer_cast<Module>(std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
+  }
+  void push_back(std::shared_ptr<Module> module);
+
+  std::size_t size() const { return named_children().size(); }
+  Module& operator[](std::size_t index) const;
+  // Typed access to a layer: model.at<Linear>(0).weight
+  template <typename M>
+  M& at(std::size_t index) const {
+    auto* typed = dynamic_cast<M*>(&(*this)[index]);
+    if (!typed) throw Error(fmt::format("Sequential::at: module {} is a {}", index, (*this)[index].kind()));
+    return *typed;
+  }
+
+  Tensor forward(const Tensor& input) override;
+  std::string kind() const override;
+  std::optional<Shape> output_shape(const std::optional<Shape>& input) const override;
+  void summary_rows(std::vector<SummaryRow>& rows, const std::string& name, int depth,
+                    const std::optional<Shape>& input) const override;
+};
+
+}  // namespace minigrad::nn

@@ -1,0 +1,254 @@
+#include <minigrad/nn/checkpoint.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+namespace minigrad::nn {
+namespace {
+
+// Tensor bytes are copied as they lie in memory; the format is little-endian.
+static_assert(std::endian::native == std::endian::little, "checkpoint I/O assumes a little-endian host");
+
+constexpr char kMagic[8] = {'M', 'I', 'N', 'I', 'G', 'R', 'A', 'D'};
+constexpr std::size_t kSizeOffset = sizeof(kMagic) + sizeof(uint32_t);  // where the file size lives
+constexpr std::size_t kPreamble = kSizeOffset + sizeof(uint64_t);
+
+// On-disk dtype codes, fixed whatever the enum's order becomes.
+uint8_t dtype_code(DType d) {
+  switch (d) {
+    case DType::Float32: return 0;
+    case DType::Float64: return 1;
+    case DType::Int64: return 2;
+  }
+  return 255;
+}
+
+template <typename T>
+void put(std::string& out, T value) {
+  char bytes[sizeof(T)];
+  std::memcpy(bytes, &value, sizeof(T));
+  out.append(bytes, sizeof(T));
+}
+
+void put_str(std::string& out, const std::string& s) {
+  put<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out += s;
+}
+
+uint32_t crc_update(uint32_t crc, const void* data, std::size_t n) {
+  return static_cast<uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), n));
+}
+
+[[noreturn]] void refuse(const std::string& path, const std::string& problem) {
+  throw Error(fmt::format("load_tensors: {}: {}", path, problem));
+}
+
+[[noreturn]] void fail_io(const std::string& op, const std::string& path, const std::string& what) {
+  throw Error(fmt::format("{}: {}: {}: {}", op, path, what, std::strerror(errno)));
+}
+
+void write_all(int fd, const void* data, std::size_t n, const std::string& tmp) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    const ssize_t w = ::write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) fail_io("save_tensors", tmp, "write failed");
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+// Bounds-checked cursor over a loaded file: every read names what it was reading.
+class Reader {
+ public:
+  Reader(const std::string& bytes, const std::string& path) : bytes_(bytes), path_(path) {}
+
+  template <typename T>
+  T get(std::string_view what) {
+    T value;
+    std::memcpy(&value, take(sizeof(T), what), sizeof(T));
+    return value;
+  }
+  std::string get_str(std::string_view what) {
+    const auto n = get<uint32_t>(what);
+    return std::string(take(n, what), n);
+  }
+  const char* take(std::size_t n, std::string_view what) {
+    if (n > end() - pos_)
+      fail(fmt::format("{} needs {} bytes at offset {} but only {} remain", what, n, pos_, end() - pos_));
+    const char* p = bytes_.data() + pos_;
+    pos_ += n;
+    return p;
+  }
+  std::size_t remaining() const { return end() - pos_; }
+  [[noreturn]] void fail(const std::string& problem) const { refuse(path_, problem); }
+
+ private:
+  std::size_t end() const { return bytes_.size() - sizeof(uint32_t); }  // the CRC is not header
+  const std::string& bytes_;
+  const std::string& path_;
+  std::size_t pos_ = kPreamble;
+};
+
+}  // namespace
+
+void save_tensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
+  std::string header(kMagic, sizeof(kMagic));
+  put<uint32_t>(header, kCheckpointVersion);
+  put<uint64_t>(header, 0);  // the file size, patched below
+  put<uint32_t>(header, static_cast<uint32_t>(metadata.size()));
+  for (const auto& [key, value] : metadata) {
+    put_str(header, key);
+    put_str(header, value);
+  }
+  put<uint32_t>(header, static_cast<uint32_t>(tensors.size()));
+  uint64_t data_bytes = 0;
+  for (const auto& [name, t] : tensors) {
+    if (!t.defined()) throw Error(fmt::format("save_tensors: {}: tensor '{}' is undefined", path, name));
+    put_str(header, name);
+    put<uint8_t>(header, dtype_code(t.dtype()));
+    put<uint8_t>(header, static_cast<uint8_t>(t.dim()));
+    for (int64_t d : t.shape()) put<int64_t>(header, d);
+    const uint64_t bytes = t.numel() * dtype_size(t.dtype());
+    put<uint64_t>(header, bytes);
+    data_bytes += bytes;
+  }
+  const uint64_t file_size = header.size() + data_bytes + sizeof(uint32_t);
+  std::memcpy(header.data() + kSizeOffset, &file_size, sizeof(file_size));
+
+  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail_io("save_tensors", tmp, "cannot create");
+  try {
+    uint32_t crc = crc_update(0, header.data(), header.size());
+    write_all(fd, header.data(), header.size(), tmp);
+    for (const auto& [name, t] : tensors) {
+      const std::size_t bytes = t.numel() * dtype_size(t.dtype());
+      crc = crc_update(crc, t.raw_data(), bytes);
+      write_all(fd, t.raw_data(), bytes, tmp);
+    }
+    write_all(fd, &crc, sizeof(crc), tmp);
+    if (::fsync(fd) != 0) fail_io("save_tensors", tmp, "fsync failed");
+    if (::close(fd) != 0) fail_io("save_tensors", tmp, "close failed");
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    ::unlink(tmp.c_str());
+    errno = saved;
+    fail_io("save_tensors", path, fmt::format("cannot rename {} into place", tmp));
+  }
+  // Make the rename itself durable.
+  const std::string dir = std::filesystem::path(path).parent_path().string();
+  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+Checkpoint load_tensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail_io("load_tensors", path, "cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) fail_io("load_tensors", path, "read failed");
+
+  if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
+    refuse(path, "not a minigrad checkpoint (no MINIGRAD magic at the start)");
+  if (bytes.size() < kPreamble + sizeof(uint32_t))
+    refuse(path, fmt::format("truncated: {} bytes is shorter than any checkpoint", bytes.size()));
+  uint32_t version;
+  uint64_t declared;
+  std::memcpy(&version, bytes.data() + sizeof(kMagic), sizeof(version));
+  std::memcpy(&declared, bytes.data() + kSizeOffset, sizeof(declared));
+  if (version != kCheckpointVersion)
+    refuse(path, fmt::format("format version {} is not supported (this build reads version {})", version,
+                     kCheckpointVersion));
+  if (declared != bytes.size())
+    refuse(path, fmt::format("{}: the header says {} bytes but the file has {}",
+                     declared > bytes.size() ? "truncated" : "trailing data", declared, bytes.size()));
+  uint32_t stored_crc;
+  std::memcpy(&stored_crc, bytes.data() + bytes.size() - sizeof(stored_crc), sizeof(stored_crc));
+  const uint32_t crc = crc_update(0, bytes.data(), bytes.size() - sizeof(stored_crc));
+  if (crc != stored_crc)
+    refuse(path, fmt::format("corrupt: CRC32 is {:08x} but the file records {:08x}", crc, stored_crc));
+
+  // The CRC matched, so the header is what was written; the checks below guard crafted files.
+  Reader r(bytes, path);
+  Checkpoint out;
+  const auto meta_count = r.get<uint32_t>("metadata count");
+  for (uint32_t i = 0; i < meta_count; ++i) {
+    std::string key = r.get_str("metadata key");
+    out.metadata[key] = r.get_str("metadata value");
+  }
+  struct Entry {
+    std::string name;
+    DType dtype;
+    Shape shape;
+    uint64_t bytes;
+  };
+  std::vector<Entry> table(r.get<uint32_t>("tensor count"));
+  uint64_t data_bytes = 0;
+  for (auto& e : table) {
+    e.name = r.get_str("tensor name");
+    const auto code = r.get<uint8_t>("dtype");
+    if (code > 2) r.fail(fmt::format("tensor '{}' has unknown dtype code {}", e.name, code));
+    e.dtype = code == 0 ? kFloat32 : code == 1 ? kFloat64 : kInt64;
+    const auto rank = r.get<uint8_t>("rank");
+    uint64_t numel = 1;
+    bool empty_axis = false, too_big = false;  // the product must not overflow
+    for (uint8_t d = 0; d < rank; ++d) {
+      const auto dim = r.get<int64_t>("dimension");
+      if (dim < 0) r.fail(fmt::format("tensor '{}' has negative dimension {}", e.name, dim));
+      e.shape.push_back(dim);
+      empty_axis |= dim == 0;
+      if (dim > 0 && numel > bytes.size() / static_cast<uint64_t>(dim)) too_big = true;
+      else if (dim > 0) numel *= dim;
+    }
+    if (empty_axis) numel = 0;
+    e.bytes = r.get<uint64_t>("byte size");
+    if ((too_big && !empty_axis) || e.bytes != numel * dtype_size(e.dtype))
+      r.fail(fmt::format("tensor '{}' of shape {} {} records {} bytes", e.name, shape_str(e.shape),
+                         e.dtype, e.bytes));
+    data_bytes += e.bytes;
+    if (data_bytes > bytes.size())
+      r.fail(fmt::format("tensor sizes add up to more than the file's {} bytes", bytes.size()));
+  }
+  if (data_bytes != r.remaining())
+    r.fail(fmt::format("the header describes {} bytes of tensor data but {} follow it", data_bytes,
+                       r.remaining()));
+  for (const auto& e : table) {
+    Tensor t = empty(e.shape, {.dtype = e.dtype});
+    std::memcpy(t.raw_data(), r.take(e.bytes, "tensor data"), e.bytes);
+    if (!out.tensors.emplace(e.name, t).second) r.fail(fmt::format("tensor '{}' appears twice", e.name));
+  }
+  return out;
+}
+
+void save(const Module& module, const std::string& path) {
+  save_tensors(path, module.state_dict(), {{"format", "minigrad.module"}, {"kind", module.kind()}});
+}
+
+void load(Module& module, const std::string& path) {
+  Checkpoint ck = load_tensors(path);
+  const auto format = ck.metadata.find("format");
+  if (format != ck.metadata.end() && format->second != "minigrad.module")
+    throw Error(fmt::format("load: {}: holds '{}', not a module's parameters", path, format->second));
+  try {
+    module.load_state_dict(ck.tensors);
+  } catch (const Error& e) {
+    throw Error(fmt::format("load: {}: {}", path, e.what()));
+  }
+}
+
+}  // namespace minigrad::nn

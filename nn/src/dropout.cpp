@@ -1,0 +1,26 @@
+#include <minigrad/nn/dropout.h>
+
+namespace minigrad::nn {
+
+Dropout::Dropout(double p) : Dropout(p, default_generator().next_u64()) {}
+
+Dropout::Dropout(double p, uint64_t seed) : Dropout(p, std::make_shared<Generator>(seed)) {}
+
+Dropout::Dropout(double p_, std::shared_ptr<Generator> generator)
+    : p(p_), generator_(std::move(generator)) {
+  if (!(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("Dropout: p must be in [0, 1], got {}", p));
+  if (!generator_) throw Error("Dropout: the generator is null");
+}
+
+Tensor Dropout::forward(const Tensor& x) {
+  if (!is_training() || p == 0.0) return x;
+  if (p == 1.0) return x * 0.0;  // as PyTorch: all dropped, no division by zero
+  const Tensor keep = fixed_mask_.defined()
+                          ? fixed_mask_.to(x.dtype())
+                          : rand(x.shape(), {.dtype = x.dtype()}, generator_.get()).ge(p);
+  return x * (keep * (1.0 / (1.0 - p)));
+}
+
+std::string Dropout::kind() const { return fmt::format("Dropout p={}", p); }
+
+}  // namespace minigrad::nn

@@ -1,0 +1,39 @@
+#include <minigrad/nn/sequential.h>
+
+namespace minigrad::nn {
+
+void Sequential::push_back(std::shared_ptr<Module> module) {
+  register_module(std::to_string(size()), std::move(module));
+}
+
+Module& Sequential::operator[](std::size_t index) const {
+  if (index >= size())
+    throw Error(fmt::format("Sequential: index {} is out of range for {} modules", index, size()));
+  return *named_children()[index].second;
+}
+
+Tensor Sequential::forward(const Tensor& input) {
+  Tensor x = input;
+  for (const auto& [_, module] : named_children()) x = (*module)(x);
+  return x;
+}
+
+std::string Sequential::kind() const { return "Sequential"; }
+
+std::optional<Shape> Sequential::output_shape(const std::optional<Shape>& input) const {
+  std::optional<Shape> shape = input;
+  for (const auto& [_, module] : named_children()) shape = module->output_shape(shape);
+  return shape;
+}
+
+void Sequential::summary_rows(std::vector<SummaryRow>& rows, const std::string& name, int depth,
+                              const std::optional<Shape>& input) const {
+  rows.push_back({name, depth, kind(), output_shape(input), num_parameters()});
+  std::optional<Shape> shape = input;
+  for (const auto& [child_name, child] : named_children()) {
+    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1, shape);
+    shape = child->output_shape(shape);
+  }
+}
+
+}  // namespace minigrad::nn

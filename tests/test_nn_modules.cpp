@@ -1,0 +1,225 @@
+// nn modules: gradients (float64, wrt inputs and parameters), Dropout, containers, errors, summary.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include <minigrad/minigrad.h>
+
+namespace mg = minigrad;
+namespace nn = minigrad::nn;
+using Catch::Matchers::Contains;
+using Inputs = std::vector<mg::Tensor>;
+
+namespace {
+
+mg::Tensor input(const mg::Shape& shape, uint64_t seed = 7) {
+  mg::Generator gen(seed);
+  return (mg::rand(shape, {.dtype = mg::kFloat64}, &gen) * 4.0 - 2.0).detach().requires_grad_();
+}
+
+// Inputs by mg::gradcheck (full Jacobian). Parameters by central differences on the module's own
+// buffers against backward of sum(output * r) for a fixed random r: the vector-Jacobian check
+// torch.autograd.gradcheck runs in fast_mode, here for every parameter element.
+void check_module(nn::Module& m, const mg::Tensor& x) {
+  const auto report = mg::gradcheck([&](const Inputs& in) { return m(in[0]); }, {x});
+  INFO(m.kind() << " wrt input: " << report.message);
+  CHECK(report.passed);
+
+  if (m.parameters().empty()) return;
+  mg::Generator gen(99);
+  const mg::Tensor r = mg::randn(m(x.detach()).shape(), {.dtype = mg::kFloat64}, &gen);
+  auto loss = [&] { return (m(x.detach()) * r).sum(); };
+  m.zero_grad();
+  loss().backward();
+  mg::NoGradGuard no_grad;
+  const double eps = 1e-6;
+  for (auto& [name, p] : m.named_parameters()) {
+    REQUIRE(p.grad().defined());
+    double* w = p.data<double>();
+    const double* g = p.grad().data<double>();
+    int64_t bad = 0;
+    std::string first_bad;
+    for (int64_t k = 0; k < p.numel(); ++k) {
+      const double saved = w[k];
+      w[k] = saved + eps;
+      const double plus = loss().item();
+      w[k] = saved - eps;
+      const double minus = loss().item();
+      w[k] = saved;
+      const double numeric = (plus - minus) / (2 * eps);
+      if (std::abs(g[k] - numeric) > 1e-6 + 1e-4 * std::abs(numeric) && bad++ == 0)
+        first_bad = fmt::format("[{}]: analytic {}, numeric {}", k, g[k], numeric);
+    }
+    INFO(m.kind() << " wrt " << name << first_bad);
+    CHECK(bad == 0);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("nn: Linear has PyTorch's layout, init bounds and values", "[nn]") {
+  mg::Generator gen(1);
+  nn::Linear fc(4, 3, {.generator = &gen});
+  CHECK(fc.weight.shape() == mg::Shape{3, 4});
+  CHECK(fc.bias.shape() == mg::Shape{3});
+  CHECK(fc.weight.requires_grad());
+  // PyTorch's default: U(-1/sqrt(in), 1/sqrt(in)) for weight and bias.
+  for (const auto& p : {fc.weight, fc.bias})
+    for (float v : p.to_vector<float>()) CHECK(std::abs(v) <= 0.5f);
+  const auto x = mg::tensor({1.0, 2.0, 3.0, 4.0, -1.0, 0.0, 1.0, 0.5}, {2, 4});
+  const auto y = fc(x).to_vector<float>();
+  const auto w = fc.weight.to_vector<float>(), b = fc.bias.to_vector<float>();
+  const auto xv = x.to_vector<float>();
+  for (int i = 0; i < 2; ++i)
+    for (int o = 0; o < 3; ++o) {
+      float expected = b[o];
+      for (int k = 0; k < 4; ++k) expected += xv[i * 4 + k] * w[o * 4 + k];
+      CHECK(y[i * 3 + o] == Approx(expected).epsilon(1e-5));
+    }
+  CHECK(fc(mg::ones({5, 2, 4})).shape() == mg::Shape{5, 2, 3});  // leading axes kept
+  nn::Linear same_seed(4, 3, {.generator = &(gen = mg::Generator(1))});
+  CHECK(same_seed.weight.to_vector<float>() == w);
+  CHECK(nn::Linear(4, 3, {.bias = false}).parameters().size() == 1);
+}
+
+TEST_CASE("nn: every layer gradchecks in float64 wrt inputs and parameters", "[nn]") {
+  mg::Generator gen(3);
+  const mg::Shape s{3, 4};
+  nn::Linear linear(4, 3, {.dtype = mg::kFloat64, .generator = &gen});
+  nn::Linear no_bias(4, 2, {.bias = false, .dtype = mg::kFloat64, .generator = &gen});
+  nn::ReLU relu;
+  nn::LeakyReLU leaky(0.1);
+  nn::Sigmoid sigmoid;
+  nn::Tanh tanh;
+  nn::GELU gelu;
+  nn::Softmax softmax(1);
+  nn::LogSoftmax log_softmax(0);
+  nn::Flatten flatten;
+  nn::Identity identity;
+  for (nn::Module* m : std::initializer_list<nn::Module*>{&linear, &no_bias, &relu, &leaky, &sigmoid,
+                                                          &tanh, &gelu, &softmax, &log_softmax, &identity})
+    check_module(*m, input(s));
+  check_module(flatten, input({2, 3, 2}));
+
+  nn::Dropout dropout(0.4);
+  dropout.set_mask(mg::tensor({1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0}, {3, 4}));
+  check_module(dropout, input(s));
+
+  nn::Sequential mlp{nn::Linear(4, 5, {.dtype = mg::kFloat64, .generator = &gen}), nn::Tanh(),
+                     nn::Linear(5, 2, {.dtype = mg::kFloat64, .generator = &gen}), nn::LogSoftmax(1)};
+  check_module(mlp, input(s));
+}
+
+TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the identity in eval", "[nn]") {
+  const double p = 0.3;
+  const int64_t n = 100000;
+  nn::Dropout dropout(p, uint64_t{42});
+  const auto x = mg::ones({n});
+  const auto y = dropout(x).to_vector<float>();
+  int64_t kept = 0, wrong_scale = 0;
+  for (float v : y) {
+    kept += v != 0.0f;
+    wrong_scale += v != 0.0f && std::abs(v - 1.0 / (1.0 - p)) > 1e-6;
+  }
+  CHECK(wrong_scale == 0);
+  // Binomial(n, 0.7): standard deviation sqrt(n p (1-p)) ~ 145; allow 5 of them.
+  const double sd = std::sqrt(n * p * (1 - p));
+  CHECK(std::abs(kept - n * (1 - p)) < 5 * sd);
+  CHECK(dropout(x).to_vector<float>() != y);  // a fresh mask each call
+
+  dropout.eval();
+  CHECK(!dropout.is_training());
+  CHECK(dropout(x).to_vector<float>() == x.to_vector<float>());
+  dropout.train();
+  CHECK(nn::Dropout(1.0)(x).sum().item() == 0.0);
+  CHECK(nn::Dropout(0.0)(x).sum().item() == Approx(n));
+  CHECK_THROWS_WITH(nn::Dropout(1.5), Contains("p must be in [0, 1], got 1.5"));
+
+  // Same seed, same masks.
+  CHECK(nn::Dropout(p, uint64_t{7})(x).to_vector<float>() == nn::Dropout(p, uint64_t{7})(x).to_vector<float>());
+}
+
+TEST_CASE("nn: parameters and named_parameters follow registration order with dotted names", "[nn]") {
+  struct Net : nn::Module {
+    std::shared_ptr<nn::Linear> fc1 = register_module("fc1", std::make_shared<nn::Linear>(3, 4));
+    std::shared_ptr<nn::Sequential> body =
+        register_module("body", std::make_shared<nn::Sequential>(nn::ReLU(), nn::Linear(4, 2)));
+    mg::Tensor scale = register_parameter("scale", mg::ones({2}));
+    mg::Tensor forward(const mg::Tensor& x) override { return (*body)((*fc1)(x)) * scale; }
+  };
+  Net net;
+  std::vector<std::string> names;
+  for (const auto& [name, p] : net.named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"scale", "fc1.weight", "fc1.bias", "body.1.weight", "body.1.bias"});
+  CHECK(net.parameters().size() == 5);
+  CHECK(net.parameters()[1].impl() == net.fc1->weight.impl());  // the same tensor, not a copy
+  CHECK(net.num_parameters() == 2 + 12 + 4 + 8 + 2);
+  CHECK(net.kind() == "Net");
+
+  net.eval();
+  CHECK(!net.body->is_training());
+  CHECK(!(*net.body)[1].is_training());
+  net.train();
+  CHECK((*net.body)[0].is_training());
+
+  net(mg::ones({2, 3})).sum().backward();
+  CHECK(net.fc1->weight.grad().defined());
+  net.zero_grad();
+  for (const auto& p : net.parameters()) CHECK(!p.grad().defined());
+}
+
+TEST_CASE("nn: Sequential takes modules by value or shared_ptr, with push_back, size and []", "[nn]") {
+  nn::Sequential model{nn::Linear(8, 6), nn::ReLU(), nn::Dropout(0.2), nn::Linear(6, 2)};
+  CHECK(model.size() == 4);
+  CHECK(model[1].kind() == "ReLU");
+  CHECK(model.at<nn::Linear>(3).out_features == 2);
+  CHECK_THROWS_WITH(model.at<nn::Linear>(1), Contains("module 1 is a ReLU"));
+  CHECK_THROWS_WITH(model[9], Contains("index 9 is out of range for 4 modules"));
+  auto shared = std::make_shared<nn::Softmax>(1);
+  model.push_back(shared);
+  model.push_back(nn::Identity());
+  CHECK(model.size() == 6);
+  CHECK(&model[4] == shared.get());
+  CHECK(model(mg::ones({3, 8})).shape() == mg::Shape{3, 2});
+  CHECK(model.named_parameters()[2].first == "3.weight");
+  nn::Sequential nested{model, nn::Tanh()};  // a copy shares the layers, as shared_ptrs do
+  CHECK(nested.parameters().size() == 4);
+  CHECK(nested.parameters()[0].impl() == model.parameters()[0].impl());
+}
+
+TEST_CASE("nn: an error inside a module names its path and kind", "[nn]") {
+  nn::Sequential model{nn::Linear(784, 512), nn::ReLU(), nn::Linear(512, 10)};
+  CHECK_NOTHROW(model(mg::ones({2, 784})));
+  nn::Sequential wrong{nn::Linear(784, 256), nn::ReLU(), nn::Linear(512, 10)};
+  CHECK_THROWS_WITH(wrong(mg::ones({32, 784})),
+                    Contains("model.2 (Linear 512->10): input has 256 features, expected 512"));
+  try {
+    wrong(mg::ones({32, 784}));
+  } catch (const nn::ModuleError& e) {
+    CHECK(e.path == std::vector<std::string>{"model", "2"});
+    CHECK(e.kind == "Linear 512->10");
+  }
+  // Errors from ops inside forward are wrapped the same way; nesting extends the path.
+  nn::Sequential outer{nn::Identity(), nn::Sequential{nn::Identity(), nn::Softmax(3)}};
+  outer.set_name("net");
+  CHECK_THROWS_WITH(outer(mg::ones({2, 2})), Contains("net.1.1 (Softmax axis=3): softmax: axis 3"));
+}
+
+TEST_CASE("nn: summary lists layers, output shapes and parameter counts", "[nn]") {
+  nn::Sequential model{nn::Flatten(), nn::Linear(784, 256), nn::ReLU(), nn::Dropout(0.2),
+                       nn::Linear(256, 10, {.bias = false})};
+  const std::string text = model.summary(mg::Shape{-1, 1, 28, 28});
+  INFO(text);
+  CHECK_THAT(text, Contains("Layer"));
+  CHECK_THAT(text, Contains("Flatten 1..-1"));
+  CHECK_THAT(text, Contains("(N, 784)"));
+  CHECK_THAT(text, Contains("Linear 784->256"));
+  CHECK_THAT(text, Contains("200,960"));
+  CHECK_THAT(text, Contains("Dropout p=0.2"));
+  CHECK_THAT(text, Contains("Linear 256->10 no bias"));
+  CHECK_THAT(text, Contains("(N, 10)"));
+  CHECK_THAT(text, Contains("Total parameters: 203,520"));
+  CHECK(fmt::format("{}", model) == model.summary());
+  // Without an input shape, Linear still knows its output.
+  CHECK_THAT(model.summary(), Contains("(N, 256)"));
+}
