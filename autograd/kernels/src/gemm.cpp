@@ -61,7 +61,10 @@ const GemmKernels<T>& scalar_kernels() {
 template <typename T>
 const GemmKernels<T>& select_kernels() {
   const char* env = std::getenv("MINIGRAD_GEMM_ISA");
-  const int cap = !env ? 2 : std::strcmp(env, "avx2") == 0 ? 1 : std::strcmp(env, "scalar") == 0 ? 0 : 2;
+  const int cap = !env                            ? 2
+                  : std::strcmp(env, "avx2") == 0   ? 1
+                  : std::strcmp(env, "scalar") == 0 ? 0
+                                                    : 2;
 #if defined(__x86_64__)
   __builtin_cpu_init();
   const bool fma = __builtin_cpu_supports("fma");
