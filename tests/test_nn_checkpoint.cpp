@@ -1,13 +1,11 @@
 // state_dict and checkpoint files: round trips, and refusal of truncated, corrupt, foreign and
 // mismatched files with messages naming the file and the problem.
-#include <catch2/catch.hpp>
-
+#include <minigrad/minigrad.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include <minigrad/minigrad.h>
 
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
@@ -18,7 +16,8 @@ namespace {
 
 // A fresh directory per test, removed afterwards.
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / fmt::format("minigrad_nn_{}_{}", ::getpid(), counter()++);
+  fs::path path =
+      fs::temp_directory_path() / fmt::format("minigrad_nn_{}_{}", ::getpid(), counter()++);
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
   std::string file(const std::string& name) const { return (path / name).string(); }
@@ -34,7 +33,8 @@ std::string read_bytes(const std::string& path) {
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 nn::Sequential mlp(uint64_t seed, int64_t hidden = 5) {
@@ -59,11 +59,13 @@ TEST_CASE("nn: state_dict round trip copies values into the existing parameters"
   CHECK(b.parameters()[0].requires_grad());
 }
 
-TEST_CASE("nn: load_state_dict names the parameter and both shapes, and missing/unexpected keys", "[nn]") {
+TEST_CASE("nn: load_state_dict names the parameter and both shapes, and missing/unexpected keys",
+          "[nn]") {
   auto model = mlp(1);
   const auto before = model.parameters()[0].to_vector<float>();
-  CHECK_THROWS_WITH(model.load_state_dict(mlp(2, 7).state_dict()),
-                    Contains("parameter '0.weight' has shape (5, 3) in the model but (7, 3) in the state dict"));
+  CHECK_THROWS_WITH(
+      model.load_state_dict(mlp(2, 7).state_dict()),
+      Contains("parameter '0.weight' has shape (5, 3) in the model but (7, 3) in the state dict"));
   CHECK(model.parameters()[0].to_vector<float>() == before);  // nothing copied on failure
 
   auto state = mlp(2).state_dict();
@@ -79,11 +81,10 @@ TEST_CASE("nn: load_state_dict names the parameter and both shapes, and missing/
 TEST_CASE("nn: save_tensors / load_tensors round trip any dtype and rank, with metadata", "[nn]") {
   TempDir dir;
   const std::string path = dir.file("state.ckpt");
-  const nn::TensorMap tensors{
-      {"w", mg::tensor({1.5, -2.0, 3.25, 0.0, 1e-30, 7.0}, {2, 3})},
-      {"step", mg::full({}, 1234.5, {.dtype = mg::kFloat64})},
-      {"idx", mg::tensor(std::vector<int64_t>{-1, 0, 1LL << 40}, {3})},
-      {"empty", mg::zeros({0, 4})}};
+  const nn::TensorMap tensors{{"w", mg::tensor({1.5, -2.0, 3.25, 0.0, 1e-30, 7.0}, {2, 3})},
+                              {"step", mg::full({}, 1234.5, {.dtype = mg::kFloat64})},
+                              {"idx", mg::tensor(std::vector<int64_t>{-1, 0, 1LL << 40}, {3})},
+                              {"empty", mg::zeros({0, 4})}};
   nn::save_tensors(path, tensors, {{"optimizer", "adam"}, {"note", ""}});
   const auto ck = nn::load_tensors(path);
   CHECK(ck.metadata == nn::Metadata{{"optimizer", "adam"}, {"note", ""}});
@@ -111,10 +112,12 @@ TEST_CASE("nn: save and load a module through a checkpoint file", "[nn]") {
 
   auto wider = mlp(3, 8);
   CHECK_THROWS_WITH(nn::load(wider, path),
-                    Contains("load: " + path + ": load_state_dict: parameter '0.weight' has shape (8, "
+                    Contains("load: " + path +
+                             ": load_state_dict: parameter '0.weight' has shape (8, "
                              "3) in the model but (5, 3)"));
   nn::save_tensors(path, {{"lr", mg::zeros({})}}, {{"format", "minigrad.optimizer"}});
-  CHECK_THROWS_WITH(nn::load(b, path), Contains("holds 'minigrad.optimizer', not a module's parameters"));
+  CHECK_THROWS_WITH(nn::load(b, path),
+                    Contains("holds 'minigrad.optimizer', not a module's parameters"));
 }
 
 TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing files", "[nn]") {
@@ -130,7 +133,8 @@ TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing file
   write_bytes(path, good.substr(0, 5));
   CHECK_THROWS_WITH(nn::load_tensors(path), Contains(path + ": not a minigrad checkpoint"));
   write_bytes(path, good.substr(0, 16));
-  CHECK_THROWS_WITH(nn::load_tensors(path), Contains("truncated: 16 bytes is shorter than any checkpoint"));
+  CHECK_THROWS_WITH(nn::load_tensors(path),
+                    Contains("truncated: 16 bytes is shorter than any checkpoint"));
 
   std::string flipped = good;
   flipped[good.size() - 20] ^= 0x10;  // inside the last tensor's data
@@ -138,13 +142,16 @@ TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing file
   CHECK_THROWS_WITH(nn::load_tensors(path), Contains(path + ": corrupt: CRC32 is"));
 
   write_bytes(path, "PK\x03\x04 some zip archive, not ours");
-  CHECK_THROWS_WITH(nn::load_tensors(path), Contains("not a minigrad checkpoint (no MINIGRAD magic"));
+  CHECK_THROWS_WITH(nn::load_tensors(path),
+                    Contains("not a minigrad checkpoint (no MINIGRAD magic"));
 
   std::string future = good;
   future[8] = 9;  // version 9
   write_bytes(path, future);
   CHECK_THROWS_WITH(nn::load_tensors(path), Contains("format version 9 is not supported"));
 
-  CHECK_THROWS_WITH(nn::load_tensors(dir.file("absent.ckpt")), Contains("absent.ckpt: cannot open"));
-  CHECK_THROWS_WITH(nn::save_tensors(dir.file("no/such/dir/x.ckpt"), {}), Contains("cannot create"));
+  CHECK_THROWS_WITH(nn::load_tensors(dir.file("absent.ckpt")),
+                    Contains("absent.ckpt: cannot open"));
+  CHECK_THROWS_WITH(nn::save_tensors(dir.file("no/such/dir/x.ckpt"), {}),
+                    Contains("cannot create"));
 }

@@ -1,9 +1,8 @@
 // nn modules: gradients (float64, wrt inputs and parameters), Dropout, containers, errors, summary.
-#include <catch2/catch.hpp>
-
-#include <cmath>
-
 #include <minigrad/minigrad.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
 
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
@@ -96,21 +95,25 @@ TEST_CASE("nn: every layer gradchecks in float64 wrt inputs and parameters", "[n
   nn::LogSoftmax log_softmax(0);
   nn::Flatten flatten;
   nn::Identity identity;
-  for (nn::Module* m : std::initializer_list<nn::Module*>{&linear, &no_bias, &relu, &leaky, &sigmoid,
-                                                          &tanh, &gelu, &softmax, &log_softmax, &identity})
+  for (nn::Module* m :
+       std::initializer_list<nn::Module*>{&linear, &no_bias, &relu, &leaky, &sigmoid, &tanh, &gelu,
+                                          &softmax, &log_softmax, &identity})
     check_module(*m, input(s));
   check_module(flatten, input({2, 3, 2}));
 
   nn::Dropout dropout(0.4);
-  dropout.set_mask(mg::tensor({1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0}, {3, 4}));
+  dropout.set_mask(
+      mg::tensor({1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0}, {3, 4}));
   check_module(dropout, input(s));
 
   nn::Sequential mlp{nn::Linear(4, 5, {.dtype = mg::kFloat64, .generator = &gen}), nn::Tanh(),
-                     nn::Linear(5, 2, {.dtype = mg::kFloat64, .generator = &gen}), nn::LogSoftmax(1)};
+                     nn::Linear(5, 2, {.dtype = mg::kFloat64, .generator = &gen}),
+                     nn::LogSoftmax(1)};
   check_module(mlp, input(s));
 }
 
-TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the identity in eval", "[nn]") {
+TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the identity in eval",
+          "[nn]") {
   const double p = 0.3;
   const int64_t n = 100000;
   nn::Dropout dropout(p, uint64_t{42});
@@ -136,10 +139,12 @@ TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the 
   CHECK_THROWS_WITH(nn::Dropout(1.5), Contains("p must be in [0, 1], got 1.5"));
 
   // Same seed, same masks.
-  CHECK(nn::Dropout(p, uint64_t{7})(x).to_vector<float>() == nn::Dropout(p, uint64_t{7})(x).to_vector<float>());
+  CHECK(nn::Dropout(p, uint64_t{7})(x).to_vector<float>() ==
+        nn::Dropout(p, uint64_t{7})(x).to_vector<float>());
 }
 
-TEST_CASE("nn: parameters and named_parameters follow registration order with dotted names", "[nn]") {
+TEST_CASE("nn: parameters and named_parameters follow registration order with dotted names",
+          "[nn]") {
   struct Net : nn::Module {
     std::shared_ptr<nn::Linear> fc1 = register_module("fc1", std::make_shared<nn::Linear>(3, 4));
     std::shared_ptr<nn::Sequential> body =
@@ -150,7 +155,8 @@ TEST_CASE("nn: parameters and named_parameters follow registration order with do
   Net net;
   std::vector<std::string> names;
   for (const auto& [name, p] : net.named_parameters()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"scale", "fc1.weight", "fc1.bias", "body.1.weight", "body.1.bias"});
+  CHECK(names == std::vector<std::string>{"scale", "fc1.weight", "fc1.bias", "body.1.weight",
+                                          "body.1.bias"});
   CHECK(net.parameters().size() == 5);
   CHECK(net.parameters()[1].impl() == net.fc1->weight.impl());  // the same tensor, not a copy
   CHECK(net.num_parameters() == 2 + 12 + 4 + 8 + 2);
@@ -168,7 +174,8 @@ TEST_CASE("nn: parameters and named_parameters follow registration order with do
   for (const auto& p : net.parameters()) CHECK(!p.grad().defined());
 }
 
-TEST_CASE("nn: Sequential takes modules by value or shared_ptr, with push_back, size and []", "[nn]") {
+TEST_CASE("nn: Sequential takes modules by value or shared_ptr, with push_back, size and []",
+          "[nn]") {
   nn::Sequential model{nn::Linear(8, 6), nn::ReLU(), nn::Dropout(0.2), nn::Linear(6, 2)};
   CHECK(model.size() == 4);
   CHECK(model[1].kind() == "ReLU");

@@ -1,6 +1,5 @@
-#include <minigrad/nn/checkpoint.h>
-
 #include <fcntl.h>
+#include <minigrad/nn/checkpoint.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -14,7 +13,8 @@ namespace minigrad::nn {
 namespace {
 
 // Tensor bytes are copied as they lie in memory; the format is little-endian.
-static_assert(std::endian::native == std::endian::little, "checkpoint I/O assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little,
+              "checkpoint I/O assumes a little-endian host");
 
 constexpr char kMagic[8] = {'M', 'I', 'N', 'I', 'G', 'R', 'A', 'D'};
 constexpr std::size_t kSizeOffset = sizeof(kMagic) + sizeof(uint32_t);  // where the file size lives
@@ -23,9 +23,12 @@ constexpr std::size_t kPreamble = kSizeOffset + sizeof(uint64_t);
 // On-disk dtype codes, fixed whatever the enum's order becomes.
 uint8_t dtype_code(DType d) {
   switch (d) {
-    case DType::Float32: return 0;
-    case DType::Float64: return 1;
-    case DType::Int64: return 2;
+    case DType::Float32:
+      return 0;
+    case DType::Float64:
+      return 1;
+    case DType::Int64:
+      return 2;
   }
   return 255;
 }
@@ -82,7 +85,8 @@ class Reader {
   }
   const char* take(std::size_t n, std::string_view what) {
     if (n > end() - pos_)
-      fail(fmt::format("{} needs {} bytes at offset {} but only {} remain", what, n, pos_, end() - pos_));
+      fail(fmt::format("{} needs {} bytes at offset {} but only {} remain", what, n, pos_,
+                       end() - pos_));
     const char* p = bytes_.data() + pos_;
     pos_ += n;
     return p;
@@ -111,7 +115,8 @@ void save_tensors(const std::string& path, const TensorMap& tensors, const Metad
   put<uint32_t>(header, static_cast<uint32_t>(tensors.size()));
   uint64_t data_bytes = 0;
   for (const auto& [name, t] : tensors) {
-    if (!t.defined()) throw Error(fmt::format("save_tensors: {}: tensor '{}' is undefined", path, name));
+    if (!t.defined())
+      throw Error(fmt::format("save_tensors: {}: tensor '{}' is undefined", path, name));
     put_str(header, name);
     put<uint8_t>(header, dtype_code(t.dtype()));
     put<uint8_t>(header, static_cast<uint8_t>(t.dim()));
@@ -172,16 +177,18 @@ Checkpoint load_tensors(const std::string& path) {
   std::memcpy(&version, bytes.data() + sizeof(kMagic), sizeof(version));
   std::memcpy(&declared, bytes.data() + kSizeOffset, sizeof(declared));
   if (version != kCheckpointVersion)
-    refuse(path, fmt::format("format version {} is not supported (this build reads version {})", version,
-                     kCheckpointVersion));
+    refuse(path, fmt::format("format version {} is not supported (this build reads version {})",
+                             version, kCheckpointVersion));
   if (declared != bytes.size())
     refuse(path, fmt::format("{}: the header says {} bytes but the file has {}",
-                     declared > bytes.size() ? "truncated" : "trailing data", declared, bytes.size()));
+                             declared > bytes.size() ? "truncated" : "trailing data", declared,
+                             bytes.size()));
   uint32_t stored_crc;
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - sizeof(stored_crc), sizeof(stored_crc));
   const uint32_t crc = crc_update(0, bytes.data(), bytes.size() - sizeof(stored_crc));
   if (crc != stored_crc)
-    refuse(path, fmt::format("corrupt: CRC32 is {:08x} but the file records {:08x}", crc, stored_crc));
+    refuse(path,
+           fmt::format("corrupt: CRC32 is {:08x} but the file records {:08x}", crc, stored_crc));
 
   // The CRC matched, so the header is what was written; the checks below guard crafted files.
   Reader r(bytes, path);
@@ -212,8 +219,10 @@ Checkpoint load_tensors(const std::string& path) {
       if (dim < 0) r.fail(fmt::format("tensor '{}' has negative dimension {}", e.name, dim));
       e.shape.push_back(dim);
       empty_axis |= dim == 0;
-      if (dim > 0 && numel > bytes.size() / static_cast<uint64_t>(dim)) too_big = true;
-      else if (dim > 0) numel *= dim;
+      if (dim > 0 && numel > bytes.size() / static_cast<uint64_t>(dim))
+        too_big = true;
+      else if (dim > 0)
+        numel *= dim;
     }
     if (empty_axis) numel = 0;
     e.bytes = r.get<uint64_t>("byte size");
@@ -230,7 +239,8 @@ Checkpoint load_tensors(const std::string& path) {
   for (const auto& e : table) {
     Tensor t = empty(e.shape, {.dtype = e.dtype});
     std::memcpy(t.raw_data(), r.take(e.bytes, "tensor data"), e.bytes);
-    if (!out.tensors.emplace(e.name, t).second) r.fail(fmt::format("tensor '{}' appears twice", e.name));
+    if (!out.tensors.emplace(e.name, t).second)
+      r.fail(fmt::format("tensor '{}' appears twice", e.name));
   }
   return out;
 }
@@ -243,7 +253,8 @@ void load(Module& module, const std::string& path) {
   Checkpoint ck = load_tensors(path);
   const auto format = ck.metadata.find("format");
   if (format != ck.metadata.end() && format->second != "minigrad.module")
-    throw Error(fmt::format("load: {}: holds '{}', not a module's parameters", path, format->second));
+    throw Error(
+        fmt::format("load: {}: holds '{}', not a module's parameters", path, format->second));
   try {
     module.load_state_dict(ck.tensors);
   } catch (const Error& e) {

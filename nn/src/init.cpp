@@ -1,8 +1,7 @@
+#include <minigrad/autograd.h>
 #include <minigrad/nn/init.h>
 
 #include <cmath>
-
-#include <minigrad/autograd.h>
 
 namespace minigrad::nn::init {
 namespace {
@@ -20,8 +19,8 @@ Tensor& fill(Tensor& t, std::string_view op, F f) {
       for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = f();
       break;
     default:
-      throw Error(fmt::format("init::{}: dtype {} is not supported (float32 or float64 expected)", op,
-                              t.dtype()));
+      throw Error(fmt::format("init::{}: dtype {} is not supported (float32 or float64 expected)",
+                              op, t.dtype()));
   }
   return t;
 }
@@ -51,10 +50,14 @@ double xavier_std(const Tensor& t, double gain, std::string_view op) {
 double calculate_gain(Nonlinearity nonlinearity, double negative_slope) {
   switch (nonlinearity) {
     case Nonlinearity::Linear:
-    case Nonlinearity::Sigmoid: return 1.0;
-    case Nonlinearity::Tanh: return 5.0 / 3.0;
-    case Nonlinearity::ReLU: return std::sqrt(2.0);
-    case Nonlinearity::LeakyReLU: return std::sqrt(2.0 / (1.0 + negative_slope * negative_slope));
+    case Nonlinearity::Sigmoid:
+      return 1.0;
+    case Nonlinearity::Tanh:
+      return 5.0 / 3.0;
+    case Nonlinearity::ReLU:
+      return std::sqrt(2.0);
+    case Nonlinearity::LeakyReLU:
+      return std::sqrt(2.0 / (1.0 + negative_slope * negative_slope));
   }
   return 1.0;
 }

@@ -1,12 +1,12 @@
+#include <minigrad/nn/init.h>
 #include <minigrad/nn/linear.h>
 
 #include <cmath>
 
-#include <minigrad/nn/init.h>
-
 namespace minigrad::nn {
 
-Linear::Linear(int64_t in, int64_t out, LinearOptions options) : in_features(in), out_features(out) {
+Linear::Linear(int64_t in, int64_t out, LinearOptions options)
+    : in_features(in), out_features(out) {
   if (in <= 0 || out <= 0)
     throw Error(fmt::format("Linear: features must be positive, got {}->{}", in, out));
   weight = register_parameter("weight", empty({out, in}, {.dtype = options.dtype}));
@@ -33,7 +33,8 @@ Tensor Linear::forward(const Tensor& x) {
 }
 
 std::string Linear::kind() const {
-  return fmt::format("Linear {}->{}{}", in_features, out_features, bias.defined() ? "" : " no bias");
+  return fmt::format("Linear {}->{}{}", in_features, out_features,
+                     bias.defined() ? "" : " no bias");
 }
 
 std::optional<Shape> Linear::output_shape(const std::optional<Shape>& input) const {

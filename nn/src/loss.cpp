@@ -1,15 +1,17 @@
-#include <minigrad/nn/loss.h>
-
 #include <minigrad/autograd.h>
+#include <minigrad/nn/loss.h>
 
 namespace minigrad::nn {
 namespace {
 
 Tensor reduce(const Tensor& per_element, Reduction reduction) {
   switch (reduction) {
-    case Reduction::Mean: return per_element.mean();
-    case Reduction::Sum: return per_element.sum();
-    case Reduction::None: return per_element;
+    case Reduction::Mean:
+      return per_element.mean();
+    case Reduction::Sum:
+      return per_element.sum();
+    case Reduction::None:
+      return per_element;
   }
   return per_element;
 }
@@ -21,22 +23,22 @@ void check_classification(const Tensor& scores, const Tensor& targets, std::stri
     throw Error(fmt::format("{}: expected float scores of shape [N, C], got {} {}", op,
                             scores.dtype(), shape_str(scores.shape())));
   if (targets.dtype() != kInt64 || targets.dim() != 1 || targets.size(0) != scores.size(0))
-    throw Error(fmt::format("{}: expected int64 targets of shape ({},) for scores {}, got {} {}", op,
-                            scores.size(0), shape_str(scores.shape()), targets.dtype(),
+    throw Error(fmt::format("{}: expected int64 targets of shape ({},) for scores {}, got {} {}",
+                            op, scores.size(0), shape_str(scores.shape()), targets.dtype(),
                             shape_str(targets.shape())));
   const int64_t classes = scores.size(1);
   const int64_t* t = targets.data<int64_t>();
   for (int64_t i = 0; i < targets.numel(); ++i)
     if (t[i] < 0 || t[i] >= classes)
-      throw Error(fmt::format("{}: target {} at position {} is out of range for {} classes", op, t[i],
-                              i, classes));
+      throw Error(fmt::format("{}: target {} at position {} is out of range for {} classes", op,
+                              t[i], i, classes));
 }
 
 void check_same_shape(const Tensor& input, const Tensor& target, std::string_view op) {
   if (!input.defined() || !target.defined()) throw Error(fmt::format("{}: undefined input", op));
   if (input.shape() != target.shape() || input.dtype() != target.dtype())
-    throw Error(fmt::format("{}: input {} {} and target {} {} differ (no broadcasting in losses)", op,
-                            input.dtype(), shape_str(input.shape()), target.dtype(),
+    throw Error(fmt::format("{}: input {} {} and target {} {} differ (no broadcasting in losses)",
+                            op, input.dtype(), shape_str(input.shape()), target.dtype(),
                             shape_str(target.shape())));
 }
 
@@ -62,12 +64,14 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOp
   const Reduction reduction = options.reduction;
   return record_op("cross_entropy", loss, {logits},
                    [logits, log_probs, target_dist, reduction, n](const Tensor& g) {
-    // Recomputed from the logits when the gradient itself is being differentiated.
-    const Tensor probs = grad_enabled() ? logits.softmax(1) : log_probs.exp();
-    const Tensor scale = reduction == Reduction::None ? g.reshape({n, 1})
-                         : reduction == Reduction::Mean ? g / static_cast<double>(n) : g;
-    return std::vector<Tensor>{(probs - target_dist) * scale};
-  });
+                     // Recomputed from the logits when the gradient itself is being differentiated.
+                     const Tensor probs = grad_enabled() ? logits.softmax(1) : log_probs.exp();
+                     const Tensor scale = reduction == Reduction::None ? g.reshape({n, 1})
+                                          : reduction == Reduction::Mean
+                                              ? g / static_cast<double>(n)
+                                              : g;
+                     return std::vector<Tensor>{(probs - target_dist) * scale};
+                   });
 }
 
 Tensor nll_loss(const Tensor& log_probs, const Tensor& targets, LossOptions options) {

@@ -1,6 +1,6 @@
-#include <minigrad/nn/module.h>
-
 #include <cxxabi.h>
+#include <minigrad/autograd.h>
+#include <minigrad/nn/module.h>
 
 #include <algorithm>
 #include <array>
@@ -8,8 +8,6 @@
 #include <cstring>
 #include <set>
 #include <typeinfo>
-
-#include <minigrad/autograd.h>
 
 namespace minigrad::nn {
 namespace {
@@ -70,15 +68,20 @@ std::string Module::kind() const {
   return colon == std::string::npos ? name : name.substr(colon + 2);
 }
 
-std::optional<Shape> Module::output_shape(const std::optional<Shape>&) const { return std::nullopt; }
+std::optional<Shape> Module::output_shape(const std::optional<Shape>&) const {
+  return std::nullopt;
+}
 
 Tensor Module::register_parameter(std::string name, Tensor value) {
   if (!value.defined()) throw Error(fmt::format("register_parameter: '{}' is undefined", name));
   if (!is_floating(value.dtype()))
-    throw Error(fmt::format("register_parameter: '{}' has dtype {}; parameters must be float32 or "
-                            "float64", name, value.dtype()));
+    throw Error(
+        fmt::format("register_parameter: '{}' has dtype {}; parameters must be float32 or "
+                    "float64",
+                    name, value.dtype()));
   for (const auto& [existing, _] : parameters_)
-    if (existing == name) throw Error(fmt::format("register_parameter: '{}' is already registered", name));
+    if (existing == name)
+      throw Error(fmt::format("register_parameter: '{}' is already registered", name));
   value.requires_grad_(true);
   parameters_.emplace_back(std::move(name), value);
   return value;
@@ -87,7 +90,8 @@ Tensor Module::register_parameter(std::string name, Tensor value) {
 void Module::attach(std::string name, std::shared_ptr<Module> module) {
   if (!module) throw Error(fmt::format("register_module: '{}' is null", name));
   for (const auto& [existing, _] : children_)
-    if (existing == name) throw Error(fmt::format("register_module: '{}' is already registered", name));
+    if (existing == name)
+      throw Error(fmt::format("register_module: '{}' is already registered", name));
   module->set_name(name);
   children_.emplace_back(std::move(name), std::move(module));
 }
@@ -138,11 +142,15 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
       continue;
     }
     if (it->second.shape() != p.shape())
-      throw Error(fmt::format("load_state_dict: parameter '{}' has shape {} in the model but {} in "
-                              "the state dict", name, shape_str(p.shape()), shape_str(it->second.shape())));
+      throw Error(
+          fmt::format("load_state_dict: parameter '{}' has shape {} in the model but {} in "
+                      "the state dict",
+                      name, shape_str(p.shape()), shape_str(it->second.shape())));
     if (!is_floating(it->second.dtype()))
-      throw Error(fmt::format("load_state_dict: parameter '{}' has dtype {} in the state dict; a "
-                              "float type is needed", name, it->second.dtype()));
+      throw Error(
+          fmt::format("load_state_dict: parameter '{}' has dtype {} in the state dict; a "
+                      "float type is needed",
+                      name, it->second.dtype()));
   }
   if (strict) {
     std::vector<std::string> unexpected;
@@ -168,7 +176,8 @@ void Module::summary_rows(std::vector<SummaryRow>& rows, const std::string& name
   rows.push_back({name, depth, kind(), output_shape(input), num_parameters()});
   // Children of a generic module run in an order only its forward knows: their inputs are unknown.
   for (const auto& [child_name, child] : children_)
-    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1, std::nullopt);
+    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1,
+                        std::nullopt);
 }
 
 std::string Module::summary(const std::optional<Shape>& input) const {
@@ -183,8 +192,8 @@ std::string Module::summary(const std::optional<Shape>& input) const {
     for (std::size_t c = 0; c < 4; ++c) width[c] = std::max(width[c], row[c].size());
   std::string out;
   for (const auto& row : cells)
-    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}\n", row[0], width[0], row[1], width[1], row[2],
-                       width[2], row[3], width[3]);
+    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}\n", row[0], width[0], row[1], width[1],
+                       row[2], width[2], row[3], width[3]);
   return out + fmt::format("Total parameters: {}\n", with_commas(num_parameters()));
 }
 

@@ -7,7 +7,9 @@ namespace minigrad::nn {
 // Base of the layers that keep their input's shape.
 class ShapePreserving : public Module {
  public:
-  std::optional<Shape> output_shape(const std::optional<Shape>& input) const override { return input; }
+  std::optional<Shape> output_shape(const std::optional<Shape>& input) const override {
+    return input;
+  }
 };
 
 class ReLU : public ShapePreserving {
@@ -65,7 +67,8 @@ class Identity : public ShapePreserving {
   std::string kind() const override { return "Identity"; }
 };
 
-// Flattens axes start..end (inclusive, negative from the end) into one; by default all but the batch.
+// Flattens axes start..end (inclusive, negative from the end) into one; by default all but the
+// batch.
 class Flatten : public Module {
  public:
   explicit Flatten(int64_t start_axis = 1, int64_t end_axis = -1)

@@ -12,10 +12,11 @@
 // leaves a half-written checkpoint under the real name. Loading checks the magic, the version,
 // the size against the file's, the CRC, and every header size against the bytes left, before
 // allocating anything; errors name the file and the problem.
+#include <minigrad/nn/module.h>
+
+#include <cstdint>
 #include <map>
 #include <string>
-
-#include <minigrad/nn/module.h>
 
 namespace minigrad::nn {
 

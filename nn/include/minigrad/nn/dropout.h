@@ -1,9 +1,9 @@
 #pragma once
-#include <cstdint>
-#include <memory>
-
 #include <minigrad/nn/activation.h>
 #include <minigrad/random.h>
+
+#include <cstdint>
+#include <memory>
 
 namespace minigrad::nn {
 

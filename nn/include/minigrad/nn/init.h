@@ -1,10 +1,10 @@
 #pragma once
 // Parameter initialisation, as torch.nn.init: each function fills its tensor in place (without
 // recording a graph) from `gen`, or from the default generator (see manual_seed) when null.
-#include <utility>
-
 #include <minigrad/random.h>
 #include <minigrad/tensor.h>
+
+#include <utility>
 
 namespace minigrad::nn::init {
 

@@ -1,8 +1,8 @@
 #pragma once
 // Losses, as functions and as small callable objects (torch.nn.functional and torch.nn forms).
-#include <vector>
-
 #include <minigrad/tensor.h>
+
+#include <vector>
 
 namespace minigrad::nn {
 
@@ -45,7 +45,9 @@ template <Tensor (*Fn)(const Tensor&, const Tensor&, LossOptions)>
 class ReducedLoss {
  public:
   explicit ReducedLoss(LossOptions options = {}) : options(options) {}
-  Tensor operator()(const Tensor& input, const Tensor& target) const { return Fn(input, target, options); }
+  Tensor operator()(const Tensor& input, const Tensor& target) const {
+    return Fn(input, target, options);
+  }
   LossOptions options;
 };
 using NLLLoss = ReducedLoss<nll_loss>;

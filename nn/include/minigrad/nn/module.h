@@ -1,6 +1,8 @@
 #pragma once
 // Module: the base of every layer and model. It owns named parameters and named submodules, so
 // parameters(), train()/eval(), state_dict() and summary() work on any tree of modules.
+#include <minigrad/tensor.h>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -8,8 +10,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <minigrad/tensor.h>
 
 namespace minigrad::nn {
 

@@ -1,8 +1,8 @@
 #pragma once
+#include <minigrad/nn/module.h>
+
 #include <concepts>
 #include <memory>
-
-#include <minigrad/nn/module.h>
 
 namespace minigrad::nn {
 
@@ -13,14 +13,16 @@ class Sequential : public Module {
  public:
   Sequential() = default;
   template <ModuleType... M>
-    requires(sizeof...(M) > 0 && !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, Sequential> && ...)))
-  Sequential(M&&... modules) {  // NOLINT(google-explicit-constructor): brace-init like PyTorch
+  requires(sizeof...(M) > 0 &&
+           !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, Sequential> && ...)))
+      Sequential(M&&... modules) {  // implicit, so that `Sequential model{...}` reads like PyTorch
     (push_back(std::forward<M>(modules)), ...);
   }
 
   template <ModuleType M>
   void push_back(M&& module) {
-    push_back(std::static_pointer_cast<Module>(std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
+    push_back(std::static_pointer_cast<Module>(
+        std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
   }
   void push_back(std::shared_ptr<Module> module);
 
@@ -30,7 +32,8 @@ class Sequential : public Module {
   template <typename M>
   M& at(std::size_t index) const {
     auto* typed = dynamic_cast<M*>(&(*this)[index]);
-    if (!typed) throw Error(fmt::format("Sequential::at: module {} is a {}", index, (*this)[index].kind()));
+    if (!typed)
+      throw Error(fmt::format("Sequential::at: module {} is a {}", index, (*this)[index].kind()));
     return *typed;
   }
 
