@@ -1,0 +1,33 @@
+#pragma once
+// Classical momentum, as textbooks write it:
+//   v = momentum * v - lr * g
+//   w += v
+//
+// Relation to SGD(momentum, dampening = 0): SGD keeps its buffer in gradient units and applies lr
+// at the update (buf = momentum * buf + g; w -= lr * buf). While lr is constant the two follow
+// the same trajectory, with buf_sgd = -v / lr. When lr changes mid-run they part: SGD applies the
+// new lr to the whole accumulated buffer at once, while here the velocity keeps the steps taken
+// at the old lr and the new lr only enters through new gradients.
+#include <minigrad/optim/optimizer.h>
+
+namespace minigrad::optim {
+
+struct MomentumOptions {
+  double lr = 0.01;
+  double momentum = 0.9;
+};
+
+class Momentum final : public Optimizer {
+ public:
+  Momentum(std::vector<Tensor> params, MomentumOptions options = {});
+
+ private:
+  void update(Slot& slot) override;
+  std::vector<std::string_view> state_names() const override;
+  void visit_hypers(HyperVisitor& visit) override;
+  void validate() const override;
+
+  MomentumOptions opts_;  // opts_.lr only seeds the base's lr, which schedulers change
+};
+
+}  // namespace minigrad::optim

@@ -1,0 +1,68 @@
+#include <minigrad/optim/adam.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "check.h"
+
+namespace minigrad::optim {
+
+Adam::Adam(std::vector<Tensor> params, AdamOptions options)
+    : Adam("Adam", std::move(params), options, false) {}
+
+Adam::Adam(std::string name, std::vector<Tensor> params, AdamOptions options, bool decoupled)
+    : Optimizer(std::move(name), std::move(params), options.lr), opts_(options), decoupled_(decoupled) {
+  validate();
+}
+
+AdamW::AdamW(std::vector<Tensor> params, AdamWOptions o)
+    : Adam("AdamW", std::move(params),
+           {.lr = o.lr, .betas = o.betas, .eps = o.eps, .weight_decay = o.weight_decay,
+            .amsgrad = o.amsgrad},
+           true) {}
+
+void Adam::validate() const {
+  detail::check_unit_interval(name(), "betas.first", opts_.betas.first);
+  detail::check_unit_interval(name(), "betas.second", opts_.betas.second);
+  detail::check_at_least(name(), "eps", opts_.eps);
+  detail::check_at_least(name(), "weight_decay", opts_.weight_decay);
+}
+
+std::vector<std::string_view> Adam::state_names() const {
+  if (opts_.amsgrad) return {"exp_avg", "exp_avg_sq", "max_exp_avg_sq"};
+  return {"exp_avg", "exp_avg_sq"};
+}
+
+void Adam::visit_hypers(HyperVisitor& visit) {
+  visit("beta1", opts_.betas.first);
+  visit("beta2", opts_.betas.second);
+  visit("eps", opts_.eps);
+  visit("weight_decay", opts_.weight_decay);
+  visit("amsgrad", opts_.amsgrad);
+}
+
+void Adam::update(Slot& slot) {
+  const auto [beta1, beta2] = opts_.betas;
+  const double t = static_cast<double>(slot.step);
+  const double step_size = lr() / (1.0 - std::pow(beta1, t));
+  const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(beta2, t));
+  with_buffers(slot, [&]<typename T>(Buffers<T> b) {
+    const T b1 = T(beta1), b2 = T(beta2), c1 = T(1.0 - beta1), c2 = T(1.0 - beta2);
+    const T eps = T(opts_.eps), neg_step = T(-step_size), bc2 = T(bias_correction2_sqrt);
+    const T l2 = decoupled_ ? T(0) : T(opts_.weight_decay);
+    const T shrink = T(1.0 - lr() * (decoupled_ ? opts_.weight_decay : 0.0));
+    T *m = b.state[0], *v = b.state[1], *v_max = b.state[2];
+    for (int64_t i = 0; i < b.n; ++i) {
+      if (shrink != T(1)) b.param[i] *= shrink;
+      T g = b.grad[i];
+      if (l2 != T(0)) g += l2 * b.param[i];
+      m[i] = m[i] * b1 + c1 * g;
+      v[i] = v[i] * b2 + c2 * g * g;
+      T v_hat = v[i];
+      if (v_max) v_hat = v_max[i] = std::max(v_max[i], v[i]);
+      b.param[i] += neg_step * m[i] / (std::sqrt(v_hat) / bc2 + eps);
+    }
+  });
+}
+
+}  // namespace minigrad::optim
