@@ -4,6 +4,7 @@
 #include <minigrad/autograd.h>
 #include <minigrad/data/data.h>
 #include <minigrad/gradcheck.h>
+#include <minigrad/io.h>
 #include <minigrad/optim/optim.h>
 #include <minigrad/random.h>
 #include <minigrad/tensor.h>

@@ -1,0 +1,182 @@
+#include "config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <toml++/toml.h>
+
+#include <minigrad/tensor.h>
+
+namespace fashion {
+
+using minigrad::Error;
+
+namespace {
+
+template <typename T>
+constexpr std::string_view type_name() {
+  if constexpr (std::is_same_v<T, bool>) return "true or false";
+  else if constexpr (std::is_same_v<T, int64_t>) return "an integer";
+  else if constexpr (std::is_same_v<T, double>) return "a number";
+  else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else return "a list of integers";
+}
+
+template <typename T>
+bool read_node(const toml::node& node, T& field) {
+  if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    const toml::array* array = node.as_array();
+    if (!array) return false;
+    std::vector<int64_t> values;
+    for (const toml::node& element : *array) {
+      const auto v = element.value_exact<int64_t>();
+      if (!v) return false;
+      values.push_back(*v);
+    }
+    field = values;
+    return true;
+  } else if constexpr (std::is_same_v<T, double>) {
+    const auto v = node.value<double>();  // accepts integers too: lr = 1 is a number
+    if (!v || node.is_boolean()) return false;
+    field = *v;
+    return true;
+  } else {
+    const auto v = node.value_exact<T>();
+    if (!v) return false;
+    field = *v;
+    return true;
+  }
+}
+
+void read_table(const toml::table& table, const std::string& origin, TrainConfig& config) {
+  std::set<std::string, std::less<>> known;
+  for_each_field(config, [&](std::string_view name, auto& field, std::string_view) {
+    known.emplace(name);
+    const toml::node* node = table.get(name);
+    if (!node) return;
+    if (!read_node(*node, field))
+      throw Error(fmt::format("{}:{}: '{}' must be {}", origin, node->source().begin.line, name,
+                              type_name<std::remove_cvref_t<decltype(field)>>()));
+  });
+  for (const auto& [key, node] : table)
+    if (!known.contains(key.str()))
+      throw Error(fmt::format("{}:{}: unknown key '{}'", origin, node.source().begin.line, key.str()));
+}
+
+}  // namespace
+
+void load_config_file(const std::string& path, TrainConfig& config) {
+  if (!std::filesystem::is_regular_file(path))
+    throw Error(fmt::format("{}: config file not found", path));
+  try {
+    read_table(toml::parse_file(path), path, config);
+  } catch (const toml::parse_error& e) {
+    throw Error(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
+  }
+}
+
+TrainConfig from_toml(const std::string& text, const std::string& origin) {
+  TrainConfig config;
+  try {
+    read_table(toml::parse(text, origin), origin, config);
+  } catch (const toml::parse_error& e) {
+    throw Error(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
+  }
+  return config;
+}
+
+std::string to_toml(const TrainConfig& config) {
+  toml::table table;
+  for_each_field(const_cast<TrainConfig&>(config), [&](std::string_view name, auto& field, std::string_view) {
+    using T = std::remove_cvref_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      toml::array array;
+      for (int64_t v : field) array.push_back(v);
+      table.insert(name, array);
+    } else {
+      table.insert(name, field);
+    }
+  });
+  std::ostringstream out;
+  out << table;
+  return out.str();
+}
+
+void set_field(TrainConfig& config, const std::string& name, const std::string& value) {
+  bool found = false;
+  for_each_field(config, [&](std::string_view field_name, auto& field, std::string_view) {
+    if (field_name != name) return;
+    found = true;
+    using T = std::remove_cvref_t<decltype(field)>;
+    // Reuse the TOML reader so "3e-4", "true" and "[512, 256]" mean what they mean in a file.
+    std::string literal = value;
+    if constexpr (std::is_same_v<T, std::string>) {
+      std::ostringstream quoted;
+      quoted << toml::value<std::string>(value);
+      literal = quoted.str();
+    } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+      std::replace(literal.begin(), literal.end(), 'x', ',');  // "512x256" as in sweep grids
+      literal = "[" + literal + "]";
+    }
+    TrainConfig parsed = from_toml(fmt::format("{} = {}", name, literal), fmt::format("--{}", name));
+    for_each_field(parsed, [&](std::string_view n, auto& f, std::string_view) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(f)>, T>)
+        if (n == name) field = f;
+    });
+  });
+  if (!found) throw Error(fmt::format("unknown setting '{}'", name));
+}
+
+void validate(const TrainConfig& c) {
+  auto require = [](bool ok, std::string message) {
+    if (!ok) throw Error(std::move(message));
+  };
+  auto one_of = [&](const std::string& value, std::string_view name, std::vector<std::string_view> options) {
+    require(std::find(options.begin(), options.end(), value) != options.end(),
+            fmt::format("{} '{}' is not one of: {}", name, value, fmt::join(options, ", ")));
+  };
+  one_of(c.activation, "activation", {"relu", "leaky_relu", "tanh", "sigmoid", "gelu"});
+  one_of(c.init, "init", {"kaiming", "xavier", "torch", "normal", "uniform"});
+  one_of(c.optimizer, "optimizer", {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"});
+  one_of(c.schedule, "schedule", {"none", "step", "exponential", "cosine"});
+  one_of(c.normalize, "normalize", {"scale", "standardize", "per_image"});
+  for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
+  require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
+  require(c.lr > 0, fmt::format("lr {} must be positive", c.lr));
+  require(c.epochs > 0, fmt::format("epochs {} must be positive", c.epochs));
+  require(c.batch_size >= 0, fmt::format("batch_size {} must be >= 0", c.batch_size));
+  require(c.val_fraction >= 0 && c.val_fraction < 1,
+          fmt::format("val_fraction {} must be in [0, 1)", c.val_fraction));
+  require(c.l1 >= 0 && c.l2 >= 0 && c.weight_decay >= 0, "l1, l2 and weight_decay must be >= 0");
+  require(c.label_smoothing >= 0 && c.label_smoothing <= 1,
+          fmt::format("label_smoothing {} must be in [0, 1]", c.label_smoothing));
+  require(c.threads >= 0, fmt::format("threads {} must be >= 0", c.threads));
+  require(c.augment_shift >= 0 && c.augment_shift < 14,
+          fmt::format("augment_shift {} must be in [0, 13]", c.augment_shift));
+  require(c.patience >= 0, fmt::format("patience {} must be >= 0", c.patience));
+  require(c.init_scale > 0, fmt::format("init_scale {} must be positive", c.init_scale));
+}
+
+std::string recipe_path(const std::string& name_or_path) {
+  if (std::filesystem::is_regular_file(name_or_path)) return name_or_path;
+  const std::string bundled = fmt::format("{}/{}.toml", FASHION_RECIPES_DIR, name_or_path);
+  if (std::filesystem::is_regular_file(bundled)) return bundled;
+  throw Error(fmt::format("recipe '{}' not found (neither a file nor one of: {})", name_or_path,
+                          fmt::join(recipe_names(), ", ")));
+}
+
+std::vector<std::string> recipe_names() {
+  std::vector<std::string> names;
+  if (std::filesystem::is_directory(FASHION_RECIPES_DIR))
+    for (const auto& entry : std::filesystem::directory_iterator(FASHION_RECIPES_DIR))
+      if (entry.path().extension() == ".toml") names.push_back(entry.path().stem().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace fashion

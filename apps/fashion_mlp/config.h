@@ -1,0 +1,106 @@
+#pragma once
+// The trainer's configuration: one struct, one list of fields. The list drives the command-line
+// flags, the TOML config file, the copy stored in checkpoints and the summary.json echo, so a
+// setting cannot exist in one place and be missing in another.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fashion {
+
+struct TrainConfig {
+  // model
+  std::vector<int64_t> hidden = {512, 256};
+  std::string activation = "relu";  // relu, leaky_relu, tanh, sigmoid, gelu
+  double dropout = 0.2;
+  std::string init = "kaiming";  // kaiming, xavier, torch, normal, uniform
+  double init_scale = 0.01;      // std for init=normal, bound for init=uniform
+  // optimization
+  std::string optimizer = "adam";  // sgd, momentum, nesterov, adam, adamw, rmsprop
+  double lr = 1e-3;
+  double momentum = 0.9;
+  double beta1 = 0.9, beta2 = 0.999;
+  double weight_decay = 0.0;  // the optimizer's (decoupled for adamw)
+  double l1 = 0.0;            // + l1 * sum|W| added to the loss (weights, not biases)
+  double l2 = 0.0;            // + l2/2 * sum W^2 added to the loss
+  double label_smoothing = 0.0;
+  std::string schedule = "cosine";  // none, step, exponential, cosine
+  int64_t step_size = 10;
+  double gamma = 0.5;
+  int64_t warmup_epochs = 0;
+  double clip_norm = 0.0;   // 0 = off
+  double clip_value = 0.0;  // 0 = off
+  int64_t batch_size = 128;  // 0 = full batch
+  int64_t epochs = 30;
+  // data
+  std::string normalize = "standardize";  // scale, standardize, per_image
+  double val_fraction = 0.1;
+  int64_t train_limit = 0;  // use only the first N training images (0 = all)
+  int64_t test_limit = 0;
+  int64_t augment_shift = 1;
+  bool augment_flip = true;
+  // early stopping on validation loss
+  int64_t patience = 0;  // epochs without improvement before stopping (0 = never stop early)
+  bool restore_best = true;
+  // run
+  int64_t seed = 1;
+  int64_t threads = 0;  // 0 = MINIGRAD_THREADS or all cores
+  std::string data;     // the Fashion-MNIST folder; searched for when empty
+  std::string out;      // run directory; runs/<timestamp> when empty
+};
+
+// Calls visit(name, field, help) for every field, in a stable order.
+template <typename Config, typename Visit>
+void for_each_field(Config& c, Visit&& visit) {
+  visit("hidden", c.hidden, "hidden layer sizes, e.g. 512,256");
+  visit("activation", c.activation, "relu | leaky_relu | tanh | sigmoid | gelu");
+  visit("dropout", c.dropout, "dropout probability after each hidden layer");
+  visit("init", c.init, "kaiming | xavier | torch | normal | uniform");
+  visit("init_scale", c.init_scale, "std for init=normal, bound for init=uniform");
+  visit("optimizer", c.optimizer, "sgd | momentum | nesterov | adam | adamw | rmsprop");
+  visit("lr", c.lr, "learning rate");
+  visit("momentum", c.momentum, "momentum (sgd, momentum, nesterov, rmsprop)");
+  visit("beta1", c.beta1, "Adam beta1");
+  visit("beta2", c.beta2, "Adam beta2");
+  visit("weight_decay", c.weight_decay, "optimizer weight decay");
+  visit("l1", c.l1, "L1 penalty on weights added to the loss");
+  visit("l2", c.l2, "L2 penalty (l2/2 * sum W^2) added to the loss");
+  visit("label_smoothing", c.label_smoothing, "cross-entropy label smoothing");
+  visit("schedule", c.schedule, "none | step | exponential | cosine");
+  visit("step_size", c.step_size, "epochs per decay for schedule=step");
+  visit("gamma", c.gamma, "decay factor for schedule=step|exponential");
+  visit("warmup_epochs", c.warmup_epochs, "linear warmup epochs before the schedule");
+  visit("clip_norm", c.clip_norm, "clip the global gradient norm (0 = off)");
+  visit("clip_value", c.clip_value, "clip each gradient element (0 = off)");
+  visit("batch_size", c.batch_size, "mini-batch size (0 = full batch)");
+  visit("epochs", c.epochs, "number of epochs");
+  visit("normalize", c.normalize, "scale | standardize | per_image");
+  visit("val_fraction", c.val_fraction, "fraction of the training set held out for validation");
+  visit("train_limit", c.train_limit, "use only the first N training images (0 = all)");
+  visit("test_limit", c.test_limit, "use only the first N test images (0 = all)");
+  visit("augment_shift", c.augment_shift, "random shifts of up to N pixels (0 = off)");
+  visit("augment_flip", c.augment_flip, "random horizontal flips");
+  visit("patience", c.patience, "early stopping patience in epochs (0 = off)");
+  visit("restore_best", c.restore_best, "end with the weights of the best validation epoch");
+  visit("seed", c.seed, "random seed");
+  visit("threads", c.threads, "threads (0 = MINIGRAD_THREADS or all cores)");
+  visit("data", c.data, "Fashion-MNIST folder (searched for when empty)");
+  visit("out", c.out, "run directory (runs/<timestamp> when empty)");
+}
+
+// Reads a TOML file over `config`; unknown keys and wrong types are errors naming the file,
+// the key and the line.
+void load_config_file(const std::string& path, TrainConfig& config);
+// The config as TOML text (stored in checkpoints, re-read by eval and predict).
+std::string to_toml(const TrainConfig& config);
+TrainConfig from_toml(const std::string& text, const std::string& origin);
+// Sets one field from its text form ("lr", "3e-4"; "hidden", "512,256"); used by sweep.
+void set_field(TrainConfig& config, const std::string& name, const std::string& value);
+// Checks values that are wrong whatever else is set (negative lr, unknown activation, ...).
+void validate(const TrainConfig& config);
+
+// The folder of bundled recipes, and the path of a recipe given by name or path.
+std::string recipe_path(const std::string& name_or_path);
+std::vector<std::string> recipe_names();
+
+}  // namespace fashion

@@ -1,0 +1,282 @@
+// fashion_mlp: train, evaluate and query MLPs on Fashion-MNIST.
+//   fashion_mlp train [--recipe NAME | --config FILE] [--lr 3e-4 --hidden 512,256 ...]
+//   fashion_mlp eval RUN_DIR|CHECKPOINT
+//   fashion_mlp predict RUN_DIR|CHECKPOINT [IMAGE...] [--index I...]
+//   fashion_mlp sweep --grid lr=1e-3,3e-4 --grid hidden=256,512x256 [--samples N] [train flags]
+//   fashion_mlp lr-find [train flags]
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <minigrad/minigrad.h>
+
+#include "config.h"
+#include "images.h"
+#include "train.h"
+
+namespace {
+
+using namespace fashion;
+using minigrad::Error;
+
+// Every config field as a --flag on `command`; the map tells later which ones were given.
+std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainConfig& cli) {
+  std::map<std::string, CLI::Option*> flags;
+  for_each_field(cli, [&](std::string_view name, auto& field, std::string_view help) {
+    std::string flag = "--" + std::string(name);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    CLI::Option* option = command.add_option(flag, field, std::string(help));
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::vector<int64_t>>) option->delimiter(',');
+    flags[std::string(name)] = option;
+  });
+  return flags;
+}
+
+// Defaults, then the recipe or config file, then the flags given on the command line.
+TrainConfig resolve_config(const TrainConfig& cli, const std::map<std::string, CLI::Option*>& flags,
+                           const std::string& recipe, const std::string& config_file) {
+  TrainConfig config;
+  if (!recipe.empty()) load_config_file(recipe_path(recipe), config);
+  if (!config_file.empty()) load_config_file(config_file, config);
+  for_each_field(config, [&](std::string_view name, auto& field, std::string_view) {
+    if (flags.at(std::string(name))->count() == 0) return;
+    for_each_field(const_cast<TrainConfig&>(cli), [&](std::string_view n, auto& given, std::string_view) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(given)>, std::remove_cvref_t<decltype(field)>>)
+        if (n == name) field = given;
+    });
+  });
+  validate(config);
+  return config;
+}
+
+void print_report(const Evaluation& test) {
+  const auto names = class_names();
+  fmt::print("\ntest accuracy {} ({} images), loss {:.4f}\n\n{}\nconfusion matrix (rows: true class, columns: predicted)\n{}",
+             test.confusion.accuracy_text(), test.confusion.total(), test.loss, test.confusion.per_class_table(names),
+             test.confusion.matrix_table(names));
+}
+
+std::string checkpoint_in(const std::string& run_or_file) {
+  return std::filesystem::is_directory(run_or_file) ? run_or_file + "/model.ckpt" : run_or_file;
+}
+
+// ---- subcommands ----
+
+void run_train(const TrainConfig& config, bool overfit_batch) {
+  const Splits splits = load_splits(config);
+  const TrainResult result = train(config, splits, {.overfit_batch = overfit_batch});
+  const EpochRecord& best = result.history[result.best_epoch - 1];
+  fmt::print("\nbest epoch {} (val loss {:.4f}, val acc {:.2f}%); {:.1f}s in all\n", best.epoch, best.val_loss,
+             100 * best.val_accuracy, result.seconds);
+  if (result.test) print_report(*result.test);
+  fmt::print("\nrun directory: {}\n", result.run_dir);
+}
+
+void run_eval(const std::string& target, const std::string& data_dir) {
+  LoadedModel loaded = load_checkpoint(checkpoint_in(target));
+  if (!data_dir.empty()) loaded.config.data = data_dir;
+  const std::string dir = minigrad::data::find_fashion_mnist(loaded.config.data);
+  auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
+  normalize(test, loaded.config, loaded.standardization);
+  print_report(evaluate(*loaded.model, test));
+}
+
+void run_predict(const std::string& target, const std::vector<std::string>& files, const std::vector<int64_t>& indices,
+                 bool invert, const std::string& data_dir) {
+  if (files.empty() && indices.empty()) throw Error("predict: give image files and/or --index values");
+  LoadedModel loaded = load_checkpoint(checkpoint_in(target));
+  const auto names = class_names();
+  std::vector<std::string> labels;
+  std::vector<float> pixels;
+  std::vector<int64_t> truth;
+  for (const std::string& file : files) {
+    const std::vector<float> image = load_image_28x28(file, invert);
+    pixels.insert(pixels.end(), image.begin(), image.end());
+    labels.push_back(file);
+    truth.push_back(-1);
+  }
+  if (!indices.empty()) {
+    const std::string dir = minigrad::data::find_fashion_mnist(data_dir.empty() ? loaded.config.data : data_dir);
+    const auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
+    for (int64_t i : indices) {
+      if (i < 0 || i >= test.size())
+        throw Error(fmt::format("predict: --index {} is out of range (the test set has {} images)", i, test.size()));
+      const float* p = test.images.data<float>() + i * 784;
+      pixels.insert(pixels.end(), p, p + 784);
+      labels.push_back(fmt::format("test[{}]", i));
+      truth.push_back(test.labels.data<int64_t>()[i]);
+    }
+  }
+  const auto n = static_cast<int64_t>(labels.size());
+  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64})};
+  normalize(batch, loaded.config, loaded.standardization);
+  const Evaluation result = evaluate(*loaded.model, batch);
+  const float* probs = result.probabilities.data<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<int> order(10);
+    std::iota(order.begin(), order.end(), 0);
+    std::partial_sort(order.begin(), order.begin() + 3, order.end(),
+                      [&](int a, int b) { return probs[i * 10 + a] > probs[i * 10 + b]; });
+    std::string line = fmt::format("{}:", labels[i]);
+    for (int k = 0; k < 3; ++k) line += fmt::format("  {} {:.1f}%", names[order[k]], 100 * probs[i * 10 + order[k]]);
+    if (truth[i] >= 0) line += fmt::format("   (true: {})", names[truth[i]]);
+    fmt::print("{}\n", line);
+  }
+}
+
+void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t samples) {
+  if (grid.empty()) throw Error("sweep: give at least one --grid name=value1,value2,...");
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;
+  for (const std::string& spec : grid) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq + 1 == spec.size())
+      throw Error(fmt::format("sweep: --grid '{}' is not name=value1,value2,...", spec));
+    std::vector<std::string> values;
+    std::string rest = spec.substr(eq + 1);
+    for (std::size_t at = 0; at <= rest.size();) {
+      const std::size_t comma = std::min(rest.find(',', at), rest.size());
+      values.push_back(rest.substr(at, comma - at));
+      at = comma + 1;
+    }
+    std::string name = spec.substr(0, eq);
+    std::replace(name.begin(), name.end(), '-', '_');
+    TrainConfig probe = base;
+    for (const std::string& v : values) set_field(probe, name, v);  // reject bad values before any run
+    axes.emplace_back(name, values);
+  }
+  std::vector<std::vector<std::size_t>> combos{{}};
+  for (const auto& axis : axes) {
+    std::vector<std::vector<std::size_t>> next;
+    for (const auto& combo : combos)
+      for (std::size_t v = 0; v < axis.second.size(); ++v) {
+        next.push_back(combo);
+        next.back().push_back(v);
+      }
+    combos = std::move(next);
+  }
+  if (samples > 0 && samples < static_cast<int64_t>(combos.size())) {  // random search over the grid
+    minigrad::Generator gen(static_cast<uint64_t>(base.seed));
+    for (std::size_t i = combos.size() - 1; i > 0; --i) std::swap(combos[i], combos[gen.below(i + 1)]);
+    combos.resize(samples);
+  }
+  const std::string out = base.out.empty() ? "runs/sweep" : base.out;
+  std::filesystem::create_directories(out);
+  const Splits splits = load_splits(base);
+  struct Row {
+    std::string settings;
+    double val_accuracy, val_loss, seconds;
+  };
+  std::vector<Row> rows;
+  for (std::size_t i = 0; i < combos.size(); ++i) {
+    TrainConfig config = base;
+    std::string settings;
+    for (std::size_t a = 0; a < axes.size(); ++a) {
+      set_field(config, axes[a].first, axes[a].second[combos[i][a]]);
+      settings += fmt::format("{}{}={}", a ? " " : "", axes[a].first, axes[a].second[combos[i][a]]);
+    }
+    const TrainResult r = train(config, splits, {.quiet = true, .evaluate_test = false, .write_files = false});
+    const EpochRecord& best = r.history[r.best_epoch - 1];
+    rows.push_back({settings, best.val_accuracy, best.val_loss, r.seconds});
+    fmt::print("[{}/{}] {}  val acc {:.2f}%  val loss {:.4f}  {:.1f}s\n", i + 1, combos.size(), settings,
+               100 * best.val_accuracy, best.val_loss, r.seconds);
+  }
+  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.val_accuracy > b.val_accuracy; });
+  std::string csv = "rank,settings,val_accuracy,val_loss,seconds\n";
+  fmt::print("\n{:>4}  {:<40} {:>8} {:>8}\n", "rank", "settings", "val acc", "val loss");
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    fmt::print("{:>4}  {:<40} {:>7.2f}% {:>8.4f}\n", i + 1, rows[i].settings, 100 * rows[i].val_accuracy, rows[i].val_loss);
+    csv += fmt::format("{},\"{}\",{:.6f},{:.6f},{:.2f}\n", i + 1, rows[i].settings, rows[i].val_accuracy, rows[i].val_loss,
+                       rows[i].seconds);
+  }
+  minigrad::write_file_atomic(out + "/sweep.csv", csv);
+  fmt::print("\nwritten: {}/sweep.csv\n", out);
+}
+
+void run_lr_find(const TrainConfig& config, double start, double end, int64_t steps) {
+  const Splits splits = load_splits(config);
+  const std::vector<LrFindPoint> points = lr_find(config, splits, start, end, steps);
+  std::string csv = "lr,loss,smoothed_loss\n";
+  for (const LrFindPoint& p : points) csv += fmt::format("{:.6e},{:.6f},{:.6f}\n", p.lr, p.loss, p.smoothed);
+  const std::string out = config.out.empty() ? "runs/lr-find" : config.out;
+  std::filesystem::create_directories(out);
+  minigrad::write_file_atomic(out + "/lr_find.csv", csv);
+  const std::size_t stride = std::max<std::size_t>(1, points.size() / 12);
+  fmt::print("{:>10} {:>10}\n", "lr", "loss");
+  for (std::size_t i = 0; i < points.size(); i += stride) fmt::print("{:>10.2e} {:>10.4f}\n", points[i].lr, points[i].smoothed);
+  fmt::print("\nsuggested lr: {:.2e} (a tenth of the lr at the lowest smoothed loss)\nwritten: {}/lr_find.csv\n",
+             suggest_lr(points), out);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fashion_mlp: train, evaluate and query MLPs on Fashion-MNIST"};
+  app.require_subcommand(1);
+  app.failure_message([](const CLI::App*, const CLI::Error& e) { return fmt::format("fashion_mlp: error: {}\n", e.what()); });
+
+  TrainConfig cli;
+  std::string recipe, config_file;
+  bool overfit_batch = false;
+  auto* train_cmd = app.add_subcommand("train", "train a model and report test metrics");
+  auto train_flags = add_config_flags(*train_cmd, cli);
+  train_cmd->add_option("--recipe", recipe, "a bundled recipe by name, or a TOML file");
+  train_cmd->add_option("--config", config_file, "a TOML config file (flags override it)");
+  train_cmd->add_flag("--overfit-batch", overfit_batch, "train on one batch: the loss must go to ~0");
+
+  std::string target, data_dir;
+  auto* eval_cmd = app.add_subcommand("eval", "report test metrics of a trained model");
+  eval_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
+  eval_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
+
+  std::vector<std::string> files;
+  std::vector<int64_t> indices;
+  bool invert = false;
+  auto* predict_cmd = app.add_subcommand("predict", "top-3 classes of image files or test images");
+  predict_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
+  predict_cmd->add_option("images", files, "PNG/PGM/JPEG files (grayscale; resized to 28x28)")->check(CLI::ExistingFile);
+  predict_cmd->add_option("--index", indices, "test-set indices")->delimiter(',');
+  predict_cmd->add_flag("--invert", invert, "invert images drawn dark-on-light (Fashion-MNIST is light-on-dark)");
+  predict_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
+
+  TrainConfig sweep_cli;
+  std::vector<std::string> grid;
+  int64_t samples = 0;
+  std::string sweep_recipe, sweep_config;
+  auto* sweep_cmd = app.add_subcommand("sweep", "grid or random search; a table sorted by validation accuracy");
+  auto sweep_flags = add_config_flags(*sweep_cmd, sweep_cli);
+  sweep_cmd->add_option("--grid", grid, "name=value1,value2,... (hidden sizes as 512x256); repeat per setting")->required();
+  sweep_cmd->add_option("--samples", samples, "random search: run only N random points of the grid");
+  sweep_cmd->add_option("--recipe", sweep_recipe, "base recipe");
+  sweep_cmd->add_option("--config", sweep_config, "base config file");
+
+  TrainConfig lr_cli;
+  double lr_start = 1e-6, lr_end = 1.0;
+  int64_t lr_steps = 200;
+  std::string lr_recipe, lr_config;
+  auto* lr_cmd = app.add_subcommand("lr-find", "learning-rate range test");
+  auto lr_flags = add_config_flags(*lr_cmd, lr_cli);
+  lr_cmd->add_option("--start", lr_start, "first learning rate");
+  lr_cmd->add_option("--end", lr_end, "last learning rate");
+  lr_cmd->add_option("--steps", lr_steps, "number of steps (batches)");
+  lr_cmd->add_option("--recipe", lr_recipe, "base recipe");
+  lr_cmd->add_option("--config", lr_config, "base config file");
+
+  try {
+    app.parse(argc, argv);
+    if (*train_cmd) run_train(resolve_config(cli, train_flags, recipe, config_file), overfit_batch);
+    if (*eval_cmd) run_eval(target, data_dir);
+    if (*predict_cmd) run_predict(target, files, indices, invert, data_dir);
+    if (*sweep_cmd) run_sweep(resolve_config(sweep_cli, sweep_flags, sweep_recipe, sweep_config), grid, samples);
+    if (*lr_cmd) run_lr_find(resolve_config(lr_cli, lr_flags, lr_recipe, lr_config), lr_start, lr_end, lr_steps);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "fashion_mlp: error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,437 @@
+#include "train.h"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <numbers>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <minigrad/minigrad.h>
+
+#include "progress.h"
+
+namespace fashion {
+
+namespace nn = minigrad::nn;
+namespace optim = minigrad::optim;
+namespace data = minigrad::data;
+using minigrad::Error;
+using minigrad::Tensor;
+
+std::vector<std::string_view> class_names() {
+  const auto& names = data::fashion_mnist_classes();
+  return {names.begin(), names.end()};
+}
+
+// ---- data ----
+
+void normalize(data::Dataset& d, const TrainConfig& config, const data::Standardization& s) {
+  if (config.normalize == "standardize") data::standardize(d, s);
+  else if (config.normalize == "per_image") data::standardize_per_image(d);
+}
+
+Splits load_splits(const TrainConfig& config) {
+  const std::string dir = data::find_fashion_mnist(config.data);
+  data::Dataset train = data::load_fashion_mnist_dataset(dir, data::Split::Train);
+  data::Dataset test = data::load_fashion_mnist_dataset(dir, data::Split::Test);
+  if (config.train_limit > 0 && config.train_limit < train.size()) train = train.head(config.train_limit);
+  if (config.test_limit > 0 && config.test_limit < test.size()) test = test.head(config.test_limit);
+  Splits s;
+  std::tie(s.train, s.val) = data::train_val_split(train, config.val_fraction, static_cast<uint64_t>(config.seed));
+  s.test = std::move(test);
+  if (config.normalize == "standardize") s.standardization = data::fit_standardization(s.train);
+  for (data::Dataset* d : {&s.train, &s.val, &s.test}) normalize(*d, config, s.standardization);
+  return s;
+}
+
+// ---- model ----
+
+namespace {
+
+std::shared_ptr<nn::Module> activation(const std::string& name) {
+  if (name == "relu") return std::make_shared<nn::ReLU>();
+  if (name == "leaky_relu") return std::make_shared<nn::LeakyReLU>(0.01);
+  if (name == "tanh") return std::make_shared<nn::Tanh>();
+  if (name == "sigmoid") return std::make_shared<nn::Sigmoid>();
+  return std::make_shared<nn::GELU>();
+}
+
+void initialize(nn::Linear& layer, const TrainConfig& c, bool output_layer) {
+  using nn::init::Nonlinearity;
+  const Nonlinearity nonlinearity = output_layer ? Nonlinearity::Linear
+                                    : c.activation == "tanh"    ? Nonlinearity::Tanh
+                                    : c.activation == "sigmoid" ? Nonlinearity::Sigmoid
+                                                                : Nonlinearity::ReLU;
+  // Linear's own (PyTorch's) default; also kept for the output layer under kaiming, whose gain
+  // would make the first logits large (a first loss far above ln 10).
+  if (c.init == "torch" || (c.init == "kaiming" && output_layer)) return;
+  if (c.init == "kaiming") nn::init::kaiming_normal_(layer.weight, {.nonlinearity = nonlinearity});
+  else if (c.init == "xavier") nn::init::xavier_uniform_(layer.weight, nn::init::calculate_gain(nonlinearity));
+  else if (c.init == "normal") nn::init::normal_(layer.weight, 0.0, c.init_scale);
+  else nn::init::uniform_(layer.weight, -c.init_scale, c.init_scale);
+  if (c.init == "uniform") nn::init::uniform_(layer.bias, -c.init_scale, c.init_scale);
+  else nn::init::zeros_(layer.bias);
+}
+
+}  // namespace
+
+std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c) {
+  validate(c);
+  minigrad::manual_seed(static_cast<uint64_t>(c.seed));
+  auto model = std::make_shared<nn::Sequential>();
+  int64_t in = 784;
+  for (int64_t width : c.hidden) {
+    auto linear = std::make_shared<nn::Linear>(in, width);
+    initialize(*linear, c, false);
+    model->push_back(linear);
+    model->push_back(activation(c.activation));
+    if (c.dropout > 0) model->push_back(std::make_shared<nn::Dropout>(c.dropout));
+    in = width;
+  }
+  auto output = std::make_shared<nn::Linear>(in, 10);
+  initialize(*output, c, true);
+  model->push_back(output);
+  return model;
+}
+
+namespace {
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
+  const std::string& o = c.optimizer;
+  if (o == "sgd") return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+  if (o == "nesterov")
+    return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
+  if (o == "momentum") {
+    if (c.weight_decay > 0) return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+    return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum});
+  }
+  if (o == "adamw")
+    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
+  if (o == "rmsprop")
+    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
+  return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
+}
+
+// The lr of an epoch: linear warmup, then the schedule (in closed form, counted after warmup).
+class EpochSchedule {
+ public:
+  EpochSchedule(const TrainConfig& c, optim::Optimizer& opt) : config_(c) {
+    const int64_t span = std::max<int64_t>(1, c.epochs - c.warmup_epochs);
+    if (c.schedule == "step") main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma);
+    else if (c.schedule == "exponential") main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma);
+    else if (c.schedule == "cosine") main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01);
+  }
+  double lr_at(int64_t epoch) const {
+    if (epoch < config_.warmup_epochs) return config_.lr * (epoch + 1) / static_cast<double>(config_.warmup_epochs + 1);
+    return main_ ? main_->lr_at(epoch - config_.warmup_epochs) : config_.lr;
+  }
+
+ private:
+  const TrainConfig& config_;
+  std::unique_ptr<optim::LRScheduler> main_;
+};
+
+int64_t count_correct(const Tensor& logits, const Tensor& labels) {
+  const Tensor predicted = logits.argmax(1);
+  const int64_t* p = predicted.data<int64_t>();
+  const int64_t* y = labels.data<int64_t>();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < labels.numel(); ++i) correct += p[i] == y[i];
+  return correct;
+}
+
+std::vector<Tensor> weights_of(const nn::Module& model) {
+  std::vector<Tensor> weights;
+  for (const Tensor& p : model.parameters())
+    if (p.dim() == 2) weights.push_back(p);
+  return weights;
+}
+
+nn::StateDict snapshot(const nn::Module& model) {
+  minigrad::NoGradGuard no_grad;
+  nn::StateDict copy;
+  for (const auto& [name, t] : model.state_dict()) copy[name] = t.clone();
+  return copy;
+}
+
+std::string timestamp() {
+  const std::time_t now = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", std::localtime(&now));
+  return buffer;
+}
+
+std::string metrics_csv(const std::vector<EpochRecord>& history) {
+  std::string out = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n";
+  for (const EpochRecord& r : history)
+    out += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.3f}\n", r.epoch, r.train_loss, r.train_accuracy,
+                       r.val_loss, r.val_accuracy, r.lr, r.seconds);
+  return out;
+}
+
+std::string summary_json(const TrainConfig& config, const TrainResult& result, const Splits& splits) {
+  toml::table summary;
+  summary.insert("config", toml::parse(to_toml(config)));
+  summary.insert("best_epoch", result.best_epoch);
+  summary.insert("epochs_run", static_cast<int64_t>(result.history.size()));
+  summary.insert("seconds", result.seconds);
+  summary.insert("threads", static_cast<int64_t>(minigrad::get_num_threads()));
+  summary.insert("train_images", splits.train.size());
+  summary.insert("val_images", splits.val.size());
+  if (!result.history.empty()) {
+    const EpochRecord& best = result.history[result.best_epoch - 1];
+    summary.insert("best_val_loss", best.val_loss);
+    summary.insert("best_val_accuracy", best.val_accuracy);
+    summary.insert("final_train_loss", result.history.back().train_loss);
+    summary.insert("images_per_second", splits.train.size() * static_cast<double>(result.history.size()) /
+                                            std::max(1e-9, result.seconds));
+  }
+  if (result.test) {
+    const ConfusionMatrix& cm = result.test->confusion;
+    toml::table test{{"accuracy", cm.accuracy()}, {"accuracy_stderr", cm.accuracy_stderr()},
+                     {"loss", result.test->loss}, {"images", cm.total()}};
+    toml::table per_class;
+    const auto names = class_names();
+    for (int c = 0; c < 10; ++c)
+      per_class.insert(std::string(names[c]), toml::table{{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)}});
+    test.insert("per_class", per_class);
+    toml::array matrix;
+    for (int t = 0; t < 10; ++t) {
+      toml::array row;
+      for (int p = 0; p < 10; ++p) row.push_back(cm.at(t, p));
+      matrix.push_back(row);
+    }
+    test.insert("confusion", matrix);
+    summary.insert("test", test);
+  }
+  std::ostringstream out;
+  out << toml::json_formatter{summary} << "\n";
+  return out.str();
+}
+
+}  // namespace
+
+// ---- evaluation ----
+
+Evaluation evaluate(nn::Module& model, const data::Dataset& d) {
+  minigrad::NoGradGuard no_grad;
+  const bool was_training = model.is_training();
+  model.eval();
+  Evaluation result;
+  result.probabilities = minigrad::empty({d.size(), 10});
+  double loss_sum = 0;
+  constexpr int64_t kBatch = 1000;
+  data::DataLoader loader(d, {.batch_size = kBatch, .shuffle = false});
+  int64_t offset = 0;
+  for (const data::Batch& batch : loader) {
+    const Tensor logits = model(batch.x);
+    loss_sum += nn::cross_entropy(logits, batch.y, {.reduction = nn::Reduction::Sum}).item();
+    const Tensor probs = logits.softmax(1);
+    std::copy_n(probs.data<float>(), probs.numel(), result.probabilities.data<float>() + offset * 10);
+    const int64_t* y = batch.y.data<int64_t>();
+    const float* p = probs.data<float>();
+    for (int64_t i = 0; i < batch.y.numel(); ++i)
+      result.confusion.add(y[i], std::max_element(p + i * 10, p + i * 10 + 10) - (p + i * 10));
+    offset += batch.y.numel();
+  }
+  result.loss = d.size() ? loss_sum / d.size() : 0.0;
+  model.train(was_training);
+  return result;
+}
+
+// ---- checkpoints ----
+
+void save_checkpoint(const std::string& path, const nn::Sequential& model, const TrainConfig& config,
+                     const data::Standardization& s, const EpochRecord& epoch) {
+  nn::save_tensors(path, model.state_dict(),
+                   {{"format", "fashion_mlp"},
+                    {"config", to_toml(config)},
+                    {"standardization_mean", fmt::format("{:.17g}", s.mean)},
+                    {"standardization_std", fmt::format("{:.17g}", s.std)},
+                    {"epoch", std::to_string(epoch.epoch)},
+                    {"val_accuracy", fmt::format("{:.6f}", epoch.val_accuracy)}});
+}
+
+LoadedModel load_checkpoint(const std::string& path) {
+  nn::Checkpoint ckpt = nn::load_tensors(path);
+  auto field = [&](const std::string& key) {
+    auto it = ckpt.metadata.find(key);
+    if (it == ckpt.metadata.end())
+      throw Error(fmt::format("{}: not a fashion_mlp checkpoint (no '{}' in its metadata)", path, key));
+    return it->second;
+  };
+  if (field("format") != "fashion_mlp")
+    throw Error(fmt::format("{}: format '{}' is not a fashion_mlp checkpoint", path, field("format")));
+  LoadedModel loaded;
+  loaded.config = from_toml(field("config"), path + " (config)");
+  loaded.standardization = {std::stod(field("standardization_mean")), std::stod(field("standardization_std"))};
+  loaded.model = build_model(loaded.config);
+  loaded.model->load_state_dict(ckpt.tensors);
+  loaded.model->eval();
+  return loaded;
+}
+
+// ---- training ----
+
+TrainResult train(const TrainConfig& config, const Splits& input_splits, const TrainOptions& options) {
+  validate(config);
+  if (config.threads > 0) minigrad::set_num_threads(static_cast<int>(config.threads));
+  const auto start = std::chrono::steady_clock::now();
+
+  Splits overfit;
+  const Splits& splits = options.overfit_batch ? overfit : input_splits;
+  if (options.overfit_batch) {
+    overfit = input_splits;
+    overfit.train = input_splits.train.head(std::max<int64_t>(1, config.batch_size));
+    overfit.val = overfit.train;
+  }
+
+  TrainResult result;
+  if (options.write_files) {
+    result.run_dir = config.out.empty() ? "runs/" + timestamp() : config.out;
+    std::error_code ec;
+    std::filesystem::create_directories(result.run_dir, ec);
+    // Fail now, not after an hour of training, when the run directory cannot be written.
+    minigrad::write_file_atomic(result.run_dir + "/config.toml", to_toml(config));
+  }
+
+  auto model = build_model(config);
+  auto optimizer = make_optimizer(config, model->parameters());
+  const EpochSchedule schedule(config, *optimizer);
+  const std::vector<Tensor> params = model->parameters();
+  const std::vector<Tensor> weights = weights_of(*model);
+  const data::Augmentation augment{.max_shift = static_cast<int>(options.overfit_batch ? 0 : config.augment_shift),
+                                   .horizontal_flip = !options.overfit_batch && config.augment_flip};
+  const int64_t batch_size = config.batch_size > 0 ? config.batch_size : splits.train.size();
+  data::DataLoader loader(splits.train, {.batch_size = batch_size, .shuffle = true,
+                                         .seed = static_cast<uint64_t>(config.seed), .augment = augment});
+  if (!options.quiet) {
+    fmt::print("{}", model->summary(minigrad::Shape{-1, 784}));
+    fmt::print("train {} images, validate {}, test {}; batch {}, {} threads\n", splits.train.size(),
+               splits.val.size(), splits.test.size(), batch_size, minigrad::get_num_threads());
+    std::fflush(stdout);  // before any warning on stderr
+  }
+
+  nn::StateDict best_state;
+  double best_val_loss = INFINITY;
+  int64_t epochs_without_improvement = 0;
+  for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    optimizer->set_lr(schedule.lr_at(epoch));
+    loader.set_epoch(epoch);
+    model->train();
+    ProgressBar bar(fmt::format("epoch {:>3}/{}", epoch + 1, config.epochs), splits.train.size(), "img");
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    for (int64_t b = 0; b < loader.num_batches(); ++b) {
+      const data::Batch batch = loader.batch(b);
+      const Tensor logits = (*model)(batch.x);
+      Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config.label_smoothing});
+      const double data_loss = loss.item();
+      if (!std::isfinite(data_loss))
+        throw Error(fmt::format("loss is {} at epoch {}, batch {}: lower the learning rate (lr {}) or set --clip-norm",
+                                data_loss, epoch + 1, b + 1, optimizer->lr()));
+      if (epoch == 0 && b == 0 && !options.quiet && std::abs(data_loss - std::log(10.0)) > 1.0)
+        fmt::print(stderr, "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
+                           "model: check the init scale and the input normalization\n", data_loss);
+      if (config.l2 > 0) loss = loss + nn::l2_penalty(weights) * (config.l2 / 2);
+      if (config.l1 > 0) loss = loss + nn::l1_penalty(weights) * config.l1;
+      optimizer->zero_grad();
+      loss.backward();
+      if (config.clip_value > 0) optim::clip_grad_value_(params, config.clip_value);
+      if (config.clip_norm > 0) optim::clip_grad_norm_(params, config.clip_norm);
+      optimizer->step();
+      const int64_t n = batch.y.numel();
+      loss_sum += data_loss * n;
+      correct += count_correct(logits, batch.y);
+      seen += n;
+      if (!options.quiet) bar.update(seen, fmt::format("loss {:.4f}", loss_sum / seen));
+    }
+    bar.finish();
+
+    EpochRecord record{epoch + 1, loss_sum / std::max<int64_t>(seen, 1), static_cast<double>(correct) / std::max<int64_t>(seen, 1),
+                       NAN, NAN, optimizer->lr(), 0};
+    // Without a validation split, the training loss stands in for early stopping.
+    if (splits.val.size() > 0) {
+      const Evaluation val = evaluate(*model, splits.val);
+      record.val_loss = val.loss;
+      record.val_accuracy = val.confusion.accuracy();
+    }
+    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    result.history.push_back(record);
+    const double monitored = splits.val.size() > 0 ? record.val_loss : record.train_loss;
+    const bool improved = monitored < best_val_loss;
+    if (improved) {
+      best_val_loss = monitored;
+      result.best_epoch = record.epoch;
+      epochs_without_improvement = 0;
+      if (config.restore_best) best_state = snapshot(*model);
+      if (options.write_files) save_checkpoint(result.run_dir + "/best.ckpt", *model, config, splits.standardization, record);
+    } else {
+      ++epochs_without_improvement;
+    }
+    if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/metrics.csv", metrics_csv(result.history));
+    if (!options.quiet)
+      fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc {:6.2f}%  lr {:.2e}  {:.1f}s{}\n",
+                 record.epoch, config.epochs, record.train_loss, 100 * record.train_accuracy, record.val_loss,
+                 100 * record.val_accuracy, record.lr, record.seconds, improved ? "  *" : "");
+    if (config.patience > 0 && epochs_without_improvement >= config.patience) {
+      if (!options.quiet) fmt::print("early stop: no improvement for {} epochs\n", config.patience);
+      break;
+    }
+  }
+  if (config.restore_best && !best_state.empty()) model->load_state_dict(best_state);
+  if (options.write_files && !result.history.empty())
+    save_checkpoint(result.run_dir + "/model.ckpt", *model, config, splits.standardization, result.history.back());
+
+  if (options.evaluate_test) result.test = evaluate(*model, splits.test);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/summary.json", summary_json(config, result, splits));
+  return result;
+}
+
+std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps) {
+  if (!(start > 0 && end > start && steps > 1))
+    throw Error(fmt::format("lr-find: need 0 < start < end and steps > 1 (got {}, {}, {})", start, end, steps));
+  auto model = build_model(config);
+  auto optimizer = make_optimizer(config, model->parameters());
+  const int64_t batch_size = config.batch_size > 0 ? config.batch_size : splits.train.size();
+  data::DataLoader loader(splits.train, {.batch_size = batch_size, .shuffle = true, .seed = static_cast<uint64_t>(config.seed)});
+  std::vector<LrFindPoint> points;
+  constexpr double kSmoothing = 0.98;  // exponential moving average, bias-corrected
+  double average = 0, best = INFINITY;
+  ProgressBar bar("lr-find", steps, "steps");
+  for (int64_t step = 0; step < steps; ++step) {
+    const double lr = start * std::pow(end / start, static_cast<double>(step) / (steps - 1));
+    optimizer->set_lr(lr);
+    if (step % std::max<int64_t>(loader.num_batches(), 1) == 0) loader.set_epoch(step / std::max<int64_t>(loader.num_batches(), 1));
+    const data::Batch batch = loader.batch(step % loader.num_batches());
+    Tensor loss = nn::cross_entropy((*model)(batch.x), batch.y);
+    const double value = loss.item();
+    if (!std::isfinite(value)) break;
+    optimizer->zero_grad();
+    loss.backward();
+    optimizer->step();
+    average = kSmoothing * average + (1 - kSmoothing) * value;
+    const double smoothed = average / (1 - std::pow(kSmoothing, step + 1));
+    points.push_back({lr, value, smoothed});
+    best = std::min(best, smoothed);
+    bar.update(step + 1, fmt::format("lr {:.2e} loss {:.4f}", lr, smoothed));
+    if (smoothed > 4 * best) break;
+  }
+  bar.finish();
+  return points;
+}
+
+double suggest_lr(const std::vector<LrFindPoint>& points) {
+  if (points.empty()) throw Error("lr-find: no finite loss was recorded");
+  const auto best = std::min_element(points.begin(), points.end(),
+                                     [](const LrFindPoint& a, const LrFindPoint& b) { return a.smoothed < b.smoothed; });
+  return best->lr / 10;
+}
+
+}  // namespace fashion

@@ -1,0 +1,79 @@
+#pragma once
+// Training, evaluation and checkpoints of the Fashion-MNIST MLP.
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <minigrad/data/data.h>
+#include <minigrad/nn/nn.h>
+
+#include "config.h"
+#include "metrics.h"
+
+namespace fashion {
+
+namespace mg = minigrad;
+
+// The three splits, normalized as the config says (statistics from the training split).
+struct Splits {
+  mg::data::Dataset train, val, test;
+  mg::data::Standardization standardization{0.0, 1.0};
+};
+Splits load_splits(const TrainConfig& config);
+// Applies the config's normalization to images given in [0, 1] (used for predict's files).
+void normalize(mg::data::Dataset& data, const TrainConfig& config, const mg::data::Standardization& s);
+
+std::shared_ptr<mg::nn::Sequential> build_model(const TrainConfig& config);
+
+struct Evaluation {
+  double loss = 0;
+  ConfusionMatrix confusion{10};
+  mg::Tensor probabilities;  // [N, 10], float32
+};
+Evaluation evaluate(mg::nn::Module& model, const mg::data::Dataset& data);
+
+struct EpochRecord {
+  int64_t epoch;
+  double train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds;
+};
+
+struct TrainResult {
+  std::vector<EpochRecord> history;
+  int64_t best_epoch = 0;
+  std::optional<Evaluation> test;  // absent when the run skips the test set (sweep)
+  double seconds = 0;
+  std::string run_dir;
+};
+
+struct TrainOptions {
+  bool quiet = false;           // no per-epoch lines or progress bar (sweep)
+  bool evaluate_test = true;    // report on the test set at the end
+  bool write_files = true;      // checkpoint, metrics.csv, summary.json
+  bool overfit_batch = false;   // train and validate on one batch: the loss must go to ~0
+};
+
+TrainResult train(const TrainConfig& config, const Splits& splits, const TrainOptions& options = {});
+
+// The learning-rate range test: one step per batch with lr rising geometrically from `start` to
+// `end`, recording the (smoothed) loss; stops once the loss explodes.
+struct LrFindPoint {
+  double lr, loss, smoothed;
+};
+std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps);
+// The lr a tenth of the way back from the smoothed minimum, a common robust pick.
+double suggest_lr(const std::vector<LrFindPoint>& points);
+
+// A trained model with what is needed to feed it: the config and the normalization.
+struct LoadedModel {
+  TrainConfig config;
+  mg::data::Standardization standardization;
+  std::shared_ptr<mg::nn::Sequential> model;
+};
+void save_checkpoint(const std::string& path, const mg::nn::Sequential& model, const TrainConfig& config,
+                     const mg::data::Standardization& standardization, const EpochRecord& epoch);
+LoadedModel load_checkpoint(const std::string& path);
+
+std::vector<std::string_view> class_names();
+
+}  // namespace fashion
