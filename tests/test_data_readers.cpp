@@ -320,13 +320,9 @@ TEST_CASE("data: load_fashion_mnist and find_fashion_mnist on a generated direct
     SECTION("a missing file is named") {
         CHECK_THAT(error_of([&] { md::load_fashion_mnist(dir.path.string(), md::Split::Test); }),
                    Contains("t10k-labels-idx1-ubyte") && Contains("not found"));
-        // The search goes on past an incomplete directory (and may find the real data later on).
-        try {
-            CHECK(md::find_fashion_mnist(dir.path.string()) != dir.path.string());
-        } catch (const md::DataError& e) {
-            CHECK_THAT(std::string(e.what()), Contains("command-line directory " + dir.path.string() +
-                                                       ": missing t10k-labels-idx1-ubyte[.gz]"));
-        }
+        // A directory named on the command line is authoritative: no silent fallback to other data.
+        CHECK_THAT(error_of([&] { md::find_fashion_mnist(dir.path.string()); }),
+                   Contains(dir.path.string()) && Contains("missing t10k-labels-idx1-ubyte[.gz]"));
     }
 
     write_file(dir / "t10k-labels-idx1-ubyte", idx_file({2}, {5, 6}));
@@ -350,16 +346,15 @@ TEST_CASE("data: load_fashion_mnist and find_fashion_mnist on a generated direct
         ::setenv("FASHION_MNIST_DIR", dir.path.c_str(), 1);
         CHECK(md::find_fashion_mnist("") == dir.path.string());
         const std::string nowhere = dir / "nowhere";
-        CHECK(md::find_fashion_mnist(nowhere) == dir.path.string());
+        CHECK_THAT(error_of([&] { md::find_fashion_mnist(nowhere); }), Contains(nowhere) && Contains("does not exist"));
 
         ::setenv("FASHION_MNIST_DIR", nowhere.c_str(), 1);
         try {
-            std::string found = md::find_fashion_mnist(nowhere);
+            std::string found = md::find_fashion_mnist("");
             CHECK(found != nowhere);  // the real data in ./data or /usr/share was found
         } catch (const md::DataError& e) {
             std::string msg = e.what();
-            CHECK_THAT(msg, Contains("command-line directory " + nowhere + ": does not exist") &&
-                                Contains("$FASHION_MNIST_DIR=" + nowhere + ": does not exist") &&
+            CHECK_THAT(msg, Contains("$FASHION_MNIST_DIR=" + nowhere + ": does not exist") &&
                                 Contains("./data/fashion-mnist") && Contains("/usr/share/datasets/fashion-mnist") &&
                                 Contains("apt-get install dataset-fashion-mnist"));
         }

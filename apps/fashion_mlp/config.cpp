@@ -145,6 +145,7 @@ void validate(const TrainConfig& c) {
   one_of(c.optimizer, "optimizer", {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"});
   one_of(c.schedule, "schedule", {"none", "step", "exponential", "cosine"});
   one_of(c.normalize, "normalize", {"scale", "standardize", "per_image"});
+  one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
   for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
   require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
   require(c.lr > 0, fmt::format("lr {} must be positive", c.lr));

@@ -23,7 +23,7 @@ struct TrainConfig {
   double weight_decay = 0.0;  // the optimizer's (decoupled for adamw)
   double l1 = 0.0;            // + l1 * sum|W| added to the loss (weights, not biases)
   double l2 = 0.0;            // + l2/2 * sum W^2 added to the loss
-  double label_smoothing = 0.0;
+  double label_smoothing = 0.1;
   std::string schedule = "cosine";  // none, step, exponential, cosine
   int64_t step_size = 10;
   double gamma = 0.5;
@@ -37,9 +37,10 @@ struct TrainConfig {
   double val_fraction = 0.1;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
   int64_t test_limit = 0;
-  int64_t augment_shift = 1;
-  bool augment_flip = true;
-  // early stopping on validation loss
+  int64_t augment_shift = 0;
+  bool augment_flip = false;
+  // early stopping and best-epoch selection
+  std::string monitor = "val_accuracy";  // val_accuracy or val_loss (loss misleads under label smoothing)
   int64_t patience = 0;  // epochs without improvement before stopping (0 = never stop early)
   bool restore_best = true;
   // run
@@ -80,6 +81,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("test_limit", c.test_limit, "use only the first N test images (0 = all)");
   visit("augment_shift", c.augment_shift, "random shifts of up to N pixels (0 = off)");
   visit("augment_flip", c.augment_flip, "random horizontal flips");
+  visit("monitor", c.monitor, "val_accuracy | val_loss: what picks the best epoch");
   visit("patience", c.patience, "early stopping patience in epochs (0 = off)");
   visit("restore_best", c.restore_best, "end with the weights of the best validation epoch");
   visit("seed", c.seed, "random seed");

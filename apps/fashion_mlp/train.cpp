@@ -317,7 +317,7 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   }
 
   nn::StateDict best_state;
-  double best_val_loss = INFINITY;
+  double best_monitored = INFINITY;
   int64_t epochs_without_improvement = 0;
   for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
@@ -355,7 +355,6 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
 
     EpochRecord record{epoch + 1, loss_sum / std::max<int64_t>(seen, 1), static_cast<double>(correct) / std::max<int64_t>(seen, 1),
                        NAN, NAN, optimizer->lr(), 0};
-    // Without a validation split, the training loss stands in for early stopping.
     if (splits.val.size() > 0) {
       const Evaluation val = evaluate(*model, splits.val);
       record.val_loss = val.loss;
@@ -363,10 +362,14 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     }
     record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     result.history.push_back(record);
-    const double monitored = splits.val.size() > 0 ? record.val_loss : record.train_loss;
-    const bool improved = monitored < best_val_loss;
+    // Lower is better for both: accuracy is negated. Without a validation split the training
+    // numbers stand in.
+    const bool has_val = splits.val.size() > 0;
+    const double monitored = config.monitor == "val_loss" ? (has_val ? record.val_loss : record.train_loss)
+                                                          : -(has_val ? record.val_accuracy : record.train_accuracy);
+    const bool improved = monitored < best_monitored;
     if (improved) {
-      best_val_loss = monitored;
+      best_monitored = monitored;
       result.best_epoch = record.epoch;
       epochs_without_improvement = 0;
       if (config.restore_best) best_state = snapshot(*model);
@@ -379,6 +382,7 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
       fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc {:6.2f}%  lr {:.2e}  {:.1f}s{}\n",
                  record.epoch, config.epochs, record.train_loss, 100 * record.train_accuracy, record.val_loss,
                  100 * record.val_accuracy, record.lr, record.seconds, improved ? "  *" : "");
+    std::fflush(stdout);  // a line per epoch, even when piped to a log
     if (config.patience > 0 && epochs_without_improvement >= config.patience) {
       if (!options.quiet) fmt::print("early stop: no improvement for {} epochs\n", config.patience);
       break;

@@ -90,8 +90,13 @@ ImageSet load_fashion_mnist(const std::string& dir, Split split) {
 }
 
 std::string find_fashion_mnist(const std::string& cli_dir) {
+    // A directory the user named is authoritative: silently training on other data would be worse.
+    if (!cli_dir.empty()) {
+        const std::string why = why_not_here(cli_dir);
+        if (!why.empty()) throw DataError(cli_dir + ": no Fashion-MNIST here: " + why);
+        return cli_dir;
+    }
     std::vector<std::pair<std::string, std::string>> places;  // (description, directory or empty)
-    if (!cli_dir.empty()) places.emplace_back("command-line directory " + cli_dir, cli_dir);
     const char* env = std::getenv("FASHION_MNIST_DIR");
     if (env && *env)
         places.emplace_back(std::string("$FASHION_MNIST_DIR=") + env, env);

@@ -31,10 +31,10 @@ ImageSet load_idx_pair(const std::string& images_path, const std::string& labels
 // (train-images-idx3-ubyte); the .gz name is preferred when both exist.
 ImageSet load_fashion_mnist(const std::string& dir, Split split);
 
-// Returns the first directory that holds all four Fashion-MNIST files, looking in order at:
-// cli_dir (if non-empty), $FASHION_MNIST_DIR (if set), ./data/fashion-mnist,
-// /usr/share/datasets/fashion-mnist. Throws DataError listing every place it looked, and why it
-// was rejected, plus how to get the data.
+// A non-empty cli_dir is authoritative: returned when it holds all four Fashion-MNIST files, an
+// error naming it otherwise. Else returns the first of $FASHION_MNIST_DIR (if set),
+// ./data/fashion-mnist, /usr/share/datasets/fashion-mnist that holds them, or throws DataError
+// listing every place it looked, and why it was rejected, plus how to get the data.
 std::string find_fashion_mnist(const std::string& cli_dir = {});
 
 // Class names indexed by label: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt,

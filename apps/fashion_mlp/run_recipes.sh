@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Reproduces the README's results table: every recipe (and the default) with seeds 1, 2, 3,
+# reporting the median test accuracy and the median wall time.
+#   bash apps/fashion_mlp/run_recipes.sh [BUILD_DIR] [recipe ...]
+set -euo pipefail
+build=${1:-build}
+shift || true
+here=$(cd "$(dirname "$0")" && pwd)
+recipes=("$@")
+if ((${#recipes[@]} == 0)); then
+  recipes=(default)
+  for f in "$here"/recipes/*.toml; do recipes+=("$(basename "$f" .toml)"); done
+fi
+out=runs/recipes
+mkdir -p "$out"
+echo "| recipe | test accuracy (median of 3) | seeds 1/2/3 | wall time (median) |"
+echo "|---|---|---|---|"
+for r in "${recipes[@]}"; do
+  accs=() times=()
+  for seed in 1 2 3; do
+    dir="$out/$r-seed$seed"
+    args=(train --seed "$seed" --out "$dir")
+    [[ $r != default ]] && args+=(--recipe "$r")
+    "$build/apps/fashion_mlp/fashion_mlp" "${args[@]}" > "$dir.log" 2>&1
+    accs+=("$(python3 -c "import json;print('%.2f'%(100*json.load(open('$dir/summary.json'))['test']['accuracy']))")")
+    times+=("$(python3 -c "import json;print('%.0f'%json.load(open('$dir/summary.json'))['seconds'])")")
+  done
+  median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+  echo "| $r | $(median "${accs[@]}")% | ${accs[*]} | $(median "${times[@]}") s |"
+done
