@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include <minigrad/minigrad.h>
 
@@ -163,4 +167,22 @@ TEST_CASE("autograd: create_graph makes gradients differentiable") {
   g.sum().backward();
   CHECK(x.grad().to_vector<double>()[0] == Approx(3.0));   // 6x
   CHECK(x.grad().to_vector<double>()[1] == Approx(-9.0));
+}
+
+TEST_CASE("io: write_file_atomic replaces a file whole or not at all") {
+  const std::string dir = fmt::format("/tmp/minigrad_io_{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/file.txt";
+  mg::write_file_atomic(path, "first");
+  mg::write_file_atomic(path, "second");
+  std::ifstream in(path);
+  std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(content == "second");
+  CHECK_THROWS_WITH(mg::write_file_atomic(dir + "/missing/file.txt", "x"),
+                    Contains("missing/file.txt") && Contains("No such file"));
+  // A directory in the way of the rename: the error names it and no temporary is left behind.
+  std::filesystem::create_directories(dir + "/blocker");
+  CHECK_THROWS_WITH(mg::write_file_atomic(dir + "/blocker", "x"), Contains("blocker") && Contains("rename"));
+  CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 2);
+  std::filesystem::remove_all(dir);
 }

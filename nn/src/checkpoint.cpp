@@ -1,12 +1,10 @@
-#include <fcntl.h>
+#include <minigrad/io.h>
 #include <minigrad/nn/checkpoint.h>
-#include <unistd.h>
 #include <zlib.h>
 
 #include <bit>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <fstream>
 
 namespace minigrad::nn {
@@ -55,17 +53,6 @@ uint32_t crc_update(uint32_t crc, const void* data, std::size_t n) {
 
 [[noreturn]] void fail_io(const std::string& op, const std::string& path, const std::string& what) {
   throw Error(fmt::format("{}: {}: {}: {}", op, path, what, std::strerror(errno)));
-}
-
-void write_all(int fd, const void* data, std::size_t n, const std::string& tmp) {
-  const char* p = static_cast<const char*>(data);
-  while (n > 0) {
-    const ssize_t w = ::write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) fail_io("save_tensors", tmp, "write failed");
-    p += w;
-    n -= static_cast<std::size_t>(w);
-  }
 }
 
 // Bounds-checked cursor over a loaded file: every read names what it was reading.
@@ -128,38 +115,15 @@ void save_tensors(const std::string& path, const TensorMap& tensors, const Metad
   const uint64_t file_size = header.size() + data_bytes + sizeof(uint32_t);
   std::memcpy(header.data() + kSizeOffset, &file_size, sizeof(file_size));
 
-  const std::string tmp = fmt::format("{}.tmp.{}", path, ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail_io("save_tensors", tmp, "cannot create");
-  try {
-    uint32_t crc = crc_update(0, header.data(), header.size());
-    write_all(fd, header.data(), header.size(), tmp);
-    for (const auto& [name, t] : tensors) {
-      const std::size_t bytes = t.numel() * dtype_size(t.dtype());
-      crc = crc_update(crc, t.raw_data(), bytes);
-      write_all(fd, t.raw_data(), bytes, tmp);
-    }
-    write_all(fd, &crc, sizeof(crc), tmp);
-    if (::fsync(fd) != 0) fail_io("save_tensors", tmp, "fsync failed");
-    if (::close(fd) != 0) fail_io("save_tensors", tmp, "close failed");
-  } catch (...) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int saved = errno;
-    ::unlink(tmp.c_str());
-    errno = saved;
-    fail_io("save_tensors", path, fmt::format("cannot rename {} into place", tmp));
-  }
-  // Make the rename itself durable.
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
+  // The whole file is assembled in memory and handed to write_file_atomic: a failure at any point
+  // leaves the previous checkpoint in place.
+  std::string file = std::move(header);
+  file.reserve(file_size);
+  for (const auto& [name, t] : tensors)
+    file.append(static_cast<const char*>(t.raw_data()), t.numel() * dtype_size(t.dtype()));
+  const uint32_t crc = crc_update(0, file.data(), file.size());
+  put<uint32_t>(file, crc);
+  minigrad::write_file_atomic(path, file);
 }
 
 Checkpoint load_tensors(const std::string& path) {
