@@ -92,7 +92,7 @@ TrainConfig from_toml(const std::string& text, const std::string& origin) {
 
 std::string to_toml(const TrainConfig& config) {
   toml::table table;
-  for_each_field(const_cast<TrainConfig&>(config), [&](std::string_view name, auto& field, std::string_view) {
+  for_each_field(config, [&](std::string_view name, const auto& field, std::string_view) {
     using T = std::remove_cvref_t<decltype(field)>;
     if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
       toml::array array;
