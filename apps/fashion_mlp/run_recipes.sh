@@ -13,6 +13,8 @@ if ((${#recipes[@]} == 0)); then
 fi
 out=runs/recipes
 mkdir -p "$out"
+# The first number stored under "key" in a summary.json.
+json_number() { sed -n "s/^ *\"$1\" *: *\([-0-9.eE+]*\).*/\1/p" "$2" | head -n 1; }
 echo "| recipe | test accuracy (median of 3) | seeds 1/2/3 | wall time (median) |"
 echo "|---|---|---|---|"
 for r in "${recipes[@]}"; do
@@ -21,9 +23,13 @@ for r in "${recipes[@]}"; do
     dir="$out/$r-seed$seed"
     args=(train --seed "$seed" --out "$dir")
     [[ $r != default ]] && args+=(--recipe "$r")
-    "$build/apps/fashion_mlp/fashion_mlp" "${args[@]}" > "$dir.log" 2>&1
-    accs+=("$(python3 -c "import json;print('%.2f'%(100*json.load(open('$dir/summary.json'))['test']['accuracy']))")")
-    times+=("$(python3 -c "import json;print('%.0f'%json.load(open('$dir/summary.json'))['seconds'])")")
+    if ! "$build/apps/fashion_mlp/fashion_mlp" "${args[@]}" > "$dir.log" 2>&1; then
+      echo "run failed: $r seed $seed (see $dir.log)" >&2
+      accs+=(failed) times+=(failed)
+      continue
+    fi
+    accs+=("$(awk -v a="$(json_number accuracy "$dir/summary.json")" 'BEGIN { printf "%.2f", 100 * a }')")
+    times+=("$(awk -v s="$(json_number seconds "$dir/summary.json")" 'BEGIN { printf "%.0f", s }')")
   done
   median() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
   echo "| $r | $(median "${accs[@]}")% | ${accs[*]} | $(median "${times[@]}") s |"
