@@ -2,13 +2,11 @@
 #include <minigrad/minigrad.h>
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
-
 int main() {
   mg::manual_seed(0);
   const std::string dir = mg::data::find_fashion_mnist();
   auto train = mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Train);
   auto test = mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Test);
-
   nn::Sequential model{nn::Linear(784, 256), nn::ReLU(), nn::Dropout(0.2), nn::Linear(256, 10)};
   mg::optim::Adam opt(model.parameters(), {.lr = 1e-3});
   mg::data::DataLoader loader(train, {.batch_size = 128, .seed = 1});
