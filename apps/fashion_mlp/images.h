@@ -1,5 +1,5 @@
 #pragma once
-// Image files for `predict`: PNG, PGM, JPEG, BMP (via stb_image), made 28x28 grayscale in [0, 1].
+// Image files for `predict`: PNG, binary PGM/PPM (P5/P6), JPEG, BMP (via stb_image), made 28x28 grayscale in [0, 1].
 #include <string>
 #include <vector>
 

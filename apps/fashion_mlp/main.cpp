@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   bool invert = false;
   auto* predict_cmd = app.add_subcommand("predict", "top-3 classes of image files or test images");
   predict_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
-  predict_cmd->add_option("images", files, "PNG/PGM/JPEG files (grayscale; resized to 28x28)")->check(CLI::ExistingFile);
+  predict_cmd->add_option("images", files, "PNG, binary PGM (P5), JPEG or BMP files (made grayscale and 28x28)")->check(CLI::ExistingFile);
   predict_cmd->add_option("--index", indices, "test-set indices")->delimiter(',');
   predict_cmd->add_flag("--invert", invert, "invert images drawn dark-on-light (Fashion-MNIST is light-on-dark)");
   predict_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
