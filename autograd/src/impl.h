@@ -48,17 +48,23 @@ decltype(auto) dispatch_float(DType dtype, std::string_view op, F&& f) {
 // Below this many elements a loop runs on one thread: forking costs more than it saves.
 inline constexpr int64_t kParallelGrain = 1 << 15;
 
-// Runs body(begin, end) over [0, n) in fixed chunks, in parallel when n is large enough.
-// Chunk boundaries depend only on n, so per-chunk results are thread-count independent.
+// Runs body(begin, end) over [0, n) in fixed chunks of `grain` items, in parallel when there is
+// more than one chunk. Chunk boundaries depend only on n and grain, so per-chunk results are
+// thread-count independent.
 template <typename F>
-void parallel_for(int64_t n, F&& body) {
-  if (n < kParallelGrain || omp_get_max_threads() == 1) {
+void parallel_for(int64_t n, F&& body, int64_t grain = kParallelGrain) {
+  if (n <= grain || omp_get_max_threads() == 1) {
     body(int64_t{0}, n);
     return;
   }
-  const int64_t chunks = (n + kParallelGrain - 1) / kParallelGrain;
+  const int64_t chunks = (n + grain - 1) / grain;
 #pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) body(c * kParallelGrain, std::min(n, (c + 1) * kParallelGrain));
+  for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
+}
+
+// A grain for loops over rows of `row_size` elements: about kParallelGrain elements per chunk.
+inline int64_t rows_grain(int64_t row_size) {
+  return std::max<int64_t>(1, kParallelGrain / std::max<int64_t>(row_size, 1));
 }
 
 int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op);

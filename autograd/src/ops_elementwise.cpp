@@ -71,8 +71,7 @@ void broadcast_loop(const Tensor& a, const Tensor& b, R* o, const Shape& out_sha
       ob += idx * sb[d];
     }
   };
-  const int64_t grain = std::max<int64_t>(1, detail::kParallelGrain / std::max<int64_t>(cols, 1));
-  auto run_rows = [&](int64_t r0, int64_t r1) {
+  detail::parallel_for(rows, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       int64_t oa, ob;
       row_offsets(r, oa, ob);
@@ -84,14 +83,7 @@ void broadcast_loop(const Tensor& a, const Tensor& b, R* o, const Shape& out_sha
       else if (cb == 1) for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[0], rb[j]);
       else for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[0], rb[0]);
     }
-  };
-  if (rows < 2 * grain || omp_get_max_threads() == 1) {
-    run_rows(0, rows);
-    return;
-  }
-  const int64_t chunks = (rows + grain - 1) / grain;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) run_rows(c * grain, std::min(rows, (c + 1) * grain));
+  }, detail::rows_grain(cols));
 }
 
 template <typename F>

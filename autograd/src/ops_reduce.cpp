@@ -18,17 +18,15 @@ namespace {
 template <typename T, typename Step>
 void reduce_axis(const T* x, T* out, const AxisView& v, double init, Step step) {
   const int64_t rows = v.outer * v.inner;
-  detail::parallel_for(rows * std::max<int64_t>(v.n, 1), [&](int64_t lo, int64_t hi) {
-    // parallel_for splits the element range; map it back to whole output rows.
-    const int64_t n = std::max<int64_t>(v.n, 1);
-    for (int64_t r = (lo + n - 1) / n; r < std::min(rows, (hi + n - 1) / n); ++r) {
+  detail::parallel_for(rows, [&](int64_t lo, int64_t hi) {
+    for (int64_t r = lo; r < hi; ++r) {
       const int64_t o = r / v.inner, i = r % v.inner;
       const T* p = x + o * v.n * v.inner + i;
       double acc = init;
       for (int64_t k = 0; k < v.n; ++k) acc = step(acc, static_cast<double>(p[k * v.inner]));
       out[r] = static_cast<T>(acc);
     }
-  });
+  }, detail::rows_grain(v.n));
 }
 
 Tensor reduce(const Tensor& x, int64_t axis, bool keepdim, std::string_view op, double init,
@@ -190,9 +188,8 @@ Tensor softmax_forward(const Tensor& x, int64_t axis, bool log_form, std::string
     const T* px = x.data<T>();
     T* po = out.data<T>();
     const int64_t rows = v.outer * v.inner;
-    detail::parallel_for(rows * std::max<int64_t>(v.n, 1), [&](int64_t lo, int64_t hi) {
-      const int64_t n = std::max<int64_t>(v.n, 1);
-      for (int64_t r = (lo + n - 1) / n; r < std::min(rows, (hi + n - 1) / n); ++r) {
+    detail::parallel_for(rows, [&](int64_t lo, int64_t hi) {
+      for (int64_t r = lo; r < hi; ++r) {
         const int64_t base = (r / v.inner) * v.n * v.inner + r % v.inner;
         const T* p = px + base;
         T* o = po + base;
@@ -212,7 +209,7 @@ Tensor softmax_forward(const Tensor& x, int64_t axis, bool log_form, std::string
           for (int64_t k = 0; k < v.n; ++k) o[k * v.inner] *= inv;
         }
       }
-    });
+    }, detail::rows_grain(v.n));
   });
   return out;
 }
