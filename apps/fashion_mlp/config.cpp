@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -107,29 +108,34 @@ std::string to_toml(const TrainConfig& config) {
   return out.str();
 }
 
+void copy_field(TrainConfig& to, const TrainConfig& from, std::string_view name) {
+  for_each_field(to, [&](std::string_view to_name, auto& field, std::string_view) {
+    if (to_name != name) return;
+    for_each_field(from, [&](std::string_view from_name, const auto& source, std::string_view) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(source)>, std::remove_cvref_t<decltype(field)>>)
+        if (from_name == name) field = source;
+    });
+  });
+}
+
 void set_field(TrainConfig& config, const std::string& name, const std::string& value) {
-  bool found = false;
-  for_each_field(config, [&](std::string_view field_name, auto& field, std::string_view) {
+  // Reuse the TOML reader so "3e-4", "true" and "[512, 256]" mean what they mean in a file.
+  std::optional<std::string> literal;
+  for_each_field(config, [&](std::string_view field_name, const auto& field, std::string_view) {
     if (field_name != name) return;
-    found = true;
     using T = std::remove_cvref_t<decltype(field)>;
-    // Reuse the TOML reader so "3e-4", "true" and "[512, 256]" mean what they mean in a file.
-    std::string literal = value;
+    literal = value;
     if constexpr (std::is_same_v<T, std::string>) {
       std::ostringstream quoted;
       quoted << toml::value<std::string>(value);
       literal = quoted.str();
     } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-      std::replace(literal.begin(), literal.end(), 'x', ',');  // "512x256" as in sweep grids
-      literal = "[" + literal + "]";
+      std::replace(literal->begin(), literal->end(), 'x', ',');  // "512x256" as in sweep grids
+      literal = "[" + *literal + "]";
     }
-    TrainConfig parsed = from_toml(fmt::format("{} = {}", name, literal), fmt::format("--{}", name));
-    for_each_field(parsed, [&](std::string_view n, auto& f, std::string_view) {
-      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(f)>, T>)
-        if (n == name) field = f;
-    });
   });
-  if (!found) throw Error(fmt::format("unknown setting '{}'", name));
+  if (!literal) throw Error(fmt::format("unknown setting '{}'", name));
+  copy_field(config, from_toml(fmt::format("{} = {}", name, *literal), fmt::format("--{}", name)), name);
 }
 
 void validate(const TrainConfig& c) {

@@ -4,6 +4,7 @@
 // setting cannot exist in one place and be missing in another.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace fashion {
@@ -96,6 +97,8 @@ void load_config_file(const std::string& path, TrainConfig& config);
 // The config as TOML text (stored in checkpoints, re-read by eval and predict).
 std::string to_toml(const TrainConfig& config);
 TrainConfig from_toml(const std::string& text, const std::string& origin);
+// to.<name> = from.<name>, for the field called `name`.
+void copy_field(TrainConfig& to, const TrainConfig& from, std::string_view name);
 // Sets one field from its text form ("lr", "3e-4"; "hidden", "512,256"); used by sweep.
 void set_field(TrainConfig& config, const std::string& name, const std::string& value);
 // Checks values that are wrong whatever else is set (negative lr, unknown activation, ...).

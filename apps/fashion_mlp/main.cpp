@@ -42,13 +42,8 @@ TrainConfig resolve_config(const TrainConfig& cli, const std::map<std::string, C
   TrainConfig config;
   if (!recipe.empty()) load_config_file(recipe_path(recipe), config);
   if (!config_file.empty()) load_config_file(config_file, config);
-  for_each_field(config, [&](std::string_view name, auto& field, std::string_view) {
-    if (flags.at(std::string(name))->count() == 0) return;
-    for_each_field(cli, [&](std::string_view n, const auto& given, std::string_view) {
-      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(given)>, std::remove_cvref_t<decltype(field)>>)
-        if (n == name) field = given;
-    });
-  });
+  for (const auto& [name, flag] : flags)
+    if (flag->count() > 0) copy_field(config, cli, name);
   validate(config);
   return config;
 }
