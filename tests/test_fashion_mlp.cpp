@@ -37,6 +37,21 @@ TEST_CASE("fashion_mlp: config round-trips through TOML and rejects bad files") 
   CHECK_THROWS_WITH(fashion::validate(c), Contains("activation 'swish'"));
 }
 
+TEST_CASE("fashion_mlp: build_model lays out dropout on the input and after each hidden layer") {
+  fashion::TrainConfig c;
+  c.hidden = {32, 16};
+  c.dropout = 0.3;
+  c.input_dropout = 0.1;
+  const auto model = fashion::build_model(c);
+  const std::string layers = model->summary();
+  const size_t input_dropout = layers.find("Dropout p=0.1"), first_linear = layers.find("Linear 784->32");
+  REQUIRE(first_linear != std::string::npos);
+  CHECK(input_dropout < first_linear);
+  CHECK(model->parameters().size() == 6);
+  c.input_dropout = 1.0;
+  CHECK_THROWS_WITH(fashion::validate(c), Contains("input_dropout 1 must be in [0, 1)"));
+}
+
 TEST_CASE("fashion_mlp: every bundled recipe loads and validates") {
   const auto names = fashion::recipe_names();
   CHECK(names.size() >= 5);

@@ -154,6 +154,8 @@ void validate(const TrainConfig& c) {
   one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
   for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
   require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
+  require(c.input_dropout >= 0 && c.input_dropout < 1,
+          fmt::format("input_dropout {} must be in [0, 1)", c.input_dropout));
   require(c.lr > 0, fmt::format("lr {} must be positive", c.lr));
   require(c.epochs > 0, fmt::format("epochs {} must be positive", c.epochs));
   require(c.batch_size >= 0, fmt::format("batch_size {} must be >= 0", c.batch_size));

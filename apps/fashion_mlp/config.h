@@ -14,6 +14,7 @@ struct TrainConfig {
   std::vector<int64_t> hidden = {512, 256};
   std::string activation = "relu";  // relu, leaky_relu, tanh, sigmoid, gelu
   double dropout = 0.2;
+  double input_dropout = 0.0;  // dropout on the pixels, before the first layer
   std::string init = "kaiming";  // kaiming, xavier, torch, normal, uniform
   double init_scale = 0.01;      // std for init=normal, bound for init=uniform
   // optimization
@@ -57,6 +58,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("hidden", c.hidden, "hidden layer sizes, e.g. 512,256");
   visit("activation", c.activation, "relu | leaky_relu | tanh | sigmoid | gelu");
   visit("dropout", c.dropout, "dropout probability after each hidden layer");
+  visit("input_dropout", c.input_dropout, "dropout probability on the input pixels");
   visit("init", c.init, "kaiming | xavier | torch | normal | uniform");
   visit("init_scale", c.init_scale, "std for init=normal, bound for init=uniform");
   visit("optimizer", c.optimizer, "sgd | momentum | nesterov | adam | adamw | rmsprop");

@@ -83,6 +83,7 @@ std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c) {
   validate(c);
   minigrad::manual_seed(static_cast<uint64_t>(c.seed));
   auto model = std::make_shared<nn::Sequential>();
+  if (c.input_dropout > 0) model->push_back(std::make_shared<nn::Dropout>(c.input_dropout));
   int64_t in = 784;
   for (int64_t width : c.hidden) {
     auto linear = std::make_shared<nn::Linear>(in, width);
