@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <sstream>
@@ -101,7 +102,10 @@ plot::Rect confusion_cell(int panel, int truth, int predicted) {
 plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
   if (cm.classes() != 10) throw Error(fmt::format("confusion: expected 10 classes, got {}", cm.classes()));
   const auto names = class_names();
-  Canvas canvas(2 * kPanelStride, kMatrixTop + 10 * kCell + kNamesWidth + 40);
+  int longest_name = 0;
+  for (std::string_view name : names) longest_name = std::max(longest_name, plot::text_width(plot::fit_text(name, kNamesWidth - 6)));
+  const int x_label_top = kMatrixTop + 10 * kCell + 6 + longest_name + 10;
+  Canvas canvas(2 * kPanelStride, x_label_top + plot::line_height() + kMargin);
   int64_t max_count = 1;
   for (int t = 0; t < 10; ++t)
     for (int p = 0; p < 10; ++p) max_count = std::max(max_count, cm.at(t, p));
@@ -134,7 +138,7 @@ plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
       plot::draw_text_vertical(canvas, first.x + p * kCell + kCell / 2, first.y + size + 6 + w / 2, name, plot::kTextColor);
     }
     canvas.stroke_rect({first.x - 1, first.y - 1, size + 2, size + 2}, plot::kAxisColor);
-    draw_text(canvas, first.x + size / 2, first.y + size + kNamesWidth + 10, "predicted class", plot::kTextColor,
+    draw_text(canvas, first.x + size / 2, x_label_top, "predicted class", plot::kTextColor,
               Font::Regular, Align::Center);
     plot::draw_text_vertical(canvas, kMargin + panel * kPanelStride + 6, first.y + size / 2, "true class", plot::kTextColor);
     plot::draw_colorbar(canvas, {first.x + size + 14, first.y, 80, size}, panel == 0 ? max_count : 100.0,
@@ -327,6 +331,21 @@ std::vector<Figure> write_figures(const std::string& run_dir, const FigureInputs
     if (write_figure(run_dir + "/" + file, draw, &figure.png)) written.push_back(std::move(figure));
   }
   return written;
+}
+
+std::vector<RunCurves> load_runs(const std::vector<std::string>& run_dirs) {
+  std::vector<RunCurves> runs;
+  for (const std::string& dir : run_dirs) {
+    RunCurves run{std::filesystem::path(dir).lexically_normal().filename().string(), read_metrics_csv(dir + "/metrics.csv")};
+    if (run.name.empty()) run.name = dir;
+    if (std::filesystem::exists(dir + "/config.toml")) {
+      TrainConfig config;
+      load_config_file(dir + "/config.toml", config);
+      run.name += fmt::format(" ({}, lr {})", config.optimizer, config.lr);
+    }
+    runs.push_back(std::move(run));
+  }
+  return runs;
 }
 
 std::vector<EpochRecord> read_metrics_csv(const std::string& path) {

@@ -31,6 +31,8 @@ struct RunCurves {
   std::vector<EpochRecord> history;
 };
 plot::Canvas compare_figure(const std::vector<RunCurves>& runs);
+// Each run directory's metrics.csv, named by the directory and its optimizer and lr.
+std::vector<RunCurves> load_runs(const std::vector<std::string>& run_dirs);
 
 struct SweepPoint {
   std::vector<std::pair<std::string, std::string>> settings;  // (name, value) per swept setting
