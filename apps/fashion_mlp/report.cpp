@@ -47,6 +47,15 @@ std::string config_value(const auto& field) {
   else return fmt::format("{}", field);
 }
 
+std::string figure_heading(const std::string& file) {
+  if (file == "curves.png") return "Learning curves";
+  if (file == "confusion.png") return "Confusion matrices (test set)";
+  if (file == "samples.png") return "Test predictions";
+  if (file == "mistakes.png") return "Most confident mistakes";
+  if (file == "weights.png") return "First-layer weights";
+  return escape(file);
+}
+
 std::string percent(double v) { return std::isfinite(v) ? fmt::format("{:.2f}%", 100 * v) : "-"; }
 std::string number(double v) { return std::isfinite(v) ? fmt::format("{:.4f}", v) : "-"; }
 
@@ -79,15 +88,9 @@ std::string report_html(const TrainConfig& config, const TrainResult& result, co
   }
   html += fmt::format("Trained in {:.1f} s.</p>\n", result.seconds);
 
-  html += "<h2>Configuration</h2>\n<div class=\"config\"><table>\n";
-  for_each_field(config, [&](std::string_view name, const auto& field, std::string_view help) {
-    html += fmt::format("<tr><td class=\"name\" title=\"{}\">{}</td><td class=\"name\">{}</td></tr>\n", escape(help),
-                        escape(name), escape(config_value(field)));
-  });
-  html += "</table></div>\n";
-
   for (const Figure& f : figures)
-    html += fmt::format("<figure><img alt=\"{0}\" src=\"data:image/png;base64,{1}\"></figure>\n", escape(f.file), base64(f.png));
+    html += fmt::format("<h2>{}</h2>\n<figure><img alt=\"{}\" src=\"data:image/png;base64,{}\"></figure>\n",
+                        figure_heading(f.file), escape(f.file), base64(f.png));
 
   if (result.test) {
     const ConfusionMatrix& cm = result.test->confusion;
@@ -109,7 +112,18 @@ std::string report_html(const TrainConfig& config, const TrainResult& result, co
     html += fmt::format("<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3g}</td><td>{:.1f}</td></tr>\n",
                         r.epoch == result.best_epoch ? " class=\"best\"" : "", r.epoch, number(r.train_loss),
                         percent(r.train_accuracy), number(r.val_loss), percent(r.val_accuracy), r.lr, r.seconds);
-  html += "</table>\n</body>\n</html>\n";
+  html += "</table>\n";
+
+  html += "<h2>Configuration</h2>\n<div class=\"config\"><table>\n";
+  for_each_field(config, [&](std::string_view name, const auto& field, std::string_view help) {
+    html += fmt::format("<tr><td class=\"name\" title=\"{}\">{}</td><td class=\"name\">{}</td></tr>\n", escape(help),
+                        escape(name), escape(config_value(field)));
+  });
+  html += "</table></div>\n";
+  // The page's only script: a figure that did not decode shows up as a console error (the
+  // browser test fails on any console message).
+  html += "<script>\naddEventListener('load', () => {\n  for (const img of document.images)\n"
+          "    if (!img.naturalWidth) console.error('figure did not load: ' + img.alt);\n});\n</script>\n</body>\n</html>\n";
   return html;
 }
 

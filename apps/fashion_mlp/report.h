@@ -1,6 +1,7 @@
 #pragma once
 // report.html: the run on one self-contained page (config, per-epoch table, figures embedded as
-// data URIs, per-class test metrics); no scripts, no network.
+// data URIs, per-class test metrics); no network, and one inline script that logs a console
+// error for a figure that fails to load (so a browser test sees it).
 #include <string>
 #include <vector>
 
