@@ -25,6 +25,7 @@ using plot::VAlign;
 namespace {
 
 constexpr int kMargin = 12;
+constexpr std::size_t kMaxMarkedEpochs = 40;  // more epochs than this: lines without markers
 
 std::vector<double> column(const std::vector<EpochRecord>& history, double EpochRecord::*field, double scale = 1) {
   std::vector<double> out;
@@ -60,10 +61,11 @@ plot::Canvas curves_figure(const std::vector<EpochRecord>& history, int64_t best
     accuracy_title = fmt::format("Accuracy (best epoch {}: {:.2f}% validation)", best_epoch,
                                  100 * history[best_epoch - 1].val_accuracy);
   return loss_and_accuracy("Loss", accuracy_title, [&](plot::Chart& loss, plot::Chart& accuracy) {
-    loss.series = {{"train", epochs, column(history, &EpochRecord::train_loss), plot::palette(0)},
-                   {"validation", epochs, column(history, &EpochRecord::val_loss), plot::palette(1)}};
-    accuracy.series = {{"train", epochs, column(history, &EpochRecord::train_accuracy, 100), plot::palette(0)},
-                       {"validation", epochs, column(history, &EpochRecord::val_accuracy, 100), plot::palette(1)}};
+    const bool markers = history.size() <= kMaxMarkedEpochs;
+    loss.series = {{"train", epochs, column(history, &EpochRecord::train_loss), plot::palette(0), true, markers},
+                   {"validation", epochs, column(history, &EpochRecord::val_loss), plot::palette(1), true, markers}};
+    accuracy.series = {{"train", epochs, column(history, &EpochRecord::train_accuracy, 100), plot::palette(0), true, markers},
+                       {"validation", epochs, column(history, &EpochRecord::val_accuracy, 100), plot::palette(1), true, markers}};
   });
 }
 
@@ -75,9 +77,9 @@ plot::Canvas compare_figure(const std::vector<RunCurves>& runs) {
       const auto& h = runs[i].history;
       const plot::Color color = plot::palette(static_cast<int>(i));
       const std::vector<double> epochs = epochs_of(h);
-      loss.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_loss), color, true, h.size() < 40});
+      loss.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_loss), color, true, h.size() <= kMaxMarkedEpochs});
       loss.series.push_back({"", epochs, column(h, &EpochRecord::train_loss), color, true, false, true});
-      accuracy.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_accuracy, 100), color, true, h.size() < 40});
+      accuracy.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_accuracy, 100), color, true, h.size() <= kMaxMarkedEpochs});
       accuracy.series.push_back({"", epochs, column(h, &EpochRecord::train_accuracy, 100), color, true, false, true});
     }
   });

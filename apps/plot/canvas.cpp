@@ -115,7 +115,6 @@ std::vector<std::pair<Point, Point>> drawn_segments(const std::vector<Point>& po
 
 void Canvas::polyline(const std::vector<Point>& points, Color c, double width, double dash) {
   if (points.size() < 2) return;
-  const auto segments = drawn_segments(points, dash);
   double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
   for (const Point& p : points) {
     x0 = std::min(x0, p.x), y0 = std::min(y0, p.y), x1 = std::max(x1, p.x), y1 = std::max(y1, p.y);
@@ -125,14 +124,25 @@ void Canvas::polyline(const std::vector<Point>& points, Color c, double width, d
   const int top = std::max(0, static_cast<int>(std::floor(y0 - reach)));
   const int right = std::min(width_ - 1, static_cast<int>(std::ceil(x1 + reach)));
   const int bottom = std::min(height_ - 1, static_cast<int>(std::ceil(y1 + reach)));
-  // Each pixel is painted once with its largest coverage, so joints are not darker.
+  if (left > right || top > bottom) return;
+  // Coverage per pixel is the largest over the segments, painted once at the end, so joints are
+  // not darker than the line. Each segment only visits the pixels near it.
+  const int stride = right - left + 1;
+  std::vector<float> coverage(static_cast<std::size_t>(stride) * (bottom - top + 1), 0.0f);
+  for (const auto& [a, b] : drawn_segments(points, dash)) {
+    const int sx0 = std::max(left, static_cast<int>(std::floor(std::min(a.x, b.x) - reach)));
+    const int sx1 = std::min(right, static_cast<int>(std::ceil(std::max(a.x, b.x) + reach)));
+    const int sy0 = std::max(top, static_cast<int>(std::floor(std::min(a.y, b.y) - reach)));
+    const int sy1 = std::min(bottom, static_cast<int>(std::ceil(std::max(a.y, b.y) + reach)));
+    for (int y = sy0; y <= sy1; ++y)
+      for (int x = sx0; x <= sx1; ++x) {
+        float& cell = coverage[static_cast<std::size_t>(y - top) * stride + (x - left)];
+        cell = std::max(cell, static_cast<float>(width / 2 + 0.5 - distance_to_segment({x + 0.5, y + 0.5}, a, b)));
+      }
+  }
   for (int y = top; y <= bottom; ++y)
-    for (int x = left; x <= right; ++x) {
-      double coverage = 0;
-      for (const auto& [a, b] : segments)
-        coverage = std::max(coverage, width / 2 + 0.5 - distance_to_segment({x + 0.5, y + 0.5}, a, b));
-      blend(x, y, c, std::clamp(coverage, 0.0, 1.0));
-    }
+    for (int x = left; x <= right; ++x)
+      blend(x, y, c, std::clamp(static_cast<double>(coverage[static_cast<std::size_t>(y - top) * stride + (x - left)]), 0.0, 1.0));
 }
 
 void Canvas::disc(Point center, double radius, Color c) {
