@@ -178,6 +178,12 @@ TEST_CASE("figures: curves, comparison and sweep draw their series") {
   CHECK(count_pixels(curves, plot::palette(0)) > 100);  // train
   CHECK(count_pixels(curves, plot::palette(1)) > 100);  // validation
   CHECK_THROWS_WITH(fashion::curves_figure({}, 0), Contains("no epochs"));
+  // One epoch, and no validation split (NaN validation numbers): still drawn.
+  auto single = fake_history(1);
+  single[0].val_loss = single[0].val_accuracy = NAN;
+  const plot::Canvas one = fashion::curves_figure(single, 1);
+  CHECK(count_pixels(one, plot::palette(0)) > 10);
+  CHECK(count_pixels(one, plot::palette(1)) > 10);  // only its legend entry
 
   const plot::Canvas compare = fashion::compare_figure({{"adam", fake_history(4)}, {"sgd", fake_history(6, 0.2)}});
   CHECK(count_pixels(compare, plot::palette(0)) > 100);

@@ -39,7 +39,7 @@ std::vector<double> epochs_of(const std::vector<EpochRecord>& history) {
   return out;
 }
 
-// Loss and accuracy panels side by side; `series` adds one run's lines to a panel.
+// Loss and accuracy panels side by side; add_series(loss, accuracy) fills the two charts.
 template <typename AddSeries>
 Canvas loss_and_accuracy(const std::string& loss_title, const std::string& accuracy_title, AddSeries&& add_series) {
   Canvas canvas(1040, 400);

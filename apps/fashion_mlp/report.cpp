@@ -1,7 +1,6 @@
 #include "report.h"
 
 #include <cmath>
-#include <sstream>
 #include <type_traits>
 
 #include <fmt/format.h>

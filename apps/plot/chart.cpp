@@ -48,11 +48,6 @@ struct Range {
   }
 };
 
-struct Legend {
-  Rect box;
-  int entries;
-};
-
 // The legend's box in the plot corner covering the fewest data points.
 Rect place_legend(const Rect& plot, int width, int height, const std::vector<Point>& points) {
   const int m = 8;
