@@ -6,6 +6,7 @@ packages=(
   libfmt-dev catch2 libstb-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   libbenchmark-dev            # apps/bench
   dataset-fashion-mnist       # the real data, under /usr/share/datasets/fashion-mnist
+  chromium                    # the browser test of report.html (ctest label browser)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -3,6 +3,7 @@
 //   fashion_mlp eval RUN_DIR|CHECKPOINT
 //   fashion_mlp predict RUN_DIR|CHECKPOINT [IMAGE...] [--index I...]
 //   fashion_mlp sweep --grid lr=1e-3,3e-4 --grid hidden=256,512x256 [--samples N] [train flags]
+//   fashion_mlp compare RUN_DIR... [--out compare.png]
 //   fashion_mlp lr-find [train flags]
 #include <algorithm>
 #include <cmath>
@@ -15,6 +16,7 @@
 #include <minigrad/minigrad.h>
 
 #include "config.h"
+#include "figures.h"
 #include "images.h"
 #include "train.h"
 
@@ -77,7 +79,17 @@ void run_eval(const std::string& target, const std::string& data_dir) {
   const std::string dir = minigrad::data::find_fashion_mnist(loaded.config.data);
   auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
   normalize(test, loaded.config, loaded.standardization);
-  print_report(evaluate(*loaded.model, test));
+  const Evaluation evaluation = evaluate(*loaded.model, test);
+  print_report(evaluation);
+  if (std::filesystem::is_directory(target))  // the run's test figures, for the whole test set
+    for (const Figure& f : write_figures(target, {.test = &evaluation, .test_images = &test, .model = loaded.model.get()}))
+      fmt::print("written: {}/{}\n", target, f.file);
+}
+
+void run_compare(const std::vector<std::string>& run_dirs, const std::string& out) {
+  const std::vector<RunCurves> runs = load_runs(run_dirs);
+  if (!write_figure(out, [&] { return compare_figure(runs); })) throw Error(fmt::format("compare: {} not written", out));
+  fmt::print("written: {}\n", out);
 }
 
 void run_predict(const std::string& target, const std::vector<std::string>& files, const std::vector<int64_t>& indices,
@@ -166,6 +178,7 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
     double val_accuracy, val_loss, seconds;
   };
   std::vector<Row> rows;
+  std::vector<SweepPoint> points;
   for (std::size_t i = 0; i < combos.size(); ++i) {
     TrainConfig config = base;
     std::string settings;
@@ -176,6 +189,8 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
     const TrainResult r = train(config, splits, {.quiet = true, .evaluate_test = false, .write_files = false});
     const EpochRecord& best = r.history[r.best_epoch - 1];
     rows.push_back({settings, best.val_accuracy, best.val_loss, r.seconds});
+    points.push_back({{}, best.val_accuracy});
+    for (std::size_t a = 0; a < axes.size(); ++a) points.back().settings.emplace_back(axes[a].first, axes[a].second[combos[i][a]]);
     fmt::print("[{}/{}] {}  val acc {:.2f}%  val loss {:.4f}  {:.1f}s\n", i + 1, combos.size(), settings,
                100 * best.val_accuracy, best.val_loss, r.seconds);
   }
@@ -189,6 +204,7 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
   }
   minigrad::write_file_atomic(out + "/sweep.csv", csv);
   fmt::print("\nwritten: {}/sweep.csv\n", out);
+  if (write_figure(out + "/sweep.png", [&] { return sweep_figure(points); })) fmt::print("written: {}/sweep.png\n", out);
 }
 
 void run_lr_find(const TrainConfig& config, double start, double end, int64_t steps) {
@@ -248,6 +264,12 @@ int main(int argc, char** argv) {
   sweep_cmd->add_option("--recipe", sweep_recipe, "base recipe");
   sweep_cmd->add_option("--config", sweep_config, "base config file");
 
+  std::vector<std::string> compare_dirs;
+  std::string compare_out = "compare.png";
+  auto* compare_cmd = app.add_subcommand("compare", "draw the learning curves of several runs in one figure");
+  compare_cmd->add_option("runs", compare_dirs, "run directories")->required()->check(CLI::ExistingDirectory);
+  compare_cmd->add_option("--out", compare_out, "the PNG to write");
+
   TrainConfig lr_cli;
   double lr_start = 1e-6, lr_end = 1.0;
   int64_t lr_steps = 200;
@@ -266,6 +288,7 @@ int main(int argc, char** argv) {
     if (*eval_cmd) run_eval(target, data_dir);
     if (*predict_cmd) run_predict(target, files, indices, invert, data_dir);
     if (*sweep_cmd) run_sweep(resolve_config(sweep_cli, sweep_flags, sweep_recipe, sweep_config), grid, samples);
+    if (*compare_cmd) run_compare(compare_dirs, compare_out);
     if (*lr_cmd) run_lr_find(resolve_config(lr_cli, lr_flags, lr_recipe, lr_config), lr_start, lr_end, lr_steps);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);

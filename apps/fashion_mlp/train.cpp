@@ -12,7 +12,9 @@
 
 #include <minigrad/minigrad.h>
 
+#include "figures.h"
 #include "progress.h"
+#include "report.h"
 
 namespace fashion {
 
@@ -396,6 +398,10 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   if (options.evaluate_test) result.test = evaluate(*model, splits.test);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/summary.json", summary_json(config, result, splits));
+  if (options.write_files)  // figures and report never throw: the results above are kept whatever happens
+    write_report(result.run_dir, config, result,
+                 write_figures(result.run_dir, {&result.history, result.best_epoch, result.test ? &*result.test : nullptr,
+                                                &splits.test, model.get()}));
   return result;
 }
 
