@@ -71,7 +71,7 @@ void BM_add_bias(benchmark::State& state) {
 void BM_linear_relu(benchmark::State& state) {
   Threads threads(int(state.range(0)));
   const mg::Tensor x = mg::randn({kBatch, 784});
-  const mg::Tensor w = mg::randn({512, 784}).requires_grad_(), b = mg::randn({512}).requires_grad_();
+  mg::Tensor w = mg::randn({512, 784}).requires_grad_(), b = mg::randn({512}).requires_grad_();
   for (auto _ : state) {
     const mg::Tensor y = mg::linear(x, w, b, mg::Activation::ReLU);
     y.backward(mg::ones_like(y));
@@ -83,7 +83,7 @@ void BM_linear_relu(benchmark::State& state) {
 
 void BM_softmax_cross_entropy(benchmark::State& state) {
   Threads threads(int(state.range(0)));
-  const mg::Tensor logits = mg::randn({kBatch, 10}).requires_grad_();
+  mg::Tensor logits = mg::randn({kBatch, 10}).requires_grad_();
   const mg::Tensor labels = random_labels(kBatch);
   for (auto _ : state) {
     mg::Tensor loss = mg::nn::cross_entropy(logits, labels);

@@ -8,11 +8,14 @@ alternate between the sides so that a load on a shared machine hits both alike. 
 over all epochs but each process's first (warm-up).
 
   /usr/bin/python3 apps/bench/compare_torch.py [--bench build/apps/bench/bench_epoch]
-                                               [--rounds 3] [--epochs 3] [--threads 1,2]
+      [--rounds 3] [--epochs 3] [--threads 1,2] [--blas-dir DIR]
 
 PyTorch is optional: without it the script says so, prints minigrad's own numbers and exits 0.
 OPENBLAS_CORETYPE is removed from PyTorch's environment (forcing a core type can only select a
-slower kernel). The BLAS PyTorch loaded is printed: Debian's torch calls the system libblas.so.3.
+slower kernel). The BLAS PyTorch loaded is printed: Debian's torch calls the system libblas.so.3,
+which is the reference BLAS unless an optimized one is installed; --blas-dir DIR puts DIR first
+on PyTorch's library path, e.g. the openblas-pthread directory of a `libopenblas0-pthread`
+unpacked with `apt-get download` and `dpkg -x` (as numpy_gemm.py does), without changing the system.
 """
 import argparse
 import json
@@ -45,10 +48,10 @@ model = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn
                             torch.nn.ReLU(), torch.nn.Linear(256, 10))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 gen = torch.Generator().manual_seed(0)
-epoch_s, eval_s = [], []
+epoch_s, epoch_cpu_s, eval_s = [], [], []
 for e in range(epochs):
     order = torch.randperm(x_train.shape[0], generator=gen)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i in range(0, x_train.shape[0], 128):
         batch = order[i:i + 128]
         loss = F.cross_entropy(model(x_train[batch]), y_train[batch])
@@ -57,13 +60,15 @@ for e in range(epochs):
         opt.step()
         last_loss = loss.item()
     epoch_s.append(time.perf_counter() - start)
+    epoch_cpu_s.append(time.process_time() - cpu_start)
     with torch.no_grad():
         start = time.perf_counter()
         model(x_test)
         eval_s.append(time.perf_counter() - start)
 blas = sorted({line.split()[-1].rsplit("/", 1)[-1] for line in open("/proc/self/maps")
                if any(k in line.rsplit("/", 1)[-1] for k in ("blas", "mkl", "dnnl"))})
-print(json.dumps({"impl": "torch", "threads": threads, "epoch_s": epoch_s, "eval_s": eval_s,
+print(json.dumps({"impl": "torch", "threads": threads, "epoch_s": epoch_s, "epoch_cpu_s": epoch_cpu_s,
+                  "eval_s": eval_s,
                   "loss": last_loss, "blas": blas, "torch": torch.__version__,
                   "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -90,6 +95,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--blas-dir", help="directory with the libblas.so.3 PyTorch should load")
     args = parser.parse_args()
     if args.rounds < 1 or args.epochs < 2:
         parser.error("--rounds must be >= 1 and --epochs >= 2 (the first epoch is a warm-up)")
@@ -102,6 +108,10 @@ def main():
     if not has_torch:
         print(f"PyTorch is not available to {sys.executable} ({why[0]}): measuring minigrad only.")
     torch_env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    if args.blas_dir:
+        if not os.path.exists(os.path.join(args.blas_dir, "libblas.so.3")):
+            sys.exit(f"compare_torch: no libblas.so.3 in --blas-dir {args.blas_dir}")
+        torch_env["LD_LIBRARY_PATH"] = os.pathsep.join(filter(None, [args.blas_dir, torch_env.get("LD_LIBRARY_PATH")]))
 
     results = {}  # (impl, threads) -> {"epoch": [...], "eval": [...], "rss": [...], extra}
     for r in range(args.rounds):
@@ -109,22 +119,27 @@ def main():
             runs = [("minigrad", lambda: run([args.bench, "--threads", str(t), "--epochs",
                                               str(args.epochs), "--data", args.data]))]
             if has_torch:
-                env = dict(torch_env, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+                env = dict(torch_env, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t),
+                           OPENBLAS_NUM_THREADS=str(t))
                 runs.append(("torch", lambda: run([sys.executable, "-c", TORCH_WORKER, str(t),
                                                    str(args.epochs), args.data], env)))
             for impl, go in runs:
                 out = go()
-                entry = results.setdefault((impl, t), {"epoch": [], "eval": [], "rss": [], "last": None})
+                entry = results.setdefault((impl, t), {"epoch": [], "cpu": [], "eval": [], "rss": [], "last": None})
                 entry["epoch"] += out["epoch_s"][1:]
+                entry["cpu"] += out["epoch_cpu_s"][1:]
                 entry["eval"] += out["eval_s"][1:]
                 entry["rss"].append(out["max_rss_mb"])
                 entry["last"] = out
                 print(f"round {r + 1}/{args.rounds} {impl:8} {t} thread(s): epoch "
                       f"{statistics.median(out['epoch_s'][1:]):.3f} s, loss {out['loss']:.3f}", flush=True)
 
-    med = {k: {"epoch": statistics.median(v["epoch"]), "eval": statistics.median(v["eval"]),
+    med = {k: {"epoch": statistics.median(v["epoch"]), "cpu": statistics.median(v["cpu"]),
+               "eval": statistics.median(v["eval"]),
                "rss": max(v["rss"]), "last": v["last"]} for k, v in results.items()}
-    print(f"\nload: {open('/proc/loadavg').read().split()[:3]} (1, 5, 15 min), {os.cpu_count()} CPUs")
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"\nload average {' '.join(load)} (1, 5, 15 min) on {os.cpu_count()} CPUs"
+          + (": the machine is busy, wall times are inflated; CPU time is the work done" if float(load[0]) > 1.5 else ""))
     mg_last = med[("minigrad", threads[-1])]["last"]
     print(f"epoch = {mg_last['epoch_gflop']:.1f} GFLOP; FMA peak measured "
           f"{mg_last['peak_gflops'] / threads[-1]:.0f} GFLOP/s per core")
@@ -133,7 +148,8 @@ def main():
         print(f"torch {last['torch']}, BLAS loaded: {', '.join(last['blas']) or 'none found'}")
     print(f"\n| {'':22} | " + " | ".join(f"{impl} {t}T".rjust(12) for impl, t in med) + " |")
     print("|" + "-" * 24 + "|" + "|".join("-" * 14 for _ in med) + "|")
-    for label, key, fmt in (("epoch (s, median)", "epoch", "{:.3f}"), ("eval 10k (s, median)", "eval", "{:.4f}"),
+    for label, key, fmt in (("epoch (s, median)", "epoch", "{:.3f}"), ("epoch CPU time (s)", "cpu", "{:.3f}"),
+                            ("eval 10k (s, median)", "eval", "{:.4f}"),
                             ("peak RSS (MB)", "rss", "{:.0f}")):
         print(f"| {label:22} | " + " | ".join(fmt.format(v[key]).rjust(12) for v in med.values()) + " |")
 
