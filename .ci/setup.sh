@@ -2,7 +2,7 @@
 # Installs what minigrad needs on Debian 12 (run as root). Safe to run again.
 set -euo pipefail
 packages=(
-  build-essential cmake       # compiler (with OpenMP) and build
+  build-essential cmake       # compiler and build
   libfmt-dev catch2 libstb-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   libbenchmark-dev            # apps/bench
   dataset-fashion-mnist       # the real data, under /usr/share/datasets/fashion-mnist

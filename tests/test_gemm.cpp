@@ -2,7 +2,7 @@
 // leading dimensions, and bit-identical results for 1 and 2 threads.
 #include <catch2/catch.hpp>
 #include <minigrad/kernels/gemm.h>
-#include <omp.h>
+#include <minigrad/kernels/thread_pool.h>
 
 #include <cmath>
 #include <cstdint>
@@ -135,11 +135,11 @@ namespace {
 template <typename T>
 std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
   Problem<T> p(ta, tb, s, 1, 7);
-  const int saved = omp_get_max_threads();
-  omp_set_num_threads(threads);
+  const int saved = minigrad::kernels::max_threads();
+  minigrad::kernels::set_max_threads(threads);
   gemm(ta, tb, s.m, s.n, s.k, T(1), p.a.data(), p.lda, p.b.data(), p.ldb, T(0.5), p.c.data(),
        p.ldc);
-  omp_set_num_threads(saved);
+  minigrad::kernels::set_max_threads(saved);
   return p.c;
 }
 }  // namespace

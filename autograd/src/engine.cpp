@@ -55,14 +55,23 @@ Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, Ba
 namespace {
 
 // leaf.grad += g: in place into the leaf's own buffer unless a graph is being built.
-Tensor accumulate(const Tensor& a, const Tensor& b, bool create_graph) {
-  if (!a.defined()) return create_graph ? b : b.detach().clone();
+Tensor accumulate(const Tensor& a, Tensor b, bool create_graph) {
+  if (!a.defined()) {
+    if (create_graph) return b;
+    // A gradient that nothing else refers to becomes .grad as it is; any other may alias a saved
+    // tensor or another gradient, so it is copied.
+    const bool sole = b.impl_ptr().use_count() == 1 && b.impl()->storage.use_count() == 1 &&
+                      !b.requires_grad();
+    return sole ? b : b.detach().clone();
+  }
   if (create_graph) return a + b;
   detail::dispatch_float(a.dtype(), "backward", [&](auto z) {
     using T = decltype(z);
     T* pa = const_cast<Tensor&>(a).data<T>();
     const T* pb = b.data<T>();
-    for (int64_t i = 0; i < a.numel(); ++i) pa[i] += pb[i];
+    detail::parallel_for(a.numel(), [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i) pa[i] += pb[i];
+    });
   });
   return a;
 }
@@ -145,7 +154,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
     for (std::size_t i = 0; i < node->inputs.size(); ++i) {
       const Tensor& input = node->inputs[i];
       if (!input.defined() || !input.requires_grad()) continue;
-      const Tensor& g = input_grads[i];
+      Tensor& g = input_grads[i];
       Node* producer = input.grad_fn().get();
       if (g.defined()) {
         check_gradient(*node, i, input, g);
@@ -154,7 +163,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
           Tensor& slot = grads[producer];
           slot = slot.defined() ? slot + g : g;
         } else {
-          input.impl()->grad = accumulate(input.impl()->grad, g, create_graph);
+          input.impl()->grad = accumulate(input.impl()->grad, std::move(g), create_graph);
         }
       }
       if (producer && --pending[producer] == 0) ready.push_back(producer);

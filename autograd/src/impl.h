@@ -1,13 +1,12 @@
 #pragma once
 // What a Tensor handle points at, and helpers shared by the op files. Private to autograd.
-#include <omp.h>
-
 #include <cstring>
 #include <memory>
 #include <utility>
 
 #include <minigrad/allocator.h>
 #include <minigrad/autograd.h>
+#include <minigrad/kernels/thread_pool.h>
 #include <minigrad/tensor.h>
 
 namespace minigrad {
@@ -53,13 +52,7 @@ inline constexpr int64_t kParallelGrain = 1 << 15;
 // thread-count independent.
 template <typename F>
 void parallel_for(int64_t n, F&& body, int64_t grain = kParallelGrain) {
-  if (n <= grain || omp_get_max_threads() == 1) {
-    body(int64_t{0}, n);
-    return;
-  }
-  const int64_t chunks = (n + grain - 1) / grain;
-#pragma omp parallel for schedule(static)
-  for (int64_t c = 0; c < chunks; ++c) body(c * grain, std::min(n, (c + 1) * grain));
+  kernels::parallel_for(n, grain, std::forward<F>(body));
 }
 
 // A grain for loops over rows of `row_size` elements: about kParallelGrain elements per chunk.

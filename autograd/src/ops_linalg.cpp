@@ -39,6 +39,93 @@ Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   });
 }
 
+namespace {
+
+void check_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
+  detail::check_defined(x, "linear");
+  detail::check_defined(w, "linear");
+  detail::check_same_dtype(x, w, "linear");
+  if (x.dim() != 2 || w.dim() != 2 || x.size(1) != w.size(1))
+    throw Error(fmt::format("linear: input {} and weight {}: expected [N, in] and [out, in]",
+                            shape_str(x.shape()), shape_str(w.shape())));
+  if (!b.defined()) return;
+  detail::check_same_dtype(x, b, "linear");
+  if (b.dim() != 1 || b.size(0) != w.size(0))
+    throw Error(fmt::format("linear: bias {} does not match weight {}: expected ({},)",
+                            shape_str(b.shape()), shape_str(w.shape()), w.size(0)));
+}
+
+// Column blocks of a [rows, cols] loop: about kParallelGrain elements each, whole rows inside, so
+// every column is summed over its rows in one fixed order.
+int64_t column_grain(int64_t rows) { return std::max<int64_t>(16, detail::kParallelGrain / std::max<int64_t>(rows, 1)); }
+
+// Backward of the epilogue, one pass over g [rows, cols]: g_pre = relu ? g * (y > 0) : g (written
+// only when relu) and bias_grad = column sums of g_pre (when not null).
+template <typename T>
+void linear_epilogue_backward(const T* g, const T* y, T* g_pre, T* bias_grad, int64_t rows,
+                              int64_t cols) {
+  detail::parallel_for(cols, [&](int64_t c0, int64_t c1) {
+    if (bias_grad) std::fill(bias_grad + c0, bias_grad + c1, T(0));
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* gr = g + r * cols;
+      if (g_pre) {
+        const T* yr = y + r * cols;
+        T* pr = g_pre + r * cols;
+        for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] > T(0) ? gr[j] : T(0);
+        gr = pr;
+      }
+      if (bias_grad)
+        for (int64_t j = c0; j < c1; ++j) bias_grad[j] += gr[j];
+    }
+  }, column_grain(rows));
+}
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation activation) {
+  check_linear(x, w, b);
+  const int64_t N = x.size(0), in = x.size(1), out_features = w.size(0);
+  const bool relu = activation == Activation::ReLU;
+  Tensor out = empty({N, out_features}, {.dtype = x.dtype()});
+  detail::dispatch_float(x.dtype(), "linear", [&](auto z) {
+    using T = decltype(z);
+    T* o = out.data<T>();
+    // Rows start as the bias and the GEMM accumulates onto them (beta = 1).
+    detail::parallel_for(N, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        if (b.defined()) std::copy_n(b.data<T>(), out_features, o + r * out_features);
+        else std::fill_n(o + r * out_features, out_features, T(0));
+      }
+    }, detail::rows_grain(out_features));
+    if (in > 0)
+      kernels::gemm(false, true, N, out_features, in, T(1), x.data<T>(), in, w.data<T>(), in,
+                    T(1), o, out_features);
+    if (relu)
+      detail::parallel_for(out.numel(), [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) o[i] = o[i] > T(0) ? o[i] : T(0);
+      });
+  });
+  return record_op("linear", out, {x, w, b}, [x, w, b, y = out.detach(), relu](const Tensor& g) {
+    Tensor g_pre = g, gb;
+    const bool want_gb = b.defined() && b.requires_grad();
+    if (grad_enabled()) {  // differentiable form, for create_graph
+      if (relu) g_pre = g * y.gt(0.0);
+      if (want_gb) gb = g_pre.sum(0);
+    } else if (relu || want_gb) {
+      if (relu) g_pre = empty(g.shape(), {.dtype = g.dtype()});
+      if (want_gb) gb = empty(b.shape(), {.dtype = b.dtype()});
+      detail::dispatch_float(g.dtype(), "linear", [&](auto z) {
+        using T = decltype(z);
+        linear_epilogue_backward<T>(g.data<T>(), y.data<T>(), relu ? g_pre.data<T>() : nullptr,
+                                    want_gb ? gb.data<T>() : nullptr, g.size(0), g.size(1));
+      });
+    }
+    Tensor gx = x.requires_grad() ? mm(g_pre, w) : Tensor();
+    Tensor gw = w.requires_grad() ? mm(g_pre, x, true, false) : Tensor();
+    return Grads{gx, gw, gb};
+  });
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype(a, b, "matmul");
   const int64_t da = a.dim(), db = b.dim();

@@ -373,21 +373,10 @@ Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
 
 void set_num_threads(int threads) {
   if (threads < 1) throw Error(fmt::format("set_num_threads: {} is not a positive count", threads));
-  omp_set_num_threads(threads);
+  kernels::set_max_threads(threads);
 }
 
-int get_num_threads() { return omp_get_max_threads(); }
-
-namespace {
-// Honour MINIGRAD_THREADS once, at load time, before any parallel region runs.
-const bool threads_from_environment = [] {
-  if (const char* env = std::getenv("MINIGRAD_THREADS")) {
-    const int n = std::atoi(env);
-    if (n > 0) omp_set_num_threads(n);
-  }
-  return true;
-}();
-}  // namespace
+int get_num_threads() { return kernels::max_threads(); }
 
 }  // namespace minigrad
 

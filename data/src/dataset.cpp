@@ -11,6 +11,8 @@
 
 #include <fmt/format.h>
 
+#include <minigrad/threads.h>
+
 #include "dataset_util.h"
 
 namespace minigrad::data {
@@ -95,8 +97,9 @@ Dataset to_dataset(const ImageSet& set) {
     float* x = ds.images.data<float>();
     const uint8_t* p = set.pixels.data();
     const int64_t total = set.count * plane;
-#pragma omp parallel for schedule(static) if (total >= (1 << 20))
-    for (int64_t i = 0; i < total; ++i) x[i] = scale[p[i]];
+    parallel_for(total, int64_t{1} << 18, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) x[i] = scale[p[i]];
+    });
     std::copy(set.labels.begin(), set.labels.end(), ds.labels.data<int64_t>());
     return ds;
 }

@@ -8,14 +8,26 @@
 
 #include <fmt/format.h>
 
+#include <minigrad/threads.h>
+
 #include "dataset_util.h"
 
 namespace minigrad::data {
 
 namespace {
 
-// Loops over images run in parallel only when there is enough work to pay for the threads.
-constexpr int64_t kParallelPixels = int64_t{1} << 20;
+// Loops over images run in parallel in chunks of about this many pixels: enough work to pay for
+// waking a thread.
+constexpr int64_t kParallelPixels = int64_t{1} << 18;
+
+// f(i) for every image i < n, in parallel chunks.
+template <typename F>
+void for_each_image(int64_t n, int64_t plane, F f) {
+    parallel_for(n, std::max<int64_t>(1, kParallelPixels / std::max<int64_t>(plane, 1)),
+                 [&](int64_t begin, int64_t end) {
+                     for (int64_t i = begin; i < end; ++i) f(i);
+                 });
+}
 
 // Statistics in double, in two passes (the sum, then the squared deviations from the mean): the
 // one-pass sum-of-squares formula loses digits when the mean is large against the spread.
@@ -34,10 +46,9 @@ double sum_squared_deviations(const float* x, int64_t n, double mean) {
 // per_image(i) for every image in parallel, added up in image order, so that the total does not
 // depend on the number of threads.
 template <typename F>
-double sum_over_images(int64_t n, bool parallel, F per_image) {
+double sum_over_images(int64_t n, int64_t plane, F per_image) {
     std::vector<double> partial(static_cast<size_t>(n));
-#pragma omp parallel for schedule(static) if (parallel)
-    for (int64_t i = 0; i < n; ++i) partial[i] = per_image(i);
+    for_each_image(n, plane, [&](int64_t i) { partial[i] = per_image(i); });
     return std::accumulate(partial.begin(), partial.end(), 0.0);
 }
 
@@ -59,11 +70,10 @@ Standardization fit_standardization(const Dataset& train) {
         throw std::invalid_argument(fmt::format("fit_standardization: the dataset is empty (images {})",
                                                 shape_str(train.images.shape())));
     const float* x = train.images.data<float>();
-    const bool parallel = n * plane >= kParallelPixels;
     const auto count = static_cast<double>(n * plane);
-    const double mean = sum_over_images(n, parallel, [&](int64_t i) { return sum_of(x + i * plane, plane); }) / count;
+    const double mean = sum_over_images(n, plane, [&](int64_t i) { return sum_of(x + i * plane, plane); }) / count;
     const double var =
-        sum_over_images(n, parallel, [&](int64_t i) { return sum_squared_deviations(x + i * plane, plane, mean); }) /
+        sum_over_images(n, plane, [&](int64_t i) { return sum_squared_deviations(x + i * plane, plane, mean); }) /
         count;
     return {mean, usable_std(std::sqrt(var))};
 }
@@ -75,8 +85,7 @@ void standardize(Dataset& dataset, const Standardization& s) {
     detail::check_dataset(dataset, "standardize");
     const int64_t n = dataset.images.size(0), plane = dataset.images.size(1);
     float* x = dataset.images.data<float>();
-#pragma omp parallel for schedule(static) if (n * plane >= kParallelPixels)
-    for (int64_t i = 0; i < n; ++i) normalize(x + i * plane, plane, s.mean, s.std);
+    for_each_image(n, plane, [&](int64_t i) { normalize(x + i * plane, plane, s.mean, s.std); });
 }
 
 void standardize_per_image(Dataset& dataset) {
@@ -84,13 +93,12 @@ void standardize_per_image(Dataset& dataset) {
     const int64_t n = dataset.images.size(0), plane = dataset.images.size(1);
     if (plane == 0) return;
     float* x = dataset.images.data<float>();
-#pragma omp parallel for schedule(static) if (n * plane >= kParallelPixels)
-    for (int64_t i = 0; i < n; ++i) {
+    for_each_image(n, plane, [&](int64_t i) {
         float* img = x + i * plane;
         const double mean = sum_of(img, plane) / static_cast<double>(plane);
         const double std = std::sqrt(sum_squared_deviations(img, plane, mean) / static_cast<double>(plane));
         normalize(img, plane, mean, usable_std(std));
-    }
+    });
 }
 
 void augment_batch(Tensor& images, int64_t rows, int64_t cols, const Augmentation& augmentation, Generator& gen) {

@@ -18,7 +18,9 @@ Linear::Linear(int64_t in, int64_t out, LinearOptions options)
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x) { return forward(x, Activation::None); }
+
+Tensor Linear::forward(const Tensor& x, Activation activation) {
   if (x.dim() == 0 || x.size(-1) != in_features)
     throw Error(fmt::format("input has {} features, expected {} (input shape {})",
                             x.dim() == 0 ? 0 : x.size(-1), in_features, shape_str(x.shape())));
@@ -26,9 +28,8 @@ Tensor Linear::forward(const Tensor& x) {
   Shape out_shape = x.shape();
   out_shape.back() = out_features;
   const Tensor x2 = x.dim() == 2 ? x : x.reshape({-1, in_features});
-  // transpose_b folds W^T into the GEMM's packing: no transposed copy of the weight.
-  Tensor y = mm(x2, weight, false, true);
-  if (bias.defined()) y = y + bias;
+  // One op: W^T is folded into the GEMM's packing, the bias and activation into its epilogue.
+  const Tensor y = linear(x2, weight, bias, activation);
   return x.dim() == 2 ? y : y.reshape(out_shape);
 }
 

@@ -45,8 +45,12 @@ ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std:
       detail(std::move(detail_)) {}
 
 Tensor Module::operator()(const Tensor& input) {
+  return call(input, [](Module& self, const Tensor& x) { return self.forward(x); });
+}
+
+Tensor Module::call(const Tensor& input, Tensor (*run)(Module& self, const Tensor& input)) {
   try {
-    return forward(input);
+    return run(*this, input);
   } catch (const ModuleError& e) {
     // A child failed: put our name in front of its path.
     std::vector<std::string> path{name_};

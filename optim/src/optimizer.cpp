@@ -1,11 +1,13 @@
 #include <minigrad/optim/optimizer.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <set>
 #include <utility>
 
 #include <minigrad/autograd.h>
+#include <minigrad/threads.h>
 
 namespace minigrad::optim {
 namespace {
@@ -68,6 +70,11 @@ void Optimizer::set_lr(double lr) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  // Elements per chunk of the fused update: big enough to amortize a task, small enough to
+  // balance two threads on the smallest layers.
+  constexpr int64_t kChunk = int64_t{1} << 14;
+  chunks_.clear();
+  grads_.resize(params_.size());
   for (std::size_t i = 0; i < params_.size(); ++i) {
     const Tensor grad = params_[i].grad();
     if (!grad.defined()) continue;
@@ -79,9 +86,19 @@ void Optimizer::step() {
       buffers_[i].assign(count, Tensor());
       for (Tensor& buffer : buffers_[i]) buffer = zeros_like(params_[i]);
     }
-    Slot slot{params_[i], grad, buffers_[i], ++steps_[i]};
-    update(slot);
+    ++steps_[i];
+    grads_[i] = grad;
+    const int64_t n = params_[i].numel();
+    for (int64_t begin = 0; begin < n; begin += kChunk)
+      chunks_.push_back({i, begin, std::min(n, begin + kChunk)});
   }
+  parallel_tasks(static_cast<int64_t>(chunks_.size()), [&](int64_t c) {
+    const Chunk& chunk = chunks_[c];
+    const std::size_t i = chunk.param;
+    Slot slot{params_[i], grads_[i], buffers_[i], steps_[i], chunk.begin, chunk.end};
+    update(slot);
+  });
+  for (Tensor& g : grads_) g = Tensor();  // the optimizer holds no gradient between steps
 }
 
 void Optimizer::zero_grad() {

@@ -42,23 +42,30 @@ void RMSprop::update(Slot& slot) {
     T* square_avg = b.state[0];
     T* buf = has_momentum ? b.state[1] : nullptr;
     T* grad_avg = opts_.centered ? b.state[has_momentum ? 2 : 1] : nullptr;
-    for (int64_t i = 0; i < b.n; ++i) {
-      T g = b.grad[i];
-      if (decay != T(0)) g += decay * b.param[i];
-      square_avg[i] = square_avg[i] * alpha + keep * g * g;
-      T variance = square_avg[i];
-      if (grad_avg) {
-        grad_avg[i] = grad_avg[i] * alpha + keep * g;
-        variance += -grad_avg[i] * grad_avg[i];
+    // One loop per case, no null test per element (see Adam::update).
+    auto loop = [&]<bool kCentered, bool kMomentum>() {
+      for (int64_t i = 0; i < b.n; ++i) {
+        T g = b.grad[i];
+        if (decay != T(0)) g += decay * b.param[i];
+        square_avg[i] = square_avg[i] * alpha + keep * g * g;
+        T variance = square_avg[i];
+        if constexpr (kCentered) {
+          grad_avg[i] = grad_avg[i] * alpha + keep * g;
+          variance += -grad_avg[i] * grad_avg[i];
+        }
+        const T denom = std::sqrt(variance) + eps;
+        if constexpr (kMomentum) {
+          buf[i] = buf[i] * mu + g / denom;
+          b.param[i] += neg_lr * buf[i];
+        } else {
+          b.param[i] += neg_lr * g / denom;
+        }
       }
-      const T denom = std::sqrt(variance) + eps;
-      if (buf) {
-        buf[i] = buf[i] * mu + g / denom;
-        b.param[i] += neg_lr * buf[i];
-      } else {
-        b.param[i] += neg_lr * g / denom;
-      }
-    }
+    };
+    if (grad_avg && buf) loop.template operator()<true, true>();
+    else if (grad_avg) loop.template operator()<true, false>();
+    else if (buf) loop.template operator()<false, true>();
+    else loop.template operator()<false, false>();
   });
 }
 

@@ -38,15 +38,20 @@ void SGD::update(Slot& slot) {
     const T decay = T(opts_.weight_decay);
     const bool first = slot.step == 1, nesterov = opts_.nesterov;
     T* buf = b.state[0];
-    for (int64_t i = 0; i < b.n; ++i) {
-      T d = b.grad[i];
-      if (decay != T(0)) d += decay * b.param[i];
-      if (buf) {
-        buf[i] = first ? d : buf[i] * mu + keep * d;
-        d = nesterov ? d + mu * buf[i] : buf[i];
+    // One loop per case, no null test per element (see Adam::update).
+    auto loop = [&]<bool kMomentum>() {
+      for (int64_t i = 0; i < b.n; ++i) {
+        T d = b.grad[i];
+        if (decay != T(0)) d += decay * b.param[i];
+        if constexpr (kMomentum) {
+          buf[i] = first ? d : buf[i] * mu + keep * d;
+          d = nesterov ? d + mu * buf[i] : buf[i];
+        }
+        b.param[i] -= lr * d;
       }
-      b.param[i] -= lr * d;
-    }
+    };
+    if (buf) loop.template operator()<true>();
+    else loop.template operator()<false>();
   });
 }
 

@@ -173,6 +173,14 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // 2-D product of op(a) and op(b), where op transposes when asked. The transposes are folded into
 // the GEMM's packing: this is how matmul's backward avoids copying its operands.
 Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// What linear() applies to its output.
+enum class Activation : uint8_t { None, ReLU };
+// activation(x W^T + b) for x [N, in], weight [out, in], bias [out] (or undefined): nn::Linear's
+// forward, optionally with the ReLU after it, as one op. The bias is added by the GEMM itself
+// and the ReLU in the same pass; the backward masks the gradient and sums the bias gradient in
+// one pass before its two GEMMs.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              Activation activation = Activation::None);
 Tensor maximum(const Tensor& a, const Tensor& b);
 Tensor minimum(const Tensor& a, const Tensor& b);
 // Reduces a broadcast gradient back to `shape` (sums the broadcast axes).

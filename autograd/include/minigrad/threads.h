@@ -1,10 +1,17 @@
 #pragma once
-// One knob for every parallel loop (OpenMP underneath). Work is split in fixed chunks, so results
-// do not depend on the thread count.
+// One knob for every parallel loop (minigrad's own thread pool, minigrad/kernels/thread_pool.h).
+// Work is split in fixed chunks, so results do not depend on the thread count.
+
+#include <minigrad/kernels/thread_pool.h>
 
 namespace minigrad {
 
-// Defaults to $MINIGRAD_THREADS when set, else OpenMP's default (the number of cores).
+// parallel_for(n, grain, body): body(begin, end) over [0, n) in chunks of `grain`, on the pool.
+using kernels::parallel_for;
+// parallel_tasks(tasks, task): task(i) for every i < tasks, on the pool.
+using kernels::parallel_tasks;
+
+// Defaults to $MINIGRAD_THREADS when set, else the number of CPUs this process may use.
 void set_num_threads(int threads);
 int get_num_threads();
 

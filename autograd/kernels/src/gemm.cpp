@@ -8,12 +8,11 @@
 //   -> ir (mr rows: the A panel stays in L1) -> jr (nr columns) -> micro-kernel.
 // Threads own disjoint columns (or, when N is narrow, rows) of C and the K blocking depends only
 // on K, so every element of C is summed in the same order whatever the thread count.
-// Each thread packs what it reads into its own buffers, so a call synchronizes only at the end
-// of its parallel region: on a shared, loaded machine a barrier waiting for a descheduled
-// thread costs a scheduler time slice, far more than packing A twice.
+// Each task packs what it reads into its thread's own buffers, so tasks never wait for each other:
+// on a shared, loaded machine a barrier waiting for a descheduled thread costs a scheduler time
+// slice, far more than packing A twice; and a task a descheduled worker did not claim is run by
+// the caller.
 #include <minigrad/kernels/gemm.h>
-
-#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -21,6 +20,8 @@
 #include <cstring>
 #include <new>
 #include <utility>
+
+#include <minigrad/kernels/thread_pool.h>
 
 #include "gemm_internal.h"
 
@@ -82,7 +83,7 @@ constexpr double kParallelMinFlops = 1 << 21;
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
-// Packing buffers live per thread for the life of the thread (OpenMP keeps its pool), so
+// Packing buffers live per thread for the life of the thread (the pool keeps its workers), so
 // steady-state calls do not allocate.
 class AlignedBuffer {
  public:
@@ -134,13 +135,10 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // costs more than the strided reads it saves.
   const bool pack_a = N > 2 * nr;
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const int nt = flops < kParallelMinFlops ? 1 : std::max(1, omp_get_max_threads());
-  // Split columns when each thread gets at least two tiles, else rows.
-  const bool split_n = ceil_div(N, nr) >= 2 * nt;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int nth = omp_get_num_threads();
-    const int tid = omp_get_thread_num();
+  const int nth = flops < kParallelMinFlops ? 1 : max_threads();
+  // Split columns when each task gets at least two tiles, else rows.
+  const bool split_n = ceil_div(N, nr) >= 2 * nth;
+  parallel_tasks(nth, [&](int64_t tid) {
     // Column share, on nr boundaries so every thread but the last has only full tiles.
     const auto n_bound = [&](int t) {
       return t == nth ? N : std::min(N, (N * t / nth + nr / 2) / nr * nr);
@@ -196,7 +194,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
         }
       }
     }
-  }
+  });
 }
 
 }  // namespace

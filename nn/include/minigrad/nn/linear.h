@@ -17,6 +17,8 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, LinearOptions options = {});
 
   Tensor forward(const Tensor& input) override;
+  // activation(forward(input)) as one fused op (Sequential uses it for Linear followed by ReLU).
+  Tensor forward(const Tensor& input, Activation activation);
   std::string kind() const override;
   std::optional<Shape> output_shape(const std::optional<Shape>& input) const override;
 

@@ -41,6 +41,9 @@ class Module {
   virtual Tensor forward(const Tensor& input) = 0;
   // Calls forward; a minigrad::Error from inside becomes a ModuleError naming this module.
   Tensor operator()(const Tensor& input);
+  // Calls run(*this, input) with operator()'s error naming: for a container that calls one of
+  // its children other than through forward (Sequential fusing Linear and ReLU).
+  Tensor call(const Tensor& input, Tensor (*run)(Module& self, const Tensor& input));
 
   // Short description for summaries and errors ("Linear 784->256"). Defaults to the class name.
   virtual std::string kind() const;

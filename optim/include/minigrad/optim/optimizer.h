@@ -1,8 +1,12 @@
 #pragma once
 // Optimizer: what every update rule shares. The base owns the parameter list, the learning rate,
 // per-parameter state (allocated on a parameter's first step), the loop over parameters and the
-// state_dict round trip; a subclass supplies the update of one parameter, the names of its state
-// buffers and its hyper-parameters.
+// state_dict round trip; a subclass supplies the elementwise update of a range of one parameter,
+// the names of its state buffers and its hyper-parameters.
+//
+// step() is one fused pass over all parameters: their elements are cut into fixed chunks that the
+// thread pool updates in parallel. Updates are elementwise, so the result does not depend on the
+// chunking or the thread count.
 #include <array>
 #include <cstdint>
 #include <map>
@@ -53,14 +57,16 @@ class Optimizer {
  protected:
   static constexpr std::size_t kMaxBuffers = 3;
 
-  // One parameter during one step. `step` counts this step (1 on a parameter's first update).
+  // Elements [begin, end) of one parameter during one step. `step` counts this step (1 on a
+  // parameter's first update).
   struct Slot {
     Tensor& param;
     const Tensor& grad;
     std::vector<Tensor>& buffers;  // in state_names() order
     int64_t step;
+    int64_t begin, end;
   };
-  // Raw views of a Slot for the update loops.
+  // Raw views of a Slot's range for the update loops (element 0 is the range's first).
   template <typename T>
   struct Buffers {
     T* param;
@@ -80,6 +86,7 @@ class Optimizer {
   // `name` prefixes every error ("Adam: ...").
   Optimizer(std::string name, std::vector<Tensor> params, double lr);
 
+  // Updates the slot's range; runs concurrently on disjoint ranges, so it must be elementwise.
   virtual void update(Slot& slot) = 0;
   virtual std::vector<std::string_view> state_names() const = 0;
   virtual void visit_hypers(HyperVisitor& visit) = 0;
@@ -88,8 +95,10 @@ class Optimizer {
  private:
   template <typename T>
   static Buffers<T> buffers_of(Slot& slot) {
-    Buffers<T> b{slot.param.data<T>(), slot.grad.data<T>(), {}, slot.param.numel()};
-    for (std::size_t k = 0; k < slot.buffers.size(); ++k) b.state[k] = slot.buffers[k].data<T>();
+    Buffers<T> b{slot.param.data<T>() + slot.begin, slot.grad.data<T>() + slot.begin, {},
+                 slot.end - slot.begin};
+    for (std::size_t k = 0; k < slot.buffers.size(); ++k)
+      b.state[k] = slot.buffers[k].data<T>() + slot.begin;
     return b;
   }
   void check_lr(double lr) const;
@@ -99,6 +108,13 @@ class Optimizer {
   double lr_;
   std::vector<int64_t> steps_;               // per parameter, like PyTorch's state["step"]
   std::vector<std::vector<Tensor>> buffers_;  // per parameter; empty until its first step
+  // Scratch of step(), kept so that steady-state steps do not allocate.
+  struct Chunk {
+    std::size_t param;
+    int64_t begin, end;
+  };
+  std::vector<Chunk> chunks_;
+  std::vector<Tensor> grads_;
 };
 
 }  // namespace minigrad::optim

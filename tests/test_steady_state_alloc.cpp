@@ -1,0 +1,58 @@
+// Heap use of steady-state training, counted: a replaced global operator new counts every C++
+// allocation in this binary, and the tensor allocator's own stats count buffers taken from the
+// system. Its own executable, so the replacement touches no other test.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include <minigrad/minigrad.h>
+
+namespace {
+std::atomic<long> heap_allocations{0};
+}  // namespace
+
+void* operator new(std::size_t size) {
+  heap_allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(size ? size : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace mg = minigrad;
+
+TEST_CASE("steady-state training takes no tensor buffer from the system and a constant number of "
+          "small allocations per step") {
+  const int saved_threads = mg::get_num_threads();
+  for (int threads : {1, 2}) {
+    mg::set_num_threads(threads);
+    mg::nn::Sequential model{mg::nn::Linear(784, 512), mg::nn::ReLU(), mg::nn::Linear(512, 256),
+                             mg::nn::ReLU(), mg::nn::Linear(256, 10)};
+    mg::optim::Adam opt(model.parameters(), {.lr = 1e-3});
+    const mg::Tensor x = mg::rand({128, 784});
+    std::vector<int64_t> labels(128);
+    for (int64_t i = 0; i < 128; ++i) labels[i] = i % 10;
+    const mg::Tensor y = mg::tensor(labels, {128});
+    auto step = [&] {
+      mg::Tensor loss = mg::nn::cross_entropy(model(x), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+    };
+    for (int i = 0; i < 3; ++i) step();  // warm-up: optimizer state, caches, pool threads
+
+    const auto buffers_before = mg::allocator_stats().system_allocations;
+    long per_step[2] = {0, 0};
+    for (long& count : per_step) {
+      const long before = heap_allocations.load();
+      for (int i = 0; i < 5; ++i) step();
+      count = heap_allocations.load() - before;
+    }
+    INFO(threads << " thread(s): " << per_step[0] / 5 << " operator new calls per step");
+    CHECK(mg::allocator_stats().system_allocations == buffers_before);
+    CHECK(per_step[0] == per_step[1]);  // no growth from step to step
+  }
+  mg::set_num_threads(saved_threads);
+}
