@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -239,6 +240,47 @@ TEST_CASE("fashion_mlp: SIGINT and SIGTERM mid-epoch save the run; resumed, it e
   check_same_tensors(straight + "/model.ckpt", interrupted + "/model.ckpt");
   check_same_tensors(straight + "/best.ckpt", interrupted + "/best.ckpt");
   CHECK(metrics_without_seconds(straight + "/metrics.csv") == metrics_without_seconds(interrupted + "/metrics.csv"));
+}
+
+TEST_CASE("fashion_mlp: a stop request finishes the step; the resumed run keeps best weights and early-stopping state", "[e2e]") {
+  TempDir dir;
+  fashion::TrainConfig c = small_config();
+  c.epochs = 3;
+  c.restore_best = true;  // the best epoch's snapshot must travel through resume.ckpt
+  c.monitor = "val_loss";
+  c.patience = 2;
+  const fashion::Splits splits = fashion::load_splits(c);
+  c.out = dir.sub("straight");
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false});
+
+  c.out = dir.sub("resumed");
+  std::atomic<int> stop{0};
+  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
+  options.after_backward = [&](int64_t epoch, int64_t batch, mg::nn::Module&) {
+    if (epoch == 1 && batch == 5) stop = SIGTERM;  // mid-step: this step still completes
+  };
+  const fashion::TrainResult interrupted = fashion::train(c, splits, options);
+  CHECK(interrupted.interrupted_by == SIGTERM);
+  CHECK(mg::nn::load_tensors(fashion::resume_path(c.out)).metadata.at("position") == "epoch 1 batch 6");
+
+  fashion::Splits other = splits;
+  other.train = splits.train.head(100);
+  CHECK_THROWS_WITH(fashion::train(c, other, {.quiet = true, .resume = true}),
+                    Contains("the data differ from the run's: train_images is 100 now, 2700 in the run"));
+  fashion::TrainConfig changed = c;
+  changed.hidden = {64, 16};
+  CHECK_THROWS_WITH(fashion::train(changed, splits, {.quiet = true, .resume = true}),
+                    Contains("hidden is [ 64, 32 ] in the run, [ 64, 16 ] now"));
+
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
+  check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
+  check_same_tensors(dir.sub("straight/best.ckpt"), dir.sub("resumed/best.ckpt"));
+  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) == metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+
+  // Not a resume point: a model checkpoint in its place is refused by name.
+  fs::copy_file(dir.sub("resumed/model.ckpt"), fashion::resume_path(c.out));
+  CHECK_THROWS_WITH(fashion::train(c, splits, {.quiet = true, .resume = true}),
+                    Contains("resume.ckpt: not a usable resume checkpoint: format is 'fashion_mlp', expected 'fashion_mlp.resume'"));
 }
 
 TEST_CASE("fashion_mlp: a NaN in a gradient stops the run naming epoch, batch and parameter; last good checkpoint kept", "[e2e]") {
