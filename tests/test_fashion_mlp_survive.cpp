@@ -342,6 +342,14 @@ TEST_CASE("fashion_mlp: a huge learning rate ends the process with the epoch, ba
              "sgd", "--lr", "1e30", "--out", dir.sub("run")},
             &err) == 3);
   CHECK_THAT(err, Contains("fashion_mlp: training stopped at epoch 1, batch 2: loss is nan, first non-finite gradient: 0.weight"));
+
+  // In a sweep the diverging point gets a line, not a row, and the others still run.
+  Process sweep({"sweep", "--grid", "lr=1e30,0.01", "--train-limit", "2000", "--hidden", "16", "--epochs", "1",
+                 "--optimizer", "sgd", "--out", dir.sub("sweep")});
+  CHECK(sweep.finish() == 0);
+  CHECK_THAT(sweep.out, Contains("[1/2] lr=1e30  no epoch finished: epoch 1, batch 2: loss is nan") &&
+                            Contains("[2/2] lr=0.01  val acc"));
+  CHECK(read_text(dir.sub("sweep/sweep.csv")).find("lr=1e30") == std::string::npos);
 }
 
 TEST_CASE("fashion_mlp: training with 1 and 2 threads gives the same weights bit for bit", "[e2e]") {

@@ -232,6 +232,10 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
       settings += fmt::format("{}{}={}", a ? " " : "", axes[a].first, axes[a].second[combos[i][a]]);
     }
     const TrainResult r = train(config, splits, {.quiet = true, .evaluate_test = false, .write_files = false});
+    if (r.best_epoch == 0) {  // stopped on a NaN or Inf before any epoch ended: no row
+      fmt::print("[{}/{}] {}  no epoch finished: {}\n", i + 1, combos.size(), settings, r.non_finite);
+      continue;
+    }
     const EpochRecord& best = r.history[r.best_epoch - 1];
     rows.push_back({settings, best.val_accuracy, best.val_loss, r.seconds});
     fmt::print("[{}/{}] {}  val acc {:.2f}%  val loss {:.4f}  {:.1f}s\n", i + 1, combos.size(), settings,

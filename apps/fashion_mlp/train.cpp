@@ -318,7 +318,7 @@ bool all_finite(const Tensor& t) {
   return worst != exponent;
 }
 
-// The first of `tensors` (named) holding a NaN or Inf, or "" when all are finite.
+// The name of the first (name, x) in `named` whose get(x) holds a NaN or Inf; "" when none does.
 template <typename Named, typename Get>
 std::string first_non_finite(const Named& named, Get&& get) {
   for (const auto& [name, p] : named) {
