@@ -130,10 +130,17 @@ std::vector<std::string> changed_fields(const TrainConfig& a, const TrainConfig&
 }
 
 std::string field_text(const TrainConfig& config, std::string_view name) {
-  const toml::table table = toml::parse(to_toml(config));
-  std::ostringstream out;
-  if (const toml::node* node = table.get(name)) node->visit([&](const auto& v) { out << v; });
-  return out.str();
+  std::string text;
+  for_each_field(config, [&](std::string_view field_name, const auto& field, std::string_view) {
+    if (field_name != name) return;
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::vector<int64_t>>)
+      text = fmt::format("[{}]", fmt::join(field, ", "));
+    else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::string>)
+      text = fmt::format("'{}'", field);
+    else
+      text = fmt::format("{}", field);  // shortest form that reads back exactly: 0.1, not 0.10000000000000001
+  });
+  return text;
 }
 
 void set_field(TrainConfig& config, const std::string& name, const std::string& value) {

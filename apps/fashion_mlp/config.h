@@ -108,7 +108,7 @@ TrainConfig from_toml(const std::string& text, const std::string& origin);
 void copy_field(TrainConfig& to, const TrainConfig& from, std::string_view name);
 // Names of the fields whose values differ between a and b, in field order.
 std::vector<std::string> changed_fields(const TrainConfig& a, const TrainConfig& b);
-// The value of field `name` as TOML text ("0.001", "[512, 256]"), for messages.
+// The value of field `name` as text for messages ("0.001", "[512, 256]", "'relu'").
 std::string field_text(const TrainConfig& config, std::string_view name);
 // Sets one field from its text form ("lr", "3e-4"; "hidden", "512,256"); used by sweep.
 void set_field(TrainConfig& config, const std::string& name, const std::string& value);
