@@ -81,11 +81,12 @@ void request_stop(int signal) {
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
 }
 
-// The first SIGINT or SIGTERM asks for a clean stop; SA_RESETHAND lets a second one kill.
+// The first SIGINT or SIGTERM asks for a clean stop; SA_RESETHAND lets a second one kill, and
+// SA_RESTART keeps a write in progress (a checkpoint) from failing with EINTR.
 void catch_stop_signals() {
   struct sigaction action {};
   action.sa_handler = request_stop;
-  action.sa_flags = SA_RESETHAND;
+  action.sa_flags = SA_RESETHAND | SA_RESTART;
   sigemptyset(&action.sa_mask);
   for (int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &action, nullptr);
 }
