@@ -209,6 +209,11 @@ TEST_CASE("figures: metrics.csv is read back; bad files are named") {
   REQUIRE(history.size() == 1);
   CHECK(history[0].train_accuracy == 0.8);
   CHECK(std::isnan(history[0].val_loss));
+  // What train writes now: with the skipped_steps column.
+  std::ofstream(path) << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,skipped_steps\n"
+                         "1,0.5,0.8,0.4,0.85,0.001,2.5,3\n";
+  REQUIRE(fashion::read_metrics_csv(path).size() == 1);
+  CHECK(fashion::read_metrics_csv(path)[0].skipped_steps == 3);
   std::ofstream(path) << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5,x,0.4,0.8,0.001,2.5\n";
   CHECK_THROWS_WITH(fashion::read_metrics_csv(path), Contains("metrics.csv:2") && Contains("'x'"));
   std::ofstream(path) << "a,b\n";

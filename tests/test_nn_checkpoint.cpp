@@ -1,9 +1,11 @@
 // state_dict and checkpoint files: round trips, and refusal of truncated, corrupt, foreign and
 // mismatched files with messages naming the file and the problem.
 #include <minigrad/minigrad.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 
@@ -154,4 +156,31 @@ TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing file
                     Contains("absent.ckpt: cannot open"));
   CHECK_THROWS_WITH(nn::save_tensors(dir.file("no/such/dir/x.ckpt"), {}),
                     Contains("cannot create"));
+}
+
+TEST_CASE("nn: a checkpoint write that fails midway leaves the old checkpoint whole", "[nn]") {
+  TempDir dir;
+  const std::string path = dir.file("model.ckpt");
+  nn::save(mlp(1), path);
+  const std::string good = read_bytes(path);
+  // A file size limit makes write() fail after a partial write (EFBIG), like a disk filling up.
+  // SIGXFSZ would kill the process; ignored, the write returns the error instead.
+  struct rlimit old_limit{};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit small = old_limit;
+  small.rlim_cur = 1000;
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const nn::Sequential bigger = mlp(2, 100);  // ~2 KB of tensors: past the limit
+  std::string error;
+  try {
+    nn::save(bigger, path);
+  } catch (const mg::Error& e) {
+    error = e.what();
+  }
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  std::signal(SIGXFSZ, old_handler);
+  CHECK_THAT(error, Contains(path) && Contains("write failed after 1000 of"));
+  CHECK(read_bytes(path) == good);
+  CHECK(std::distance(fs::directory_iterator(dir.path), fs::directory_iterator()) == 1);  // no temporary left
 }

@@ -66,6 +66,19 @@ TEST_CASE("tensor: seeded random generators are reproducible") {
   CHECK(mg::rand({3}).to_vector<float>() == x.to_vector<float>());
 }
 
+TEST_CASE("tensor: a generator's saved state continues its exact stream, spare normal included") {
+  mg::Generator g(11);
+  g.normal();  // leaves the second Box-Muller value pending
+  const mg::Generator::State saved = g.state();
+  const double next_normal = g.normal(), next_uniform = g.uniform();
+  mg::Generator other(99);
+  other.set_state(saved);
+  CHECK(other.normal() == next_normal);  // the pending spare, not a fresh pair
+  CHECK(other.uniform() == next_uniform);
+  CHECK_THROWS_WITH(other.set_state({0, 0, 0, 0, 0, 0}), Catch::Matchers::Contains("all zeros"));
+  CHECK_THROWS_WITH(other.set_state({1, 2, 3, 4, 0, 7}), Catch::Matchers::Contains("flag is 7"));
+}
+
 TEST_CASE("tensor: printing shows values, shape and dtype, abbreviated when large") {
   auto t = mg::tensor({1.0, 2.0, 3.0, 4.0}, {2, 2});
   const std::string s = fmt::format("{}", t);

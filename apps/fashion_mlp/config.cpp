@@ -118,6 +118,31 @@ void copy_field(TrainConfig& to, const TrainConfig& from, std::string_view name)
   });
 }
 
+std::vector<std::string> changed_fields(const TrainConfig& a, const TrainConfig& b) {
+  std::vector<std::string> changed;
+  for_each_field(a, [&](std::string_view name, const auto& field, std::string_view) {
+    for_each_field(b, [&](std::string_view other_name, const auto& other, std::string_view) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::remove_cvref_t<decltype(other)>>)
+        if (other_name == name && !(field == other)) changed.emplace_back(name);
+    });
+  });
+  return changed;
+}
+
+std::string field_text(const TrainConfig& config, std::string_view name) {
+  std::string text;
+  for_each_field(config, [&](std::string_view field_name, const auto& field, std::string_view) {
+    if (field_name != name) return;
+    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::vector<int64_t>>)
+      text = fmt::format("[{}]", fmt::join(field, ", "));
+    else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::string>)
+      text = fmt::format("'{}'", field);
+    else
+      text = fmt::format("{}", field);  // shortest form that reads back exactly: 0.1, not 0.10000000000000001
+  });
+  return text;
+}
+
 void set_field(TrainConfig& config, const std::string& name, const std::string& value) {
   // Reuse the TOML reader so "3e-4", "true" and "[512, 256]" mean what they mean in a file.
   std::optional<std::string> literal;
@@ -152,6 +177,7 @@ void validate(const TrainConfig& c) {
   one_of(c.schedule, "schedule", {"none", "step", "exponential", "cosine"});
   one_of(c.normalize, "normalize", {"scale", "standardize", "per_image"});
   one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
+  one_of(c.on_nan, "on_nan", {"stop", "skip"});
   for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
   require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
   require(c.input_dropout >= 0 && c.input_dropout < 1,
@@ -168,6 +194,7 @@ void validate(const TrainConfig& c) {
   require(c.augment_shift >= 0 && c.augment_shift < 14,
           fmt::format("augment_shift {} must be in [0, 13]", c.augment_shift));
   require(c.patience >= 0, fmt::format("patience {} must be >= 0", c.patience));
+  require(c.log_every >= 0, fmt::format("log_every {} must be >= 0", c.log_every));
   require(c.init_scale > 0, fmt::format("init_scale {} must be positive", c.init_scale));
 }
 

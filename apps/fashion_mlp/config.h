@@ -50,6 +50,8 @@ struct TrainConfig {
   int64_t threads = 0;  // 0 = MINIGRAD_THREADS or all cores
   std::string data;     // the Fashion-MNIST folder; searched for when empty
   std::string out;      // run directory; runs/<timestamp> when empty
+  std::string on_nan = "stop";  // stop | skip: what a NaN or Inf in the loss or a gradient does
+  int64_t log_every = 0;        // a progress line on stdout every N steps (0 = off)
 };
 
 // Calls visit(name, field, help) for every field, in a stable order.
@@ -91,7 +93,12 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("threads", c.threads, "threads (0 = MINIGRAD_THREADS or all cores)");
   visit("data", c.data, "Fashion-MNIST folder (searched for when empty)");
   visit("out", c.out, "run directory (runs/<timestamp> when empty)");
+  visit("on_nan", c.on_nan, "stop | skip: a NaN or Inf in the loss or a gradient ends the run or drops the step");
+  visit("log_every", c.log_every, "print a progress line every N steps (0 = off)");
 }
+
+// Fields that say how a run is carried out, not what it computes: a resumed run may change them.
+inline constexpr std::string_view kRunOnlyFields[] = {"threads", "data", "out", "on_nan", "log_every"};
 
 // Reads a TOML file over `config`; unknown keys and wrong types are errors naming the file,
 // the key and the line.
@@ -101,6 +108,10 @@ std::string to_toml(const TrainConfig& config);
 TrainConfig from_toml(const std::string& text, const std::string& origin);
 // to.<name> = from.<name>, for the field called `name`.
 void copy_field(TrainConfig& to, const TrainConfig& from, std::string_view name);
+// Names of the fields whose values differ between a and b, in field order.
+std::vector<std::string> changed_fields(const TrainConfig& a, const TrainConfig& b);
+// The value of field `name` as text for messages ("0.001", "[512, 256]", "'relu'").
+std::string field_text(const TrainConfig& config, std::string_view name);
 // Sets one field from its text form ("lr", "3e-4"; "hidden", "512,256"); used by sweep.
 void set_field(TrainConfig& config, const std::string& name, const std::string& value);
 // Checks values that are wrong whatever else is set (negative lr, unknown activation, ...).

@@ -368,8 +368,11 @@ std::vector<EpochRecord> read_metrics_csv(const std::string& path) {
       if (end == cell.c_str() || *end != '\0')
         throw Error(fmt::format("{}:{}: '{}' is not a number", path, number, cell));
     }
-    if (fields.size() != 7) throw Error(fmt::format("{}:{}: expected 7 fields, got {}", path, number, fields.size()));
-    history.push_back({static_cast<int64_t>(fields[0]), fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]});
+    // Runs written before skipped_steps was recorded have 7 columns.
+    if (fields.size() != 7 && fields.size() != 8)
+      throw Error(fmt::format("{}:{}: expected 8 fields, got {}", path, number, fields.size()));
+    history.push_back({static_cast<int64_t>(fields[0]), fields[1], fields[2], fields[3], fields[4], fields[5], fields[6],
+                       fields.size() == 8 ? static_cast<int64_t>(fields[7]) : 0});
   }
   if (history.empty()) throw Error(fmt::format("{}: no epochs recorded", path));
   return history;

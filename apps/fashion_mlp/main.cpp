@@ -1,11 +1,16 @@
 // fashion_mlp: train, evaluate and query MLPs on Fashion-MNIST.
 //   fashion_mlp train [--recipe NAME | --config FILE] [--lr 3e-4 --hidden 512,256 ...]
+//   fashion_mlp train --resume RUN_DIR [--threads N ...]
 //   fashion_mlp eval RUN_DIR|CHECKPOINT
 //   fashion_mlp predict RUN_DIR|CHECKPOINT [IMAGE...] [--index I...]
 //   fashion_mlp sweep --grid lr=1e-3,3e-4 --grid hidden=256,512x256 [--samples N] [train flags]
 //   fashion_mlp compare RUN_DIR... [--out compare.png]
 //   fashion_mlp lr-find [train flags]
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <map>
@@ -18,6 +23,7 @@
 #include "config.h"
 #include "figures.h"
 #include "images.h"
+#include "resume.h"
 #include "train.h"
 
 namespace {
@@ -63,14 +69,67 @@ std::string checkpoint_in(const std::string& run_or_file) {
 
 // ---- subcommands ----
 
-void run_train(const TrainConfig& config, bool overfit_batch) {
+// Exit statuses of `train` besides 0 (done) and 1 (error): a run stopped on a NaN or Inf, and
+// 128 + the signal for a run interrupted and saved (130 for SIGINT), as shells report it.
+constexpr int kExitNonFinite = 3;
+
+// The signal that asked `train` to stop; the trainer polls it between steps.
+std::atomic<int> stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "a signal handler may only touch lock-free atomics");
+
+void request_stop(int signal) {
+  stop_signal.store(signal);
+  constexpr char kNote[] = "\nfashion_mlp: finishing the step and saving; signal again to quit at once\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
+}
+
+// The first SIGINT or SIGTERM asks for a clean stop; SA_RESETHAND lets a second one kill, and
+// SA_RESTART keeps a write in progress (a checkpoint) from failing with EINTR.
+void catch_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  action.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM}) ::sigaction(sig, &action, nullptr);
+}
+
+// The config of `train --resume RUN_DIR`: the run's own, with the flags given on top (only
+// kRunOnlyFields may differ; check_resumable names any other).
+TrainConfig resume_config(const std::string& run_dir, const TrainConfig& cli, const std::map<std::string, CLI::Option*>& flags) {
+  const TrainConfig run = resumable_config(run_dir);
+  TrainConfig config = run;
+  for (const auto& [name, flag] : flags)
+    if (flag->count() > 0) copy_field(config, cli, name);
+  config.out = run_dir;  // the directory may have moved since the run started
+  check_resumable(run, config, run_dir);
+  validate(config);
+  return config;
+}
+
+int run_train(const TrainConfig& config, bool overfit_batch, bool resume) {
   const Splits splits = load_splits(config);
-  const TrainResult result = train(config, splits, {.overfit_batch = overfit_batch});
-  const EpochRecord& best = result.history[result.best_epoch - 1];
-  fmt::print("\nbest epoch {} (val loss {:.4f}, val acc {:.2f}%); {:.1f}s in all\n", best.epoch, best.val_loss,
-             100 * best.val_accuracy, result.seconds);
+  catch_stop_signals();
+  const TrainResult result = train(config, splits, {.overfit_batch = overfit_batch, .resume = resume, .stop_signal = &stop_signal});
+  if (result.interrupted_by) {
+    const int sig = result.interrupted_by;
+    fmt::print(stderr, "fashion_mlp: interrupted by {}: state saved to {}; continue with: fashion_mlp train --resume {}\n",
+               sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : fmt::format("signal {}", sig),
+               resume_path(result.run_dir), result.run_dir);
+    return 128 + result.interrupted_by;
+  }
+  if (result.best_epoch > 0) {
+    const EpochRecord& best = result.history[result.best_epoch - 1];
+    fmt::print("\nbest epoch {} (val loss {:.4f}, val acc {:.2f}%); {:.1f}s in all\n", best.epoch, best.val_loss,
+               100 * best.val_accuracy, result.seconds);
+  }
+  if (result.skipped_steps > 0) fmt::print("{} steps skipped for NaN or Inf values\n", result.skipped_steps);
   if (result.test) print_report(*result.test);
   fmt::print("\nrun directory: {}\n", result.run_dir);
+  if (!result.non_finite.empty()) {
+    fmt::print(stderr, "fashion_mlp: training stopped at {}\n", result.non_finite);
+    return kExitNonFinite;
+  }
+  return 0;
 }
 
 void run_eval(const std::string& target, const std::string& data_dir) {
@@ -187,6 +246,10 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
       settings += fmt::format("{}{}={}", a ? " " : "", axes[a].first, axes[a].second[combos[i][a]]);
     }
     const TrainResult r = train(config, splits, {.quiet = true, .evaluate_test = false, .write_files = false});
+    if (r.best_epoch == 0) {  // stopped on a NaN or Inf before any epoch ended: no row
+      fmt::print("[{}/{}] {}  no epoch finished: {}\n", i + 1, combos.size(), settings, r.non_finite);
+      continue;
+    }
     const EpochRecord& best = r.history[r.best_epoch - 1];
     rows.push_back({settings, best.val_accuracy, best.val_loss, r.seconds});
     points.push_back({{}, best.val_accuracy});
@@ -237,6 +300,9 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--recipe", recipe, "a bundled recipe by name, or a TOML file");
   train_cmd->add_option("--config", config_file, "a TOML config file (flags override it)");
   train_cmd->add_flag("--overfit-batch", overfit_batch, "train on one batch: the loss must go to ~0");
+  std::string resume_dir;
+  train_cmd->add_option("--resume", resume_dir, "continue the interrupted run in RUN_DIR (Ctrl-C or SIGTERM saves it)")
+      ->excludes("--recipe", "--config", "--overfit-batch", "--out");
 
   std::string target, data_dir;
   auto* eval_cmd = app.add_subcommand("eval", "report test metrics of a trained model");
@@ -284,7 +350,12 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-    if (*train_cmd) run_train(resolve_config(cli, train_flags, recipe, config_file), overfit_batch);
+    if (*train_cmd) {
+      const bool resume = !resume_dir.empty();
+      const TrainConfig config = resume ? resume_config(resume_dir, cli, train_flags)
+                                        : resolve_config(cli, train_flags, recipe, config_file);
+      if (const int status = run_train(config, overfit_batch, resume); status != 0) return status;
+    }
     if (*eval_cmd) run_eval(target, data_dir);
     if (*predict_cmd) run_predict(target, files, indices, invert, data_dir);
     if (*sweep_cmd) run_sweep(resolve_config(sweep_cli, sweep_flags, sweep_recipe, sweep_config), grid, samples);

@@ -1,9 +1,11 @@
 #include "train.h"
 
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <limits>
 #include <numbers>
 #include <sstream>
 
@@ -15,6 +17,7 @@
 #include "figures.h"
 #include "progress.h"
 #include "report.h"
+#include "resume.h"
 
 namespace fashion {
 
@@ -169,10 +172,10 @@ std::string timestamp() {
 }
 
 std::string metrics_csv(const std::vector<EpochRecord>& history) {
-  std::string out = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n";
+  std::string out = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,skipped_steps\n";
   for (const EpochRecord& r : history)
-    out += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.3f}\n", r.epoch, r.train_loss, r.train_accuracy,
-                       r.val_loss, r.val_accuracy, r.lr, r.seconds);
+    out += fmt::format("{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6g},{:.3f},{}\n", r.epoch, r.train_loss, r.train_accuracy,
+                       r.val_loss, r.val_accuracy, r.lr, r.seconds, r.skipped_steps);
   return out;
 }
 
@@ -182,10 +185,12 @@ std::string summary_json(const TrainConfig& config, const TrainResult& result, c
   summary.insert("best_epoch", result.best_epoch);
   summary.insert("epochs_run", static_cast<int64_t>(result.history.size()));
   summary.insert("seconds", result.seconds);
+  summary.insert("skipped_steps", result.skipped_steps);
+  if (!result.non_finite.empty()) summary.insert("stopped_on_non_finite", result.non_finite);
   summary.insert("threads", static_cast<int64_t>(minigrad::get_num_threads()));
   summary.insert("train_images", splits.train.size());
   summary.insert("val_images", splits.val.size());
-  if (!result.history.empty()) {
+  if (result.best_epoch > 0) {
     const EpochRecord& best = result.history[result.best_epoch - 1];
     summary.insert("best_val_loss", best.val_loss);
     summary.insert("best_val_accuracy", best.val_accuracy);
@@ -280,10 +285,78 @@ LoadedModel load_checkpoint(const std::string& path) {
 
 // ---- training ----
 
+void prepare_run_dir(const std::string& dir, uintmax_t bytes_needed) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(fmt::format("run directory {}: cannot create it: {}", dir, ec.message()));
+  // A probe through the same path the checkpoints take.
+  const std::string probe = dir + "/.write_probe";
+  minigrad::write_file_atomic(probe, "probe");
+  std::filesystem::remove(probe, ec);
+  const std::filesystem::space_info space = std::filesystem::space(dir, ec);
+  if (ec) throw Error(fmt::format("run directory {}: cannot tell the free space: {}", dir, ec.message()));
+  if (space.available < bytes_needed)
+    throw Error(fmt::format("run directory {}: {:.1f} MB free, but the run's checkpoints need about {:.1f} MB", dir,
+                            space.available / 1e6, bytes_needed / 1e6));
+}
+
+namespace {
+
+// resume.ckpt holds the model, up to three optimizer buffers per parameter and the best weights,
+// and while it is rewritten the old and the new copy coexist; best.ckpt and model.ckpt hold one
+// model each. A MB more for metrics, summary and headers.
+uintmax_t checkpoint_bytes_needed(const nn::Module& model) {
+  const auto model_bytes = static_cast<uintmax_t>(model.num_parameters()) * sizeof(float);
+  return model_bytes * (2 * 5 + 2) + (uintmax_t{1} << 20);
+}
+
+// A value is NaN or Inf exactly when its exponent bits are all ones. Checked with integer ops,
+// which vectorize, since this runs over every gradient at every step.
+template <typename T, typename Bits>
+bool all_finite(const Tensor& t) {
+  constexpr Bits exponent = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());  // all ones, mantissa 0
+  const T* p = t.data<T>();
+  Bits worst = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) worst = std::max<Bits>(worst, std::bit_cast<Bits>(p[i]) & exponent);
+  return worst != exponent;
+}
+
+// The name of the first (name, x) in `named` whose get(x) holds a NaN or Inf; "" when none does.
+template <typename Named, typename Get>
+std::string first_non_finite(const Named& named, Get&& get) {
+  for (const auto& [name, p] : named) {
+    const Tensor t = get(p);
+    if (!t.defined()) continue;
+    if (!(t.dtype() == minigrad::kFloat64 ? all_finite<double, uint64_t>(t) : all_finite<float, uint32_t>(t))) return name;
+  }
+  return "";
+}
+
+std::string first_non_finite_parameter(const nn::Module& model) {
+  return first_non_finite(model.named_parameters(), [](const Tensor& p) { return p; });
+}
+
+// What is wrong with a step whose loss or gradients are not all finite ("" when nothing is).
+std::string check_step(double loss, const nn::Module& model, double lr) {
+  const std::string grad = first_non_finite(model.named_parameters(), [](const Tensor& p) { return p.grad(); });
+  if (std::isfinite(loss) && grad.empty()) return "";
+  const std::string advice = fmt::format("lower the learning rate (lr {}) or set --clip-norm", lr);
+  if (!std::isfinite(loss))
+    return fmt::format("loss is {}{}; {}", loss, grad.empty() ? "" : fmt::format(", first non-finite gradient: {}", grad), advice);
+  return fmt::format("gradient of {} is not finite (loss {:.4f}); {}", grad, loss, advice);
+}
+
+}  // namespace
+
 TrainResult train(const TrainConfig& config, const Splits& input_splits, const TrainOptions& options) {
   validate(config);
+  if (options.resume && (!options.write_files || options.overfit_batch))
+    throw Error("resume: only a run that writes files (and is not --overfit-batch) can be resumed");
   if (config.threads > 0) minigrad::set_num_threads(static_cast<int>(config.threads));
   const auto start = std::chrono::steady_clock::now();
+  auto since = [](std::chrono::steady_clock::time_point t) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  };
 
   Splits overfit;
   const Splits& splits = options.overfit_batch ? overfit : input_splits;
@@ -293,18 +366,24 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     overfit.val = overfit.train;
   }
 
+  auto model = build_model(config);
+  auto optimizer = make_optimizer(config, model->parameters());
+  // Before a resume sets the optimizer's lr: the schedule takes its base lr from the optimizer.
+  const EpochSchedule schedule(config, *optimizer);
   TrainResult result;
   if (options.write_files) {
     result.run_dir = config.out.empty() ? "runs/" + timestamp() : config.out;
-    std::error_code ec;
-    std::filesystem::create_directories(result.run_dir, ec);
-    // Fail now, not after an hour of training, when the run directory cannot be written.
+    prepare_run_dir(result.run_dir, checkpoint_bytes_needed(*model));
     minigrad::write_file_atomic(result.run_dir + "/config.toml", to_toml(config));
   }
+  // Resume points only for runs that keep files; an overfit run is a seconds-long check.
+  const bool resumable = options.write_files && !options.overfit_batch;
+  TrainingState state;
+  if (options.resume) state = load_training_state(resume_path(result.run_dir), config, splits, *model, *optimizer);
+  auto save_state = [&] {
+    save_training_state(resume_path(result.run_dir), state, config, splits, *model, *optimizer);
+  };
 
-  auto model = build_model(config);
-  auto optimizer = make_optimizer(config, model->parameters());
-  const EpochSchedule schedule(config, *optimizer);
   const std::vector<Tensor> params = model->parameters();
   const std::vector<Tensor> weights = weights_of(*model);
   const data::Augmentation augment{.max_shift = static_cast<int>(options.overfit_batch ? 0 : config.augment_shift),
@@ -316,28 +395,36 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     fmt::print("{}", model->summary(minigrad::Shape{-1, 784}));
     fmt::print("train {} images, validate {}, test {}; batch {}, {} threads\n", splits.train.size(),
                splits.val.size(), splits.test.size(), batch_size, minigrad::get_num_threads());
+    if (options.resume)
+      fmt::print("resuming {} at epoch {}, batch {}/{}\n", result.run_dir, state.epoch + 1, state.batch + 1, loader.num_batches());
     std::fflush(stdout);  // before any warning on stderr
   }
 
-  nn::StateDict best_state;
-  double best_monitored = INFINITY;
-  int64_t epochs_without_improvement = 0;
-  for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
+  const auto session_start = std::chrono::steady_clock::now();
+  auto patience_exhausted = [&] { return config.patience > 0 && state.epochs_without_improvement >= config.patience; };
+  while (state.epoch < config.epochs && !patience_exhausted()) {
+    const int64_t epoch = state.epoch;
     const auto epoch_start = std::chrono::steady_clock::now();
     optimizer->set_lr(schedule.lr_at(epoch));
     loader.set_epoch(epoch);
     model->train();
     ProgressBar bar(fmt::format("epoch {:>3}/{}", epoch + 1, config.epochs), splits.train.size(), "img");
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t b = 0; b < loader.num_batches(); ++b) {
+    for (; state.batch < loader.num_batches(); ++state.batch) {
+      if (options.stop_signal && options.stop_signal->load() != 0) {
+        bar.finish();
+        state.epoch_seconds += since(epoch_start);
+        state.seconds += since(session_start);
+        if (resumable) save_state();
+        result.interrupted_by = options.stop_signal->load();
+        result.history = state.history;
+        result.best_epoch = state.best_epoch;
+        return result;
+      }
+      const int64_t b = state.batch;
       const data::Batch batch = loader.batch(b);
       const Tensor logits = (*model)(batch.x);
       Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config.label_smoothing});
       const double data_loss = loss.item();
-      if (!std::isfinite(data_loss))
-        throw Error(fmt::format("loss is {} at epoch {}, batch {}: lower the learning rate (lr {}) or set --clip-norm",
-                                data_loss, epoch + 1, b + 1, optimizer->lr()));
       if (epoch == 0 && b == 0 && !options.quiet && std::abs(data_loss - std::log(10.0)) > 1.0)
         fmt::print(stderr, "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
                            "model: check the init scale and the input normalization\n", data_loss);
@@ -345,63 +432,94 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
       if (config.l1 > 0) loss = loss + nn::l1_penalty(weights) * config.l1;
       optimizer->zero_grad();
       loss.backward();
+      if (options.after_backward) options.after_backward(epoch, b, *model);
+      const double total_loss = config.l1 > 0 || config.l2 > 0 ? loss.item() : data_loss;
+      if (const std::string bad = check_step(total_loss, *model, optimizer->lr()); !bad.empty()) {
+        const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1, bad);
+        if (config.on_nan == "stop") {
+          result.non_finite = where;
+          break;
+        }
+        ++state.skipped;
+        ++state.skipped_steps;
+        if (!options.quiet) fmt::print(stderr, "warning: step skipped: {}\n", where);
+        continue;
+      }
       if (config.clip_value > 0) optim::clip_grad_value_(params, config.clip_value);
       if (config.clip_norm > 0) optim::clip_grad_norm_(params, config.clip_norm);
       optimizer->step();
       const int64_t n = batch.y.numel();
-      loss_sum += data_loss * n;
-      correct += count_correct(logits, batch.y);
-      seen += n;
-      if (!options.quiet) bar.update(seen, fmt::format("loss {:.4f}", loss_sum / seen));
+      state.loss_sum += data_loss * n;
+      state.correct += count_correct(logits, batch.y);
+      state.seen += n;
+      if (!options.quiet) {
+        bar.update(state.seen, fmt::format("loss {:.4f}", state.loss_sum / state.seen));
+        if (config.log_every > 0 && (b + 1) % config.log_every == 0) {
+          fmt::print("epoch {}/{} batch {}/{} loss {:.4f}\n", epoch + 1, config.epochs, b + 1, loader.num_batches(),
+                     state.loss_sum / state.seen);
+          std::fflush(stdout);
+        }
+      }
     }
     bar.finish();
+    if (!result.non_finite.empty()) break;
 
-    EpochRecord record{epoch + 1, loss_sum / std::max<int64_t>(seen, 1), static_cast<double>(correct) / std::max<int64_t>(seen, 1),
-                       NAN, NAN, optimizer->lr(), 0};
+    const int64_t seen = std::max<int64_t>(state.seen, 1);
+    EpochRecord record{epoch + 1, state.loss_sum / seen, static_cast<double>(state.correct) / seen, NAN, NAN, optimizer->lr(), 0, state.skipped};
     if (splits.val.size() > 0) {
       const Evaluation val = evaluate(*model, splits.val);
       record.val_loss = val.loss;
       record.val_accuracy = val.confusion.accuracy();
     }
-    record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    result.history.push_back(record);
+    record.seconds = state.epoch_seconds + since(epoch_start);
+    state.history.push_back(record);
     // Lower is better for both: accuracy is negated. Without a validation split the training
     // numbers stand in.
     const bool has_val = splits.val.size() > 0;
     const double monitored = config.monitor == "val_loss" ? (has_val ? record.val_loss : record.train_loss)
                                                           : -(has_val ? record.val_accuracy : record.train_accuracy);
-    const bool improved = monitored < best_monitored;
+    const bool improved = monitored < state.best_monitored;
     if (improved) {
-      best_monitored = monitored;
-      result.best_epoch = record.epoch;
-      epochs_without_improvement = 0;
-      if (config.restore_best) best_state = snapshot(*model);
+      state.best_monitored = monitored;
+      state.best_epoch = record.epoch;
+      state.epochs_without_improvement = 0;
+      if (config.restore_best) state.best_state = snapshot(*model);
       if (options.write_files) save_checkpoint(result.run_dir + "/best.ckpt", *model, config, splits.standardization, record);
     } else {
-      ++epochs_without_improvement;
+      ++state.epochs_without_improvement;
     }
-    if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/metrics.csv", metrics_csv(result.history));
+    if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/metrics.csv", metrics_csv(state.history));
     if (!options.quiet)
-      fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc {:6.2f}%  lr {:.2e}  {:.1f}s{}\n",
+      fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc {:6.2f}%  lr {:.2e}  {:.1f}s{}{}\n",
                  record.epoch, config.epochs, record.train_loss, 100 * record.train_accuracy, record.val_loss,
-                 100 * record.val_accuracy, record.lr, record.seconds, improved ? "  *" : "");
+                 100 * record.val_accuracy, record.lr, record.seconds, improved ? "  *" : "",
+                 record.skipped_steps ? fmt::format("  ({} steps skipped)", record.skipped_steps) : "");
     std::fflush(stdout);  // a line per epoch, even when piped to a log
-    if (config.patience > 0 && epochs_without_improvement >= config.patience) {
-      if (!options.quiet) fmt::print("early stop: no improvement for {} epochs\n", config.patience);
-      break;
-    }
+    state.start_next_epoch();
+    if (resumable) save_state();  // a resume point at every epoch's end
   }
-  if (config.restore_best && !best_state.empty()) model->load_state_dict(best_state);
-  if (options.write_files && !result.history.empty())
-    save_checkpoint(result.run_dir + "/model.ckpt", *model, config, splits.standardization, result.history.back());
+  if (patience_exhausted() && !options.quiet) fmt::print("early stop: no improvement for {} epochs\n", config.patience);
+  result.history = state.history;
+  result.best_epoch = state.best_epoch;
+  result.skipped_steps = state.skipped_steps;
 
-  if (options.evaluate_test) result.test = evaluate(*model, splits.test);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (config.restore_best && !state.best_state.empty()) model->load_state_dict(state.best_state);
+  // A model broken by an overflowing step is neither saved (the last good checkpoints stay) nor tested.
+  const std::string broken = first_non_finite_parameter(*model);
+  if (!broken.empty() && !options.quiet)
+    fmt::print(stderr, "warning: parameter {} is not finite: model.ckpt not written, no test\n", broken);
+  if (options.write_files && !result.history.empty() && broken.empty())
+    save_checkpoint(result.run_dir + "/model.ckpt", *model, config, splits.standardization, result.history.back());
+  if (options.evaluate_test && broken.empty()) result.test = evaluate(*model, splits.test);
+  result.seconds = state.seconds + since(session_start) + std::chrono::duration<double>(session_start - start).count();
   if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/summary.json", summary_json(config, result, splits));
   if (options.write_files)  // figures and report never throw: the results above are kept whatever happens
     write_report(result.run_dir, config, result,
                  write_figures(result.run_dir, {&result.history, result.best_epoch, result.test ? &*result.test : nullptr,
                                                 &splits.test, model.get()}));
+  // Finished: nothing left to resume. A run stopped on a NaN keeps its last epoch's resume point,
+  // so it can go on with --resume RUN_DIR --on-nan skip.
+  if (resumable && result.non_finite.empty()) std::filesystem::remove(resume_path(result.run_dir));
   return result;
 }
 

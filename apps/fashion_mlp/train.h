@@ -1,5 +1,7 @@
 #pragma once
 // Training, evaluation and checkpoints of the Fashion-MNIST MLP.
+#include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,6 +38,7 @@ Evaluation evaluate(mg::nn::Module& model, const mg::data::Dataset& data);
 struct EpochRecord {
   int64_t epoch;
   double train_loss, train_accuracy, val_loss, val_accuracy, lr, seconds;
+  int64_t skipped_steps = 0;  // steps dropped for a NaN or Inf (on_nan = skip)
 };
 
 struct TrainResult {
@@ -44,6 +47,9 @@ struct TrainResult {
   std::optional<Evaluation> test;  // absent when the run skips the test set (sweep)
   double seconds = 0;
   std::string run_dir;
+  int64_t skipped_steps = 0;
+  std::string non_finite;  // with on_nan = stop: what went bad, where ("" when nothing did)
+  int interrupted_by = 0;  // the signal that stopped the run; its state is in resume.ckpt
 };
 
 struct TrainOptions {
@@ -51,7 +57,18 @@ struct TrainOptions {
   bool evaluate_test = true;    // report on the test set at the end
   bool write_files = true;      // checkpoint, metrics.csv, summary.json
   bool overfit_batch = false;   // train and validate on one batch: the loss must go to ~0
+  bool resume = false;          // continue the run in config.out from its resume.ckpt
+  // Set (to the signal number) by a signal handler: the run finishes its step, saves resume.ckpt
+  // and returns with interrupted_by set.
+  const std::atomic<int>* stop_signal = nullptr;
+  // Called after each backward pass, before the gradients are checked and applied; tests use it
+  // to inject faults.
+  std::function<void(int64_t epoch, int64_t batch, mg::nn::Module& model)> after_backward = {};
 };
+
+// Creates the run directory and fails now, not after an hour of training, when it cannot be
+// written or its file system has less than `bytes_needed` free.
+void prepare_run_dir(const std::string& dir, uintmax_t bytes_needed);
 
 TrainResult train(const TrainConfig& config, const Splits& splits, const TrainOptions& options = {});
 

@@ -1,7 +1,11 @@
 #include <minigrad/random.h>
 
+#include <algorithm>
+#include <bit>
 #include <cmath>
 #include <numbers>
+
+#include <minigrad/tensor.h>  // Error
 
 namespace minigrad {
 namespace {
@@ -17,6 +21,19 @@ uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 void Generator::seed_(uint64_t seed) {
   for (auto& s : s_) s = splitmix64(seed);
   has_spare_ = false;
+}
+
+Generator::State Generator::state() const {
+  return {s_[0], s_[1], s_[2], s_[3], std::bit_cast<uint64_t>(spare_normal_), has_spare_ ? 1u : 0u};
+}
+
+void Generator::set_state(const State& state) {
+  if (state[5] > 1) throw Error(fmt::format("Generator::set_state: the pending-normal flag is {}, expected 0 or 1", state[5]));
+  if ((state[0] | state[1] | state[2] | state[3]) == 0)
+    throw Error("Generator::set_state: xoshiro256** state is all zeros (it would only ever return 0)");
+  std::copy_n(state.begin(), 4, s_);
+  spare_normal_ = std::bit_cast<double>(state[4]);
+  has_spare_ = state[5] == 1;
 }
 
 uint64_t Generator::next_u64() {

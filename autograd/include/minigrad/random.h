@@ -1,6 +1,7 @@
 #pragma once
 // One seeded generator type (xoshiro256**, seeded through splitmix64) for every random thing:
 // init, dropout, shuffling, splits. Same seed, same numbers, on every platform.
+#include <array>
 #include <cstdint>
 
 namespace minigrad {
@@ -15,6 +16,12 @@ class Generator {
   double normal();                  // N(0, 1), Box-Muller
   uint64_t below(uint64_t bound);   // uniform in [0, bound), unbiased
   bool bernoulli(double p) { return uniform() < p; }
+
+  // Everything the generator remembers (xoshiro words, the spare normal's bits, whether it is
+  // pending), so a checkpoint can continue the exact stream: set_state(state()) changes nothing.
+  using State = std::array<uint64_t, 6>;
+  State state() const;
+  void set_state(const State& state);
 
  private:
   void seed_(uint64_t seed);

@@ -24,6 +24,8 @@ class Dropout : public ShapePreserving {
   // scaled by 1/(1-p): makes training-mode forward deterministic, e.g. for gradcheck.
   void set_mask(Tensor keep) { fixed_mask_ = std::move(keep); }
   void clear_mask() { fixed_mask_ = Tensor(); }
+  // The mask generator, e.g. to checkpoint its state so a resumed run draws the same masks.
+  Generator& generator() const { return *generator_; }
 
   double p;
 
