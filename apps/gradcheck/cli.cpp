@@ -38,6 +38,7 @@ std::vector<CheckResult> run_registry(const Registry& registry, const Flags& fla
     for (const OpEntry& e : registry.ops()) ops.push_back(&e);
     for (const ModuleEntry& e : registry.modules()) modules.push_back(&e);
   }
+  if (!flags.json) fmt::print("{}", table_header());
   std::vector<CheckResult> results;
   auto keep = [&](std::vector<CheckResult> more) {
     for (CheckResult& r : more) {
@@ -89,7 +90,6 @@ int run(const Registry& registry, const Flags& flags, const CLI::App& app) {
   options.samples = flags.samples >= 0 ? flags.samples : model_mode ? 64 : 0;
 
   const auto start = std::chrono::steady_clock::now();
-  if (!flags.json) fmt::print("{}", table_header());
   std::vector<CheckResult> results;
   if (model_mode) {
     CheckResult result;
@@ -110,7 +110,7 @@ int run(const Registry& registry, const Flags& flags, const CLI::App& app) {
       result = check_model(*model, x, loss, options, "model", flags.model,
                            fmt::format("{} {}, batch {}", flags.activation, flags.loss, flags.batch));
     }
-    if (!flags.json) fmt::print("{}", table_row(result));
+    if (!flags.json) fmt::print("{}{}", table_header(), table_row(result));
     results.push_back(std::move(result));
   } else {
     results = run_registry(registry, flags, options);

@@ -96,7 +96,7 @@ OpEntry unary_with_kinks(std::string name, mg::GradcheckFn fn, std::vector<doubl
                          std::vector<double> kink_values) {
   OpEntry e = unary(std::move(name), fn, -2.0, 2.0, {.kink_values = std::move(kink_values)});
   const auto n = static_cast<int64_t>(kink_inputs.size());
-  e.cases.push_back({fmt::format("{} at kinks", mg::shape_str({n})), fixed_inputs({kink_inputs}, {{n}}), fn});
+  e.cases.push_back({fmt::format("{} at kinks", mg::shape_str({n})), fixed_inputs({kink_inputs}, {{n}}), fn, false});
   return e;
 }
 
@@ -123,7 +123,7 @@ void add_elementwise(Registry& r) {
            {"minimum", [](const Inputs& in) { return mg::minimum(in[0], in[1]); }}}) {
     OpEntry e = binary(name, name == "maximum" ? "max" : "min", fn);
     // Ties split the gradient evenly, which is the central difference there.
-    e.cases.push_back({"(4,) ties", fixed_inputs({{1.0, -2.0, 0.5, 3.0}, {1.0, 0.0, 0.5, 3.0}}, {{4}, {4}}), fn});
+    e.cases.push_back({"(4,) ties", fixed_inputs({{1.0, -2.0, 0.5, 3.0}, {1.0, 0.0, 0.5, 3.0}}, {{4}, {4}}), fn, false});
     r.add(std::move(e));
   }
   r.add(unary("neg", [](const Inputs& in) { return -in[0]; }));
@@ -167,9 +167,9 @@ void add_reductions(Registry& r) {
         [is_max](const Tensor& x) { return is_max ? x.max() : x.min(); });
     // Tied extrema share the gradient: between the one-sided differences, no fixed value.
     e.cases.push_back({"(2, 3) ties along axis 1", fixed_inputs({{1.0, 3.0, 3.0, 0.0, 0.0, 0.0}}, {{2, 3}}),
-                       [is_max](const Inputs& in) { return is_max ? in[0].max(1) : in[0].min(1); }});
+                       [is_max](const Inputs& in) { return is_max ? in[0].max(1) : in[0].min(1); }, false});
     e.cases.push_back({"(2, 3) ties overall", fixed_inputs({{3.0, -1.0, 3.0, -1.0, 0.0, 3.0}}, {{2, 3}}),
-                       [is_max](const Inputs& in) { return is_max ? in[0].max() : in[0].min(); }});
+                       [is_max](const Inputs& in) { return is_max ? in[0].max() : in[0].min(); }, false});
     r.add(std::move(e));
   }
   for (const std::string name : {"softmax", "log_softmax"}) {
@@ -277,7 +277,7 @@ void add_modules(Registry& r) {
                               {"4->2 no bias, input (3, 4)", linear(4, 2, false), {3, 4}},
                               {"4->3, input (2, 3, 4)", linear(4, 3, true), {2, 3, 4}}}});
   const Shape s{3, 4};
-  r.add(ModuleEntry{.name = "ReLU", .policy = {.kink_values = {0.0, 1.0}}, .cases = {{"(3, 4)", stateless<nn::ReLU>(), s}}});
+  r.add(ModuleEntry{.name = "ReLU", .cases = {{"(3, 4)", stateless<nn::ReLU>(), s}}});
   r.add(ModuleEntry{.name = "LeakyReLU", .cases = {{"slope 0.1, (3, 4)", stateless<nn::LeakyReLU>(0.1), s}}});
   r.add(ModuleEntry{.name = "Sigmoid", .cases = {{"(3, 4)", stateless<nn::Sigmoid>(), s}}});
   r.add(ModuleEntry{.name = "Tanh", .cases = {{"(3, 4)", stateless<nn::Tanh>(), s}}});

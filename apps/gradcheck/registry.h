@@ -31,12 +31,14 @@ struct OpCase {
   std::string label{};  // the shapes, e.g. "(3, 1) * (1, 4)", or what is special ("ties")
   std::function<std::vector<mg::Tensor>(mg::Generator&)> make_inputs{};
   mg::GradcheckFn fn{};
+  // False at kinks and ties: the first derivative jumps there, so a second does not exist.
+  bool second_order = true;
 };
 
 struct OpEntry {
   std::string name{};      // the name the op passes to record_op (for composites: its API name)
   bool composite = false;  // built from other registered ops; records no node of its own
-  CheckPolicy policy{};
+  CheckPolicy policy = CheckPolicy();
   std::vector<OpCase> cases{};
 };
 
@@ -48,7 +50,7 @@ struct ModuleCase {
 
 struct ModuleEntry {
   std::string name{};  // the class name in minigrad::nn
-  CheckPolicy policy{};
+  CheckPolicy policy = CheckPolicy();
   std::vector<ModuleCase> cases{};
 };
 

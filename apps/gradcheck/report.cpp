@@ -21,9 +21,13 @@ std::string entry_text(const mg::GradcheckEntry& e) {
     return fmt::format("{}, projection u^T J v: analytic (ours) {:.10g}, numeric (finite difference) {:.10g}, "
                        "abs error {:.3g}",
                        e.name, e.analytic, e.numeric, e.abs_error);
-  return fmt::format("{} index {}, output element {}: analytic (ours) {:.10g}, numeric (finite difference) "
-                     "{:.10g}, abs error {:.3g}, rel error {:.3g}",
-                     e.name, mg::shape_str(e.index), e.output_index, e.analytic, e.numeric, e.abs_error, e.rel_error);
+  std::string text = fmt::format("{} index {}, output element {}: analytic (ours) {:.10g}, numeric (finite difference) "
+                                 "{:.10g}, abs error {:.3g}, rel error {:.3g}",
+                                 e.name, mg::shape_str(e.index), e.output_index, e.analytic, e.numeric, e.abs_error,
+                                 e.rel_error);
+  if (e.left != e.right)
+    text += fmt::format(" (a kink: one-sided differences {:.6g} and {:.6g})", e.left, e.right);
+  return text;
 }
 
 std::string json_string(const std::string& s) {
