@@ -113,8 +113,9 @@ std::string to_json(const std::vector<CheckResult>& results, double seconds) {
   for (const CheckResult& r : results) {
     const mg::GradcheckReport& rep = r.report;
     failed += !rep.passed;
-    std::vector<std::string> worst;
-    for (const auto& e : rep.worst) worst.push_back(json_entry(e));
+    std::vector<std::string> worst;  // only failures: a passing check's "worst" entries are noise
+    if (!rep.passed)
+      for (const auto& e : rep.worst) worst.push_back(json_entry(e));
     std::string wrong = "null";
     if (r.wrong_node)
       wrong = fmt::format(R"({{"op": {}, "node": {}, "nodes": {}, "inputs": {}, "worst": [{}]}})",

@@ -38,7 +38,7 @@ struct GradcheckEntry {
   double analytic = 0, numeric = 0, abs_error = 0, rel_error = 0;
   double excess = 0;           // abs_error minus the tolerance: > 0 fails
   bool kink = false;           // accepted at a kink: numeric is meaningless, left/right bound it
-  double left = 0, right = 0;  // one-sided differences, set when kink
+  double left = 0, right = 0;  // one-sided differences, set at a kink (accepted or not)
 };
 
 struct GradcheckReport {
