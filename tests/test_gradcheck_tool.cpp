@@ -375,3 +375,22 @@ TEST_CASE("gradcheck tool: a trained fashion_mlp checkpoint checks at real input
   CHECK(run_cli({"--checkpoint", c.out + "/missing.ckpt"}) == 2);
   fs::remove_all(c.out);
 }
+
+TEST_CASE("record observer: sees each node, may replace its output, stays installed when it throws") {
+  const mg::Tensor x = leaf({0.5, -1.0});
+  std::vector<std::string> seen;
+  mg::set_record_observer([&](const mg::Node& node, const mg::Tensor& out) {
+    seen.push_back(node.name);
+    return node.name == "exp" ? mg::zeros_like(out) : mg::Tensor();
+  });
+  const mg::Tensor y = x.exp() + 1.0;
+  CHECK(seen == std::vector<std::string>{"exp", "add"});
+  CHECK(y.to_vector<double>() == std::vector<double>{1.0, 1.0});  // the replacement flowed on
+
+  mg::set_record_observer([](const mg::Node&, const mg::Tensor&) -> mg::Tensor { throw std::runtime_error("stop"); });
+  CHECK_THROWS_WITH(x.exp(), "stop");
+  CHECK(mg::set_record_observer([](const mg::Node&, const mg::Tensor&) { return mg::zeros({3}, {.dtype = mg::kFloat64}); }));
+  CHECK_THROWS_WITH(x.exp(), Contains("exp: the record observer replaced a float64 (2,) output with float64 (3,)"));
+  CHECK(mg::set_record_observer(nullptr));
+  CHECK_FALSE(x.detach().exp().requires_grad());
+}

@@ -53,10 +53,13 @@ Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, Ba
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   if (record_observer) {
-    // Off while it runs, so that ops inside the observer are not observed.
-    RecordObserver observer = set_record_observer(nullptr);
-    Tensor replacement = observer(*node, output);
-    set_record_observer(std::move(observer));
+    // Off while it runs, so that ops inside the observer are not observed; back on afterwards,
+    // also when it throws (a replay stops that way).
+    struct Reinstall {
+      RecordObserver observer;
+      ~Reinstall() { set_record_observer(std::move(observer)); }
+    } off{set_record_observer(nullptr)};
+    Tensor replacement = off.observer(*node, output);
     if (replacement.defined()) {
       if (replacement.shape() != output.shape() || replacement.dtype() != output.dtype())
         throw Error(fmt::format("{}: the record observer replaced a {} {} output with {} {}", node->name,
