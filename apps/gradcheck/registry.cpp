@@ -185,7 +185,8 @@ void add_reductions(Registry& r) {
   r.add({.name = "sum_to",
          .composite = true,
          .cases = {{"(2, 3, 4) -> (3, 1)", uniform_inputs({{2, 3, 4}}),
-                    [](const Inputs& in) { return mg::sum_to(in[0], {3, 1}); }}}});
+                    [](const Inputs& in) { return mg::sum_to(in[0], {3, 1}); }},
+                   {"(2, 3, 4) -> (4,)", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) { return mg::sum_to(in[0], {4}); }}}});
 }
 
 void add_linalg_and_shape(Registry& r) {
@@ -202,7 +203,8 @@ void add_linalg_and_shape(Registry& r) {
   r.add(std::move(matmul));
   r.add({.name = "reshape",
          .cases = {{"(2, 3, 4) -> (6, -1)", uniform_inputs({{2, 3, 4}}),
-                    [](const Inputs& in) { return in[0].reshape({6, -1}) * 2.0; }}}});
+                    [](const Inputs& in) { return in[0].reshape({6, -1}) * 2.0; }},
+                   {"(6,) -> (3, 1, 2)", uniform_inputs({{6}}), [](const Inputs& in) { return in[0].reshape({3, 1, 2}).exp(); }}}});
   r.add({.name = "flatten",
          .composite = true,
          .cases = {{"(2, 3, 4) from axis 1", uniform_inputs({{2, 3, 4}}),
@@ -225,10 +227,14 @@ void add_linalg_and_shape(Registry& r) {
                     [=](const Inputs& in) { return in[0].index_select(-1, rows); }}}});
   r.add({.name = "scatter_add",
          .cases = {{"(2, 3) axis 1, repeats", uniform_inputs({{2, 3}}),
-                    [=](const Inputs& in) { return mg::scatter_add({2, 3}, 1, idx3, in[0]); }}}});
+                    [=](const Inputs& in) { return mg::scatter_add({2, 3}, 1, idx3, in[0]); }},
+                   {"(4, 2) -> (3, 2) axis 0", uniform_inputs({{4, 2}}),
+                    [=](const Inputs& in) { return mg::scatter_add({3, 2}, 0, idx_axis0, in[0]); }}}});
   r.add({.name = "index_add",
          .cases = {{"(3, 3) -> (2, 3) axis 0", uniform_inputs({{3, 3}}),
-                    [=](const Inputs& in) { return mg::index_add({2, 3}, 0, rows, in[0]); }}}});
+                    [=](const Inputs& in) { return mg::index_add({2, 3}, 0, rows, in[0]); }},
+                   {"(2, 3) -> (2, 2) axis 1", uniform_inputs({{2, 3}}),
+                    [=](const Inputs& in) { return mg::index_add({2, 2}, 1, indices({1, 0, 1}, {3}), in[0]); }}}});
 }
 
 void add_losses(Registry& r) {
@@ -248,11 +254,15 @@ void add_losses(Registry& r) {
   r.add({.name = "mse_loss",
          .composite = true,
          .cases = {{"(3, 4) vs (3, 4)", uniform_inputs({{3, 4}, {3, 4}}),
-                    [](const Inputs& in) { return nn::mse_loss(in[0], in[1]); }}}});
+                    [](const Inputs& in) { return nn::mse_loss(in[0], in[1]); }},
+                   {"(2, 3, 2) vs (2, 3, 2), sum", uniform_inputs({{2, 3, 2}, {2, 3, 2}}),
+                    [](const Inputs& in) { return nn::mse_loss(in[0], in[1], {.reduction = nn::Reduction::Sum}); }}}});
   r.add({.name = "l1_loss",
          .composite = true,
          .cases = {{"(3, 4) vs (3, 4)", uniform_inputs({{3, 4}, {3, 4}}),
-                    [](const Inputs& in) { return nn::l1_loss(in[0], in[1]); }}}});
+                    [](const Inputs& in) { return nn::l1_loss(in[0], in[1]); }},
+                   {"(5,) vs (5,), none", uniform_inputs({{5}, {5}}),
+                    [](const Inputs& in) { return nn::l1_loss(in[0], in[1], {.reduction = nn::Reduction::None}); }}}});
   r.add({.name = "l1_penalty",
          .composite = true,
          .cases = {{"(3, 4) and (4,)", uniform_inputs({{3, 4}, {4}}), [](const Inputs& in) { return nn::l1_penalty(in); }}}});
