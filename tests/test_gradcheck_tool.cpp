@@ -281,6 +281,11 @@ TEST_CASE("gradgradcheck: passes through an MLP and fails on a backward that is 
   INFO(detached.message);
   CHECK_FALSE(detached.passed);
   CHECK(detached.worst[0].name == "input 0");  // d(3x^2 v)/dx = 6xv is missing; d/dv is right
+  // A tensor fn reads besides its inputs keeps its .grad: no gradient graph is left on it (a
+  // cycle through the tensor itself, which would leak).
+  const mg::Tensor w = leaf({0.3, -0.7});
+  CHECK(mg::gradgradcheck([&](const Inputs& in) { return (in[0] * w).tanh(); }, {leaf({0.1, 0.2})}).passed);
+  CHECK_FALSE(w.grad().defined());
   // First order the same op is right: only the second derivative is wrong.
   CHECK(mg::gradcheck([](const Inputs& in) { return cube_detached_backward(in[0]); }, {leaf({0.5, -1.5, 2.0})}).passed);
 }

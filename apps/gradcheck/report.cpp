@@ -63,7 +63,8 @@ std::string table_row(const CheckResult& r) {
                                  rep.max_abs_error, rep.max_rel_error, verdict(r));
   if (rep.fast && !rep.fast_passed)
     text += fmt::format("    the fast (projection) check failed; the slow check of every entry {}\n",
-                        rep.passed ? "passed, so the gradient is right (the projection's tolerance was too tight)"
+                        rep.passed ? "passed, so the gradient is right (a projection sums many entries' errors and "
+                                 "cannot tell a kink apart)"
                                    : "failed too");
   if (!rep.passed) {
     if (rep.checked == 0) text += "    " + rep.message + "\n";

@@ -312,6 +312,26 @@ Tensor concat_flat(const std::vector<Tensor>& parts) {
   return out;
 }
 
+// The leaves requiring grad that a backward from `root` would reach, each once.
+std::vector<Tensor> reachable_leaves(const Tensor& root) {
+  std::vector<Tensor> leaves;
+  std::vector<const Node*> stack, seen;
+  if (root.grad_fn()) stack.push_back(root.grad_fn().get());
+  while (!stack.empty()) {
+    const Node* node = stack.back();
+    stack.pop_back();
+    if (std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
+    seen.push_back(node);
+    for (const Tensor& in : node->inputs) {
+      if (!in.defined() || !in.requires_grad()) continue;
+      if (in.grad_fn()) stack.push_back(in.grad_fn().get());
+      else if (std::none_of(leaves.begin(), leaves.end(), [&](const Tensor& t) { return t.impl() == in.impl(); }))
+        leaves.push_back(in);
+    }
+  }
+  return leaves;
+}
+
 }  // namespace
 
 GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
@@ -373,7 +393,15 @@ GradcheckReport gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& 
     for (Tensor& x : xs)
       if (x.requires_grad()) x.zero_grad();
     const Tensor y = fn(xs);
+    // Other leaves fn reads (a module's parameters) would keep a gradient graph that refers back
+    // to themselves, a cycle that is never freed: their .grad is put back as it was.
+    std::vector<Tensor> others;
+    for (const Tensor& t : reachable_leaves(y))
+      if (std::none_of(xs.begin(), xs.end(), [&](const Tensor& x) { return x.impl() == t.impl(); })) others.push_back(t);
+    std::vector<Tensor> saved;
+    for (const Tensor& t : others) saved.push_back(t.grad());
     if (y.requires_grad()) y.backward(seed, false, /*create_graph=*/true);
+    for (std::size_t i = 0; i < others.size(); ++i) others[i].set_grad(saved[i]);
     std::vector<Tensor> grads;
     for (Tensor& x : xs) {
       if (!x.requires_grad()) continue;
