@@ -243,6 +243,45 @@ GradcheckReport check_full(const std::function<Tensor()>& fn, const Tensor& outp
   return report;
 }
 
+// The leaves requiring grad that a backward from `root` would reach, each once.
+std::vector<Tensor> reachable_leaves(const Tensor& root) {
+  std::vector<Tensor> leaves;
+  std::vector<const Node*> stack, seen;
+  if (root.grad_fn()) stack.push_back(root.grad_fn().get());
+  while (!stack.empty()) {
+    const Node* node = stack.back();
+    stack.pop_back();
+    if (std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
+    seen.push_back(node);
+    for (const Tensor& in : node->inputs) {
+      if (!in.defined() || !in.requires_grad()) continue;
+      if (in.grad_fn()) stack.push_back(in.grad_fn().get());
+      else if (std::none_of(leaves.begin(), leaves.end(), [&](const Tensor& t) { return t.impl() == in.impl(); }))
+        leaves.push_back(in);
+    }
+  }
+  return leaves;
+}
+
+
+// The .grad of the leaves a backward from `root` reaches, other than `except`, to put back later.
+class GradsOfOthers {
+ public:
+  GradsOfOthers(const Tensor& root, const std::vector<Tensor>& except) {
+    for (const Tensor& t : reachable_leaves(root))
+      if (std::none_of(except.begin(), except.end(), [&](const Tensor& e) { return e.impl() == t.impl(); })) {
+        tensors_.push_back(t);
+        grads_.push_back(t.grad());
+      }
+  }
+  void restore() {
+    for (std::size_t i = 0; i < tensors_.size(); ++i) tensors_[i].set_grad(grads_[i]);
+  }
+
+ private:
+  std::vector<Tensor> tensors_, grads_;
+};
+
 GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>& leaves,
                       const GradcheckOptions& o) {
   if (leaves.empty()) {
@@ -267,6 +306,10 @@ GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>
     if (output.dtype() != DType::Float64)
       throw Error(fmt::format("gradcheck: the function returned {}; it must return float64",
                               dtype_name(output.dtype())));
+    // Tensors fn reads besides the leaves (constants that require grad) keep their .grad.
+    std::vector<Tensor> checked;
+    for (const Leaf& leaf : leaves) checked.push_back(leaf.tensor);
+    GradsOfOthers others(output, checked);
     if (o.fast) {
       report = check_fast(fn, output, leaves, o);
       if (!report.passed) {
@@ -278,6 +321,7 @@ GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>
     } else {
       report = check_full(fn, output, leaves, o);
     }
+    others.restore();
   }
   for (std::size_t i = 0; i < leaves.size(); ++i) leaves[i].tensor.set_grad(saved_grads[i]);
   fill_worst_fields(report);
@@ -310,26 +354,6 @@ Tensor concat_flat(const std::vector<Tensor>& parts) {
     offset += p.numel();
   }
   return out;
-}
-
-// The leaves requiring grad that a backward from `root` would reach, each once.
-std::vector<Tensor> reachable_leaves(const Tensor& root) {
-  std::vector<Tensor> leaves;
-  std::vector<const Node*> stack, seen;
-  if (root.grad_fn()) stack.push_back(root.grad_fn().get());
-  while (!stack.empty()) {
-    const Node* node = stack.back();
-    stack.pop_back();
-    if (std::find(seen.begin(), seen.end(), node) != seen.end()) continue;
-    seen.push_back(node);
-    for (const Tensor& in : node->inputs) {
-      if (!in.defined() || !in.requires_grad()) continue;
-      if (in.grad_fn()) stack.push_back(in.grad_fn().get());
-      else if (std::none_of(leaves.begin(), leaves.end(), [&](const Tensor& t) { return t.impl() == in.impl(); }))
-        leaves.push_back(in);
-    }
-  }
-  return leaves;
 }
 
 }  // namespace
@@ -395,13 +419,9 @@ GradcheckReport gradgradcheck(const GradcheckFn& fn, const std::vector<Tensor>& 
     const Tensor y = fn(xs);
     // Other leaves fn reads (a module's parameters) would keep a gradient graph that refers back
     // to themselves, a cycle that is never freed: their .grad is put back as it was.
-    std::vector<Tensor> others;
-    for (const Tensor& t : reachable_leaves(y))
-      if (std::none_of(xs.begin(), xs.end(), [&](const Tensor& x) { return x.impl() == t.impl(); })) others.push_back(t);
-    std::vector<Tensor> saved;
-    for (const Tensor& t : others) saved.push_back(t.grad());
+    GradsOfOthers others(y, xs);
     if (y.requires_grad()) y.backward(seed, false, /*create_graph=*/true);
-    for (std::size_t i = 0; i < others.size(); ++i) others[i].set_grad(saved[i]);
+    others.restore();
     std::vector<Tensor> grads;
     for (Tensor& x : xs) {
       if (!x.requires_grad()) continue;
