@@ -7,7 +7,13 @@ namespace minigrad {
 
 namespace {
 thread_local bool grad_mode = true;
+thread_local RecordObserver record_observer;
 }  // namespace
+
+RecordObserver set_record_observer(RecordObserver observer) {
+  std::swap(observer, record_observer);
+  return observer;
+}
 
 bool grad_enabled() { return grad_mode; }
 void set_grad_enabled(bool enabled) { grad_mode = enabled; }
@@ -46,6 +52,22 @@ Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, Ba
   node->name = std::move(name);
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
+  if (record_observer) {
+    // Off while it runs, so that ops inside the observer are not observed; back on afterwards,
+    // also when it throws (a replay stops that way).
+    struct Reinstall {
+      RecordObserver observer;
+      ~Reinstall() { set_record_observer(std::move(observer)); }
+    } off{set_record_observer(nullptr)};
+    Tensor replacement = off.observer(*node, output);
+    if (replacement.defined()) {
+      if (replacement.shape() != output.shape() || replacement.dtype() != output.dtype())
+        throw Error(fmt::format("{}: the record observer replaced a {} {} output with {} {}", node->name,
+                                dtype_name(output.dtype()), shape_str(output.shape()),
+                                dtype_name(replacement.dtype()), shape_str(replacement.shape())));
+      output = std::move(replacement);
+    }
+  }
   // The output is always a fresh impl made by the op's forward, so it can be claimed here.
   output.impl()->grad_fn = std::move(node);
   output.impl()->requires_grad = true;

@@ -1,5 +1,6 @@
 #pragma once
 // The graph: nodes recorded by ops, grad mode, and the guards that switch recording off.
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -37,5 +38,12 @@ class GradModeGuard {
 struct NoGradGuard : GradModeGuard {
   NoGradGuard() : GradModeGuard(false) {}
 };
+
+// Sees every node as record_op records it, with the op's output, and may return a replacement
+// output (a fresh tensor of the same shape and dtype; undefined keeps the original) that the op
+// then returns. For tools that replay a forward pass node by node: apps/gradcheck uses it to find
+// the op whose backward is wrong. Thread-local; nullptr removes it; returns the previous one.
+using RecordObserver = std::function<Tensor(const Node& node, const Tensor& output)>;
+RecordObserver set_record_observer(RecordObserver observer);
 
 }  // namespace minigrad

@@ -1,0 +1,72 @@
+#pragma once
+// Running checks: registry ops and modules, whole models, trained checkpoints; and, when a model
+// fails, finding the first node of its graph whose backward is wrong.
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "registry.h"
+
+namespace gradcheck_tool {
+
+namespace nn = minigrad::nn;
+
+// What the command line sets for every check.
+struct RunOptions {
+  std::optional<double> eps{}, atol{}, rtol{};  // override every policy when given
+  uint64_t seed = 1;
+  int64_t samples = 0;  // elements per tensor (0 = all)
+  bool fast = false;
+  int worst = 5;
+};
+
+// The node of a failing graph whose backward disagrees with finite differences at its actual inputs.
+struct WrongNode {
+  int64_t position = 0;  // in recording (forward) order, from 1
+  int64_t nodes = 0;     // how many nodes the graph has
+  std::string op{};
+  std::string inputs{};  // their shapes, and the parameter names of leaves
+  mg::GradcheckReport report{};
+};
+
+struct CheckResult {
+  std::string kind{};   // op, module, model, ckpt
+  std::string name{};   // the op, module or model
+  std::string label{};  // the case: shapes
+  bool second_order = false;
+  mg::GradcheckReport report{};
+  std::optional<WrongNode> wrong_node{};  // searched for when a module or model fails
+  double seconds = 0;
+};
+
+mg::GradcheckOptions gradcheck_options(const CheckPolicy& policy, const RunOptions& run);
+
+// Every case of the entry; second order runs gradgradcheck instead.
+std::vector<CheckResult> check_op(const OpEntry& entry, const RunOptions& run, bool second_order = false);
+// Every case, with respect to the input and every parameter (second order: the input).
+std::vector<CheckResult> check_module(const ModuleEntry& entry, const RunOptions& run, bool second_order = false);
+
+// loss(model(input)) with respect to the input and every parameter (all float64, leaves).
+using LossFn = std::function<mg::Tensor(const mg::Tensor& output)>;
+CheckResult check_model(nn::Module& model, const mg::Tensor& input, const LossFn& loss, const RunOptions& run,
+                        std::string kind, std::string name, std::string label);
+
+// Re-checks every node that fn() records, in forward order, at the inputs it actually received,
+// and returns the first whose backward disagrees with central differences. Each check replays
+// fn() with the node's other inputs frozen, so only the node itself is measured. `names` names
+// leaves (parameters) in the report.
+std::optional<WrongNode> first_wrong_node(const std::function<mg::Tensor()>& fn,
+                                          const std::vector<std::pair<std::string, mg::Tensor>>& names,
+                                          const mg::GradcheckOptions& options);
+
+// An MLP from "784-128-64-10": Linear layers (float64) with the activation between them.
+std::shared_ptr<nn::Sequential> mlp_from_spec(const std::string& spec, const std::string& activation,
+                                              mg::Generator& gen);
+// A float64 copy of a Sequential of Linear and parameter-free layers (which are shared).
+std::shared_ptr<nn::Sequential> to_float64(const nn::Sequential& model);
+// cross_entropy, nll (log_softmax then nll_loss) or mse (against one-hot targets).
+LossFn loss_by_name(const std::string& name, const mg::Tensor& targets, double label_smoothing = 0.0);
+
+}  // namespace gradcheck_tool

@@ -1,0 +1,83 @@
+#pragma once
+// The registry of differentiable ops and nn modules that `gradcheck` verifies. Each op declares
+// how it is checked (step, tolerances, the values its derivative takes at a kink, as ggml's
+// test-backend-ops grad_eps/grad_expect do) and the cases to check it at. A test
+// (tests/test_gradcheck_tool.cpp) fails when a name passed to record_op in autograd/ or nn/ has
+// no entry here, so an op cannot exist without a backward and a check.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <minigrad/minigrad.h>
+
+namespace gradcheck_tool {
+
+namespace mg = minigrad;
+
+struct CheckPolicy {
+  double eps = 1e-6;
+  double atol = 1e-5;
+  double rtol = 1e-3;
+  // The derivative's values on either side of a kink (relu: 0 and 1). At a kink the analytic
+  // value must lie between the one-sided differences and be one of these; empty: any value
+  // between them (max's even split among ties).
+  std::vector<double> kink_values{};
+  bool second_order = true;  // the backward is built from differentiable ops
+};
+
+// One check: draws float64 inputs (those requiring grad are checked) and applies the op.
+struct OpCase {
+  std::string label{};  // the shapes, e.g. "(3, 1) * (1, 4)", or what is special ("ties")
+  std::function<std::vector<mg::Tensor>(mg::Generator&)> make_inputs{};
+  mg::GradcheckFn fn{};
+  // False at kinks and ties: the first derivative jumps there, so a second does not exist.
+  bool second_order = true;
+};
+
+struct OpEntry {
+  std::string name{};      // the name the op passes to record_op (for composites: its API name)
+  bool composite = false;  // built from other registered ops; records no node of its own
+  CheckPolicy policy = CheckPolicy();
+  std::vector<OpCase> cases{};
+};
+
+struct ModuleCase {
+  std::string label{};
+  std::function<std::shared_ptr<mg::nn::Module>(mg::Generator&)> make{};  // float64 parameters
+  mg::Shape input{};
+};
+
+struct ModuleEntry {
+  std::string name{};  // the class name in minigrad::nn
+  CheckPolicy policy = CheckPolicy();
+  std::vector<ModuleCase> cases{};
+};
+
+class Registry {
+ public:
+  // Throws on a duplicate name or an entry without cases.
+  void add(OpEntry entry);
+  void add(ModuleEntry entry);
+  const OpEntry* find_op(const std::string& name) const;
+  const ModuleEntry* find_module(const std::string& name) const;
+  const std::vector<OpEntry>& ops() const { return ops_; }
+  const std::vector<ModuleEntry>& modules() const { return modules_; }
+
+ private:
+  std::vector<OpEntry> ops_;
+  std::vector<ModuleEntry> modules_;
+};
+
+// Every op of autograd and nn, and every nn module.
+Registry builtin_registry();
+
+// Float64 inputs uniform in [lo, hi), requiring grad.
+std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,
+                                                                       double lo = -2.0, double hi = 2.0);
+
+// An activation module by its name on the command line (relu, leaky_relu, tanh, sigmoid, gelu,
+// identity); throws naming the choices.
+std::shared_ptr<mg::nn::Module> activation_module(const std::string& name);
+
+}  // namespace gradcheck_tool

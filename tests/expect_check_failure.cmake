@@ -1,0 +1,12 @@
+# Runs COMMAND with ARGS (a ;-list) and passes only when it exits with status 1 (a check failed)
+# and its output contains every ;-separated pattern in PATTERNS.
+execute_process(COMMAND ${COMMAND} ${ARGS} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 1)
+  message(FATAL_ERROR "expected exit status 1 (a failed check), got ${rc}\nstdout: ${out}\nstderr: ${err}")
+endif()
+foreach(pattern IN LISTS PATTERNS)
+  string(FIND "${out}" "${pattern}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "expected the output to contain '${pattern}', got:\n${out}")
+  endif()
+endforeach()
