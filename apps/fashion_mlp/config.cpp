@@ -153,6 +153,8 @@ void validate(const TrainConfig& c) {
   one_of(c.normalize, "normalize", {"scale", "standardize", "per_image"});
   one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
   for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
+  require(parameter_count(c) <= kMaxParameters,
+          fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
   require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
   require(c.lr > 0, fmt::format("lr {} must be positive", c.lr));
   require(c.epochs > 0, fmt::format("epochs {} must be positive", c.epochs));
@@ -167,6 +169,20 @@ void validate(const TrainConfig& c) {
           fmt::format("augment_shift {} must be in [0, 13]", c.augment_shift));
   require(c.patience >= 0, fmt::format("patience {} must be >= 0", c.patience));
   require(c.init_scale > 0, fmt::format("init_scale {} must be positive", c.init_scale));
+}
+
+int64_t parameter_count(const TrainConfig& c) {
+  int64_t total = 0, in = 784;
+  auto add_layer = [&](int64_t out) {
+    int64_t weights = 0, layer = 0;
+    if (__builtin_mul_overflow(in, out, &weights) || __builtin_add_overflow(weights, out, &layer) ||
+        __builtin_add_overflow(total, layer, &total))
+      total = INT64_MAX;
+    in = out;
+  };
+  for (int64_t h : c.hidden) add_layer(h);
+  add_layer(10);
+  return total;
 }
 
 std::string recipe_path(const std::string& name_or_path) {
