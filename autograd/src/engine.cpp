@@ -58,7 +58,7 @@ namespace {
 Tensor accumulate(const Tensor& a, const Tensor& b, bool create_graph) {
   if (!a.defined()) return create_graph ? b : b.detach().clone();
   if (create_graph) return a + b;
-  detail::dispatch_float(a.dtype(), "backward", [&](auto z) {
+  detail::dispatch_float(a, "backward", [&](auto z) {
     using T = decltype(z);
     T* pa = const_cast<Tensor&>(a).data<T>();
     const T* pb = b.data<T>();

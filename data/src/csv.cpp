@@ -113,6 +113,7 @@ public:
     }
 
     ImageSet finish() {
+        if (blank_line_ == 1) fail(path_, "file has only blank lines (expected lines of label,pixel1,...)");
         set_.count = static_cast<int64_t>(set_.labels.size());
         // Give memory back only when much more was reserved than used (the bound is loose for
         // files with many 2- and 3-digit cells, but unused reserved pages are never touched).
