@@ -6,6 +6,8 @@ packages=(
   libfmt-dev catch2 libstb-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   libbenchmark-dev            # apps/bench
   dataset-fashion-mnist       # the real data, under /usr/share/datasets/fashion-mnist
+  clang-14 libclang-rt-14-dev libomp-14-dev  # fuzz/: libFuzzer (-fsanitize=fuzzer) and OpenMP for clang
+  valgrind                    # memcheck of a small training run
 )
 missing=()
 for p in "${packages[@]}"; do
