@@ -7,6 +7,8 @@ packages=(
   libbenchmark-dev            # apps/bench
   dataset-fashion-mnist       # the real data, under /usr/share/datasets/fashion-mnist
   chromium                    # the browser test of report.html (ctest label browser)
+  clang-14 libclang-rt-14-dev  # tests/fuzz/: libFuzzer (-fsanitize=fuzzer)
+  valgrind                    # memcheck of a small training run
 )
 missing=()
 for p in "${packages[@]}"; do

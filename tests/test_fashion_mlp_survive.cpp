@@ -95,10 +95,10 @@ class Process {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
     posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
-    std::vector<char*> argv{const_cast<char*>(FASHION_MLP_BIN)};
+    std::vector<char*> argv{const_cast<char*>(FASHION_MLP_EXE)};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    const int rc = ::posix_spawn(&pid_, FASHION_MLP_BIN, &actions, nullptr, argv.data(), environ);
+    const int rc = ::posix_spawn(&pid_, FASHION_MLP_EXE, &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     ::close(out[1]);
     ::close(err[1]);

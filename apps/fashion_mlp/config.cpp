@@ -179,6 +179,8 @@ void validate(const TrainConfig& c) {
   one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
   one_of(c.on_nan, "on_nan", {"stop", "skip"});
   for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
+  require(parameter_count(c) <= kMaxParameters,
+          fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
   require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
   require(c.input_dropout >= 0 && c.input_dropout < 1,
           fmt::format("input_dropout {} must be in [0, 1)", c.input_dropout));
@@ -196,6 +198,20 @@ void validate(const TrainConfig& c) {
   require(c.patience >= 0, fmt::format("patience {} must be >= 0", c.patience));
   require(c.log_every >= 0, fmt::format("log_every {} must be >= 0", c.log_every));
   require(c.init_scale > 0, fmt::format("init_scale {} must be positive", c.init_scale));
+}
+
+int64_t parameter_count(const TrainConfig& c) {
+  int64_t total = 0, in = 784;
+  auto add_layer = [&](int64_t out) {
+    int64_t weights = 0, layer = 0;
+    if (__builtin_mul_overflow(in, out, &weights) || __builtin_add_overflow(weights, out, &layer) ||
+        __builtin_add_overflow(total, layer, &total))
+      total = INT64_MAX;
+    in = out;
+  };
+  for (int64_t h : c.hidden) add_layer(h);
+  add_layer(10);
+  return total;
 }
 
 std::string recipe_path(const std::string& name_or_path) {

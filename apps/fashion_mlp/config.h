@@ -114,8 +114,13 @@ std::vector<std::string> changed_fields(const TrainConfig& a, const TrainConfig&
 std::string field_text(const TrainConfig& config, std::string_view name);
 // Sets one field from its text form ("lr", "3e-4"; "hidden", "512,256"); used by sweep.
 void set_field(TrainConfig& config, const std::string& name, const std::string& value);
-// Checks values that are wrong whatever else is set (negative lr, unknown activation, ...).
+// Checks values that are wrong whatever else is set (negative lr, unknown activation, a model
+// above kMaxParameters, ...).
 void validate(const TrainConfig& config);
+// Weights and biases of the MLP the config describes (784 inputs, 10 outputs); saturates at
+// INT64_MAX instead of overflowing.
+int64_t parameter_count(const TrainConfig& config);
+inline constexpr int64_t kMaxParameters = int64_t{1} << 30;  // 4 GB of float32 weights
 
 // The folder of bundled recipes, and the path of a recipe given by name or path.
 std::string recipe_path(const std::string& name_or_path);

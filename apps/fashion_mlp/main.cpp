@@ -11,12 +11,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <cmath>
 #include <filesystem>
 #include <map>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <minigrad/minigrad.h>
 
@@ -31,6 +33,20 @@ namespace {
 using namespace fashion;
 using minigrad::Error;
 
+// CLI11 2.1 reads integers with strtoll: out-of-range values saturate silently (--epochs
+// 99999999999999999999 would train forever) and a leading 0 means octal. Accept plain decimals
+// that fit in int64, nothing else.
+const CLI::Validator kDecimalInt64(
+    [](std::string& text) -> std::string {
+      int64_t value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec == std::errc::result_out_of_range) return fmt::format("{} does not fit in a 64-bit integer", text);
+      if (ec != std::errc{} || end != text.data() + text.size()) return fmt::format("{} is not a decimal integer", text);
+      text = std::to_string(value);  // drops leading zeros, which strtoll would read as octal
+      return {};
+    },
+    "INT");
+
 // Every config field as a --flag on `command`; the map tells later which ones were given.
 std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainConfig& cli) {
   std::map<std::string, CLI::Option*> flags;
@@ -38,7 +54,9 @@ std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainCon
     std::string flag = "--" + std::string(name);
     std::replace(flag.begin(), flag.end(), '_', '-');
     CLI::Option* option = command.add_option(flag, field, std::string(help));
-    if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::vector<int64_t>>) option->delimiter(',');
+    using T = std::remove_cvref_t<decltype(field)>;
+    if constexpr (std::is_same_v<T, std::vector<int64_t>>) option->delimiter(',');
+    if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::vector<int64_t>>) option->transform(kDecimalInt64);
     flags[std::string(name)] = option;
   });
   return flags;
@@ -271,6 +289,7 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
 }
 
 void run_lr_find(const TrainConfig& config, double start, double end, int64_t steps) {
+  check_lr_find_range(start, end, steps);
   const Splits splits = load_splits(config);
   const std::vector<LrFindPoint> points = lr_find(config, splits, start, end, steps);
   std::string csv = "lr,loss,smoothed_loss\n";
@@ -314,8 +333,8 @@ int main(int argc, char** argv) {
   bool invert = false;
   auto* predict_cmd = app.add_subcommand("predict", "top-3 classes of image files or test images");
   predict_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
-  predict_cmd->add_option("images", files, "PNG, binary PGM (P5), JPEG or BMP files (made grayscale and 28x28)")->check(CLI::ExistingFile);
-  predict_cmd->add_option("--index", indices, "test-set indices")->delimiter(',');
+  predict_cmd->add_option("images", files, "PNG, JPEG, BMP or PGM/PPM (P2, P3, P5, P6) files (made grayscale and 28x28)")->check(CLI::ExistingFile);
+  predict_cmd->add_option("--index", indices, "test-set indices")->delimiter(',')->transform(kDecimalInt64);
   predict_cmd->add_flag("--invert", invert, "invert images drawn dark-on-light (Fashion-MNIST is light-on-dark)");
   predict_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
 
@@ -326,7 +345,7 @@ int main(int argc, char** argv) {
   auto* sweep_cmd = app.add_subcommand("sweep", "grid or random search; a table sorted by validation accuracy");
   auto sweep_flags = add_config_flags(*sweep_cmd, sweep_cli);
   sweep_cmd->add_option("--grid", grid, "name=value1,value2,... (hidden sizes as 512x256); repeat per setting")->required();
-  sweep_cmd->add_option("--samples", samples, "random search: run only N random points of the grid");
+  sweep_cmd->add_option("--samples", samples, "random search: run only N random points of the grid")->transform(kDecimalInt64);
   sweep_cmd->add_option("--recipe", sweep_recipe, "base recipe");
   sweep_cmd->add_option("--config", sweep_config, "base config file");
 
@@ -344,11 +363,17 @@ int main(int argc, char** argv) {
   auto lr_flags = add_config_flags(*lr_cmd, lr_cli);
   lr_cmd->add_option("--start", lr_start, "first learning rate");
   lr_cmd->add_option("--end", lr_end, "last learning rate");
-  lr_cmd->add_option("--steps", lr_steps, "number of steps (batches)");
+  lr_cmd->add_option("--steps", lr_steps, "number of steps (batches)")->transform(kDecimalInt64);
   lr_cmd->add_option("--recipe", lr_recipe, "base recipe");
   lr_cmd->add_option("--config", lr_config, "base config file");
 
   try {
+    // CLI11 would only say "A subcommand is required" for `fashion_mlp trian`.
+    std::vector<std::string> commands;
+    for (const CLI::App* command : std::as_const(app).get_subcommands([](const CLI::App*) { return true; }))
+      commands.push_back(command->get_name());
+    if (argc > 1 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end())
+      throw Error(fmt::format("unknown subcommand '{}' (one of: {})", argv[1], fmt::join(commands, ", ")));
     app.parse(argc, argv);
     if (*train_cmd) {
       const bool resume = !resume_dir.empty();

@@ -1,6 +1,7 @@
 #include "train.h"
 
 #include <bit>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -272,13 +273,37 @@ LoadedModel load_checkpoint(const std::string& path) {
       throw Error(fmt::format("{}: not a fashion_mlp checkpoint (no '{}' in its metadata)", path, key));
     return it->second;
   };
+  auto number = [&](const std::string& key) {
+    const std::string text = field(key);
+    double value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc{} || end != text.data() + text.size() || !std::isfinite(value))
+      throw Error(fmt::format("{}: metadata '{}' is '{}', not a finite number", path, key, text));
+    return value;
+  };
   if (field("format") != "fashion_mlp")
     throw Error(fmt::format("{}: format '{}' is not a fashion_mlp checkpoint", path, field("format")));
   LoadedModel loaded;
   loaded.config = from_toml(field("config"), path + " (config)");
-  loaded.standardization = {std::stod(field("standardization_mean")), std::stod(field("standardization_std"))};
+  try {
+    validate(loaded.config);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: its config is invalid: {}", path, e.what()));
+  }
+  loaded.standardization = {number("standardization_mean"), number("standardization_std")};
+  // Compare sizes before building the model, so a config naming a huge model costs nothing.
+  int64_t stored = 0;
+  for (const auto& [name, t] : ckpt.tensors) stored += t.numel();
+  if (stored != parameter_count(loaded.config))
+    throw Error(fmt::format("{}: its config describes a model of {} parameters, but the file holds {} values "
+                            "(a checkpoint of another architecture, or an edited config)",
+                            path, parameter_count(loaded.config), stored));
   loaded.model = build_model(loaded.config);
-  loaded.model->load_state_dict(ckpt.tensors);
+  try {
+    loaded.model->load_state_dict(ckpt.tensors);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", path, e.what()));
+  }
   loaded.model->eval();
   return loaded;
 }
@@ -523,9 +548,13 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   return result;
 }
 
-std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps) {
+void check_lr_find_range(double start, double end, int64_t steps) {
   if (!(start > 0 && end > start && steps > 1))
     throw Error(fmt::format("lr-find: need 0 < start < end and steps > 1 (got {}, {}, {})", start, end, steps));
+}
+
+std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps) {
+  check_lr_find_range(start, end, steps);
   auto model = build_model(config);
   auto optimizer = make_optimizer(config, model->parameters());
   const int64_t batch_size = config.batch_size > 0 ? config.batch_size : splits.train.size();

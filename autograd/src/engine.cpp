@@ -87,7 +87,7 @@ Tensor accumulate(const Tensor& a, Tensor b, bool create_graph) {
     return sole ? b : b.detach().clone();
   }
   if (create_graph) return a + b;
-  detail::dispatch_float(a.dtype(), "backward", [&](auto z) {
+  detail::dispatch_float(a, "backward", [&](auto z) {
     using T = decltype(z);
     T* pa = const_cast<Tensor&>(a).data<T>();
     const T* pb = b.data<T>();

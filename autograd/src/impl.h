@@ -32,15 +32,16 @@ struct TensorImpl {
 
 namespace detail {
 
-// Calls f(T{}) with T the C++ type of a floating dtype; other dtypes are an error naming the op.
+// Calls f(T{}) with T the C++ type of t's floating dtype; other dtypes are an error naming the
+// op and t's shape.
 template <typename F>
-decltype(auto) dispatch_float(DType dtype, std::string_view op, F&& f) {
-  switch (dtype) {
+decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
+  switch (t.dtype()) {
     case DType::Float32: return f(float{});
     case DType::Float64: return f(double{});
     default:
-      throw Error(fmt::format("{}: dtype {} is not supported (float32 or float64 expected)", op,
-                              dtype_name(dtype)));
+      throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 expected)", op,
+                              dtype_name(t.dtype()), shape_str(t.shape())));
   }
 }
 

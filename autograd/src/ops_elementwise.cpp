@@ -17,7 +17,7 @@ template <typename F>
 Tensor map(const Tensor& x, std::string_view op, F f) {
   detail::check_defined(x, op);
   Tensor out = empty(x.shape(), {.dtype = x.dtype()});
-  dispatch_float(x.dtype(), op, [&](auto z) {
+  dispatch_float(x, op, [&](auto z) {
     using T = decltype(z);
     const T* in = x.data<T>();
     T* o = out.data<T>();
@@ -91,7 +91,7 @@ Tensor binary(const Tensor& a, const Tensor& b, std::string_view op, F f) {
   detail::check_same_dtype(a, b, op);
   const Shape shape = detail::broadcast_shapes(a.shape(), b.shape(), op);
   Tensor out = empty(shape, {.dtype = a.dtype()});
-  dispatch_float(a.dtype(), op, [&](auto z) {
+  dispatch_float(a, op, [&](auto z) {
     using T = decltype(z);
     broadcast_loop<T>(a, b, out.data<T>(), shape, f);
   });

@@ -22,7 +22,7 @@ Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
                             shape_str(a.shape()), ta ? "^T" : "", shape_str(b.shape()),
                             tb ? "^T" : "", K, Kb));
   Tensor out = empty({M, N}, {.dtype = a.dtype()});
-  detail::dispatch_float(a.dtype(), "matmul", [&](auto z) {
+  detail::dispatch_float(a, "matmul", [&](auto z) {
     using T = decltype(z);
     if (K == 0) {
       std::fill_n(out.data<T>(), out.numel(), T(0));

@@ -35,7 +35,7 @@ Tensor reduce(const Tensor& x, int64_t axis, bool keepdim, std::string_view op, 
   axis = detail::normalize_axis(axis, x.dim(), op);
   const AxisView v = detail::axis_view(x.shape(), axis);
   Tensor out = empty(detail::reduced_shape(x.shape(), axis, keepdim), {.dtype = x.dtype()});
-  dispatch_float(x.dtype(), op, [&](auto z) {
+  dispatch_float(x, op, [&](auto z) {
     using T = decltype(z);
     reduce_axis<T>(x.data<T>(), out.data<T>(), v, init, step);
   });
@@ -48,7 +48,9 @@ Tensor reduce_all(const Tensor& x, std::string_view op, double init, auto step) 
 }
 
 void check_nonempty(const Tensor& x, int64_t axis, std::string_view op) {
-  if (x.numel() == 0 || (x.dim() > 0 && x.size(axis) == 0))
+  detail::check_defined(x, op);
+  axis = detail::normalize_axis(axis, x.dim(), op);
+  if (x.numel() == 0 || (x.dim() > 0 && x.shape()[axis] == 0))
     throw Error(fmt::format("{}: cannot reduce an empty tensor of shape {}", op,
                             shape_str(x.shape())));
 }
@@ -109,7 +111,8 @@ Tensor Tensor::mean() const {
 }
 
 Tensor Tensor::mean(int64_t axis, bool keepdim) const {
-  const int64_t n = size(axis);
+  detail::check_defined(*this, "mean");
+  const int64_t n = shape()[detail::normalize_axis(axis, dim(), "mean")];
   if (n == 0) throw Error(fmt::format("mean: axis {} of shape {} is empty", axis, shape_str(shape())));
   return sum(axis, keepdim) / static_cast<double>(n);
 }
@@ -132,7 +135,7 @@ Tensor Tensor::argmax(int64_t axis, bool keepdim) const {
   const AxisView v = detail::axis_view(shape(), axis);
   Tensor out = empty(detail::reduced_shape(shape(), axis, keepdim), {.dtype = DType::Int64});
   int64_t* o = out.data<int64_t>();
-  dispatch_float(dtype(), "argmax", [&](auto z) {
+  dispatch_float(*this, "argmax", [&](auto z) {
     using T = decltype(z);
     const T* x = data<T>();
     for (int64_t r = 0; r < v.outer * v.inner; ++r) {
@@ -146,7 +149,10 @@ Tensor Tensor::argmax(int64_t axis, bool keepdim) const {
   return out;
 }
 
-Tensor Tensor::argmax() const { return reshape({numel()}).argmax(0, false); }
+Tensor Tensor::argmax() const {
+  check_nonempty(*this, 0, "argmax");  // before flattening, so the error shows the real shape
+  return reshape({numel()}).argmax(0, false);
+}
 
 // ---- broadcast pair ----
 
@@ -183,7 +189,7 @@ Tensor softmax_forward(const Tensor& x, int64_t axis, bool log_form, std::string
   axis = detail::normalize_axis(axis, x.dim(), op);
   const AxisView v = detail::axis_view(x.shape(), axis);
   Tensor out = empty(x.shape(), {.dtype = x.dtype()});
-  dispatch_float(x.dtype(), op, [&](auto z) {
+  dispatch_float(x, op, [&](auto z) {
     using T = decltype(z);
     const T* px = x.data<T>();
     T* po = out.data<T>();

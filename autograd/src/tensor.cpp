@@ -352,7 +352,7 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
   options.requires_grad = false;
   Tensor t = empty(shape, options);
   // Sequential on purpose: the stream of numbers must not depend on the thread count.
-  detail::dispatch_float(options.dtype, name, [&](auto z) {
+  detail::dispatch_float(t, name, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
     for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(draw(g));

@@ -168,7 +168,14 @@ Checkpoint load_tensors(const std::string& path) {
     Shape shape;
     uint64_t bytes;
   };
-  std::vector<Entry> table(r.get<uint32_t>("tensor count"));
+  // Each entry takes at least 14 header bytes (name length, dtype, rank, byte size): bound the
+  // count by the bytes left before allocating the table.
+  constexpr std::size_t kMinEntryBytes = 4 + 1 + 1 + 8;
+  const auto tensor_count = r.get<uint32_t>("tensor count");
+  if (tensor_count > r.remaining() / kMinEntryBytes)
+    r.fail(fmt::format("tensor count {} needs at least {} header bytes but only {} remain", tensor_count,
+                       std::size_t{tensor_count} * kMinEntryBytes, r.remaining()));
+  std::vector<Entry> table(tensor_count);
   uint64_t data_bytes = 0;
   for (auto& e : table) {
     e.name = r.get_str("tensor name");

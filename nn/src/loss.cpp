@@ -19,8 +19,8 @@ Tensor reduce(const Tensor& per_element, Reduction reduction) {
 // scores [N, C] float, targets [N] int64 in [0, C).
 void check_classification(const Tensor& scores, const Tensor& targets, std::string_view op) {
   if (!scores.defined() || !targets.defined()) throw Error(fmt::format("{}: undefined input", op));
-  if (scores.dim() != 2 || !is_floating(scores.dtype()))
-    throw Error(fmt::format("{}: expected float scores of shape [N, C], got {} {}", op,
+  if (scores.dim() != 2 || scores.size(1) == 0 || !is_floating(scores.dtype()))
+    throw Error(fmt::format("{}: expected float scores of shape [N, C] with C >= 1, got {} {}", op,
                             scores.dtype(), shape_str(scores.shape())));
   if (targets.dtype() != kInt64 || targets.dim() != 1 || targets.size(0) != scores.size(0))
     throw Error(fmt::format("{}: expected int64 targets of shape ({},) for scores {}, got {} {}",

@@ -42,7 +42,8 @@ void Adam::visit_hypers(HyperVisitor& visit) {
 }
 
 void Adam::update(Slot& slot) {
-  const auto [beta1, beta2] = opts_.betas;
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture those in the lambda below.
+  const double beta1 = opts_.betas.first, beta2 = opts_.betas.second;
   const double t = static_cast<double>(slot.step);
   const double step_size = lr() / (1.0 - std::pow(beta1, t));
   const double bias_correction2_sqrt = std::sqrt(1.0 - std::pow(beta2, t));
