@@ -87,7 +87,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
   const int64_t N = x.size(0), in = x.size(1), out_features = w.size(0);
   const bool relu = activation == Activation::ReLU;
   Tensor out = empty({N, out_features}, {.dtype = x.dtype()});
-  detail::dispatch_float(x.dtype(), "linear", [&](auto z) {
+  detail::dispatch_float(x, "linear", [&](auto z) {
     using T = decltype(z);
     T* o = out.data<T>();
     // Rows start as the bias and the GEMM accumulates onto them (beta = 1).
@@ -114,7 +114,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
     } else if (relu || want_gb) {
       if (relu) g_pre = empty(g.shape(), {.dtype = g.dtype()});
       if (want_gb) gb = empty(b.shape(), {.dtype = b.dtype()});
-      detail::dispatch_float(g.dtype(), "linear", [&](auto z) {
+      detail::dispatch_float(g, "linear", [&](auto z) {
         using T = decltype(z);
         linear_epilogue_backward<T>(g.data<T>(), y.data<T>(), relu ? g_pre.data<T>() : nullptr,
                                     want_gb ? gb.data<T>() : nullptr, g.size(0), g.size(1));
