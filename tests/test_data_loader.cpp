@@ -251,6 +251,19 @@ TEST_CASE("data: augmentation shifts within max_shift, fills with the background
     CHECK(flipped < 140);
 }
 
+TEST_CASE("data: flip_horizontal mirrors every row into a new tensor", "[data]") {
+    const int64_t rows = 3, cols = 4, batch = 2;
+    mg::Tensor images = mg::empty({batch, rows * cols});
+    for (int64_t i = 0; i < images.numel(); ++i) images.data<float>()[i] = static_cast<float>(i);
+    const std::vector<float> before = images.to_vector<float>();
+    const std::vector<float> flipped = md::flip_horizontal(images, rows, cols).to_vector<float>();
+    for (int64_t r = 0; r < batch * rows; ++r)
+        for (int64_t x = 0; x < cols; ++x) CHECK(flipped[r * cols + x] == before[r * cols + cols - 1 - x]);
+    CHECK(images.to_vector<float>() == before);
+    CHECK_THAT(error_of([&] { md::flip_horizontal(images, 4, 4); }),
+               Contains("flip_horizontal: images must be float32 [B, rows*cols] with rows 4 and cols 4, got float32 (2, 12)"));
+}
+
 TEST_CASE("data: disabled augmentation is the identity and draws nothing", "[data]") {
     mg::Tensor images = mg::rand({4, 6});
     const std::vector<float> before = images.to_vector<float>();

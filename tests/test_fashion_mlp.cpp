@@ -1,6 +1,7 @@
 // The trainer: config handling, metrics, and an end-to-end run on a subset of the real data.
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -12,6 +13,7 @@
 
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+namespace mg = minigrad;
 
 TEST_CASE("fashion_mlp: config round-trips through TOML and rejects bad files") {
   fashion::TrainConfig c;
@@ -98,9 +100,27 @@ TEST_CASE("fashion_mlp: one epoch on 10,000 real images reaches 80% on 2,000 tes
 
   // eval's path: the saved model reproduces the run's test predictions.
   const fashion::LoadedModel loaded = fashion::load_checkpoint(c.out + "/model.ckpt");
-  const fashion::Evaluation again = fashion::evaluate(*loaded.model, splits.test);
+  const fashion::Evaluation again = fashion::evaluate(*loaded.model, splits.test, loaded.config.tta_flip);
   CHECK(again.confusion.accuracy() == result.test->confusion.accuracy());
   fs::remove_all(c.out);
+}
+
+TEST_CASE("fashion_mlp: test-time flip averages the probabilities of each image and its mirror") {
+  fashion::TrainConfig c;
+  c.hidden = {16};
+  auto model = fashion::build_model(c);
+  mg::data::Dataset images{mg::randn({30, 784}), mg::tensor(std::vector<int64_t>(30, 3), {30})};
+  mg::data::Dataset mirrored{mg::data::flip_horizontal(images.images, 28, 28), images.labels};
+  const fashion::Evaluation plain = fashion::evaluate(*model, images, false);
+  const fashion::Evaluation flip = fashion::evaluate(*model, mirrored, false);
+  const fashion::Evaluation tta = fashion::evaluate(*model, images, true);
+  const float *p = plain.probabilities.data<float>(), *q = flip.probabilities.data<float>(),
+              *avg = tta.probabilities.data<float>();
+  double loss = 0;
+  for (int64_t i = 0; i < 30 * 10; ++i) CHECK(avg[i] == Approx((p[i] + q[i]) / 2).epsilon(1e-5));
+  for (int64_t i = 0; i < 30; ++i) loss -= std::log((p[i * 10 + 3] + q[i * 10 + 3]) / 2);
+  CHECK(tta.loss == Approx(loss / 30).epsilon(1e-5));
+  CHECK(plain.probabilities.to_vector<float>() != tta.probabilities.to_vector<float>());
 }
 
 TEST_CASE("fashion_mlp: --overfit-batch drives the loss of one batch to ~0, reproducibly", "[e2e]") {

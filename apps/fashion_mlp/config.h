@@ -41,6 +41,7 @@ struct TrainConfig {
   int64_t test_limit = 0;
   int64_t augment_shift = 0;
   bool augment_flip = false;
+  bool tta_flip = false;  // test-time augmentation: average each image's and its mirror's predictions
   // early stopping and best-epoch selection
   std::string monitor = "val_accuracy";  // val_accuracy or val_loss (loss misleads under label smoothing)
   int64_t patience = 0;  // epochs without improvement before stopping (0 = never stop early)
@@ -86,6 +87,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("test_limit", c.test_limit, "use only the first N test images (0 = all)");
   visit("augment_shift", c.augment_shift, "random shifts of up to N pixels (0 = off)");
   visit("augment_flip", c.augment_flip, "random horizontal flips");
+  visit("tta_flip", c.tta_flip, "evaluate on each image and its mirror image, averaging the probabilities");
   visit("monitor", c.monitor, "val_accuracy | val_loss: what picks the best epoch");
   visit("patience", c.patience, "early stopping patience in epochs (0 = off)");
   visit("restore_best", c.restore_best, "end with the weights of the best validation epoch");

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -150,13 +151,14 @@ int run_train(const TrainConfig& config, bool overfit_batch, bool resume) {
   return 0;
 }
 
-void run_eval(const std::string& target, const std::string& data_dir) {
+void run_eval(const std::string& target, const std::string& data_dir, std::optional<bool> tta_flip) {
   LoadedModel loaded = load_checkpoint(checkpoint_in(target));
   if (!data_dir.empty()) loaded.config.data = data_dir;
+  if (tta_flip) loaded.config.tta_flip = *tta_flip;
   const std::string dir = minigrad::data::find_fashion_mnist(loaded.config.data);
   auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
   normalize(test, loaded.config, loaded.standardization);
-  const Evaluation evaluation = evaluate(*loaded.model, test);
+  const Evaluation evaluation = evaluate(*loaded.model, test, loaded.config.tta_flip);
   print_report(evaluation);
   if (std::filesystem::is_directory(target))  // the run's test figures, for the whole test set
     for (const Figure& f : write_figures(target, {.test = &evaluation, .test_images = &test, .model = loaded.model.get()}))
@@ -198,7 +200,7 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
   const auto n = static_cast<int64_t>(labels.size());
   minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64})};
   normalize(batch, loaded.config, loaded.standardization);
-  const Evaluation result = evaluate(*loaded.model, batch);
+  const Evaluation result = evaluate(*loaded.model, batch, loaded.config.tta_flip);
   const float* probs = result.probabilities.data<float>();
   for (int64_t i = 0; i < n; ++i) {
     std::vector<int> order(10);
@@ -327,6 +329,8 @@ int main(int argc, char** argv) {
   auto* eval_cmd = app.add_subcommand("eval", "report test metrics of a trained model");
   eval_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
   eval_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
+  std::optional<bool> eval_tta_flip;
+  eval_cmd->add_option("--tta-flip", eval_tta_flip, "average each image's and its mirror's predictions (default: as trained)");
 
   std::vector<std::string> files;
   std::vector<int64_t> indices;
@@ -381,7 +385,7 @@ int main(int argc, char** argv) {
                                         : resolve_config(cli, train_flags, recipe, config_file);
       if (const int status = run_train(config, overfit_batch, resume); status != 0) return status;
     }
-    if (*eval_cmd) run_eval(target, data_dir);
+    if (*eval_cmd) run_eval(target, data_dir, eval_tta_flip);
     if (*predict_cmd) run_predict(target, files, indices, invert, data_dir);
     if (*sweep_cmd) run_sweep(resolve_config(sweep_cli, sweep_flags, sweep_recipe, sweep_config), grid, samples);
     if (*compare_cmd) run_compare(compare_dirs, compare_out);

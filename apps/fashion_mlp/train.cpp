@@ -226,7 +226,7 @@ std::string summary_json(const TrainConfig& config, const TrainResult& result, c
 
 // ---- evaluation ----
 
-Evaluation evaluate(nn::Module& model, const data::Dataset& d) {
+Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
   minigrad::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
@@ -237,14 +237,25 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d) {
   data::DataLoader loader(d, {.batch_size = kBatch, .shuffle = false});
   int64_t offset = 0;
   for (const data::Batch& batch : loader) {
-    const Tensor logits = model(batch.x);
-    loss_sum += nn::cross_entropy(logits, batch.y, {.reduction = nn::Reduction::Sum}).item();
-    const Tensor probs = logits.softmax(1);
-    std::copy_n(probs.data<float>(), probs.numel(), result.probabilities.data<float>() + offset * 10);
+    Tensor log_probs = model(batch.x).log_softmax(1);
+    float* lp = log_probs.data<float>();
+    if (tta_flip) {
+      // log((p + q) / 2) from log p and log q, without leaving log space.
+      const Tensor mirrored = model(data::flip_horizontal(batch.x, 28, 28)).log_softmax(1);
+      const float* lq = mirrored.data<float>();
+      for (int64_t i = 0; i < log_probs.numel(); ++i) {
+        const float hi = std::max(lp[i], lq[i]), lo = std::min(lp[i], lq[i]);
+        lp[i] = hi + std::log1p(std::exp(lo - hi)) - std::numbers::ln2_v<float>;
+      }
+    }
     const int64_t* y = batch.y.data<int64_t>();
-    const float* p = probs.data<float>();
-    for (int64_t i = 0; i < batch.y.numel(); ++i)
-      result.confusion.add(y[i], std::max_element(p + i * 10, p + i * 10 + 10) - (p + i * 10));
+    float* probs = result.probabilities.data<float>() + offset * 10;
+    for (int64_t i = 0; i < batch.y.numel(); ++i) {
+      const float* row = lp + i * 10;
+      loss_sum -= row[y[i]];
+      result.confusion.add(y[i], std::max_element(row, row + 10) - row);
+      for (int k = 0; k < 10; ++k) probs[i * 10 + k] = std::exp(row[k]);
+    }
     offset += batch.y.numel();
   }
   result.loss = d.size() ? loss_sum / d.size() : 0.0;
@@ -492,7 +503,7 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     const int64_t seen = std::max<int64_t>(state.seen, 1);
     EpochRecord record{epoch + 1, state.loss_sum / seen, static_cast<double>(state.correct) / seen, NAN, NAN, optimizer->lr(), 0, state.skipped};
     if (splits.val.size() > 0) {
-      const Evaluation val = evaluate(*model, splits.val);
+      const Evaluation val = evaluate(*model, splits.val, config.tta_flip);
       record.val_loss = val.loss;
       record.val_accuracy = val.confusion.accuracy();
     }
@@ -535,7 +546,7 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     fmt::print(stderr, "warning: parameter {} is not finite: model.ckpt not written, no test\n", broken);
   if (options.write_files && !result.history.empty() && broken.empty())
     save_checkpoint(result.run_dir + "/model.ckpt", *model, config, splits.standardization, result.history.back());
-  if (options.evaluate_test && broken.empty()) result.test = evaluate(*model, splits.test);
+  if (options.evaluate_test && broken.empty()) result.test = evaluate(*model, splits.test, config.tta_flip);
   result.seconds = state.seconds + since(session_start) + std::chrono::duration<double>(session_start - start).count();
   if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/summary.json", summary_json(config, result, splits));
   if (options.write_files)  // figures and report never throw: the results above are kept whatever happens

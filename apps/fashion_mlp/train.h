@@ -33,7 +33,9 @@ struct Evaluation {
   ConfusionMatrix confusion{10};
   mg::Tensor probabilities;  // [N, 10], float32
 };
-Evaluation evaluate(mg::nn::Module& model, const mg::data::Dataset& data);
+// Loss and predictions of `model` on `data`; with tta_flip, of the mean of the probabilities
+// for each image and for its mirror image.
+Evaluation evaluate(mg::nn::Module& model, const mg::data::Dataset& data, bool tta_flip);
 
 struct EpochRecord {
   int64_t epoch;

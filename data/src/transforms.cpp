@@ -61,6 +61,15 @@ void normalize(float* x, int64_t n, double mean, double std) {
     for (int64_t i = 0; i < n; ++i) x[i] = (x[i] - m) * inv;
 }
 
+// images must be float32 [B, rows*cols].
+void check_image_batch(const Tensor& images, int64_t rows, int64_t cols, std::string_view op) {
+    if (!images.defined() || images.dtype() != kFloat32 || images.dim() != 2 || rows <= 0 || cols <= 0 ||
+        images.size(1) != rows * cols)
+        throw std::invalid_argument(fmt::format(
+            "{}: images must be float32 [B, rows*cols] with rows {} and cols {}, got {}", op, rows, cols,
+            images.defined() ? fmt::format("{} {}", images.dtype(), shape_str(images.shape())) : "undefined"));
+}
+
 }  // namespace
 
 Standardization fit_standardization(const Dataset& train) {
@@ -106,11 +115,7 @@ void augment_batch(Tensor& images, int64_t rows, int64_t cols, const Augmentatio
     if (shift < 0)
         throw std::invalid_argument(fmt::format("augment_batch: max_shift is {}; it must be >= 0", shift));
     if (!augmentation.enabled()) return;
-    if (!images.defined() || images.dtype() != kFloat32 || images.dim() != 2 || rows <= 0 || cols <= 0 ||
-        images.size(1) != rows * cols)
-        throw std::invalid_argument(fmt::format(
-            "augment_batch: images must be float32 [B, rows*cols] with rows {} and cols {}, got {}", rows, cols,
-            images.defined() ? fmt::format("{} {}", images.dtype(), shape_str(images.shape())) : "undefined"));
+    check_image_batch(images, rows, cols, "augment_batch");
 
     const int64_t plane = rows * cols;
     // One scratch image per thread, kept between calls: no allocation per batch.
@@ -142,6 +147,16 @@ void augment_batch(Tensor& images, int64_t rows, int64_t cols, const Augmentatio
             }
         }
     }
+}
+
+Tensor flip_horizontal(const Tensor& images, int64_t rows, int64_t cols) {
+    check_image_batch(images, rows, cols, "flip_horizontal");
+    Tensor flipped = empty(images.shape());
+    const float* in = images.data<float>();
+    float* out = flipped.data<float>();
+    for (int64_t r = 0; r < images.size(0) * rows; ++r)
+        std::reverse_copy(in + r * cols, in + (r + 1) * cols, out + r * cols);
+    return flipped;
 }
 
 }  // namespace minigrad::data

@@ -43,4 +43,9 @@ struct Augmentation {
 void augment_batch(Tensor& images, int64_t rows, int64_t cols, const Augmentation& augmentation,
                    Generator& gen);
 
+// Every image of images (float32 [B, rows*cols]) mirrored left-right, in a new tensor: the
+// deterministic view that test-time augmentation averages with the original. Throws
+// std::invalid_argument for the same bad shapes as augment_batch.
+Tensor flip_horizontal(const Tensor& images, int64_t rows, int64_t cols);
+
 }  // namespace minigrad::data
