@@ -138,8 +138,10 @@ int run_train(const TrainConfig& config, bool overfit_batch, bool resume) {
   }
   if (result.best_epoch > 0) {
     const EpochRecord& best = result.history[result.best_epoch - 1];
-    fmt::print("\nbest epoch {} (val loss {:.4f}, val acc {:.2f}%); {:.1f}s in all\n", best.epoch, best.val_loss,
-               100 * best.val_accuracy, result.seconds);
+    const std::string val = std::isnan(best.val_accuracy)
+                                ? std::string("best training accuracy: no validation split")
+                                : fmt::format("val loss {:.4f}, val acc {:.2f}%", best.val_loss, 100 * best.val_accuracy);
+    fmt::print("\nbest epoch {} ({}); {:.1f}s in all\n", best.epoch, val, result.seconds);
   }
   if (result.skipped_steps > 0) fmt::print("{} steps skipped for NaN or Inf values\n", result.skipped_steps);
   if (result.test) print_report(*result.test);

@@ -526,9 +526,11 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     }
     if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/metrics.csv", metrics_csv(state.history));
     if (!options.quiet)
-      fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  val loss {:.4f} acc {:6.2f}%  lr {:.2e}  {:.1f}s{}{}\n",
-                 record.epoch, config.epochs, record.train_loss, 100 * record.train_accuracy, record.val_loss,
-                 100 * record.val_accuracy, record.lr, record.seconds, improved ? "  *" : "",
+      fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  {}  lr {:.2e}  {:.1f}s{}{}\n", record.epoch,
+                 config.epochs, record.train_loss, 100 * record.train_accuracy,
+                 splits.val.size() ? fmt::format("val loss {:.4f} acc {:6.2f}%", record.val_loss, 100 * record.val_accuracy)
+                                   : std::string("(no validation split)"),
+                 record.lr, record.seconds, improved ? "  *" : "",
                  record.skipped_steps ? fmt::format("  ({} steps skipped)", record.skipped_steps) : "");
     std::fflush(stdout);  // a line per epoch, even when piped to a log
     state.start_next_epoch();
