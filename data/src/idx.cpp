@@ -225,8 +225,9 @@ IdxArray read_idx(const std::string& path) {
     }
 
     // Gzip: the header is not trusted for the allocation. Start from what the compressed size
-    // makes plausible and grow as data actually arrives.
-    const int64_t plausible = std::max<int64_t>(int64_t{1} << 20, 8 * src.file_size());
+    // makes plausible (image files compress about 2:1) and double as data actually arrives, so a
+    // tiny file claiming a huge array costs a tiny buffer.
+    const int64_t plausible = std::max<int64_t>(4096, 4 * src.file_size());
     size_t filled = 0;
     out.bytes.resize(static_cast<size_t>(std::min(expected, plausible)));
     while (static_cast<int64_t>(filled) < expected) {
