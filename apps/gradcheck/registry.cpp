@@ -69,7 +69,7 @@ std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<doubl
 Tensor indices(std::vector<int64_t> values, Shape shape) { return mg::tensor(values, shape); }
 
 const std::vector<std::pair<Shape, Shape>> kBroadcastPairs = {
-    {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {3, 1}}, {{5}, {}}};
+    {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {3, 1}}, {{5}, {}}, {{}, {2, 2}}};
 
 OpEntry binary(std::string name, std::string symbol, mg::GradcheckFn fn, double b_lo = -2.0, double b_hi = 2.0) {
   OpEntry e{.name = std::move(name)};
