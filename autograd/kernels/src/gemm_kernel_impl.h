@@ -36,7 +36,13 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
     a += cs;
     b += rs_b;
   }
-  const V va = Tr::set1(alpha);
+  if (alpha != typename Tr::T(1)) {  // one test per tile; alpha is 1 in every training call
+    const V va = Tr::set1(alpha);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = Tr::mul(acc[r][v], va);
+  }
   const V vb = Tr::set1(beta);
   const int tail = n - (NV - 1) * L;  // columns in the last vector, 1..L
   // Every loop over r and v is unrolled completely: a loop left rolled keeps acc in memory,
@@ -46,7 +52,7 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       typename Tr::T* cp = c + r * ldc + v * L;
-      V res = Tr::mul(acc[r][v], va);
+      V res = acc[r][v];
       if (v < NV - 1 || tail == L) {  // full vectors avoid masked stores (slow on AVX2)
         if (beta != 0) res = Tr::fma(Tr::load(cp), vb, res);
         Tr::store(cp, res);
