@@ -19,7 +19,10 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
   constexpr int L = Tr::L;
   const int64_t rs = PA ? 1 : rs_a;
   const int64_t cs = PA ? PA : cs_a;
-  for (int r = 0; r < MR; ++r) __builtin_prefetch(c + r * ldc, 1);
+  // Fetch C during a long k loop. Not for short ones (K = 10): there it cannot arrive much
+  // earlier, and GCC keeps the MR row pointers for the epilogue, spilling them to the stack.
+  if (kc > 64)
+    for (int r = 0; r < MR; ++r) __builtin_prefetch(c + r * ldc, 1);
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
