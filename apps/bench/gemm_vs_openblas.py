@@ -2,6 +2,7 @@
 """minigrad's GEMM against OpenBLAS's cblas_sgemm on bench_gemm's shapes, ratio table.
 
   python3 apps/bench/gemm_vs_openblas.py --blas-dir DIR [--rounds 3] [--bench build/apps/bench/bench_gemm]
+                                          [--before OTHER_BENCH_GEMM]
 
 DIR holds a libopenblas.so.0 (e.g. the openblas-pthread directory of a libopenblas0-pthread
 unpacked with `apt-get download` + `dpkg -x`). OpenBLAS is an optional peer: without it the
@@ -9,6 +10,8 @@ script says so and times minigrad alone. Each round runs two bench_gemm processe
 library, in alternating order (OpenBLAS's idle threads spin for a while after a call, so the two
 never share a process); the table shows medians over rounds, and the ratio of those medians.
 OPENBLAS_CORETYPE is removed: forcing a core type can pick a slower kernel than detection does.
+--before adds a column timed with another bench_gemm binary (e.g. one linked against an older
+minigrad_kernels), in the same alternation, for before/after tables.
 """
 import argparse
 import json
@@ -23,8 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 def run(bench, lib, blas_path, min_time):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
-    cmd = [bench, f"--benchmark_filter=^{lib}/", "--benchmark_format=json",
-           f"--benchmark_min_time={min_time}"]
+    cmd = [bench, f"--benchmark_filter=^{'openblas' if lib == 'openblas' else 'gemm'}/",
+           "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
     if lib == "openblas":
         cmd.append(f"--openblas={blas_path}")
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
@@ -38,10 +41,11 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds per benchmark")
     parser.add_argument("--bench", default=os.path.join(HERE, "../../build/apps/bench/bench_gemm"))
+    parser.add_argument("--before", help="another bench_gemm to time as the 'before' column")
     args = parser.parse_args()
 
     blas_path = os.path.join(args.blas_dir, "libopenblas.so.0") if args.blas_dir else None
-    libs = ["gemm"]
+    libs = ["gemm"] + (["before"] if args.before else [])
     if blas_path and os.path.exists(blas_path):
         libs.append("openblas")
     else:
@@ -50,7 +54,8 @@ def main():
     samples = {lib: [] for lib in libs}
     for r in range(args.rounds):
         for lib in (libs if r % 2 == 0 else libs[::-1]):
-            samples[lib].append(run(args.bench, lib, blas_path, args.min_time))
+            bench = args.before if lib == "before" else args.bench
+            samples[lib].append(run(bench, lib, blas_path, args.min_time))
 
     def median(lib, name, field):
         return statistics.median(s[name][field] for s in samples[lib])
@@ -58,6 +63,8 @@ def main():
     print(f"GFLOP/s, medians of {args.rounds} alternating rounds; peak = share of threads x "
           "measured 1-core FMA peak")
     head = f"{'shape MxKxN':>16} {'op':>3} {'thr':>3} {'ours':>7} {'peak':>5}"
+    if "before" in libs:
+        head += f" {'before':>7}"
     if "openblas" in libs:
         head += f" {'OpenBLAS':>8} {'peak':>5} {'ratio':>6}"
     print(head)
@@ -65,6 +72,8 @@ def main():
         shape, op, thr = name.split("/")
         line = (f"{shape:>16} {op:>3} {thr.split(':')[1]:>3} {median('gemm', name, 0):7.1f} "
                 f"{100 * median('gemm', name, 1):4.0f}%")
+        if "before" in libs:
+            line += f" {median('before', name, 0):7.1f}"
         if "openblas" in libs:
             theirs = median("openblas", name, 0)
             line += (f" {theirs:8.1f} {100 * median('openblas', name, 1):4.0f}%"
