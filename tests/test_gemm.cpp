@@ -87,6 +87,9 @@ const Shape kShapes[] = {
     {1, 1, 1},   {1, 37, 19},  {1, 300, 64},  {29, 1, 45},  {300, 1, 7},   {17, 33, 65},
     {13, 31, 7}, {12, 32, 16}, {24, 64, 384}, {25, 65, 385}, {128, 10, 256}, {37, 100, 3},
     {5, 130, 33}, {100, 47, 800},
+    // M <= 2 x 12 rows: B tiles read in place, the narrow last tile packed; K = 10 and M = 10
+    // are the last layer's backward.
+    {10, 256, 128}, {23, 97, 50}, {20, 70, 800}, {10, 10, 256},
 };
 
 template <typename T>
@@ -116,6 +119,9 @@ TEST_CASE("gemm large problem, all transposes", "[gemm]") {
   // Several K blocks and M blocks.
   check<float>(false, false, {3100, 40, 1000}, 1.0f, 1.0f, 1);
   check<double>(true, true, {70, 700, 1300}, 1.0, 0.0, 2, true);
+  // Tall: threads split the rows, each into several M blocks.
+  check<float>(false, true, {7000, 200, 30}, 1.0f, 1.0f, 3);
+  check<float>(true, false, {7000, 10, 40}, 1.0f, 0.0f, 0, true);
 }
 
 TEST_CASE("gemm beta=0 ignores NaN in C, beta=1 accumulates", "[gemm]") {
@@ -146,7 +152,8 @@ std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
 
 TEST_CASE("gemm results do not depend on the thread count", "[gemm]") {
   const Shape shapes[] = {{128, 512, 784}, {784, 512, 128}, {128, 784, 512},
-                          {128, 10, 256},  {301, 259, 517}, {1000, 40, 900}};
+                          {128, 10, 256},  {301, 259, 517}, {1000, 40, 900},
+                          {2000, 130, 300}, {2000, 10, 256},  {10, 256, 2000}};
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (const Shape& s : shapes) {

@@ -1,17 +1,24 @@
-// GEMM throughput on the MLP training shapes, at 1 and 2 threads, next to this machine's FMA
-// peak. Columns: GFLOP/s, and peak = fraction of (threads x measured single-thread FMA peak).
+// GEMM throughput on the GEMM calls of the 784-512-256-10 MLP (batch 128 training, the 10,000-image
+// evaluation) and 1024^3, at 1 and 2 threads, next to this machine's FMA peak. Columns: GFLOP/s,
+// and peak = fraction of (threads x measured single-thread FMA peak).
 //   bench_gemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
+//   bench_gemm --openblas=DIR/libopenblas.so.0   # also time OpenBLAS's cblas_sgemm, same shapes
+// OpenBLAS is an optional peer, loaded with dlopen only when asked for: minigrad never links it.
+// gemm_vs_openblas.py alternates the two sides in separate processes and prints the ratio table.
 #include <benchmark/benchmark.h>
+#include <dlfcn.h>
+#include <fmt/core.h>
 #include <minigrad/kernels/gemm.h>
 #include <minigrad/kernels/thread_pool.h>
 
 #include "fma_peak.h"
 
-#include <chrono>
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <random>
+#include <string>
 #include <vector>
-
 
 namespace {
 
@@ -30,27 +37,50 @@ void BM_fma_peak(benchmark::State& state) {
 }
 BENCHMARK(BM_fma_peak)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 
-// Args: M, K, N, trans_a, trans_b, threads. A is M x K (stored K x M if trans_a), B is K x N
-// (stored N x K if trans_b).
+// A is M x K (stored K x M if ta), B is K x N (stored N x K if tb). nn::Linear stores W as
+// [out, in], so forward is X W^T, dX = G W and dW = G^T X.
+struct Shape {
+  const char* what;
+  int64_t m, k, n;
+  bool ta, tb;
+};
+constexpr Shape kShapes[] = {
+    {"fc1 fwd", 128, 784, 512, false, true},
+    {"fc2 fwd", 128, 512, 256, false, true},
+    {"fc3 fwd", 128, 256, 10, false, true},
+    {"fc3 dX", 128, 10, 256, false, false},
+    {"fc2 dX", 128, 256, 512, false, false},
+    {"fc1 dX", 128, 512, 784, false, false},  // not run in training (the input needs no grad)
+    {"fc3 dW", 10, 128, 256, true, false},
+    {"fc2 dW", 256, 128, 512, true, false},
+    {"fc1 dW", 512, 128, 784, true, false},
+    {"eval fc1", 10000, 784, 512, false, true},
+    {"eval fc2", 10000, 512, 256, false, true},
+    {"eval fc3", 10000, 256, 10, false, true},
+    {"square", 1024, 1024, 1024, false, false},
+};
+
+// (ta, tb, M, N, K, A, lda, B, ldb, C, ldc) with alpha = 1, beta = 0, row-major.
 template <typename T>
-void BM_gemm(benchmark::State& state) {
-  const int64_t m = state.range(0), k = state.range(1), n = state.range(2);
-  const bool ta = state.range(3) != 0, tb = state.range(4) != 0;
-  const int threads = int(state.range(5));
+using GemmCall = std::function<void(bool, bool, int64_t, int64_t, int64_t, const T*, int64_t,
+                                    const T*, int64_t, T*, int64_t)>;
+
+template <typename T>
+void run_gemm(benchmark::State& state, const Shape& s, int threads, const GemmCall<T>& call,
+              const std::function<void(int)>& set_threads) {
   std::mt19937 rng(1);
   std::uniform_real_distribution<T> dist(-1, 1);
-  std::vector<T> a(size_t(m * k)), b(size_t(k * n)), c(size_t(m * n));
+  std::vector<T> a(size_t(s.m * s.k)), b(size_t(s.k * s.n)), c(size_t(s.m * s.n));
   for (auto& x : a) x = dist(rng);
   for (auto& x : b) x = dist(rng);
-  const int saved = minigrad::kernels::max_threads();
-  minigrad::kernels::set_max_threads(threads);
+  set_threads(threads);
   for (auto _ : state) {
-    minigrad::kernels::gemm(ta, tb, m, n, k, T(1), a.data(), ta ? m : k, b.data(), tb ? k : n,
-                            T(0), c.data(), n);
+    call(s.ta, s.tb, s.m, s.n, s.k, a.data(), s.ta ? s.m : s.k, b.data(), s.tb ? s.k : s.n,
+         c.data(), s.n);
     benchmark::ClobberMemory();
   }
-  minigrad::kernels::set_max_threads(saved);
-  const double flops = 2.0 * double(m) * double(n) * double(k);
+  set_threads(1);
+  const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   // Double runs at half the float lanes, so its peak is half the float peak.
@@ -59,27 +89,85 @@ void BM_gemm(benchmark::State& state) {
       benchmark::Counter(flops / peak, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void training_shapes(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"M", "K", "N", "ta", "tb", "thr"});
-  const int64_t shapes[][5] = {
-      {128, 784, 512, 0, 0},  // fc1 forward  X W1
-      {128, 512, 256, 0, 0},  // fc2 forward
-      {128, 256, 10, 0, 0},   // fc3 forward
-      {784, 128, 512, 1, 0},  // fc1 dW = X^T G
-      {512, 128, 256, 1, 0},  // fc2 dW
-      {128, 512, 784, 0, 1},  // dX through fc2-sized weights, G W^T
-      {128, 256, 512, 0, 1},  // fc2 dX
-      {128, 10, 256, 0, 1},   // fc3 dX
-      {1024, 1024, 1024, 0, 0},
-  };
-  for (const auto& s : shapes)
-    for (int64_t threads : {1, 2}) b->Args({s[0], s[1], s[2], s[3], s[4], threads});
+template <typename T>
+void ours(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
+          int64_t ldb, T* c, int64_t ldc) {
+  minigrad::kernels::gemm(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
 }
-BENCHMARK(BM_gemm<float>)->Apply(training_shapes)->UseRealTime();
-BENCHMARK(BM_gemm<double>)
-    ->ArgNames({"M", "K", "N", "ta", "tb", "thr"})
-    ->Args({1024, 1024, 1024, 0, 0, 1})
-    ->Args({1024, 1024, 1024, 0, 0, 2})
-    ->UseRealTime();
+
+void our_threads(int threads) { minigrad::kernels::set_max_threads(threads); }
+
+std::string bench_name(const char* lib, const Shape& s, int threads) {
+  return fmt::format("{}/{}x{}x{}/{}{}/thr:{}", lib, s.m, s.k, s.n, s.ta ? 'T' : 'N',
+                     s.tb ? 'T' : 'N', threads);
+}
+
+// cblas_sgemm and openblas_set_num_threads from a libopenblas given on the command line.
+struct OpenBlas {
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int,
+                         float, float*, int);
+  Sgemm sgemm = nullptr;
+  void (*set_num_threads)(int) = nullptr;
+
+  static OpenBlas load(const char* path) {
+    OpenBlas lib;
+    void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      fmt::print(stderr, "bench_gemm: cannot load OpenBLAS ({}); timing minigrad alone\n", dlerror());
+      return lib;
+    }
+    lib.sgemm = reinterpret_cast<Sgemm>(dlsym(handle, "cblas_sgemm"));
+    lib.set_num_threads = reinterpret_cast<void (*)(int)>(dlsym(handle, "openblas_set_num_threads"));
+    if (!lib.sgemm || !lib.set_num_threads) {
+      fmt::print(stderr, "bench_gemm: {} has no cblas_sgemm/openblas_set_num_threads; timing minigrad alone\n", path);
+      lib.sgemm = nullptr;
+    }
+    return lib;
+  }
+};
+
+void register_all(const OpenBlas& blas) {
+  constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+  for (const Shape& s : kShapes) {
+    for (int threads : {1, 2}) {
+      benchmark::RegisterBenchmark(bench_name("gemm", s, threads).c_str(), [s, threads](benchmark::State& st) {
+        run_gemm<float>(st, s, threads, &ours<float>, &our_threads);
+      })->UseRealTime();
+      if (!blas.sgemm) continue;
+      const GemmCall<float> call = [blas](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                          const float* a, int64_t lda, const float* b, int64_t ldb,
+                                          float* c, int64_t ldc) {
+        blas.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k),
+                   1.0f, a, int(lda), b, int(ldb), 0.0f, c, int(ldc));
+      };
+      benchmark::RegisterBenchmark(bench_name("openblas", s, threads).c_str(),
+                                   [s, threads, call, blas](benchmark::State& st) {
+                                     run_gemm<float>(st, s, threads, call, blas.set_num_threads);
+                                   })->UseRealTime();
+    }
+  }
+  const Shape square = kShapes[std::size(kShapes) - 1];
+  for (int threads : {1, 2})
+    benchmark::RegisterBenchmark(bench_name("gemm_double", square, threads).c_str(),
+                                 [square, threads](benchmark::State& st) {
+                                   run_gemm<double>(st, square, threads, &ours<double>, &our_threads);
+                                 })->UseRealTime();
+}
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  const char* openblas = nullptr;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--openblas=", 11) == 0) openblas = argv[i] + 11;
+    else args.push_back(argv[i]);
+  }
+  int count = int(args.size());
+  benchmark::Initialize(&count, args.data());
+  if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  register_all(openblas ? OpenBlas::load(openblas) : OpenBlas{});
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -128,41 +128,47 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
 
   const int mr = g.mr, nr = g.nr;
-  // Equal blocks rather than full blocks plus a sliver.
+  // Equal blocks rather than full blocks plus a sliver; kc depends on K alone, which fixes the
+  // order every element of C is summed in.
   const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
-  const int64_t mc = round_up(ceil_div(M, ceil_div(M, g.mc)), mr);
   // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
   // costs more than the strided reads it saves.
   const bool pack_a = N > 2 * nr;
+  // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
+  // from B itself, except a narrow last tile, which the packing pads to whole vectors.
+  const bool pack_b = tb || M > 2 * mr;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const int nth = flops < kParallelMinFlops ? 1 : max_threads();
-  // Split columns when each task gets at least two tiles, else rows.
-  const bool split_n = ceil_div(N, nr) >= 2 * nth;
+  // Every task packs all of the A rows or B columns it shares with the others: split columns
+  // (A packed by every task) when A is the smaller operand and each task gets two tiles, else
+  // rows (B packed by every task), as for the 10,000-row evaluation batch.
+  const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
   parallel_tasks(nth, [&](int64_t tid) {
-    // Column share, on nr boundaries so every thread but the last has only full tiles.
-    const auto n_bound = [&](int t) {
-      return t == nth ? N : std::min(N, (N * t / nth + nr / 2) / nr * nr);
+    // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
+    const auto bound = [&](int64_t len, int unit, int64_t t) {
+      return t == nth ? len : std::min(len, (len * t / nth + unit / 2) / unit * unit);
     };
-    const int64_t n0 = split_n ? n_bound(tid) : 0;
-    const int64_t n1 = split_n ? n_bound(tid + 1) : N;
-    const int64_t n_len = n1 - n0;
-    const int64_t nc = n_len > 0 ? round_up(ceil_div(n_len, ceil_div(n_len, g.nc)), nr) : nr;
+    const int64_t n0 = split_n ? bound(N, nr, tid) : 0;
+    const int64_t n1 = split_n ? bound(N, nr, tid + 1) : N;
+    const int64_t m0 = split_n ? 0 : bound(M, mr, tid);
+    const int64_t m1 = split_n ? M : bound(M, mr, tid + 1);
+    const int64_t n_len = n1 - n0, m_len = m1 - m0;
+    if (n_len <= 0 || m_len <= 0) return;
+    // Equal blocks rather than full blocks plus a sliver.
+    const int64_t nc = round_up(ceil_div(n_len, ceil_div(n_len, g.nc)), nr);
+    const int64_t mc = round_up(ceil_div(m_len, ceil_div(m_len, g.mc)), mr);
     T* const b_block = tls_b_block.get<T>(nc * kc);
     T* const a_block = pack_a ? tls_a_block.get<T>(mc * kc) : nullptr;
 
-    for (int64_t ic = 0; ic < M; ic += mc) {
-      const int64_t m_len = std::min(mc, M - ic);
-      const int64_t panels = ceil_div(m_len, mr);
-      // This thread's A panels: all of them in the column split, a share in the row split.
-      const int64_t p0 = split_n ? 0 : panels * tid / nth;
-      const int64_t p1 = split_n ? panels : panels * (tid + 1) / nth;
+    for (int64_t ic = m0; ic < m1; ic += mc) {
+      const int64_t panels = ceil_div(std::min(mc, m1 - ic), mr);
       for (int64_t pc = 0; pc < K; pc += kc) {
         const int64_t k_len = std::min(kc, K - pc);
         const T beta_k = pc == 0 ? beta : T(1);
         if (pack_a) {
-          for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
-            const int w = int(std::min<int64_t>(mr, M - i));
+            const int w = int(std::min<int64_t>(mr, m1 - i));
             T* dst = a_block + p * mr * k_len;
             if (ta) g.pack_kx(A + pc * lda + i, lda, w, k_len, dst, mr);
             else g.pack_xk(A + i * lda + pc, lda, w, k_len, dst, mr);
@@ -174,21 +180,23 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
           for (int64_t t = 0; t < tiles; ++t) {
             const int64_t j = jc + t * nr;
             const int w = int(std::min<int64_t>(nr, n1 - j));
+            if (!pack_b && w == nr) continue;
             T* dst = b_block + t * nr * k_len;
             if (tb) g.pack_xk(B + j * ldb + pc, ldb, w, k_len, dst, nr);
             else g.pack_kx(B + pc * ldb + j, ldb, w, k_len, dst, nr);
           }
-          for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
-            const int m = int(std::min<int64_t>(mr, M - i));
+            const int m = int(std::min<int64_t>(mr, m1 - i));
             const T* a = pack_a ? a_block + p * mr * k_len : ta ? A + pc * lda + i : A + i * lda + pc;
             const int64_t rs_a = pack_a ? 1 : ta ? 1 : lda;
             const int64_t cs_a = pack_a ? mr : ta ? lda : 1;
             for (int64_t t = 0; t < tiles; ++t) {
               const int64_t j = jc + t * nr;
               const int n = int(std::min<int64_t>(nr, n1 - j));
-              g.micro(k_len, a, rs_a, cs_a, b_block + t * nr * k_len, C + i * ldc + j, ldc, m, n,
-                      alpha, beta_k);
+              const bool direct = !pack_b && n == nr;
+              g.micro(k_len, a, rs_a, cs_a, direct ? B + pc * ldb + j : b_block + t * nr * k_len,
+                      direct ? ldb : nr, C + i * ldc + j, ldc, m, n, alpha, beta_k);
             }
           }
         }

@@ -8,19 +8,25 @@
 #error "define MG_TARGET before including gemm_kernel_impl.h"
 #endif
 
-// C tile (m = MR rows, n <= NV * L columns) from an A panel and a packed B panel of width NRB.
+// C tile (m = MR rows, n <= NV * L columns) from an A panel and B rows rs_b apart (a packed
+// panel, or B itself when it is not worth packing); every row holds NV full vectors.
 // PA > 0: A is packed in panels PA wide (rs = 1, cs = PA), strides the compiler can fold.
-template <class Tr, int MR, int NV, int NRB, int PA>
+template <class Tr, int MR, int NV, int PA>
 MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
-                          const typename Tr::T* b, typename Tr::T* c, int64_t ldc, int n,
-                          typename Tr::T alpha, typename Tr::T beta) {
+                          const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc,
+                          int n, typename Tr::T alpha, typename Tr::T beta) {
   using V = typename Tr::V;
   constexpr int L = Tr::L;
   const int64_t rs = PA ? 1 : rs_a;
   const int64_t cs = PA ? PA : cs_a;
-  for (int r = 0; r < MR; ++r) __builtin_prefetch(c + r * ldc, 1);
+  // Fetch C during a long k loop. Not for short ones (K = 10): there it cannot arrive much
+  // earlier, and GCC keeps the MR row pointers for the epilogue, spilling them to the stack.
+  if (kc > 64)
+    for (int r = 0; r < MR; ++r) __builtin_prefetch(c + r * ldc, 1);
   V acc[MR][NV];
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
@@ -31,15 +37,25 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
       for (int v = 0; v < NV; ++v) acc[r][v] = Tr::fma(av, bv[v], acc[r][v]);
     }
     a += cs;
-    b += NRB;
+    b += rs_b;
   }
-  const V va = Tr::set1(alpha);
+  if (alpha != typename Tr::T(1)) {  // one test per tile; alpha is 1 in every training call
+    const V va = Tr::set1(alpha);
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] = Tr::mul(acc[r][v], va);
+  }
   const V vb = Tr::set1(beta);
   const int tail = n - (NV - 1) * L;  // columns in the last vector, 1..L
+  // Every loop over r and v is unrolled completely: a loop left rolled keeps acc in memory,
+  // 2 x MR x NV stack moves per tile that cost more than the FMAs when kc is small.
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       typename Tr::T* cp = c + r * ldc + v * L;
-      V res = Tr::mul(acc[r][v], va);
+      V res = acc[r][v];
       if (v < NV - 1 || tail == L) {  // full vectors avoid masked stores (slow on AVX2)
         if (beta != 0) res = Tr::fma(Tr::load(cp), vb, res);
         Tr::store(cp, res);
@@ -54,19 +70,18 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
 
 template <class Tr>
 using MicroFn = void (*)(int64_t, const typename Tr::T*, int64_t, int64_t, const typename Tr::T*,
-                         typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T);
+                         int64_t, typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T);
 
 // table[m - 1] for m = 1..MR: edge tiles get their own fully unrolled kernel.
-template <class Tr, int MR, int NV, int NRB, int PA, std::size_t... I>
+template <class Tr, int MR, int NV, int PA, std::size_t... I>
 constexpr std::array<MicroFn<Tr>, MR> micro_row_table(std::index_sequence<I...>) {
-  return {&micro_tile<Tr, int(I) + 1, NV, NRB, PA>...};
+  return {&micro_tile<Tr, int(I) + 1, NV, PA>...};
 }
 
 template <class Tr, int MR, int NVMAX>
 struct Micro {
-  static constexpr int NRB = NVMAX * Tr::L;
   template <int NV, int PA>
-  static constexpr auto rows = micro_row_table<Tr, MR, NV, NRB, PA>(std::make_index_sequence<MR>{});
+  static constexpr auto rows = micro_row_table<Tr, MR, NV, PA>(std::make_index_sequence<MR>{});
 
   template <std::size_t... NVI>
   static constexpr std::array<std::array<MicroFn<Tr>, MR>, NVMAX> by_width(bool pa,
@@ -79,11 +94,11 @@ struct Micro {
 
   // Narrow tiles use fewer vectors: N = 10 costs one vector per row, not NVMAX.
   static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
-                  const typename Tr::T* b, typename Tr::T* c, int64_t ldc, int m, int n,
-                  typename Tr::T alpha, typename Tr::T beta) {
+                  const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc, int m,
+                  int n, typename Tr::T alpha, typename Tr::T beta) {
     const int nv = (n + Tr::L - 1) / Tr::L;
     const auto& t = (rs_a == 1 && cs_a == MR) ? packed : strided;
-    t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, c, ldc, n, alpha, beta);
+    t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, rs_b, c, ldc, n, alpha, beta);
   }
 };
 
