@@ -89,7 +89,7 @@ TEST_CASE("gradcheck registry: every name passed to record_op in autograd/ and n
       int dynamic = 0;
       for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it) {
         if ((*it)[2].matched) literal_names.insert((*it)[2]);
-        else if ((*it)[1].str().find("std::string name") == std::string::npos) ++dynamic;  // the definition
+        else if ((*it)[1].str().find("std::string_view name") == std::string::npos) ++dynamic;  // the definition
       }
       const auto site = dynamic_sites.find(file.filename().string());
       INFO(file.string() << " calls record_op with a name that is not a string literal; list its names in dynamic_sites");
