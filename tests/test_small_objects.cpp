@@ -74,6 +74,7 @@ TEST_CASE("BackwardFn: inline and pooled closures move, and one returning std::v
     CHECK_FALSE(moved);
   }
   CHECK(small(g)[0].to_vector<double>() == std::vector<double>{2.0, 4.0});
+  CHECK_THROWS_AS(mg::BackwardFn()(g), mg::Error);
   CHECK(large(g)[0].to_vector<double>() == std::vector<double>{3.0, 6.0});
   // Through record_op and backward.
   const mg::Tensor x = mg::tensor({1.0, 2.0}, {.dtype = mg::kFloat64, .requires_grad = true});

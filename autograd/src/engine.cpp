@@ -191,7 +191,6 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
     Node* node = stack.back();
     stack.pop_back();
     const Tensor grad_out = std::move(node->grad);
-    node->grad = Tensor();
     TensorList input_grads = node->backward(grad_out);
     if (input_grads.size() != node->inputs.size())
       throw Error(fmt::format("backward of '{}' returned {} gradients for {} inputs", node->name,

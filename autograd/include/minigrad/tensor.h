@@ -188,7 +188,10 @@ class BackwardFn {
   ~BackwardFn() { reset(); }
 
   explicit operator bool() const { return ops_ != nullptr; }
-  TensorList operator()(const Tensor& grad_output) const { return ops_->call(fn_, grad_output); }
+  TensorList operator()(const Tensor& grad_output) const {
+    if (!ops_) throw Error("BackwardFn: called empty (the graph was freed by backward())");
+    return ops_->call(fn_, grad_output);
+  }
   void reset() noexcept {
     if (ops_) ops_->destroy(fn_, fn_ == inline_);
     ops_ = nullptr;
