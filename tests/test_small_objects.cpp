@@ -11,6 +11,12 @@
 
 namespace mg = minigrad;
 
+namespace {
+// Destroyed at exit, before or after the pool's own exit hook (the order across files is not
+// specified): the ASan and valgrind runs of this binary check that both are safe and leak-free.
+mg::Tensor released_at_exit;
+}  // namespace
+
 TEST_CASE("Shape: the std::vector operations users rely on, inline and past 5 axes") {
   mg::Shape s{128, 784};
   CHECK(s.size() == 2);
@@ -109,4 +115,9 @@ TEST_CASE("small-object pool: blocks taken on one thread are released on another
   churn();
   other.join();
   CHECK(wrong == 0);
+}
+
+TEST_CASE("small-object pool: a tensor with a graph held until static destruction") {
+  released_at_exit = mg::ones({3}, {.requires_grad = true}) * 2.0;
+  CHECK(released_at_exit.grad_fn() != nullptr);
 }
