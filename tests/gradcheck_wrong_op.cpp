@@ -15,7 +15,7 @@ mg::Tensor wrong_square(const mg::Tensor& x) {
     mg::NoGradGuard no_grad;
     out = x * x;
   }
-  return mg::record_op("wrong_square", out, {x}, [x](const mg::Tensor& g) { return std::vector<mg::Tensor>{g * x}; });
+  return mg::record_op("wrong_square", out, {x}, [x](const mg::Tensor& g) { return mg::TensorList{g * x}; });
 }
 
 struct WrongSquare : nn::ShapePreserving {

@@ -112,7 +112,7 @@ TEST_CASE("autograd: users define ops with record_op") {
       out = x * x * x;
     }
     return mg::record_op("cube", out, {x}, [x](const mg::Tensor& g) {
-      return std::vector<mg::Tensor>{g * x * x * 3.0};
+      return mg::TensorList{g * x * x * 3.0};
     });
   };
   auto x = leaf({1.0, -2.0, 0.5});
@@ -123,7 +123,7 @@ TEST_CASE("autograd: users define ops with record_op") {
   INFO(report.message);
   // A wrong gradient shape is caught and named.
   auto bad = mg::record_op("bad_shape", x.detach() * 1.0, {x},
-                           [](const mg::Tensor&) { return std::vector<mg::Tensor>{mg::zeros({5}, {.dtype = mg::kFloat64})}; });
+                           [](const mg::Tensor&) { return mg::TensorList{mg::zeros({5}, {.dtype = mg::kFloat64})}; });
   CHECK_THROWS_WITH(bad.sum().backward(), Contains("bad_shape") && Contains("(5,)") && Contains("(3,)"));
 }
 
@@ -137,7 +137,7 @@ TEST_CASE("gradcheck: fails on an op whose backward is wrong, and says where") {
     }
     // The true derivative is 2x; this backward forgets the factor 2.
     return mg::record_op("wrong_square", out, {x},
-                         [x](const mg::Tensor& g) { return std::vector<mg::Tensor>{g * x}; });
+                         [x](const mg::Tensor& g) { return mg::TensorList{g * x}; });
   };
   auto x = leaf({1.0, 2.0, 3.0});
   auto report = mg::gradcheck(wrong_square, {x});

@@ -52,7 +52,7 @@ mg::Tensor wrong_square(const mg::Tensor& x) {
     mg::NoGradGuard no_grad;
     out = x * x;
   }
-  return mg::record_op("wrong_square", out, {x}, [x](const mg::Tensor& g) { return std::vector<mg::Tensor>{g * x}; });
+  return mg::record_op("wrong_square", out, {x}, [x](const mg::Tensor& g) { return mg::TensorList{g * x}; });
 }
 
 // x^3 whose first derivative is right but built from a detached x: its second derivative is lost.
@@ -63,7 +63,7 @@ mg::Tensor cube_detached_backward(const mg::Tensor& x) {
     out = x * x * x;
   }
   return mg::record_op("cube_detached", out, {x}, [x](const mg::Tensor& g) {
-    return std::vector<mg::Tensor>{g * x.detach() * x.detach() * 3.0};
+    return mg::TensorList{g * x.detach() * x.detach() * 3.0};
   });
 }
 
@@ -89,7 +89,7 @@ TEST_CASE("gradcheck registry: every name passed to record_op in autograd/ and n
       int dynamic = 0;
       for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it) {
         if ((*it)[2].matched) literal_names.insert((*it)[2]);
-        else if ((*it)[1].str().find("std::string name") == std::string::npos) ++dynamic;  // the definition
+        else if ((*it)[1].str().find("std::string_view name") == std::string::npos) ++dynamic;  // the definition
       }
       const auto site = dynamic_sites.find(file.filename().string());
       INFO(file.string() << " calls record_op with a name that is not a string literal; list its names in dynamic_sites");
@@ -112,7 +112,7 @@ TEST_CASE("gradcheck registry: each op entry exercises its op, and every node it
   for (const gt::OpEntry& entry : registry.ops()) {
     std::set<std::string> recorded;
     const mg::RecordObserver previous = mg::set_record_observer([&](const mg::Node& node, const mg::Tensor&) {
-      recorded.insert(node.name);
+      recorded.emplace(node.name);
       return mg::Tensor();
     });
     for (const gt::OpCase& c : entry.cases) {
@@ -177,7 +177,7 @@ TEST_CASE("gradcheck: at a kink the analytic value must lie between the one-side
         out = x.relu();
       }
       return mg::record_op("bad_relu", out, {x}, [x, at_zero](const mg::Tensor& g) {
-        return std::vector<mg::Tensor>{g * (x.gt(0.0) + x.eq(0.0) * at_zero)};
+        return mg::TensorList{g * (x.gt(0.0) + x.eq(0.0) * at_zero)};
       });
     };
     const auto report = mg::gradcheck(bad_relu, {leaf({0.0, 1.0})}, {.kink_values = {0.0, 1.0}});
@@ -385,7 +385,7 @@ TEST_CASE("record observer: sees each node, may replace its output, stays instal
   const mg::Tensor x = leaf({0.5, -1.0});
   std::vector<std::string> seen;
   mg::set_record_observer([&](const mg::Node& node, const mg::Tensor& out) {
-    seen.push_back(node.name);
+    seen.emplace_back(node.name);
     return node.name == "exp" ? mg::zeros_like(out) : mg::Tensor();
   });
   const mg::Tensor y = x.exp() + 1.0;

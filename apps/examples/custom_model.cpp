@@ -18,7 +18,7 @@ mg::Tensor swish(const mg::Tensor& x) {
   return mg::record_op("swish", out, {x}, [x, s](const mg::Tensor& g) {
     // Rebuilt from x when the gradient is itself differentiated (backward with create_graph).
     const mg::Tensor sig = mg::grad_enabled() ? x.sigmoid() : s;
-    return std::vector<mg::Tensor>{g * (sig + x * sig * (1.0 - sig))};
+    return mg::TensorList{g * (sig + x * sig * (1.0 - sig))};
   });
 }
 

@@ -191,10 +191,10 @@ std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,
                                       n + 1, node->name));
         return mg::record_op(node->name, captured, {leaf}, [node, uses, leaf](const Tensor& g) {
           Tensor sum = mg::zeros_like(leaf);
-          const std::vector<Tensor> grads = node->backward(g);
+          const mg::TensorList grads = node->backward(g);
           for (std::size_t k : uses)
             if (grads.at(k).defined()) sum = sum + grads[k];
-          return std::vector<Tensor>{sum};
+          return mg::TensorList{sum};
         });
       };
       local.names = {fmt::format("input {} of '{}'{}", j, node->name,
@@ -203,7 +203,7 @@ std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,
       if (!report.passed)
         return WrongNode{.position = n + 1,
                          .nodes = static_cast<int64_t>(outputs.size()),
-                         .op = node->name,
+                         .op = std::string(node->name),
                          .inputs = described,
                          .report = std::move(report)};
     }

@@ -1,5 +1,6 @@
 #include <minigrad/allocator.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -22,12 +23,19 @@ std::size_t bucket_size(std::size_t bytes) {
   return (rounded + step - 1) / step * step;
 }
 
+// Set when the cache is destroyed at exit; trivially destructible, so still readable afterwards:
+// a buffer released later (a static Tensor's) goes straight back to the system.
+constinit std::atomic<bool> cache_destroyed{false};
+
 struct Cache {
   std::mutex mutex;
   std::unordered_map<std::size_t, std::vector<void*>> free_lists;
   AllocatorStats stats;
 
-  ~Cache() { clear(); }
+  ~Cache() {
+    clear();
+    cache_destroyed = true;
+  }
   void clear() {
     for (auto& [size, blocks] : free_lists)
       for (void* p : blocks) std::free(p);
@@ -45,8 +53,8 @@ Cache& cache() {
 
 void* allocate_buffer(std::size_t bytes) {
   const std::size_t size = bucket_size(bytes);
-  Cache& c = cache();
-  {
+  if (!cache_destroyed) {
+    Cache& c = cache();
     std::lock_guard lock(c.mutex);
     auto it = c.free_lists.find(size);
     if (it != c.free_lists.end() && !it->second.empty()) {
@@ -65,6 +73,10 @@ void* allocate_buffer(std::size_t bytes) {
 
 void release_buffer(void* ptr, std::size_t bytes) {
   if (!ptr) return;
+  if (cache_destroyed) {
+    std::free(ptr);
+    return;
+  }
   const std::size_t size = bucket_size(bytes);
   Cache& c = cache();
   std::lock_guard lock(c.mutex);

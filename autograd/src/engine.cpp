@@ -1,5 +1,5 @@
 // Recording ops and running backward: the graph engine.
-#include <unordered_map>
+#include <vector>
 
 #include "impl.h"
 
@@ -21,26 +21,28 @@ void set_grad_enabled(bool enabled) { grad_mode = enabled; }
 // Destroying the last handle of a long chain would recurse once per node through shared_ptr
 // destructors; instead, nodes that only we own are unlinked onto an explicit stack.
 Node::~Node() {
-  std::vector<std::shared_ptr<Node>> orphans;
-  auto adopt_sole_owned = [&orphans](std::vector<Tensor>& inputs) {
+  std::shared_ptr<Node> orphans;  // top of the stack
+  auto adopt_sole_owned = [&orphans](TensorList& inputs) {
     for (Tensor& t : inputs) {
       TensorImpl* impl = t.impl();
-      if (impl && t.impl_ptr().use_count() == 1 && impl->grad_fn && impl->grad_fn.use_count() == 1)
-        orphans.push_back(std::move(impl->grad_fn));
+      if (impl && t.impl_ptr().use_count() == 1 && impl->grad_fn && impl->grad_fn.use_count() == 1) {
+        impl->grad_fn->next_orphan = std::move(orphans);
+        orphans = std::move(impl->grad_fn);
+      }
     }
     inputs.clear();
   };
-  backward = nullptr;  // drops saved tensors first, so inputs become solely owned
+  backward.reset();  // drops saved tensors first, so inputs become solely owned
   adopt_sole_owned(inputs);
-  while (!orphans.empty()) {
-    std::shared_ptr<Node> node = std::move(orphans.back());
-    orphans.pop_back();
-    node->backward = nullptr;
+  while (orphans) {
+    std::shared_ptr<Node> node = std::move(orphans);
+    orphans = std::move(node->next_orphan);
+    node->backward.reset();
     adopt_sole_owned(node->inputs);
   }
 }
 
-Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, BackwardFn backward) {
+Tensor record_op(std::string_view name, Tensor output, TensorList inputs, BackwardFn backward) {
   if (!grad_enabled()) return output;
   bool any = false;
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
@@ -48,8 +50,8 @@ Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, Ba
   if (!is_floating(output.dtype()))
     throw Error(fmt::format("{}: an op with {} output cannot be differentiable", name,
                             dtype_name(output.dtype())));
-  auto node = std::make_shared<Node>();
-  node->name = std::move(name);
+  auto node = make_pooled<Node>();
+  node->name = name;
   node->inputs = std::move(inputs);
   node->backward = std::move(backward);
   if (record_observer) {
@@ -98,6 +100,14 @@ Tensor accumulate(const Tensor& a, Tensor b, bool create_graph) {
   return a;
 }
 
+// backward()'s lists, kept per thread so that a steady-state backward allocates nothing.
+struct BackwardScratch {
+  std::vector<std::shared_ptr<Node>> nodes;  // every node of the graph being run
+  std::vector<Node*> stack;                  // to visit, then ready to run
+  bool in_use = false;
+};
+thread_local BackwardScratch thread_scratch;
+
 void check_gradient(const Node& node, std::size_t i, const Tensor& input, const Tensor& grad) {
   if (grad.shape() != input.shape() || grad.dtype() != input.dtype())
     throw Error(fmt::format(
@@ -135,11 +145,28 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
   }
 
   // Collect the graph without recursion and count, for every node, how many consumers feed it.
-  std::vector<std::shared_ptr<Node>> nodes;  // also keeps every node alive until we are done
-  std::unordered_map<Node*, int> pending;
-  std::vector<Node*> stack{grad_fn().get()};
+  // The scratch keeps every node alive until we are done; `done` resets the nodes' bookkeeping
+  // and the scratch also when a backward closure throws.
+  BackwardScratch nested;  // for a backward() run from inside a backward closure
+  BackwardScratch& scratch = thread_scratch.in_use ? nested : thread_scratch;
+  struct Done {
+    BackwardScratch& scratch;
+    ~Done() {
+      for (const auto& node : scratch.nodes) {
+        node->pending = 0;
+        node->grad = Tensor();
+      }
+      scratch.nodes.clear();
+      scratch.stack.clear();
+      scratch.in_use = false;
+    }
+  } done{scratch};
+  scratch.in_use = true;
+  auto& nodes = scratch.nodes;
+  auto& stack = scratch.stack;
+  Node* const root = grad_fn().get();
   nodes.push_back(grad_fn());
-  pending[grad_fn().get()] = 0;
+  stack.push_back(root);
   while (!stack.empty()) {
     Node* node = stack.back();
     stack.pop_back();
@@ -150,10 +177,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
                               node->name));
     for (const Tensor& input : node->inputs) {
       const auto& fn = input.defined() ? input.grad_fn() : nullptr;
-      if (!fn) continue;
-      auto [it, inserted] = pending.try_emplace(fn.get(), 0);
-      ++it->second;
-      if (inserted) {
+      if (fn && fn->pending++ == 0) {  // first seen
         nodes.push_back(fn);
         stack.push_back(fn.get());
       }
@@ -161,15 +185,13 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
   }
 
   // Kahn's order: a node runs once all of its consumers have delivered their gradients.
-  std::unordered_map<Node*, Tensor> grads;
-  grads[grad_fn().get()] = seed;
-  std::vector<Node*> ready{grad_fn().get()};
-  while (!ready.empty()) {
-    Node* node = ready.back();
-    ready.pop_back();
-    Tensor grad_out = std::move(grads[node]);
-    grads.erase(node);
-    std::vector<Tensor> input_grads = node->backward(grad_out);
+  root->grad = seed;
+  stack.push_back(root);  // now the nodes ready to run
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    const Tensor grad_out = std::move(node->grad);
+    TensorList input_grads = node->backward(grad_out);
     if (input_grads.size() != node->inputs.size())
       throw Error(fmt::format("backward of '{}' returned {} gradients for {} inputs", node->name,
                               input_grads.size(), node->inputs.size()));
@@ -182,21 +204,20 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
         check_gradient(*node, i, input, g);
         if (producer) {
           // Out of place: a gradient may alias another input's gradient or a saved tensor.
-          Tensor& slot = grads[producer];
-          slot = slot.defined() ? slot + g : g;
+          producer->grad = producer->grad.defined() ? producer->grad + g : g;
         } else {
           input.impl()->grad = accumulate(input.impl()->grad, std::move(g), create_graph);
         }
       }
-      if (producer && --pending[producer] == 0) ready.push_back(producer);
+      if (producer && --producer->pending == 0) stack.push_back(producer);
     }
     if (!retain_graph) {
-      node->backward = nullptr;
+      node->backward.reset();
       node->released = true;
     }
   }
   if (!retain_graph)
-    for (auto& node : nodes) node->inputs.clear();
+    for (const auto& node : nodes) node->inputs.clear();
 }
 
 }  // namespace minigrad

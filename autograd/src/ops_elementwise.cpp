@@ -8,7 +8,7 @@
 namespace minigrad {
 
 using detail::dispatch_float;
-using Grads = std::vector<Tensor>;
+using Grads = TensorList;
 
 namespace {
 
@@ -29,8 +29,8 @@ Tensor map(const Tensor& x, std::string_view op, F f) {
 }
 
 // Strides of `shape` seen from a broadcast output of rank `rank` (0 on broadcast axes).
-std::vector<int64_t> broadcast_strides(const Shape& shape, const Shape& out) {
-  std::vector<int64_t> strides(out.size(), 0);
+Shape broadcast_strides(const Shape& shape, const Shape& out) {  // a Shape: no allocation
+  Shape strides(out.size(), 0);
   int64_t stride = 1;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
     const std::size_t o = i + out.size() - shape.size();

@@ -6,7 +6,7 @@
 
 namespace minigrad {
 
-using Grads = std::vector<Tensor>;
+using Grads = TensorList;
 
 // C = op(A) op(B);  dop(A) = G op(B)^T,  dop(B) = op(A)^T G, each rewritten as an mm of the
 // stored operands so that the gradient comes out in the stored layout.

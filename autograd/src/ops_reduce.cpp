@@ -9,7 +9,7 @@ namespace minigrad {
 
 using detail::AxisView;
 using detail::dispatch_float;
-using Grads = std::vector<Tensor>;
+using Grads = TensorList;
 
 namespace {
 
@@ -74,7 +74,7 @@ Tensor extremum(const Tensor& x, int64_t axis, bool keepdim, std::string_view op
   Tensor out = reduce(x.detach(), axis, keepdim, op, init, step);
   const int64_t ax = detail::normalize_axis(axis, x.dim(), op);
   const Shape keep = detail::reduced_shape(x.shape(), ax, true);
-  return record_op(std::string(op), out, {x}, [x, y = out.detach(), keep, ax](const Tensor& g) {
+  return record_op(op, out, {x}, [x, y = out.detach(), keep, ax](const Tensor& g) {
     return Grads{extremum_grad(x, y.reshape(keep), g.reshape(keep), ax)};
   });
 }
@@ -82,7 +82,7 @@ Tensor extremum(const Tensor& x, int64_t axis, bool keepdim, std::string_view op
 Tensor extremum_all(const Tensor& x, std::string_view op, double init, auto step) {
   check_nonempty(x, 0, op);
   Tensor out = reduce_all(x, op, init, step);
-  return record_op(std::string(op), out, {x}, [x, y = out.detach()](const Tensor& g) {
+  return record_op(op, out, {x}, [x, y = out.detach()](const Tensor& g) {
     return Grads{extremum_grad(x, y, g, -1)};
   });
 }

@@ -6,7 +6,7 @@ namespace minigrad {
 
 using detail::AxisView;
 using detail::dispatch_float;
-using Grads = std::vector<Tensor>;
+using Grads = TensorList;
 
 Tensor Tensor::reshape(Shape new_shape) const {
   detail::check_defined(*this, "reshape");

@@ -175,12 +175,12 @@ template std::vector<double> Tensor::to_vector<double>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 
 Tensor Tensor::detach() const {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   impl->shape = shape();
   impl->dtype = dtype();
   impl->numel = numel();
   impl->storage = impl_->storage;
-  return Tensor(impl);
+  return Tensor(std::move(impl));
 }
 
 namespace {
@@ -200,7 +200,7 @@ Tensor copy_as(const Tensor& src, DType dtype) {
 
 Tensor Tensor::clone() const {
   return record_op("clone", copy_as(*this, dtype()), {*this},
-                   [](const Tensor& g) { return std::vector<Tensor>{g}; });
+                   [](const Tensor& g) { return TensorList{g}; });
 }
 
 Tensor Tensor::to(DType target) const {
@@ -210,7 +210,7 @@ Tensor Tensor::to(DType target) const {
                             "dtype", dtype_name(target)));
   const DType source = dtype();
   return record_op("to", copy_as(*this, target), {*this},
-                   [source](const Tensor& g) { return std::vector<Tensor>{g.to(source)}; });
+                   [source](const Tensor& g) { return TensorList{g.to(source)}; });
 }
 
 // ---- autograd fields ----
@@ -250,12 +250,12 @@ const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(impl_).gra
 // ---- factories ----
 
 Tensor empty(const Shape& shape, TensorOptions options) {
-  auto impl = std::make_shared<TensorImpl>();
+  auto impl = make_pooled<TensorImpl>();
   impl->shape = shape;
   impl->dtype = options.dtype;
   impl->numel = shape_numel(shape);
-  impl->storage = std::make_shared<Storage>(impl->numel * dtype_size(options.dtype));
-  Tensor t(impl);
+  impl->storage = make_pooled<Storage>(impl->numel * dtype_size(options.dtype));
+  Tensor t(std::move(impl));
   if (options.requires_grad) t.requires_grad_(true);
   return t;
 }

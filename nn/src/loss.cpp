@@ -70,7 +70,7 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOp
                                           : reduction == Reduction::Mean
                                               ? g / static_cast<double>(n)
                                               : g;
-                     return std::vector<Tensor>{(probs - target_dist) * scale};
+                     return TensorList{(probs - target_dist) * scale};
                    });
 }
 

@@ -10,13 +10,23 @@
 namespace minigrad {
 
 // One recorded op. Holds its inputs (the graph's edges) and the closure computing their gradients.
+// Made by record_op from the small-object pool.
 struct Node {
-  std::string name;
-  std::vector<Tensor> inputs;
+  std::string_view name;  // a literal, see record_op
+  TensorList inputs;
   BackwardFn backward;
   bool released = false;  // set when backward() freed this node's saved state
 
-  ~Node();  // tears down long chains iteratively: no stack overflow on deep graphs
+  // The engine's bookkeeping during one backward(), kept here so that it needs no map: how many
+  // consumers have yet to deliver a gradient, and the sum of those delivered. 0 and undefined
+  // outside backward().
+  int pending = 0;
+  Tensor grad;
+
+  // ~Node tears down long chains iteratively (no stack overflow on deep graphs), on a stack of
+  // the nodes only it owns that is linked through this field: no allocation.
+  std::shared_ptr<Node> next_orphan;
+  ~Node();
 };
 
 // Thread-local: whether ops record nodes. Off inside NoGradGuard and during backward (unless

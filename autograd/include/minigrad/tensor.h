@@ -2,16 +2,23 @@
 // The Tensor: a cheap handle to a shape, a dtype and one contiguous row-major buffer, plus the
 // autograd fields (requires_grad, grad, grad_fn). Ops record graph nodes when an input requires
 // grad and grad mode is on; backward() walks them in reverse.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
 #include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+
+#include <minigrad/allocator.h>
+#include <minigrad/small_vector.h>
 
 namespace minigrad {
 
@@ -24,7 +31,8 @@ std::string_view dtype_name(DType dtype);
 std::size_t dtype_size(DType dtype);
 bool is_floating(DType dtype);
 
-using Shape = std::vector<int64_t>;
+// Sizes of the axes. Inline up to rank 5, so making a tensor allocates no shape.
+using Shape = SmallVector<int64_t, 5>;
 std::string shape_str(const Shape& shape);  // "(128, 784)"
 int64_t shape_numel(const Shape& shape);
 
@@ -42,9 +50,6 @@ class Generator;
 struct Node;
 struct TensorImpl;
 class Tensor;
-
-// Backward of one op: gradient of the op's output -> one gradient per input (undefined = none).
-using BackwardFn = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
 class Tensor {
  public:
@@ -142,6 +147,96 @@ class Tensor {
   std::shared_ptr<TensorImpl> impl_;
 };
 
+// An op's inputs, or the gradients its backward returns: inline up to 4 (linear has 3).
+using TensorList = SmallVector<Tensor, 4>;
+
+// Backward of one op: gradient of the op's output -> one gradient per input (undefined = none).
+// Like std::function, but move-only and with room inside for every built-in op's closure, so
+// recording a node allocates nothing; a bigger closure goes to the small-object pool.
+class BackwardFn {
+ public:
+  static constexpr std::size_t kInlineBytes = 128;
+
+  BackwardFn() = default;
+  BackwardFn(std::nullptr_t) {}  // NOLINT: implicit, like std::function
+  template <typename F>
+    requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
+             std::is_invocable_r_v<TensorList, std::decay_t<F>&, const Tensor&>)
+  BackwardFn(F&& f) {  // NOLINT: implicit, so that record_op takes a lambda
+    using Fn = std::decay_t<F>;
+    if constexpr (kFitsInline<Fn>) {
+      fn_ = ::new (static_cast<void*>(inline_)) Fn(std::forward<F>(f));
+    } else {
+      void* block = allocate_small(sizeof(Fn));
+      try {
+        fn_ = ::new (block) Fn(std::forward<F>(f));
+      } catch (...) {
+        release_small(block, sizeof(Fn));
+        throw;
+      }
+    }
+    ops_ = &kOps<Fn>;
+  }
+  BackwardFn(BackwardFn&& other) noexcept { take(other); }
+  BackwardFn& operator=(BackwardFn&& other) noexcept {
+    if (this != &other) {
+      reset();
+      take(other);
+    }
+    return *this;
+  }
+  ~BackwardFn() { reset(); }
+
+  explicit operator bool() const { return ops_ != nullptr; }
+  TensorList operator()(const Tensor& grad_output) const {
+    if (!ops_) throw Error("BackwardFn: called empty (the graph was freed by backward())");
+    return ops_->call(fn_, grad_output);
+  }
+  void reset() noexcept {
+    if (ops_) ops_->destroy(fn_, fn_ == inline_);
+    ops_ = nullptr;
+    fn_ = nullptr;
+  }
+
+ private:
+  template <typename Fn>
+  static constexpr bool kFitsInline = sizeof(Fn) <= kInlineBytes &&
+                                      alignof(Fn) <= alignof(std::max_align_t) &&
+                                      std::is_nothrow_move_constructible_v<Fn>;
+  struct Ops {
+    TensorList (*call)(void* fn, const Tensor& grad_output);
+    void (*move_inline)(void* from, void* to);  // only for closures stored inline
+    void (*destroy)(void* fn, bool is_inline);
+  };
+  template <typename Fn>
+  static constexpr Ops kOps{
+      [](void* fn, const Tensor& g) -> TensorList { return (*static_cast<Fn*>(fn))(g); },
+      [](void* from, void* to) {
+        ::new (to) Fn(std::move(*static_cast<Fn*>(from)));
+        static_cast<Fn*>(from)->~Fn();
+      },
+      [](void* fn, bool is_inline) {
+        static_cast<Fn*>(fn)->~Fn();
+        if (!is_inline) release_small(fn, sizeof(Fn));
+      }};
+
+  void take(BackwardFn& other) noexcept {
+    if (!other.ops_) return;
+    if (other.fn_ == other.inline_) {
+      other.ops_->move_inline(other.inline_, inline_);
+      fn_ = inline_;
+    } else {
+      fn_ = other.fn_;
+    }
+    ops_ = std::exchange(other.ops_, nullptr);
+    other.fn_ = nullptr;
+  }
+
+  alignas(std::max_align_t) std::byte inline_[kInlineBytes];
+  void* fn_ = nullptr;  // inline_ or a pool block
+  const Ops* ops_ = nullptr;
+};
+
 // ---- factories ----
 Tensor empty(const Shape& shape, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
@@ -215,8 +310,9 @@ Tensor operator-(const Tensor& a);
 // that input's shape (or undefined for "no gradient"). Write it with Tensor ops and it is itself
 // differentiable, which is what backward(create_graph=true) needs. Capture inputs you need by
 // value; to use the output, capture output.detach() (capturing output itself is a cycle).
+// The node keeps `name` as a view: pass a string that outlives the graph (a literal).
 // This is how every built-in op is written, and the public way to add your own.
-Tensor record_op(std::string name, Tensor output, std::vector<Tensor> inputs, BackwardFn backward);
+Tensor record_op(std::string_view name, Tensor output, TensorList inputs, BackwardFn backward);
 
 // A 0-d tensor holding `value` in the dtype of `like`: a scalar that broadcasts against it.
 Tensor scalar_like(double value, const Tensor& like);
