@@ -2,39 +2,22 @@
 // whose gradient forgets the factor 2), as an op and inside a module: both must fail, name the
 // op, and the module's failure must be traced to that op.
 #include "cli.h"
+#include "planted_ops.h"
 
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
 namespace gt = gradcheck_tool;
 
-namespace {
-
-mg::Tensor wrong_square(const mg::Tensor& x) {
-  mg::Tensor out;
-  {
-    mg::NoGradGuard no_grad;
-    out = x * x;
-  }
-  return mg::record_op("wrong_square", out, {x}, [x](const mg::Tensor& g) { return mg::TensorList{g * x}; });
-}
-
-struct WrongSquare : nn::ShapePreserving {
-  mg::Tensor forward(const mg::Tensor& x) override { return wrong_square(x); }
-  std::string kind() const override { return "WrongSquare"; }
-};
-
-}  // namespace
-
 int main(int argc, char** argv) {
   gt::Registry registry = gt::builtin_registry();
   registry.add(gt::OpEntry{.name = "wrong_square",
                            .cases = {{"(3, 4)", gt::uniform_inputs({{3, 4}}),
-                                      [](const std::vector<mg::Tensor>& in) { return wrong_square(in[0]); }}}});
+                                      [](const std::vector<mg::Tensor>& in) { return planted::wrong_square(in[0]); }}}});
   registry.add(gt::ModuleEntry{
       .name = "WrongMLP",
       .cases = {{"4-5-3 with wrong_square", [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
                    const nn::LinearOptions o{.dtype = mg::kFloat64, .generator = &gen};
-                   return std::make_shared<nn::Sequential>(nn::Linear(4, 5, o), nn::Tanh(), WrongSquare(),
+                   return std::make_shared<nn::Sequential>(nn::Linear(4, 5, o), nn::Tanh(), planted::WrongSquare(),
                                                            nn::Linear(5, 3, o));
                  },
                  {2, 4}}}});

@@ -14,6 +14,7 @@
 #include "checkpoint_check.h"
 #include "checks.h"
 #include "cli.h"
+#include "planted_ops.h"
 #include "registry.h"
 #include "train.h"
 
@@ -43,16 +44,6 @@ std::vector<fs::path> sources(const std::string& folder, const std::string& exte
 mg::Tensor leaf(std::vector<double> values) {
   const auto n = static_cast<int64_t>(values.size());
   return mg::tensor(values, {n}, {.dtype = mg::kFloat64}).requires_grad_();
-}
-
-// x^2 with a backward that forgets the factor 2: the op every honesty test plants.
-mg::Tensor wrong_square(const mg::Tensor& x) {
-  mg::Tensor out;
-  {
-    mg::NoGradGuard no_grad;
-    out = x * x;
-  }
-  return mg::record_op("wrong_square", out, {x}, [x](const mg::Tensor& g) { return mg::TensorList{g * x}; });
 }
 
 // x^3 whose first derivative is right but built from a detached x: its second derivative is lost.
@@ -201,7 +192,7 @@ TEST_CASE("gradcheck: samples, fast mode and its slow re-check") {
   CHECK(fast.fast_passed);
   CHECK(fast.checked == 1);  // one projection per input
 
-  auto wrong = [](const Inputs& in) { return wrong_square(in[0]).sum(); };
+  auto wrong = [](const Inputs& in) { return planted::wrong_square(in[0]).sum(); };
   const auto failed = mg::gradcheck(wrong, {x}, {.fast = true, .names = {"x"}});
   CHECK_FALSE(failed.passed);
   CHECK(failed.fast);
@@ -234,10 +225,7 @@ TEST_CASE("gradcheck: a failing model names the first op whose backward is wrong
   // Linear -> wrong_square -> Linear -> cross-entropy: every op but one is right.
   auto model = std::make_shared<nn::Sequential>();
   model->push_back(std::make_shared<nn::Linear>(5, 4, nn::LinearOptions{.dtype = mg::kFloat64, .generator = &gen}));
-  struct WrongSquare : nn::ShapePreserving {
-    mg::Tensor forward(const mg::Tensor& x) override { return wrong_square(x); }
-  };
-  model->push_back(std::make_shared<WrongSquare>());
+  model->push_back(std::make_shared<planted::WrongSquare>());
   model->push_back(std::make_shared<nn::Linear>(4, 3, nn::LinearOptions{.dtype = mg::kFloat64, .generator = &gen}));
   const mg::Tensor x = mg::randn({2, 5}, {.dtype = mg::kFloat64}, &gen);
   const gt::LossFn loss = gt::loss_by_name("cross_entropy", mg::tensor(std::vector<int64_t>{0, 2}, {2}));
