@@ -50,7 +50,9 @@ std::string dims_text(const std::vector<int64_t>& dims) {
 // reading. Corrupt compressed data, and non-gzip bytes after the last gzip member, throw.
 class ByteSource {
 public:
-    explicit ByteSource(const std::string& path) : path_(path), file_(path), in_(kInSize) {
+    // The read buffer is no bigger than the file: a small file costs a small buffer.
+    explicit ByteSource(const std::string& path)
+        : path_(path), file_(path), in_(static_cast<size_t>(std::clamp<int64_t>(file_.size(), 1, kInSize))) {
         in_len_ = file_.read(in_.data(), in_.size());
         file_pos_ = static_cast<int64_t>(in_len_);
         if (in_len_ == 0) fail(path_, "file is empty (expected an IDX file, raw or gzipped)");
