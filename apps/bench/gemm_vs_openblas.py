@@ -2,16 +2,20 @@
 """minigrad's GEMM against OpenBLAS's cblas_sgemm on bench_gemm's shapes, ratio table.
 
   python3 apps/bench/gemm_vs_openblas.py --blas-dir DIR [--rounds 3] [--bench build/apps/bench/bench_gemm]
-                                          [--before OTHER_BENCH_GEMM]
+                                          [--before OTHER_BENCH_GEMM] [--isa avx2]
 
 DIR holds a libopenblas.so.0 (e.g. the openblas-pthread directory of a libopenblas0-pthread
 unpacked with `apt-get download` + `dpkg -x`). OpenBLAS is an optional peer: without it the
 script says so and times minigrad alone. Each round runs two bench_gemm processes, one per
 library, in alternating order (OpenBLAS's idle threads spin for a while after a call, so the two
 never share a process); the table shows medians over rounds, and the ratio of those medians.
-OPENBLAS_CORETYPE is removed: forcing a core type can pick a slower kernel than detection does.
+Otherwise OPENBLAS_CORETYPE is removed: forcing a core type can pick a slower kernel than
+detection does.
 --before adds a column timed with another bench_gemm binary (e.g. one linked against an older
 minigrad_kernels), in the same alternation, for before/after tables.
+--isa avx2 compares the portable paths, as on a CPU without AVX-512: minigrad with
+MINIGRAD_GEMM_ISA=avx2, OpenBLAS with OPENBLAS_CORETYPE=Haswell (its AVX2 kernels); peak is then
+the AVX2 peak, half the measured AVX-512 one.
 """
 import argparse
 import json
@@ -23,9 +27,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def run(bench, lib, blas_path, min_time):
+def run(bench, lib, blas_path, min_time, isa):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
+    env.pop("MINIGRAD_GEMM_ISA", None)
+    if isa == "avx2":
+        env["OPENBLAS_CORETYPE" if lib == "openblas" else "MINIGRAD_GEMM_ISA"] = \
+            "Haswell" if lib == "openblas" else "avx2"
     cmd = [bench, f"--benchmark_filter=^{'openblas' if lib == 'openblas' else 'gemm'}/",
            "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
     if lib == "openblas":
@@ -42,6 +50,8 @@ def main():
     parser.add_argument("--min-time", type=float, default=0.3, help="seconds per benchmark")
     parser.add_argument("--bench", default=os.path.join(HERE, "../../build/apps/bench/bench_gemm"))
     parser.add_argument("--before", help="another bench_gemm to time as the 'before' column")
+    parser.add_argument("--isa", choices=["native", "avx2"], default="native",
+                        help="avx2: both libraries on their AVX2 kernels")
     args = parser.parse_args()
 
     blas_path = os.path.join(args.blas_dir, "libopenblas.so.0") if args.blas_dir else None
@@ -55,13 +65,15 @@ def main():
     for r in range(args.rounds):
         for lib in (libs if r % 2 == 0 else libs[::-1]):
             bench = args.before if lib == "before" else args.bench
-            samples[lib].append(run(bench, lib, blas_path, args.min_time))
+            samples[lib].append(run(bench, lib, blas_path, args.min_time, args.isa))
+
+    peak_scale = 2 if args.isa == "avx2" else 1  # bench_gemm's peak is the AVX-512 one
 
     def median(lib, name, field):
-        return statistics.median(s[name][field] for s in samples[lib])
+        return statistics.median(s[name][field] for s in samples[lib]) * (peak_scale if field else 1)
 
     print(f"GFLOP/s, medians of {args.rounds} alternating rounds; peak = share of threads x "
-          "measured 1-core FMA peak")
+          f"measured 1-core {'AVX2 (half the AVX-512)' if args.isa == 'avx2' else 'FMA'} peak")
     head = f"{'shape MxKxN':>16} {'op':>3} {'thr':>3} {'ours':>7} {'peak':>5}"
     if "before" in libs:
         head += f" {'before':>7}"

@@ -33,6 +33,24 @@ struct Avx2<float> {
   MG_TARGET static M mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
+  // In-register transpose: r[i] holds row i on entry, column i on exit.
+  MG_TARGET static void transpose(V r[L]) {
+    // s[4h + c], 128-bit lane l: column 4l + c of rows 4h..4h+3.
+    V s[8];
+    for (int h = 0; h < 2; ++h) {
+      const V* q = r + 4 * h;
+      const V t0 = _mm256_unpacklo_ps(q[0], q[1]), t1 = _mm256_unpackhi_ps(q[0], q[1]);
+      const V t2 = _mm256_unpacklo_ps(q[2], q[3]), t3 = _mm256_unpackhi_ps(q[2], q[3]);
+      s[4 * h + 0] = _mm256_shuffle_ps(t0, t2, 0x44);
+      s[4 * h + 1] = _mm256_shuffle_ps(t0, t2, 0xee);
+      s[4 * h + 2] = _mm256_shuffle_ps(t1, t3, 0x44);
+      s[4 * h + 3] = _mm256_shuffle_ps(t1, t3, 0xee);
+    }
+    for (int c = 0; c < 4; ++c) {
+      r[c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x20);
+      r[4 + c] = _mm256_permute2f128_ps(s[c], s[4 + c], 0x31);
+    }
+  }
 };
 
 template <>
@@ -52,6 +70,15 @@ struct Avx2<double> {
   MG_TARGET static M mask(int n) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
   }
+  MG_TARGET static void transpose(V r[L]) {
+    // t[c], 128-bit lane l: column 2l + c of rows 0, 1 (t[2 + c]: of rows 2, 3).
+    const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
+    const V t2 = _mm256_unpacklo_pd(r[2], r[3]), t3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(t0, t2, 0x20);
+    r[1] = _mm256_permute2f128_pd(t1, t3, 0x20);
+    r[2] = _mm256_permute2f128_pd(t0, t2, 0x31);
+    r[3] = _mm256_permute2f128_pd(t1, t3, 0x31);
+  }
 };
 
 #include "gemm_kernel_impl.h"
@@ -60,11 +87,11 @@ struct Avx2<double> {
 
 // 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers.
 const GemmKernels<float>& avx2_kernels(float) {
-  static const auto k = make_kernels<Avx2<float>, 6, 2>(256, 3072, 384, &pack_xk_scalar<Avx2<float>>);
+  static const auto k = make_kernels<Avx2<float>, 6, 2>(256, 3072, 384, &pack_xk_transpose<Avx2<float>>);
   return k;
 }
 const GemmKernels<double>& avx2_kernels(double) {
-  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, 192, &pack_xk_scalar<Avx2<double>>);
+  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, 192, &pack_xk_transpose<Avx2<double>>);
   return k;
 }
 

@@ -36,6 +36,34 @@ struct Avx512<float> {
   MG_TARGET static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   MG_TARGET static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static M mask(int n) { return M((1u << n) - 1); }
+  // In-register transpose: r[i] holds row i on entry, column i on exit.
+  MG_TARGET static void transpose(V r[L]) {
+    __m512 t[16];
+    for (int p = 0; p < 16; p += 2) {
+      t[p] = _mm512_unpacklo_ps(r[p], r[p + 1]);
+      t[p + 1] = _mm512_unpackhi_ps(r[p], r[p + 1]);
+    }
+    // u[4g + c], 128-bit lane l: column 4l + c of rows 4g..4g+3.
+    __m512 u[16];
+    for (int g = 0; g < 4; ++g) {
+      const __m512d e = _mm512_castps_pd(t[4 * g]), f = _mm512_castps_pd(t[4 * g + 2]);
+      const __m512d h = _mm512_castps_pd(t[4 * g + 1]), i = _mm512_castps_pd(t[4 * g + 3]);
+      u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(e, f));
+      u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(e, f));
+      u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(h, i));
+      u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(h, i));
+    }
+    for (int c = 0; c < 4; ++c) {
+      const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
+      const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
+      const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
+      const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
+      r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+      r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+      r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+      r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+    }
+  }
 };
 
 template <>
@@ -53,89 +81,38 @@ struct Avx512<double> {
   MG_TARGET static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   MG_TARGET static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static M mask(int n) { return M((1u << n) - 1); }
+  MG_TARGET static void transpose(V r[L]) {
+    // t[2p + c], 128-bit lane l: column 2l + c of rows 2p, 2p+1.
+    __m512d t[8];
+    for (int p = 0; p < 8; p += 2) {
+      t[p] = _mm512_unpacklo_pd(r[p], r[p + 1]);
+      t[p + 1] = _mm512_unpackhi_pd(r[p], r[p + 1]);
+    }
+    for (int c = 0; c < 2; ++c) {
+      const __m512d v0 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0x88);
+      const __m512d v1 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0xdd);
+      const __m512d w0 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0x88);
+      const __m512d w1 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0xdd);
+      r[c] = _mm512_shuffle_f64x2(v0, w0, 0x88);
+      r[4 + c] = _mm512_shuffle_f64x2(v0, w0, 0xdd);
+      r[2 + c] = _mm512_shuffle_f64x2(v1, w1, 0x88);
+      r[6 + c] = _mm512_shuffle_f64x2(v1, w1, 0xdd);
+    }
+  }
 };
 
 #include "gemm_kernel_impl.h"
-
-// In-register transposes: r[i] holds row i on entry, column i on exit.
-MG_TARGET void transpose(__m512 r[16]) {
-  __m512 t[16];
-  for (int p = 0; p < 16; p += 2) {
-    t[p] = _mm512_unpacklo_ps(r[p], r[p + 1]);
-    t[p + 1] = _mm512_unpackhi_ps(r[p], r[p + 1]);
-  }
-  // u[4g + c], 128-bit lane l: column 4l + c of rows 4g..4g+3.
-  __m512 u[16];
-  for (int g = 0; g < 4; ++g) {
-    const __m512d e = _mm512_castps_pd(t[4 * g]), f = _mm512_castps_pd(t[4 * g + 2]);
-    const __m512d h = _mm512_castps_pd(t[4 * g + 1]), i = _mm512_castps_pd(t[4 * g + 3]);
-    u[4 * g + 0] = _mm512_castpd_ps(_mm512_unpacklo_pd(e, f));
-    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(e, f));
-    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(h, i));
-    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(h, i));
-  }
-  for (int c = 0; c < 4; ++c) {
-    const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
-    const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
-    const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
-    const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
-    r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-    r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
-    r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-    r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
-  }
-}
-
-MG_TARGET void transpose(__m512d r[8]) {
-  // t[2p + c], 128-bit lane l: column 2l + c of rows 2p, 2p+1.
-  __m512d t[8];
-  for (int p = 0; p < 8; p += 2) {
-    t[p] = _mm512_unpacklo_pd(r[p], r[p + 1]);
-    t[p + 1] = _mm512_unpackhi_pd(r[p], r[p + 1]);
-  }
-  for (int c = 0; c < 2; ++c) {
-    const __m512d v0 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0x88);
-    const __m512d v1 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0xdd);
-    const __m512d w0 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0x88);
-    const __m512d w1 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0xdd);
-    r[c] = _mm512_shuffle_f64x2(v0, w0, 0x88);
-    r[4 + c] = _mm512_shuffle_f64x2(v0, w0, 0xdd);
-    r[2 + c] = _mm512_shuffle_f64x2(v1, w1, 0x88);
-    r[6 + c] = _mm512_shuffle_f64x2(v1, w1, 0xdd);
-  }
-}
-
-// Transposing packer (trans_b B, non-transposed A) in L x L blocks instead of scalar moves.
-template <typename T>
-MG_TARGET void pack_xk_avx512(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width) {
-  using Tr = Avx512<T>;
-  constexpr int L = Tr::L;
-  typename Tr::V r[L];
-  for (int x0 = 0; x0 < width; x0 += L) {
-    const int lanes = width - x0 < L ? width - x0 : L;
-    const int rows = w - x0 < 0 ? 0 : (w - x0 < lanes ? w - x0 : lanes);
-    const typename Tr::M lane_mask = Tr::mask(lanes);
-    for (int64_t k0 = 0; k0 < kc; k0 += L) {
-      const int kk = kc - k0 < L ? int(kc - k0) : L;
-      const typename Tr::M kmask = Tr::mask(kk);
-      for (int i = 0; i < L; ++i)
-        r[i] = i < rows ? Tr::loadm(src + (x0 + i) * ld + k0, kmask) : Tr::zero();
-      transpose(r);
-      for (int i = 0; i < kk; ++i) Tr::storem(dst + (k0 + i) * width + x0, lane_mask, r[i]);
-    }
-  }
-}
 
 }  // namespace
 
 // Float: 12 x 32 tile = 24 zmm accumulators + 2 B vectors + 1 broadcast of the 32 registers,
 // 24 independent FMAs per k step hide the 4-cycle latency on both FMA pipes.
 const GemmKernels<float>& avx512_kernels(float) {
-  static const auto k = make_kernels<Avx512<float>, 12, 2>(384, 3072, 320, &pack_xk_avx512<float>);
+  static const auto k = make_kernels<Avx512<float>, 12, 2>(384, 3072, 320, &pack_xk_transpose<Avx512<float>>);
   return k;
 }
 const GemmKernels<double>& avx512_kernels(double) {
-  static const auto k = make_kernels<Avx512<double>, 12, 2>(256, 2048, 240, &pack_xk_avx512<double>);
+  static const auto k = make_kernels<Avx512<double>, 12, 2>(256, 2048, 240, &pack_xk_transpose<Avx512<double>>);
   return k;
 }
 

@@ -126,6 +126,34 @@ MG_TARGET void pack_xk_scalar(const typename Tr::T* src, int64_t ld, int w, int6
     for (int x = 0; x < width; ++x) dst[k * width + x] = x < w ? src[x * ld + k] : 0;
 }
 
+// The same in L x L blocks transposed in registers by Tr::transpose (r[i]: row i in, column i
+// out), for ISAs that have one. Full vectors are moved unmasked: AVX2's masked moves are slow.
+template <class Tr>
+MG_TARGET void pack_xk_transpose(const typename Tr::T* src, int64_t ld, int w, int64_t kc,
+                                 typename Tr::T* dst, int width) {
+  constexpr int L = Tr::L;
+  typename Tr::V r[L];
+  for (int x0 = 0; x0 < width; x0 += L) {
+    const int lanes = width - x0 < L ? width - x0 : L;
+    const int rows = w - x0 < 0 ? 0 : (w - x0 < lanes ? w - x0 : lanes);
+    const typename Tr::M lane_mask = Tr::mask(lanes);
+    for (int64_t k0 = 0; k0 < kc; k0 += L) {
+      const int kk = kc - k0 < L ? int(kc - k0) : L;
+      const typename Tr::M k_mask = Tr::mask(kk);
+      for (int i = 0; i < L; ++i) {
+        const typename Tr::T* row = src + (x0 + i) * ld + k0;
+        r[i] = i >= rows ? Tr::zero() : kk == L ? Tr::load(row) : Tr::loadm(row, k_mask);
+      }
+      Tr::transpose(r);
+      for (int i = 0; i < kk; ++i) {
+        typename Tr::T* out = dst + (k0 + i) * width + x0;
+        if (lanes == L) Tr::store(out, r[i]);
+        else Tr::storem(out, lane_mask, r[i]);
+      }
+    }
+  }
+}
+
 template <class Tr, int MR, int NVMAX>
 GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc,
                                          decltype(GemmKernels<typename Tr::T>::pack_xk) xk) {
