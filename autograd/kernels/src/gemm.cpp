@@ -132,8 +132,9 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // order every element of C is summed in.
   const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
   // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
-  // costs more than the strided reads it saves.
-  const bool pack_a = N > 2 * nr;
+  // costs more than the strided reads it saves. A^T is never packed: its panels' rows are
+  // adjacent in memory already (the weight gradients G^T X).
+  const bool pack_a = N > 2 * nr && !ta;
   // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
   // from B itself, except a narrow last tile, which the packing pads to whole vectors.
   const bool pack_b = tb || M > 2 * mr;

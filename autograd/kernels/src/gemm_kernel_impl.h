@@ -11,6 +11,7 @@
 // C tile (m = MR rows, n <= NV * L columns) from an A panel and B rows rs_b apart (a packed
 // panel, or B itself when it is not worth packing); every row holds NV full vectors.
 // PA > 0: A is packed in panels PA wide (rs = 1, cs = PA), strides the compiler can fold.
+// PA < 0: A^T read in place (rs = 1, cs = lda): a panel's rows are adjacent, as when packed.
 template <class Tr, int MR, int NV, int PA>
 MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
                           const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc,
@@ -18,7 +19,7 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
   using V = typename Tr::V;
   constexpr int L = Tr::L;
   const int64_t rs = PA ? 1 : rs_a;
-  const int64_t cs = PA ? PA : cs_a;
+  const int64_t cs = PA > 0 ? PA : cs_a;
   // Fetch C during a long k loop. Not for short ones (K = 10): there it cannot arrive much
   // earlier, and GCC keeps the MR row pointers for the epilogue, spilling them to the stack.
   if (kc > 64)
@@ -83,21 +84,21 @@ struct Micro {
   template <int NV, int PA>
   static constexpr auto rows = micro_row_table<Tr, MR, NV, PA>(std::make_index_sequence<MR>{});
 
-  template <std::size_t... NVI>
-  static constexpr std::array<std::array<MicroFn<Tr>, MR>, NVMAX> by_width(bool pa,
-                                                                       std::index_sequence<NVI...>) {
-    return pa ? std::array<std::array<MicroFn<Tr>, MR>, NVMAX>{rows<int(NVI) + 1, MR>...}
-              : std::array<std::array<MicroFn<Tr>, MR>, NVMAX>{rows<int(NVI) + 1, 0>...};
+  template <int PA, std::size_t... NVI>
+  static constexpr std::array<std::array<MicroFn<Tr>, MR>, NVMAX> by_width(
+      std::index_sequence<NVI...>) {
+    return {rows<int(NVI) + 1, PA>...};
   }
-  static constexpr auto packed = by_width(true, std::make_index_sequence<NVMAX>{});
-  static constexpr auto strided = by_width(false, std::make_index_sequence<NVMAX>{});
+  static constexpr auto packed = by_width<MR>(std::make_index_sequence<NVMAX>{});
+  static constexpr auto adjacent_rows = by_width<-1>(std::make_index_sequence<NVMAX>{});
+  static constexpr auto strided = by_width<0>(std::make_index_sequence<NVMAX>{});
 
   // Narrow tiles use fewer vectors: N = 10 costs one vector per row, not NVMAX.
   static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
                   const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc, int m,
                   int n, typename Tr::T alpha, typename Tr::T beta) {
     const int nv = (n + Tr::L - 1) / Tr::L;
-    const auto& t = (rs_a == 1 && cs_a == MR) ? packed : strided;
+    const auto& t = rs_a != 1 ? strided : cs_a == MR ? packed : adjacent_rows;
     t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, rs_b, c, ldc, n, alpha, beta);
   }
 };
