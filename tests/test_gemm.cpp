@@ -1,5 +1,5 @@
-// gemm against gemm_reference: every transpose case, alpha/beta, edge and odd sizes, padded
-// leading dimensions, and bit-identical results for 1 and 2 threads.
+// gemm against gemm_reference: every transpose case, alpha/beta, the bias + ReLU epilogue, edge
+// and odd sizes, padded leading dimensions, and bit-identical results for 1 and 2 threads.
 #include <catch2/catch.hpp>
 #include <minigrad/kernels/gemm.h>
 #include <minigrad/kernels/thread_pool.h>
@@ -12,6 +12,7 @@
 
 using minigrad::kernels::gemm;
 using minigrad::kernels::gemm_reference;
+using minigrad::kernels::GemmEpilogue;
 
 namespace {
 
@@ -24,7 +25,7 @@ template <typename T>
 struct Problem {
   bool ta, tb;
   int64_t m, n, k, lda, ldb, ldc;
-  std::vector<T> a, b, c;
+  std::vector<T> a, b, c, bias;
 
   Problem(bool ta_, bool tb_, Shape s, int64_t pad, uint32_t seed)
       : ta(ta_), tb(tb_), m(s.m), n(s.n), k(s.k) {
@@ -38,26 +39,31 @@ struct Problem {
     a.resize(size_t(a_rows * lda));
     b.resize(size_t(b_rows * ldb));
     c.resize(size_t(m * ldc));
+    bias.resize(size_t(n));
     for (auto& x : a) x = T(dist(rng));
     for (auto& x : b) x = T(dist(rng));
     for (auto& x : c) x = T(dist(rng));
+    for (auto& x : bias) x = T(dist(rng));
   }
   T at_a(int64_t i, int64_t p) const { return ta ? a[size_t(p * lda + i)] : a[size_t(i * lda + p)]; }
   T at_b(int64_t p, int64_t j) const { return tb ? b[size_t(j * ldb + p)] : b[size_t(p * ldb + j)]; }
 };
 
-// |got - want| <= K * eps * (|alpha| * sum_k |a||b| + |beta c|), element by element; padding
-// columns of C must be untouched.
+// |got - want| <= K * eps * (|alpha| * sum_k |a||b| + |beta c| + |bias|), element by element
+// (ReLU cannot widen a difference); padding columns of C must be untouched.
 template <typename T>
-void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c = false) {
+void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c = false,
+           bool with_epilogue = false) {
   Problem<T> p(ta, tb, s, pad, uint32_t(s.m * 131 + s.n * 17 + s.k + ta * 7 + tb * 3));
   if (nan_c)
     for (auto& x : p.c) x = std::numeric_limits<T>::quiet_NaN();
+  const GemmEpilogue<T> epilogue =
+      with_epilogue ? GemmEpilogue<T>{.bias = p.bias.data(), .relu = true} : GemmEpilogue<T>{};
   std::vector<T> want = p.c, got = p.c;
   gemm_reference<T>(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta,
-                    want.data(), p.ldc);
+                    want.data(), p.ldc, epilogue);
   gemm(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta, got.data(),
-       p.ldc);
+       p.ldc, epilogue);
   const T eps = std::numeric_limits<T>::epsilon();
   int64_t bad = 0;
   for (int64_t i = 0; i < p.m; ++i) {
@@ -71,7 +77,9 @@ void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c =
       T mag = 0;
       for (int64_t q = 0; q < p.k; ++q) mag += std::abs(p.at_a(i, q) * p.at_b(q, j));
       const T c0 = beta == T(0) ? T(0) : std::abs(beta * p.c[idx]);
-      const T tol = T(p.k + 2) * eps * (std::abs(alpha) * mag + c0) + std::numeric_limits<T>::min();
+      const T b0 = with_epilogue ? std::abs(p.bias[size_t(j)]) : T(0);
+      const T tol =
+          T(p.k + 3) * eps * (std::abs(alpha) * mag + c0 + b0) + std::numeric_limits<T>::min();
       const bool ok = !std::isnan(got[idx]) && std::abs(got[idx] - want[idx]) <= tol;
       if (!ok && bad < 5)
         UNSCOPED_INFO("C(" << i << "," << j << ") got " << got[idx] << " want " << want[idx]);
@@ -79,7 +87,8 @@ void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c =
     }
   }
   INFO("ta=" << ta << " tb=" << tb << " M=" << s.m << " N=" << s.n << " K=" << s.k
-             << " alpha=" << alpha << " beta=" << beta << " pad=" << pad);
+             << " alpha=" << alpha << " beta=" << beta << " pad=" << pad
+             << " bias+relu=" << with_epilogue);
   CHECK(bad == 0);
 }
 
@@ -101,6 +110,8 @@ void all_cases() {
         check<T>(ta, tb, s, T(1), T(0), 0, /*nan_c=*/true);
         check<T>(ta, tb, s, T(1), T(1), 3);
         check<T>(ta, tb, s, T(-0.5), T(0.25), 5);
+        check<T>(ta, tb, s, T(1), T(0), 2, /*nan_c=*/true, /*with_epilogue=*/true);
+        check<T>(ta, tb, s, T(-0.5), T(0.25), 0, /*nan_c=*/false, /*with_epilogue=*/true);
       }
 }
 
@@ -135,6 +146,30 @@ TEST_CASE("gemm beta=0 ignores NaN in C, beta=1 accumulates", "[gemm]") {
   // K == 0 scales C by beta.
   gemm(false, false, m, n, 0, 1.0f, a.data(), k, b.data(), n, 0.5f, c.data(), n);
   for (float x : c) REQUIRE(x == 100.0f);
+  // ... and still applies the epilogue: 100 + bias, then ReLU.
+  std::vector<float> bias(static_cast<size_t>(n));
+  for (int64_t j = 0; j < n; ++j) bias[size_t(j)] = j % 2 ? -200.0f : 1.0f;
+  gemm(false, false, m, n, 0, 1.0f, a.data(), k, b.data(), n, 1.0f, c.data(), n,
+       {.bias = bias.data(), .relu = true});
+  for (int64_t i = 0; i < m * n; ++i) REQUIRE(c[size_t(i)] == (i % n % 2 ? 0.0f : 101.0f));
+}
+
+TEST_CASE("gemm epilogue: ReLU maps NaN to 0 and runs after the last k block only", "[gemm]") {
+  // K = 1000 spans several k blocks: a ReLU applied to a partial sum would clip the negative
+  // first block (-1 per k) that the positive rest (+3 per k) outweighs.
+  const int64_t m = 30, n = 40, k = 1000;
+  std::vector<float> a(size_t(m * k)), b(size_t(k * n), 1.0f), c(size_t(m * n));
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t p = 0; p < k; ++p) a[size_t(i * k + p)] = p < 300 ? -1.0f : 3.0f;
+  std::vector<float> bias(size_t(n), -1000.0f);
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n,
+       {.bias = bias.data(), .relu = true});
+  for (float x : c) REQUIRE(x == 800.0f);  // -300 + 2100 - 1000
+  a[0] = std::numeric_limits<float>::quiet_NaN();
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n,
+       {.bias = bias.data(), .relu = true});
+  for (int64_t j = 0; j < n; ++j) REQUIRE(c[size_t(j)] == 0.0f);
+  REQUIRE(c[size_t(n)] == 800.0f);
 }
 
 namespace {
@@ -143,8 +178,11 @@ std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
   Problem<T> p(ta, tb, s, 1, 7);
   const int saved = minigrad::kernels::max_threads();
   minigrad::kernels::set_max_threads(threads);
+  // With the epilogue on odd shapes, without it on even ones.
+  const GemmEpilogue<T> epilogue =
+      s.n % 2 ? GemmEpilogue<T>{.bias = p.bias.data(), .relu = true} : GemmEpilogue<T>{};
   gemm(ta, tb, s.m, s.n, s.k, T(1), p.a.data(), p.lda, p.b.data(), p.ldb, T(0.5), p.c.data(),
-       p.ldc);
+       p.ldc, epilogue);
   minigrad::kernels::set_max_threads(saved);
   return p.c;
 }

@@ -89,21 +89,10 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
   Tensor out = empty({N, out_features}, {.dtype = x.dtype()});
   detail::dispatch_float(x, "linear", [&](auto z) {
     using T = decltype(z);
-    T* o = out.data<T>();
-    // Rows start as the bias and the GEMM accumulates onto them (beta = 1).
-    detail::parallel_for(N, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r) {
-        if (b.defined()) std::copy_n(b.data<T>(), out_features, o + r * out_features);
-        else std::fill_n(o + r * out_features, out_features, T(0));
-      }
-    }, detail::rows_grain(out_features));
-    if (in > 0)
-      kernels::gemm(false, true, N, out_features, in, T(1), x.data<T>(), in, w.data<T>(), in,
-                    T(1), o, out_features);
-    if (relu)
-      detail::parallel_for(out.numel(), [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) o[i] = o[i] > T(0) ? o[i] : T(0);
-      });
+    // Bias and ReLU are applied as the GEMM stores each tile, not in passes of their own.
+    kernels::gemm(false, true, N, out_features, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0),
+                  out.data<T>(), out_features,
+                  {.bias = b.defined() ? b.data<T>() : nullptr, .relu = relu});
   });
   return record_op("linear", out, {x, w, b}, [x, w, b, y = out.detach(), relu](const Tensor& g) {
     Tensor g_pre = g, gb;

@@ -47,6 +47,8 @@ struct Scalar {
   static V set1(T x) { return x; }
   static V fma(V a, V b, V c) { return a * b + c; }
   static V mul(V a, V b) { return a * b; }
+  static V add(V a, V b) { return a + b; }
+  static V relu(V a) { return a > T(0) ? a : T(0); }
   static M mask(int n) { return n > 0; }
 };
 
@@ -114,18 +116,24 @@ class AlignedBuffer {
 thread_local AlignedBuffer tls_a_block;
 thread_local AlignedBuffer tls_b_block;
 
+// C = beta * C + bias, relu: the whole GEMM when there is nothing to multiply (K = 0).
 template <typename T>
-void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
-  for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, GemmEpilogue<T> epilogue) {
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      T c = beta == T(0) ? T(0) : beta * C[i * ldc + j];
+      if (epilogue.bias) c += epilogue.bias[j];
+      C[i * ldc + j] = epilogue.relu && !(c > T(0)) ? T(0) : c;
+    }
+  }
 }
 
 template <typename T>
 void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                   T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
-                  int64_t ldc) {
+                  int64_t ldc, GemmEpilogue<T> epilogue) {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc);
+  if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc, epilogue);
 
   const int mr = g.mr, nr = g.nr;
   // Equal blocks rather than full blocks plus a sliver; kc depends on K alone, which fixes the
@@ -165,7 +173,10 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
       const int64_t panels = ceil_div(std::min(mc, m1 - ic), mr);
       for (int64_t pc = 0; pc < K; pc += kc) {
         const int64_t k_len = std::min(kc, K - pc);
+        // The epilogue's bias joins the first k block, its ReLU the last.
         const T beta_k = pc == 0 ? beta : T(1);
+        const T* bias = pc == 0 ? epilogue.bias : nullptr;
+        const bool relu = epilogue.relu && pc + k_len == K;
         if (pack_a) {
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
@@ -197,7 +208,8 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
               const int n = int(std::min<int64_t>(nr, n1 - j));
               const bool direct = !pack_b && n == nr;
               g.micro(k_len, a, rs_a, cs_a, direct ? B + pc * ldb + j : b_block + t * nr * k_len,
-                      direct ? ldb : nr, C + i * ldc + j, ldc, m, n, alpha, beta_k);
+                      direct ? ldb : nr, C + i * ldc + j, ldc, m, n, alpha, beta_k,
+                      bias ? bias + j : nullptr, relu);
             }
           }
         }
@@ -210,15 +222,17 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
 }  // namespace detail
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          GemmEpilogue<float> epilogue) {
   static const auto& g = detail::select_kernels<float>();
-  detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc,
+          GemmEpilogue<double> epilogue) {
   static const auto& g = detail::select_kernels<double>();
-  detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
 }  // namespace minigrad::kernels

@@ -11,11 +11,12 @@ struct GemmKernels {
   int64_t kc = 0;   // depth of a packed block: an mr x kc A panel stays in L1
   int64_t mc = 0;   // rows of the shared packed A block (L3)
   int64_t nc = 0;   // columns of a thread's packed B block (L2)
-  // C[m x n] = alpha * a * b + beta * C for m <= mr, n <= nr; beta == 0 never reads C.
-  // A element (i, k) is a[i * rs_a + k * cs_a]; row k of B at b + k * rs_b holds
-  // ceil(n / lanes) full vectors (a packed panel, rs_b = nr, is zero-padded to them).
+  // C[m x n] = alpha * a * b + beta * C (+ bias[j], then max(C, 0) when relu) for m <= mr,
+  // n <= nr; beta == 0 never reads C. A element (i, k) is a[i * rs_a + k * cs_a]; row k of B
+  // at b + k * rs_b holds ceil(n / lanes) full vectors (a packed panel, rs_b = nr, is
+  // zero-padded to them).
   void (*micro)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b, int64_t rs_b,
-                T* c, int64_t ldc, int m, int n, T alpha, T beta);
+                T* c, int64_t ldc, int m, int n, T alpha, T beta, const T* bias, bool relu);
   // Both packers write dst[k * width + x] for x < w, k < kc, and zero for w <= x < width.
   // pack_xk reads element (x, k) at src[x * ld + k] (a transpose); pack_kx at src[k * ld + x].
   void (*pack_xk)(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width);

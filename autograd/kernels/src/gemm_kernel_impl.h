@@ -1,5 +1,6 @@
 // Generic micro-kernel and packers, written once over a vector-traits class `Tr`:
-//   T, V, M (mask), L (lanes), zero, load, loadm, store, storem, set1, fma, mul, mask(n).
+//   T, V, M (mask), L (lanes), zero, load, loadm, store, storem, set1, fma, mul, add,
+//   relu (max with 0, NaN -> 0), mask(n).
 // Each ISA's translation unit defines MG_TARGET (its target attribute) and Tr, then includes
 // this file inside its own namespace, so the intrinsics inline into code built for that ISA.
 // Deliberately without include guard: it is a text template, included once per ISA file.
@@ -15,7 +16,8 @@
 template <class Tr, int MR, int NV, int PA>
 MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
                           const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc,
-                          int n, typename Tr::T alpha, typename Tr::T beta) {
+                          int n, typename Tr::T alpha, typename Tr::T beta,
+                          const typename Tr::T* bias, bool relu) {
   using V = typename Tr::V;
   constexpr int L = Tr::L;
   const int64_t rs = PA ? 1 : rs_a;
@@ -47,8 +49,17 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = Tr::mul(acc[r][v], va);
   }
-  const V vb = Tr::set1(beta);
   const int tail = n - (NV - 1) * L;  // columns in the last vector, 1..L
+  if (bias) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const V bv = v < NV - 1 || tail == L ? Tr::load(bias + v * L)
+                                           : Tr::loadm(bias + v * L, Tr::mask(tail));
+#pragma GCC unroll 16
+      for (int r = 0; r < MR; ++r) acc[r][v] = Tr::add(acc[r][v], bv);
+    }
+  }
+  const V vb = Tr::set1(beta);
   // Every loop over r and v is unrolled completely: a loop left rolled keeps acc in memory,
   // 2 x MR x NV stack moves per tile that cost more than the FMAs when kc is small.
 #pragma GCC unroll 16
@@ -59,10 +70,12 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
       V res = acc[r][v];
       if (v < NV - 1 || tail == L) {  // full vectors avoid masked stores (slow on AVX2)
         if (beta != 0) res = Tr::fma(Tr::load(cp), vb, res);
+        if (relu) res = Tr::relu(res);
         Tr::store(cp, res);
       } else {
         const typename Tr::M m = Tr::mask(tail);
         if (beta != 0) res = Tr::fma(Tr::loadm(cp, m), vb, res);
+        if (relu) res = Tr::relu(res);
         Tr::storem(cp, m, res);
       }
     }
@@ -71,7 +84,8 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
 
 template <class Tr>
 using MicroFn = void (*)(int64_t, const typename Tr::T*, int64_t, int64_t, const typename Tr::T*,
-                         int64_t, typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T);
+                         int64_t, typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T,
+                         const typename Tr::T*, bool);
 
 // table[m - 1] for m = 1..MR: edge tiles get their own fully unrolled kernel.
 template <class Tr, int MR, int NV, int PA, std::size_t... I>
@@ -96,10 +110,11 @@ struct Micro {
   // Narrow tiles use fewer vectors: N = 10 costs one vector per row, not NVMAX.
   static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
                   const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc, int m,
-                  int n, typename Tr::T alpha, typename Tr::T beta) {
+                  int n, typename Tr::T alpha, typename Tr::T beta, const typename Tr::T* bias,
+                  bool relu) {
     const int nv = (n + Tr::L - 1) / Tr::L;
     const auto& t = rs_a != 1 ? strided : cs_a == MR ? packed : adjacent_rows;
-    t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, rs_b, c, ldc, n, alpha, beta);
+    t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, rs_b, c, ldc, n, alpha, beta, bias, relu);
   }
 };
 

@@ -7,20 +7,32 @@
 // op(B) is B (stored K x N, leading dimension ldb) or, when trans_b, B^T with B stored N x K.
 // Transposed operands are handled by the packing routines, never by copying the matrix.
 // When beta == 0, C is not read (it may hold NaN). Results do not depend on the thread count.
+//
+// An epilogue is applied as C is stored, instead of in passes over C of its own (nn::Linear's
+// bias and ReLU): C = alpha * op(A) * op(B) + beta * C + bias[j], then max(C, 0) when relu
+// (NaN becomes 0, as `c > 0 ? c : 0` does).
 #include <cstdint>
 
 namespace minigrad::kernels {
 
+template <typename T>
+struct GemmEpilogue {
+  const T* bias = nullptr;  // N values, one per column of C; nullptr: none
+  bool relu = false;
+};
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+          GemmEpilogue<float> epilogue = {});
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
           const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-          int64_t ldc);
+          int64_t ldc, GemmEpilogue<double> epilogue = {});
 
 // Plain triple loop, the oracle the fast kernels are tested against.
 template <typename T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
+                    GemmEpilogue<T> epilogue = {}) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       T acc = 0;
@@ -31,6 +43,8 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
       }
       T& c = C[i * ldc + j];
       c = alpha * acc + (beta == T(0) ? T(0) : beta * c);
+      if (epilogue.bias) c += epilogue.bias[j];
+      if (epilogue.relu) c = c > T(0) ? c : T(0);
     }
   }
 }
