@@ -5,7 +5,7 @@
 // - The calling thread takes part; workers claim tasks one at a time, so a worker that the OS
 //   has descheduled (a loaded, shared machine) only means the others take its share: nobody
 //   waits at a barrier for it.
-// - Idle workers spin for a few microseconds (a training step runs many short parallel loops
+// - Idle workers spin for up to 50 microseconds (a training step runs many short parallel loops
 //   back to back), then yield, then sleep on a futex: a pool never burns a core against another
 //   process, or against a second pool.
 // - Which task computes what depends only on the task index, never on which thread ran it, so
