@@ -7,11 +7,16 @@
 #include "gemm_internal.h"
 
 #if defined(__x86_64__)
-// GCC 12 warns about the _mm512_undefined_* inside the shuffle intrinsics (GCC PR 105593).
+// GCC 12 warns about the _mm512_undefined_* inside the shuffle intrinsics (GCC PR 105593);
+// clang (the fuzz build) has no such warning and would warn about the unknown option instead.
+#if !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <immintrin.h>
+#if !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 
 #define MG_TARGET __attribute__((target("avx512f,fma")))
 
