@@ -31,9 +31,10 @@ def run(bench, lib, blas_path, min_time, isa):
     env = dict(os.environ)
     env.pop("OPENBLAS_CORETYPE", None)
     env.pop("MINIGRAD_GEMM_ISA", None)
-    if isa == "avx2":
-        env["OPENBLAS_CORETYPE" if lib == "openblas" else "MINIGRAD_GEMM_ISA"] = \
-            "Haswell" if lib == "openblas" else "avx2"
+    if isa == "avx2" and lib == "openblas":
+        env["OPENBLAS_CORETYPE"] = "Haswell"
+    elif isa == "avx2":
+        env["MINIGRAD_GEMM_ISA"] = "avx2"
     cmd = [bench, f"--benchmark_filter=^{'openblas' if lib == 'openblas' else 'gemm'}/",
            "--benchmark_format=json", f"--benchmark_min_time={min_time}"]
     if lib == "openblas":

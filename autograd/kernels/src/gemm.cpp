@@ -119,13 +119,9 @@ thread_local AlignedBuffer tls_b_block;
 // C = beta * C + bias, relu: the whole GEMM when there is nothing to multiply (K = 0).
 template <typename T>
 void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, GemmEpilogue<T> epilogue) {
-  for (int64_t i = 0; i < M; ++i) {
-    for (int64_t j = 0; j < N; ++j) {
-      T c = beta == T(0) ? T(0) : beta * C[i * ldc + j];
-      if (epilogue.bias) c += epilogue.bias[j];
-      C[i * ldc + j] = epilogue.relu && !(c > T(0)) ? T(0) : c;
-    }
-  }
+  for (int64_t i = 0; i < M; ++i)
+    for (int64_t j = 0; j < N; ++j)
+      C[i * ldc + j] = epilogue.apply(beta == T(0) ? T(0) : beta * C[i * ldc + j], j);
 }
 
 template <typename T>

@@ -23,6 +23,17 @@
 namespace minigrad::kernels::detail {
 namespace {
 
+// The last stage of both transposes below: a 4 x 4 transpose of 128-bit lanes. Register k of
+// a, b, c, d holds lane row k; out[k] receives lane column k.
+MG_TARGET inline void transpose_lanes(__m512 a, __m512 b, __m512 c, __m512 d, __m512 out[4]) {
+  const __m512 v0 = _mm512_shuffle_f32x4(a, b, 0x88), v1 = _mm512_shuffle_f32x4(a, b, 0xdd);
+  const __m512 w0 = _mm512_shuffle_f32x4(c, d, 0x88), w1 = _mm512_shuffle_f32x4(c, d, 0xdd);
+  out[0] = _mm512_shuffle_f32x4(v0, w0, 0x88);
+  out[1] = _mm512_shuffle_f32x4(v1, w1, 0x88);
+  out[2] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
+  out[3] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+}
+
 template <typename T>
 struct Avx512;
 
@@ -61,14 +72,9 @@ struct Avx512<float> {
       u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(h, i));
     }
     for (int c = 0; c < 4; ++c) {
-      const __m512 v0 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x88);
-      const __m512 v1 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xdd);
-      const __m512 w0 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x88);
-      const __m512 w1 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xdd);
-      r[c] = _mm512_shuffle_f32x4(v0, w0, 0x88);
-      r[8 + c] = _mm512_shuffle_f32x4(v0, w0, 0xdd);
-      r[4 + c] = _mm512_shuffle_f32x4(v1, w1, 0x88);
-      r[12 + c] = _mm512_shuffle_f32x4(v1, w1, 0xdd);
+      __m512 out[4];
+      transpose_lanes(u[c], u[4 + c], u[8 + c], u[12 + c], out);
+      for (int k = 0; k < 4; ++k) r[c + 4 * k] = out[k];
     }
   }
 };
@@ -97,15 +103,11 @@ struct Avx512<double> {
       t[p] = _mm512_unpacklo_pd(r[p], r[p + 1]);
       t[p + 1] = _mm512_unpackhi_pd(r[p], r[p + 1]);
     }
-    for (int c = 0; c < 2; ++c) {
-      const __m512d v0 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0x88);
-      const __m512d v1 = _mm512_shuffle_f64x2(t[c], t[2 + c], 0xdd);
-      const __m512d w0 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0x88);
-      const __m512d w1 = _mm512_shuffle_f64x2(t[4 + c], t[6 + c], 0xdd);
-      r[c] = _mm512_shuffle_f64x2(v0, w0, 0x88);
-      r[4 + c] = _mm512_shuffle_f64x2(v0, w0, 0xdd);
-      r[2 + c] = _mm512_shuffle_f64x2(v1, w1, 0x88);
-      r[6 + c] = _mm512_shuffle_f64x2(v1, w1, 0xdd);
+    for (int c = 0; c < 2; ++c) {  // lanes are lanes: the float shuffle moves doubles too
+      __m512 out[4];
+      transpose_lanes(_mm512_castpd_ps(t[c]), _mm512_castpd_ps(t[2 + c]),
+                      _mm512_castpd_ps(t[4 + c]), _mm512_castpd_ps(t[6 + c]), out);
+      for (int k = 0; k < 4; ++k) r[c + 2 * k] = _mm512_castps_pd(out[k]);
     }
   }
 };

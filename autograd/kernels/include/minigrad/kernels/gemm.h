@@ -19,6 +19,12 @@ template <typename T>
 struct GemmEpilogue {
   const T* bias = nullptr;  // N values, one per column of C; nullptr: none
   bool relu = false;
+
+  // The epilogue of element c in column j, one at a time (the vector kernels do the same).
+  T apply(T c, int64_t j) const {
+    if (bias) c += bias[j];
+    return relu && !(c > T(0)) ? T(0) : c;
+  }
 };
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -42,9 +48,7 @@ void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
         acc += a * b;
       }
       T& c = C[i * ldc + j];
-      c = alpha * acc + (beta == T(0) ? T(0) : beta * c);
-      if (epilogue.bias) c += epilogue.bias[j];
-      if (epilogue.relu) c = c > T(0) ? c : T(0);
+      c = epilogue.apply(alpha * acc + (beta == T(0) ? T(0) : beta * c), j);
     }
   }
 }
