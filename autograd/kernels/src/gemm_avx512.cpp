@@ -119,11 +119,11 @@ struct Avx512<double> {
 // Float: 12 x 32 tile = 24 zmm accumulators + 2 B vectors + 1 broadcast of the 32 registers,
 // 24 independent FMAs per k step hide the 4-cycle latency on both FMA pipes.
 const GemmKernels<float>& avx512_kernels(float) {
-  static const auto k = make_kernels<Avx512<float>, 12, 2>(384, 3072, 320, &pack_xk_transpose<Avx512<float>>);
+  static const auto k = make_kernels<Avx512<float>, 12, 2>(384, 3072, 320, true, &pack_xk_transpose<Avx512<float>>);
   return k;
 }
 const GemmKernels<double>& avx512_kernels(double) {
-  static const auto k = make_kernels<Avx512<double>, 12, 2>(256, 2048, 240, &pack_xk_transpose<Avx512<double>>);
+  static const auto k = make_kernels<Avx512<double>, 12, 2>(256, 2048, 240, true, &pack_xk_transpose<Avx512<double>>);
   return k;
 }
 

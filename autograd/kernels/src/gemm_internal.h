@@ -11,6 +11,9 @@ struct GemmKernels {
   int64_t kc = 0;   // depth of a packed block: an mr x kc A panel stays in L1
   int64_t mc = 0;   // rows of the shared packed A block (L3)
   int64_t nc = 0;   // columns of a thread's packed B block (L2)
+  // Pack A panels (else each micro-kernel reads its mr rows of A in place, which suits panels
+  // of at most 8 rows: they fit an 8-way L1 set whatever the row stride).
+  bool pack_a = true;
   // C[m x n] = alpha * a * b + beta * C (+ bias[j], then max(C, 0) when relu) for m <= mr,
   // n <= nr; beta == 0 never reads C. A element (i, k) is a[i * rs_a + k * cs_a]; row k of B
   // at b + k * rs_b holds ceil(n / lanes) full vectors (a packed panel, rs_b = nr, is

@@ -176,7 +176,7 @@ MG_TARGET void pack_xk_transpose(const typename Tr::T* src, int64_t ld, int w, i
 }
 
 template <class Tr, int MR, int NVMAX>
-GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc,
+GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc, bool pack_a,
                                          decltype(GemmKernels<typename Tr::T>::pack_xk) xk) {
   GemmKernels<typename Tr::T> g;
   g.mr = MR;
@@ -184,6 +184,7 @@ GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc,
   g.kc = kc;
   g.mc = mc;
   g.nc = nc;
+  g.pack_a = pack_a;
   g.micro = &Micro<Tr, MR, NVMAX>::run;
   g.pack_xk = xk;
   g.pack_kx = &pack_kx<Tr>;
