@@ -22,8 +22,8 @@ Tensor Sequential::forward(const Tensor& input) {
   for (std::size_t i = 0; i < children.size(); ++i) {
     Module& module = *children[i].second;
     // Linear then ReLU runs as one fused op: one pass less over the activations each way.
-    if (i + 1 < children.size() && typeid(module) == typeid(Linear) &&
-        typeid(*children[i + 1].second) == typeid(ReLU)) {
+    const Module* next = i + 1 < children.size() ? children[i + 1].second.get() : nullptr;
+    if (next && typeid(module) == typeid(Linear) && typeid(*next) == typeid(ReLU)) {
       x = module.call(x, [](Module& self, const Tensor& in) {
         return static_cast<Linear&>(self).forward(in, Activation::ReLU);
       });
