@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 using minigrad::kernels::gemm;
@@ -116,6 +118,21 @@ void all_cases() {
 }
 
 }  // namespace
+
+// The ctests gemm_isa_avx2 and gemm_isa_scalar run this file under MINIGRAD_GEMM_ISA: they
+// test the fallbacks only if the cap really picks them.
+TEST_CASE("gemm runs the kernels MINIGRAD_GEMM_ISA asks for", "[gemm]") {
+  const std::string isa = minigrad::kernels::gemm_isa();
+  CHECK((isa == "avx512" || isa == "avx2" || isa == "scalar"));
+  const char* cap = std::getenv("MINIGRAD_GEMM_ISA");
+  if (cap && std::string(cap) == "scalar") CHECK(isa == "scalar");
+  if (cap && std::string(cap) == "avx2") CHECK(isa != "avx512");
+#if defined(__x86_64__)
+  if (cap && std::string(cap) == "avx2" && __builtin_cpu_supports("avx2") &&
+      __builtin_cpu_supports("fma"))
+    CHECK(isa == "avx2");
+#endif
+}
 
 TEST_CASE("gemm float matches the reference", "[gemm]") { all_cases<float>(); }
 TEST_CASE("gemm double matches the reference", "[gemm]") { all_cases<double>(); }

@@ -1,8 +1,9 @@
 #include "fma_peak.h"
 
+#include <minigrad/kernels/gemm.h>
+
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <string_view>
 
 namespace bench {
@@ -46,20 +47,9 @@ __attribute__((target("avx2,fma"))) void fma_loop_avx2(int64_t iters) {
 }
 #endif
 
-const char* fma_isa() {
-  const char* env = std::getenv("MINIGRAD_GEMM_ISA");
-  const std::string_view cap = env ? env : "";
-#if defined(__x86_64__)
-  const bool fma = __builtin_cpu_supports("fma");
-  if (cap != "avx2" && cap != "scalar" && fma && __builtin_cpu_supports("avx512f")) return "avx512";
-  if (cap != "scalar" && fma && __builtin_cpu_supports("avx2")) return "avx2";
-#endif
-  return "scalar";
-}
-
 double fma_loop(int64_t iters) {
 #if defined(__x86_64__)
-  const std::string_view isa = fma_isa();
+  const std::string_view isa = minigrad::kernels::gemm_isa();
   if (isa == "avx512") {
     fma_loop_avx512(iters);
     return double(iters) * 24 * 16 * 2;

@@ -60,23 +60,35 @@ const GemmKernels<T>& scalar_kernels() {
   return k;
 }
 
+enum class Isa { scalar, avx2, avx512 };
+
 // MINIGRAD_GEMM_ISA=avx2|scalar caps the dispatch, so tests can cover the fallbacks.
-template <typename T>
-const GemmKernels<T>& select_kernels() {
+Isa select_isa() {
   const char* env = std::getenv("MINIGRAD_GEMM_ISA");
-  const int cap = !env                            ? 2
-                  : std::strcmp(env, "avx2") == 0   ? 1
-                  : std::strcmp(env, "scalar") == 0 ? 0
-                                                    : 2;
+  const Isa cap = !env                            ? Isa::avx512
+                  : std::strcmp(env, "avx2") == 0   ? Isa::avx2
+                  : std::strcmp(env, "scalar") == 0 ? Isa::scalar
+                                                    : Isa::avx512;
 #if defined(__x86_64__)
   __builtin_cpu_init();
   const bool fma = __builtin_cpu_supports("fma");
-  if (cap >= 2 && fma && __builtin_cpu_supports("avx512f")) return avx512_kernels(T{});
-  if (cap >= 1 && fma && __builtin_cpu_supports("avx2")) return avx2_kernels(T{});
+  if (cap >= Isa::avx512 && fma && __builtin_cpu_supports("avx512f")) return Isa::avx512;
+  if (cap >= Isa::avx2 && fma && __builtin_cpu_supports("avx2")) return Isa::avx2;
 #else
   (void)cap;
 #endif
-  return scalar_kernels<T>();
+  return Isa::scalar;
+}
+
+template <typename T>
+const GemmKernels<T>& select_kernels() {
+  switch (select_isa()) {
+#if defined(__x86_64__)
+    case Isa::avx512: return avx512_kernels(T{});
+    case Isa::avx2: return avx2_kernels(T{});
+#endif
+    default: return scalar_kernels<T>();
+  }
 }
 
 // Below this many flops (about 10 us on one core) a parallel region costs more than it saves.
@@ -216,6 +228,17 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
 
 }  // namespace
 }  // namespace detail
+
+const char* gemm_isa() {
+  static const char* const name = [] {
+    switch (detail::select_isa()) {
+      case detail::Isa::avx512: return "avx512";
+      case detail::Isa::avx2: return "avx2";
+      default: return "scalar";
+    }
+  }();
+  return name;
+}
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,

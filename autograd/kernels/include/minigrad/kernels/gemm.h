@@ -34,6 +34,10 @@ void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double al
           const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
           int64_t ldc, GemmEpilogue<double> epilogue = {});
 
+// "avx512", "avx2" or "scalar": the kernels gemm runs, the widest this CPU supports, capped by
+// the environment variable MINIGRAD_GEMM_ISA=avx2|scalar (tests and benchmarks of the fallbacks).
+const char* gemm_isa();
+
 // Plain triple loop, the oracle the fast kernels are tested against.
 template <typename T>
 void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
