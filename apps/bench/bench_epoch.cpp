@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <minigrad/minigrad.h>
+#include <minigrad/kernels/gemm.h>
 
 #include "fma_peak.h"
 
@@ -125,11 +126,11 @@ int main(int argc, char** argv) {
         "{{\"impl\": \"minigrad\", \"threads\": {}, \"epoch_s\": [{:.4f}], \"epoch_cpu_s\": [{:.4f}], "
         "\"eval_s\": [{:.5f}], "
         "\"loss\": {:.4f}, \"epoch_gflop\": {:.2f}, \"gflops\": {:.1f}, \"peak_gflops\": {:.1f}, "
-        "\"peak_fraction\": {:.3f}, \"max_rss_mb\": {:.1f}}}\n",
+        "\"peak_fraction\": {:.3f}, \"max_rss_mb\": {:.1f}, \"gemm_isa\": \"{}\"}}\n",
         threads, fmt::join(epoch_seconds, ", "), fmt::join(epoch_cpu_seconds, ", "),
         fmt::join(eval_seconds, ", "), last_loss,
         epoch_flops / 1e9, epoch_flops / epoch_s / 1e9, peak / 1e9, epoch_flops / epoch_s / peak,
-        double(usage_stats.ru_maxrss) / 1024.0);
+        double(usage_stats.ru_maxrss) / 1024.0, minigrad::kernels::gemm_isa());
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_epoch: {}\n", e.what());
     return 1;

@@ -142,7 +142,8 @@ def main():
           + (": the machine is busy, wall times are inflated; CPU time is the work done" if float(load[0]) > 1.5 else ""))
     mg_last = med[("minigrad", threads[-1])]["last"]
     print(f"epoch = {mg_last['epoch_gflop']:.1f} GFLOP; FMA peak measured "
-          f"{mg_last['peak_gflops'] / threads[-1]:.0f} GFLOP/s per core")
+          f"{mg_last['peak_gflops'] / threads[-1]:.0f} GFLOP/s per core "
+          f"({mg_last.get('gemm_isa', '?')}, the GEMM kernels minigrad ran)")
     if has_torch:
         last = med[("torch", threads[0])]["last"]
         print(f"torch {last['torch']}, BLAS loaded: {', '.join(last['blas']) or 'none found'}")

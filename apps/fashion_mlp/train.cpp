@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <minigrad/kernels/gemm.h>
 #include <minigrad/minigrad.h>
 
 #include "figures.h"
@@ -429,8 +430,9 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
                                          .seed = static_cast<uint64_t>(config.seed), .augment = augment});
   if (!options.quiet) {
     fmt::print("{}", model->summary(minigrad::Shape{-1, 784}));
-    fmt::print("train {} images, validate {}, test {}; batch {}, {} threads\n", splits.train.size(),
-               splits.val.size(), splits.test.size(), batch_size, minigrad::get_num_threads());
+    fmt::print("train {} images, validate {}, test {}; batch {}, {} threads, {} GEMM kernels\n",
+               splits.train.size(), splits.val.size(), splits.test.size(), batch_size,
+               minigrad::get_num_threads(), minigrad::kernels::gemm_isa());
     if (options.resume)
       fmt::print("resuming {} at epoch {}, batch {}/{}\n", result.run_dir, state.epoch + 1, state.batch + 1, loader.num_batches());
     std::fflush(stdout);  // before any warning on stderr
