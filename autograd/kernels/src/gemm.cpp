@@ -21,12 +21,22 @@
 #include <new>
 #include <utility>
 
+#include <unistd.h>
+
 #include <minigrad/kernels/thread_pool.h>
 
 #include "gemm_internal.h"
 
 namespace minigrad::kernels {
 namespace detail {
+
+int64_t l2_block_columns(int64_t kc, int64_t elem_bytes, int nr, int64_t fallback) {
+  const long l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  if (l2 <= 0) return fallback;
+  const int64_t columns = int64_t(l2) * 5 / 8 / (kc * elem_bytes) / nr * nr;
+  return std::clamp<int64_t>(columns, 4 * nr, 64 * nr);
+}
+
 namespace {
 
 #define MG_TARGET

@@ -91,14 +91,17 @@ struct Avx2<double> {
 
 // 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers.
 // A is read in place: on Zen 3 that made the 2-thread training GEMMs 10-40% faster, since each
-// thread no longer packs its own copy of the shared 128-row A. The 320 x 256 B block (320 KB)
-// leaves room in Zen 3's 512 KB L2 for the A rows and C streaming through it.
+// thread no longer packs its own copy of the shared 128-row A. The B block is sized from the
+// L2: 320 x 256 (320 KB) on Zen 3's 512 KB, the best of the blocks measured there; 128 columns
+// on a 256 KB L2 (Haswell, Skylake client), which a fixed 256 would overflow.
 const GemmKernels<float>& avx2_kernels(float) {
-  static const auto k = make_kernels<Avx2<float>, 6, 2>(320, 3072, 256, false, &pack_xk_transpose<Avx2<float>>);
+  static const auto k = make_kernels<Avx2<float>, 6, 2>(320, 3072,
+                                                        l2_block_columns(320, sizeof(float), 16, 256), false, &pack_xk_transpose<Avx2<float>>);
   return k;
 }
 const GemmKernels<double>& avx2_kernels(double) {
-  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, 192, false, &pack_xk_transpose<Avx2<double>>);
+  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048,
+                                                         l2_block_columns(256, sizeof(double), 8, 160), false, &pack_xk_transpose<Avx2<double>>);
   return k;
 }
 

@@ -26,6 +26,10 @@ struct GemmKernels {
   void (*pack_kx)(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width);
 };
 
+// Columns nc (a multiple of nr) of a kc-deep packed B block that fill 5/8 of this CPU's L2,
+// leaving the rest to the A rows and C streaming through; `fallback` when the size is unknown.
+int64_t l2_block_columns(int64_t kc, int64_t elem_bytes, int nr, int64_t fallback);
+
 const GemmKernels<float>& avx512_kernels(float);
 const GemmKernels<double>& avx512_kernels(double);
 const GemmKernels<float>& avx2_kernels(float);
