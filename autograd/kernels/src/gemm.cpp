@@ -72,8 +72,9 @@ const GemmKernels<T>& scalar_kernels() {
 
 enum class Isa { scalar, avx2, avx512 };
 
-// MINIGRAD_GEMM_ISA=avx2|scalar caps the dispatch, so tests can cover the fallbacks.
-Isa select_isa() {
+// MINIGRAD_GEMM_ISA=avx2|scalar caps the dispatch, so tests can cover the fallbacks. Decided once,
+// so gemm_isa() and the kernels of both element types always agree.
+Isa detect_isa() {
   const char* env = std::getenv("MINIGRAD_GEMM_ISA");
   const Isa cap = !env                            ? Isa::avx512
                   : std::strcmp(env, "avx2") == 0   ? Isa::avx2
@@ -90,9 +91,14 @@ Isa select_isa() {
   return Isa::scalar;
 }
 
+Isa active_isa() {
+  static const Isa isa = detect_isa();
+  return isa;
+}
+
 template <typename T>
 const GemmKernels<T>& select_kernels() {
-  switch (select_isa()) {
+  switch (active_isa()) {
 #if defined(__x86_64__)
     case Isa::avx512: return avx512_kernels(T{});
     case Isa::avx2: return avx2_kernels(T{});
@@ -240,14 +246,11 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
 }  // namespace detail
 
 const char* gemm_isa() {
-  static const char* const name = [] {
-    switch (detail::select_isa()) {
-      case detail::Isa::avx512: return "avx512";
-      case detail::Isa::avx2: return "avx2";
-      default: return "scalar";
-    }
-  }();
-  return name;
+  switch (detail::active_isa()) {
+    case detail::Isa::avx512: return "avx512";
+    case detail::Isa::avx2: return "avx2";
+    default: return "scalar";
+  }
 }
 
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,

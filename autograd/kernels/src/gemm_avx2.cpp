@@ -95,13 +95,13 @@ struct Avx2<double> {
 // L2: 320 x 256 (320 KB) on Zen 3's 512 KB, the best of the blocks measured there; 128 columns
 // on a 256 KB L2 (Haswell, Skylake client), which a fixed 256 would overflow.
 const GemmKernels<float>& avx2_kernels(float) {
-  static const auto k = make_kernels<Avx2<float>, 6, 2>(320, 3072,
-                                                        l2_block_columns(320, sizeof(float), 16, 256), false, &pack_xk_transpose<Avx2<float>>);
+  static const auto k = make_kernels<Avx2<float>, 6, 2>(
+      320, 3072, l2_block_columns(320, sizeof(float), 16, 256), false, &pack_xk_transpose<Avx2<float>>);
   return k;
 }
 const GemmKernels<double>& avx2_kernels(double) {
-  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048,
-                                                         l2_block_columns(256, sizeof(double), 8, 160), false, &pack_xk_transpose<Avx2<double>>);
+  static const auto k = make_kernels<Avx2<double>, 6, 2>(
+      256, 2048, l2_block_columns(256, sizeof(double), 8, 160), false, &pack_xk_transpose<Avx2<double>>);
   return k;
 }
 
