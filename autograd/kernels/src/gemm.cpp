@@ -107,8 +107,11 @@ const GemmKernels<T>& select_kernels() {
   }
 }
 
-// Below this many flops (about 10 us on one core) a parallel region costs more than it saves.
-constexpr double kParallelMinFlops = 1 << 21;
+// Below this many flops (about 5 us on one core) a parallel region costs more than it saves;
+// it is also the least work worth a task of its own. At 2^21, the 128-row training calls with
+// N = 10 or M = 10 ran on one thread; at 2^19 they run 1.5x faster on two (Zen 3), and the
+// K = 10 one, bound by its stores of C, is as fast as on one.
+constexpr double kParallelMinFlops = 1 << 19;
 // Tasks per thread when tasks share no packing work. Claimed dynamically, they halved the time
 // threads spent waiting for each other in the 2-thread epoch on Zen 3 (8.5% -> 4.2% of samples).
 constexpr int64_t kTasksPerThread = 8;
@@ -184,7 +187,10 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // (a busy sibling hyperthread on a shared host) no longer leaves the other waiting at the end.
   const bool shared_in_place = split_n ? !pack_a : !pack_b;
   const int64_t units = split_n ? ceil_div(N, nr) : ceil_div(M, mr);
-  const int64_t tasks = nth > 1 && shared_in_place ? std::min<int64_t>(units, nth * kTasksPerThread) : nth;
+  const int64_t tasks =
+      nth > 1 && shared_in_place
+          ? std::max<int64_t>(nth, std::min({int64_t(flops / kParallelMinFlops), units, nth * kTasksPerThread}))
+          : nth;
   parallel_tasks(tasks, [&](int64_t tid) {
     // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
     const auto bound = [&](int64_t len, int unit, int64_t t) {
