@@ -220,21 +220,24 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
             const int w = int(std::min<int64_t>(mr, m1 - i));
-            T* dst = a_block + p * mr * k_len;
-            if (ta) g.pack_kx(A + pc * lda + i, lda, w, k_len, dst, mr);
-            else g.pack_xk(A + i * lda + pc, lda, w, k_len, dst, mr);
+            g.pack_xk(A + i * lda + pc, lda, w, k_len, a_block + p * mr * k_len, mr);
           }
         }
         for (int64_t jc = n0; jc < n1; jc += nc) {
           const int64_t nc_len = std::min(nc, n1 - jc);
           const int64_t tiles = ceil_div(nc_len, nr);
-          for (int64_t t = 0; t < tiles; ++t) {
-            const int64_t j = jc + t * nr;
-            const int w = int(std::min<int64_t>(nr, n1 - j));
-            if (!pack_b && w == nr) continue;
-            T* dst = b_block + t * nr * k_len;
-            if (tb) g.pack_xk(B + j * ldb + pc, ldb, w, k_len, dst, nr);
-            else g.pack_kx(B + pc * ldb + j, ldb, w, k_len, dst, nr);
+          if (tb) {
+            for (int64_t t = 0; t < tiles; ++t) {
+              const int64_t j = jc + t * nr;
+              g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, n1 - j)), k_len,
+                        b_block + t * nr * k_len, nr);
+            }
+          } else {
+            // Unpacked B still packs a narrow last tile, padding it to whole vectors.
+            const int64_t t0 = pack_b ? 0 : nc_len / nr;
+            if (t0 < tiles)
+              g.pack_kx(B + pc * ldb + jc + t0 * nr, ldb, nc_len - t0 * nr, k_len,
+                        b_block + t0 * nr * k_len, nr);
           }
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;

@@ -20,10 +20,11 @@ struct GemmKernels {
   // zero-padded to them).
   void (*micro)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b, int64_t rs_b,
                 T* c, int64_t ldc, int m, int n, T alpha, T beta, const T* bias, bool relu);
-  // Both packers write dst[k * width + x] for x < w, k < kc, and zero for w <= x < width.
-  // pack_xk reads element (x, k) at src[x * ld + k] (a transpose); pack_kx at src[k * ld + x].
+  // pack_xk writes one panel, dst[k * width + x] for x < w, k < kc, zero for w <= x < width,
+  // reading element (x, k) at src[x * ld + k] (a transpose). pack_kx reads element (x, k) at
+  // src[k * ld + x] for x < n and writes ceil(n / width) such panels, kc * width apart.
   void (*pack_xk)(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width);
-  void (*pack_kx)(const T* src, int64_t ld, int w, int64_t kc, T* dst, int width);
+  void (*pack_kx)(const T* src, int64_t ld, int64_t n, int64_t kc, T* dst, int width);
 };
 
 // Columns nc (a multiple of nr) of a kc-deep packed B block that fill 5/8 of this CPU's L2,

@@ -118,23 +118,28 @@ struct Micro {
   }
 };
 
-// Element (x, k) at src[k * ld + x]: rows of the panel are contiguous, a vector copy. Only a
-// ragged edge is masked: masked moves are microcoded on AMD (a masked store costs about as
-// much as a dozen plain ones).
+// Element (x, k) at src[k * ld + x], x < n: ceil(n / width) panels, panel p at dst + p * width * kc.
+// Row by row across all panels, so B is read as contiguous rows: panel by panel, every row of a
+// 16-column panel was a separate line, pages apart (ld = 1024 floats), and on Zen 3 the packing
+// waited on them. Only a ragged edge is masked: masked moves are microcoded on AMD (a masked
+// store costs about as much as a dozen plain ones).
 template <class Tr>
-MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int w, int64_t kc,
+MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t kc,
                        typename Tr::T* dst, int width) {
   constexpr int L = Tr::L;
+  const int64_t panels = (n + width - 1) / width;
   for (int64_t k = 0; k < kc; ++k) {
-    for (int x0 = 0; x0 < width; x0 += L) {
-      const int lanes = width - x0 < L ? width - x0 : L;
-      int valid = w - x0;
-      valid = valid < 0 ? 0 : (valid > lanes ? lanes : valid);
-      const typename Tr::T* from = src + k * ld + x0;
-      typename Tr::T* to = dst + k * width + x0;
-      const auto v = valid == L ? Tr::load(from) : Tr::loadm(from, Tr::mask(valid));
-      if (lanes == L) Tr::store(to, v);
-      else Tr::storem(to, Tr::mask(lanes), v);
+    for (int64_t p = 0; p < panels; ++p) {
+      const typename Tr::T* from = src + k * ld + p * width;
+      typename Tr::T* to = dst + (p * kc + k) * width;
+      const int64_t w = n - p * width;
+      for (int x0 = 0; x0 < width; x0 += L) {
+        const int lanes = width - x0 < L ? width - x0 : L;
+        const int64_t valid = w - x0 < 0 ? 0 : (w - x0 > lanes ? lanes : w - x0);
+        const auto v = valid == L ? Tr::load(from + x0) : Tr::loadm(from + x0, Tr::mask(int(valid)));
+        if (lanes == L) Tr::store(to + x0, v);
+        else Tr::storem(to + x0, Tr::mask(lanes), v);
+      }
     }
   }
 }
