@@ -1,7 +1,8 @@
 // The non-GEMM parts of a training step and the step itself, on the workload
 // (784-512-256-10 ReLU MLP, Adam, batch 128; random data, so no data set is needed):
 // elementwise ops, the fused Linear epilogue, softmax-cross-entropy, the fused Adam update, one
-// whole training step, and evaluating 10,000 images. Arg: threads. Counters: GFLOP/s (or GB/s for
+// whole training step, the same step inside fashion_mlp's training loop, and evaluating 10,000
+// images. Arg: threads. Counters: GFLOP/s (or GB/s for
 // memory-bound ops) and `peak`, the fraction of (threads x this machine's measured FMA peak).
 //   bench_train --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
@@ -9,6 +10,7 @@
 #include <minigrad/minigrad.h>
 
 #include "fma_peak.h"
+#include "train.h"
 
 namespace mg = minigrad;
 
@@ -118,6 +120,22 @@ void BM_train_step(benchmark::State& state) {
   report_flops(state, step_flops(kBatch), int(state.range(0)));
 }
 
+// fashion_mlp's own training loop (apps/fashion_mlp: dropout, label smoothing, Adam with the
+// cosine schedule, the non-finite check, accuracy, the progress bookkeeping) over 100 steps of
+// random images, per step: its gap to BM_train_step is what the app adds to the library's step.
+void BM_fashion_train_step(benchmark::State& state) {
+  Threads threads(int(state.range(0)));
+  constexpr int64_t kSteps = 100;
+  fashion::Splits splits;
+  splits.train = {mg::randn({kSteps * kBatch, 784}), random_labels(kSteps * kBatch)};
+  fashion::TrainConfig config;
+  config.epochs = 1;
+  const fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .write_files = false};
+  for (auto _ : state) benchmark::DoNotOptimize(fashion::train(config, splits, options).history);
+  state.SetItemsProcessed(state.iterations() * kSteps);
+  report_flops(state, double(kSteps) * step_flops(kBatch), int(state.range(0)));
+}
+
 void BM_eval_10k(benchmark::State& state) {
   Threads threads(int(state.range(0)));
   Model m;
@@ -134,6 +152,7 @@ BENCHMARK(BM_linear_relu) THREAD_ARGS;
 BENCHMARK(BM_softmax_cross_entropy) THREAD_ARGS;
 BENCHMARK(BM_adam_step) THREAD_ARGS;
 BENCHMARK(BM_train_step) THREAD_ARGS;
+BENCHMARK(BM_fashion_train_step) THREAD_ARGS;
 BENCHMARK(BM_eval_10k) THREAD_ARGS;
 
 }  // namespace

@@ -147,8 +147,9 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
   const Tensor predicted = logits.argmax(1);
   const int64_t* p = predicted.data<int64_t>();
   const int64_t* y = labels.data<int64_t>();
+  const int64_t n = labels.numel();
   int64_t correct = 0;
-  for (int64_t i = 0; i < labels.numel(); ++i) correct += p[i] == y[i];
+  for (int64_t i = 0; i < n; ++i) correct += p[i] == y[i];
   return correct;
 }
 
@@ -353,8 +354,9 @@ template <typename T, typename Bits>
 bool all_finite(const Tensor& t) {
   constexpr Bits exponent = std::bit_cast<Bits>(std::numeric_limits<T>::infinity());  // all ones, mantissa 0
   const T* p = t.data<T>();
+  const int64_t n = t.numel();  // not in the loop condition: an opaque call there stops vectorization
   Bits worst = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) worst = std::max<Bits>(worst, std::bit_cast<Bits>(p[i]) & exponent);
+  for (int64_t i = 0; i < n; ++i) worst = std::max<Bits>(worst, std::bit_cast<Bits>(p[i]) & exponent);
   return worst != exponent;
 }
 
