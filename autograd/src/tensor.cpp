@@ -351,11 +351,15 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
   const bool wants_grad = options.requires_grad;
   options.requires_grad = false;
   Tensor t = empty(shape, options);
-  // Sequential on purpose: the stream of numbers must not depend on the thread count.
+  // Sequential on purpose: the stream of numbers must not depend on the thread count. Drawn from
+  // a local copy, whose state the compiler keeps in registers.
   detail::dispatch_float(t, name, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<T>(draw(g));
+    Generator local = g;
+    const int64_t n = t.numel();
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(draw(local));
+    g = local;
   });
   if (wants_grad) t.requires_grad_(true);
   return t;

@@ -2,6 +2,7 @@
 // One seeded generator type (xoshiro256**, seeded through splitmix64) for every random thing:
 // init, dropout, shuffling, splits. Same seed, same numbers, on every platform.
 #include <array>
+#include <bit>
 #include <cstdint>
 
 namespace minigrad {
@@ -11,8 +12,19 @@ class Generator {
   explicit Generator(uint64_t seed = 0x5eed) { seed_(seed); }
   void manual_seed(uint64_t seed) { seed_(seed); }
 
-  uint64_t next_u64();
-  double uniform();                 // [0, 1), 53 random bits
+  // Inline: rand() draws one per element, and a call each cost more than the draw.
+  uint64_t next_u64() {  // xoshiro256**
+    const uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
+    const uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = std::rotl(s_[3], 45);
+    return result;
+  }
+  double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1), 53 bits
   double normal();                  // N(0, 1), Box-Muller
   uint64_t below(uint64_t bound);   // uniform in [0, bound), unbiased
   bool bernoulli(double p) { return uniform() < p; }
