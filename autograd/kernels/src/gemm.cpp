@@ -109,8 +109,8 @@ const GemmKernels<T>& select_kernels() {
 
 // Below this many flops (about 5 us on one core) a parallel region costs more than it saves;
 // it is also the least work worth a task of its own. At 2^21, the 128-row training calls with
-// N = 10 or M = 10 ran on one thread; at 2^19 they run 1.5x faster on two (Zen 3), and the
-// K = 10 one, bound by its stores of C, is as fast as on one.
+// N = 10 or M = 10 ran on one thread; at 2^19 they run 1.4-1.5x faster on two (Zen 3). The
+// K = 10 one, bound by its stores of C, gains least and varies most (44-66 against 57 GFLOP/s).
 constexpr double kParallelMinFlops = 1 << 19;
 // Tasks per thread when tasks share no packing work. Claimed dynamically, they halved the time
 // threads spent waiting for each other in the 2-thread epoch on Zen 3 (8.5% -> 4.2% of samples).
