@@ -2,8 +2,8 @@
 // (784-512-256-10 ReLU MLP, Adam, batch 128; random data, so no data set is needed):
 // elementwise ops, the fused Linear epilogue, softmax-cross-entropy, the fused Adam update, one
 // whole training step, the same step inside fashion_mlp's training loop, and evaluating 10,000
-// images. Arg: threads. Counters: GFLOP/s (or GB/s for
-// memory-bound ops) and `peak`, the fraction of (threads x this machine's measured FMA peak).
+// images. Arg: threads. Counters: GFLOP/s (or GB/s for memory-bound ops) and `peak`, the
+// fraction of (threads x this machine's measured FMA peak).
 //   bench_train --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 

@@ -187,10 +187,8 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // (a busy sibling hyperthread on a shared host) no longer leaves the other waiting at the end.
   const bool shared_in_place = split_n ? !pack_a : !pack_b;
   const int64_t units = split_n ? ceil_div(N, nr) : ceil_div(M, mr);
-  const int64_t tasks =
-      nth > 1 && shared_in_place
-          ? std::max<int64_t>(nth, std::min({int64_t(flops / kParallelMinFlops), units, nth * kTasksPerThread}))
-          : nth;
+  const int64_t most = std::min({int64_t(flops / kParallelMinFlops), units, nth * kTasksPerThread});
+  const int64_t tasks = nth > 1 && shared_in_place ? std::max<int64_t>(nth, most) : nth;
   parallel_tasks(tasks, [&](int64_t tid) {
     // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
     const auto bound = [&](int64_t len, int unit, int64_t t) {
