@@ -182,13 +182,13 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // (A packed by every task) when A is the smaller operand and each task gets two tiles, else
   // rows (B packed by every task), as for the 10,000-row evaluation batch.
   const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
-  // When no task packs the shared operand (the AVX2 kernel reads A in place), a share is split
-  // into up to kTasksPerThread tasks that threads claim as they go: a thread that runs slower
-  // (a busy sibling hyperthread on a shared host) no longer leaves the other waiting at the end.
-  const bool shared_in_place = split_n ? !pack_a : !pack_b;
-  const int64_t units = split_n ? ceil_div(N, nr) : ceil_div(M, mr);
-  const int64_t most = std::min({int64_t(flops / kParallelMinFlops), units, nth * kTasksPerThread});
-  const int64_t tasks = nth > 1 && shared_in_place ? std::max<int64_t>(nth, most) : nth;
+  // When tasks split columns and none packs A (the AVX2 kernel and A^T read it in place), a
+  // share is split into up to kTasksPerThread tasks that threads claim as they go: a thread that
+  // runs slower (a busy sibling hyperthread on a shared host) no longer leaves the other waiting
+  // at the end. (Split rows read B in place only when M <= 2 mr: too few rows to cut further.)
+  const int64_t most =
+      std::min({int64_t(flops / kParallelMinFlops), ceil_div(N, nr), nth * kTasksPerThread});
+  const int64_t tasks = nth > 1 && split_n && !pack_a ? std::max<int64_t>(nth, most) : nth;
   parallel_tasks(tasks, [&](int64_t tid) {
     // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
     const auto bound = [&](int64_t len, int unit, int64_t t) {
