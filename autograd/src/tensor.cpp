@@ -166,7 +166,7 @@ std::vector<T> Tensor::to_vector() const {
   std::vector<T> out(numel());
   dispatch_any(dtype(), [&](auto t) {
     const auto* p = data<decltype(t)>();
-    for (int64_t i = 0; i < numel(); ++i) out[i] = static_cast<T>(p[i]);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
   });
   return out;
 }
@@ -191,7 +191,8 @@ Tensor copy_as(const Tensor& src, DType dtype) {
     D* o = out.data<D>();
     dispatch_any(src.dtype(), [&](auto s) {
       const auto* p = src.data<decltype(s)>();
-      for (int64_t i = 0; i < src.numel(); ++i) o[i] = static_cast<D>(p[i]);
+      const int64_t n = src.numel();  // numel() and data() are calls: not in the loop
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(p[i]);
     });
   });
   return out;

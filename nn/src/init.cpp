@@ -11,12 +11,16 @@ template <typename F>
 Tensor& fill(Tensor& t, std::string_view op, F f) {
   if (!t.defined()) throw Error(fmt::format("init::{}: tensor is undefined", op));
   NoGradGuard no_grad;
+  // numel() and data() are calls: taken once, not per element.
+  const auto write = [&]<typename T>(T* p) {
+    for (T* end = p + t.numel(); p != end; ++p) *p = static_cast<T>(f());
+  };
   switch (t.dtype()) {
     case DType::Float32:
-      for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = static_cast<float>(f());
+      write(t.data<float>());
       break;
     case DType::Float64:
-      for (int64_t i = 0; i < t.numel(); ++i) t.data<double>()[i] = f();
+      write(t.data<double>());
       break;
     default:
       throw Error(fmt::format("init::{}: dtype {} is not supported (float32 or float64 expected)",
