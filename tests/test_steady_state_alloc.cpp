@@ -7,8 +7,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 #include <minigrad/minigrad.h>
+
+#include "train.h"
 
 namespace {
 std::atomic<long> heap_allocations{0};
@@ -74,4 +77,35 @@ TEST_CASE("steady-state training and evaluation take no heap allocation at all")
     CHECK(std::isfinite(checksum));
   }
   mg::set_num_threads(saved_threads);
+}
+
+// The README's main job runs fashion_mlp's own loop, not the bare step above: its batches,
+// dropout, progress status and per-step NaN check must not allocate either. The after_backward
+// hook samples the counter once per step; the difference between two hooks is one whole step.
+TEST_CASE("fashion_mlp's training loop takes no heap allocation per step") {
+  constexpr int64_t kBatch = 128, kBatches = 12;
+  const mg::data::Dataset data{mg::randn({kBatch * kBatches, 784}),
+                               mg::tensor(std::vector<int64_t>(kBatch * kBatches, 3), {kBatch * kBatches})};
+  fashion::Splits splits{data, data.head(kBatch), data.head(0)};
+  fashion::TrainConfig config;  // the defaults: the README's main job
+  config.epochs = 2;
+  config.augment_shift = 2;  // the augmented recipes' loader path too
+  config.augment_flip = true;
+  config.log_every = 0;
+  std::vector<long> at_step;
+  at_step.reserve(2 * kBatches);
+  const fashion::TrainOptions options{
+      .evaluate_test = false,
+      .write_files = false,
+      .after_backward = [&](int64_t, int64_t, mg::nn::Module&) { at_step.push_back(heap_allocations.load()); }};
+  fashion::train(config, splits, options);
+  REQUIRE(at_step.size() == 2 * kBatches);
+  // Steps 3.. of each epoch: the first ones warm up the optimizer state and the pools, and an
+  // epoch's end (evaluation, the next epoch's shuffle) may allocate.
+  for (int64_t epoch = 0; epoch < 2; ++epoch)
+    for (int64_t b = 3; b < kBatches; ++b) {
+      const int64_t i = epoch * kBatches + b;
+      INFO("epoch " << epoch + 1 << ", step " << b + 1);
+      CHECK(at_step[i] - at_step[i - 1] == 0);
+    }
 }

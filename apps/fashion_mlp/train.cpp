@@ -376,8 +376,10 @@ std::string first_non_finite_parameter(const nn::Module& model) {
 }
 
 // What is wrong with a step whose loss or gradients are not all finite ("" when nothing is).
-std::string check_step(double loss, const nn::Module& model, double lr) {
-  const std::string grad = first_non_finite(model.named_parameters(), [](const Tensor& p) { return p.grad(); });
+// Takes the model's named parameters from the caller: building them allocates their names, and
+// this runs at every step.
+std::string check_step(double loss, const std::vector<std::pair<std::string, Tensor>>& named_parameters, double lr) {
+  const std::string grad = first_non_finite(named_parameters, [](const Tensor& p) { return p.grad(); });
   if (std::isfinite(loss) && grad.empty()) return "";
   const std::string advice = fmt::format("lower the learning rate (lr {}) or set --clip-norm", lr);
   if (!std::isfinite(loss))
@@ -424,6 +426,7 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   };
 
   const std::vector<Tensor> params = model->parameters();
+  const auto named_params = model->named_parameters();
   const std::vector<Tensor> weights = weights_of(*model);
   const data::Augmentation augment{.max_shift = static_cast<int>(options.overfit_batch ? 0 : config.augment_shift),
                                    .horizontal_flip = !options.overfit_batch && config.augment_flip};
@@ -474,7 +477,7 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
       loss.backward();
       if (options.after_backward) options.after_backward(epoch, b, *model);
       const double total_loss = config.l1 > 0 || config.l2 > 0 ? loss.item() : data_loss;
-      if (const std::string bad = check_step(total_loss, *model, optimizer->lr()); !bad.empty()) {
+      if (const std::string bad = check_step(total_loss, named_params, optimizer->lr()); !bad.empty()) {
         const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1, bad);
         if (config.on_nan == "stop") {
           result.non_finite = where;
