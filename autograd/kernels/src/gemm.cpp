@@ -11,7 +11,8 @@
 // Each task packs what it reads into its thread's own buffers, so tasks never wait for each other:
 // on a shared, loaded machine a barrier waiting for a descheduled thread costs a scheduler time
 // slice, far more than packing A twice; and a task a descheduled worker did not claim is run by
-// the caller.
+// the caller. (The one exception, B packed whole for many row tasks, is packed in a parallel
+// loop of its own before they start.)
 #include <minigrad/kernels/gemm.h>
 
 #include <algorithm>
@@ -115,6 +116,9 @@ constexpr double kParallelMinFlops = 1 << 19;
 // Tasks per thread when tasks share no packing work. Claimed dynamically, they halved the time
 // threads spent waiting for each other in the 2-thread epoch on Zen 3 (8.5% -> 4.2% of samples).
 constexpr int64_t kTasksPerThread = 8;
+// Largest B packed whole for row tasks to share (the 10,000-row evaluation's biggest is 1.6 MB);
+// it stays allocated with the calling thread.
+constexpr int64_t kSharedBMaxBytes = int64_t(4) << 20;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -149,6 +153,7 @@ class AlignedBuffer {
 
 thread_local AlignedBuffer tls_a_block;
 thread_local AlignedBuffer tls_b_block;
+thread_local AlignedBuffer tls_b_whole;
 
 // C = beta * C + bias, relu: the whole GEMM when there is nothing to multiply (K = 0).
 template <typename T>
@@ -178,17 +183,39 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   const bool pack_b = tb || M > 2 * mr;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const int nth = flops < kParallelMinFlops ? 1 : max_threads();
-  // Every task packs all of the A rows or B columns it shares with the others: split columns
-  // (A packed by every task) when A is the smaller operand and each task gets two tiles, else
-  // rows (B packed by every task), as for the 10,000-row evaluation batch.
+  // Tasks split columns (sharing A) when A is the smaller operand and each task gets two tiles,
+  // else rows (sharing B), as for the 10,000-row evaluation batch.
   const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
-  // When tasks split columns and none packs A (the AVX2 kernel and A^T read it in place), a
-  // share is split into up to kTasksPerThread tasks that threads claim as they go: a thread that
-  // runs slower (a busy sibling hyperthread on a shared host) no longer leaves the other waiting
-  // at the end. (Split rows read B in place only when M <= 2 mr: too few rows to cut further.)
-  const int64_t most =
-      std::min({int64_t(flops / kParallelMinFlops), ceil_div(N, nr), nth * kTasksPerThread});
-  const int64_t tasks = nth > 1 && split_n && !pack_a ? std::max<int64_t>(nth, most) : nth;
+  // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
+  // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
+  // host) no longer leaves the other waiting at the end. Tasks that split columns read A in
+  // place (the AVX2 kernel, and A^T). Tasks that split rows all read the whole of B: when the
+  // call is big enough for more tasks than threads, B is packed once, whole, before they start
+  // (its panels shared out among the threads); else (the 128-row training calls with N = 10)
+  // each of the one-per-thread tasks packs its own copy, at the same time.
+  const int64_t b_panels = ceil_div(N, nr);
+  const int64_t most = std::min({int64_t(flops / kParallelMinFlops),
+                                 split_n ? b_panels : ceil_div(M, mr), nth * kTasksPerThread});
+  const bool b_whole = !split_n && pack_b && most > nth &&
+                       b_panels * nr * K * int64_t(sizeof(T)) <= kSharedBMaxBytes;
+  const bool dynamic = nth > 1 && (split_n ? !pack_a : b_whole);
+  const int64_t tasks = dynamic ? std::max<int64_t>(nth, most) : nth;
+  T* const packed_b = b_whole ? tls_b_whole.get<T>(b_panels * nr * K) : nullptr;
+  if (b_whole) {
+    // Panel p holds columns [p nr, p nr + nr) over all of K, at packed_b + p nr K: a kc-deep
+    // block of it is a packed panel like those below.
+    const int64_t pack_tasks = std::min<int64_t>(nth, b_panels);
+    parallel_tasks(pack_tasks, [&](int64_t t) {
+      const int64_t p0 = b_panels * t / pack_tasks, p1 = b_panels * (t + 1) / pack_tasks;
+      if (tb) {
+        for (int64_t p = p0; p < p1; ++p)
+          g.pack_xk(B + p * nr * ldb, ldb, int(std::min<int64_t>(nr, N - p * nr)), K,
+                    packed_b + p * nr * K, nr);
+      } else {
+        g.pack_kx(B + p0 * nr, ldb, std::min(N, p1 * nr) - p0 * nr, K, packed_b + p0 * nr * K, nr);
+      }
+    });
+  }
   parallel_tasks(tasks, [&](int64_t tid) {
     // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
     const auto bound = [&](int64_t len, int unit, int64_t t) {
@@ -203,7 +230,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
     // Equal blocks rather than full blocks plus a sliver.
     const int64_t nc = round_up(ceil_div(n_len, ceil_div(n_len, g.nc)), nr);
     const int64_t mc = round_up(ceil_div(m_len, ceil_div(m_len, g.mc)), mr);
-    T* const b_block = tls_b_block.get<T>(nc * kc);
+    T* const b_block = b_whole ? nullptr : tls_b_block.get<T>(nc * kc);
     T* const a_block = pack_a ? tls_a_block.get<T>(mc * kc) : nullptr;
 
     for (int64_t ic = m0; ic < m1; ic += mc) {
@@ -224,18 +251,20 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
         for (int64_t jc = n0; jc < n1; jc += nc) {
           const int64_t nc_len = std::min(nc, n1 - jc);
           const int64_t tiles = ceil_div(nc_len, nr);
-          if (tb) {
-            for (int64_t t = 0; t < tiles; ++t) {
-              const int64_t j = jc + t * nr;
-              g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, n1 - j)), k_len,
-                        b_block + t * nr * k_len, nr);
+          if (!b_whole) {  // (else packed whole before the tasks began)
+            if (tb) {
+              for (int64_t t = 0; t < tiles; ++t) {
+                const int64_t j = jc + t * nr;
+                g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, n1 - j)), k_len,
+                          b_block + t * nr * k_len, nr);
+              }
+            } else {
+              // Unpacked B still packs a narrow last tile, padding it to whole vectors.
+              const int64_t t0 = pack_b ? 0 : nc_len / nr;
+              if (t0 < tiles)
+                g.pack_kx(B + pc * ldb + jc + t0 * nr, ldb, nc_len - t0 * nr, k_len,
+                          b_block + t0 * nr * k_len, nr);
             }
-          } else {
-            // Unpacked B still packs a narrow last tile, padding it to whole vectors.
-            const int64_t t0 = pack_b ? 0 : nc_len / nr;
-            if (t0 < tiles)
-              g.pack_kx(B + pc * ldb + jc + t0 * nr, ldb, nc_len - t0 * nr, k_len,
-                        b_block + t0 * nr * k_len, nr);
           }
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
@@ -247,9 +276,11 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
               const int64_t j = jc + t * nr;
               const int n = int(std::min<int64_t>(nr, n1 - j));
               const bool direct = !pack_b && n == nr;
-              g.micro(k_len, a, rs_a, cs_a, direct ? B + pc * ldb + j : b_block + t * nr * k_len,
-                      direct ? ldb : nr, C + i * ldc + j, ldc, m, n, alpha, beta_k,
-                      bias ? bias + j : nullptr, relu);
+              const T* b = direct    ? B + pc * ldb + j
+                           : b_whole ? packed_b + (j * K + pc * nr)
+                                     : b_block + t * nr * k_len;
+              g.micro(k_len, a, rs_a, cs_a, b, direct ? ldb : nr, C + i * ldc + j, ldc, m, n,
+                      alpha, beta_k, bias ? bias + j : nullptr, relu);
             }
           }
         }
