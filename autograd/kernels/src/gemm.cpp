@@ -116,9 +116,9 @@ constexpr double kParallelMinFlops = 1 << 19;
 // Tasks per thread when tasks share no packing work. Claimed dynamically, they halved the time
 // threads spent waiting for each other in the 2-thread epoch on Zen 3 (8.5% -> 4.2% of samples).
 constexpr int64_t kTasksPerThread = 8;
-// Largest B packed whole for row tasks to share (the 10,000-row evaluation's biggest is 1.6 MB);
-// it stays allocated with the calling thread.
-constexpr int64_t kSharedBMaxBytes = int64_t(4) << 20;
+// Largest operand packed whole for the tasks to share (the 10,000-row evaluation's biggest B is
+// 1.6 MB, a 1024^3 A^T 4.2 MB); the buffer stays allocated with the calling thread.
+constexpr int64_t kWholeMaxBytes = int64_t(8) << 20;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
@@ -153,6 +153,7 @@ class AlignedBuffer {
 
 thread_local AlignedBuffer tls_a_block;
 thread_local AlignedBuffer tls_b_block;
+thread_local AlignedBuffer tls_a_whole;
 thread_local AlignedBuffer tls_b_whole;
 
 // C = beta * C + bias, relu: the whole GEMM when there is nothing to multiply (K = 0).
@@ -175,8 +176,8 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // order every element of C is summed in.
   const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
   // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
-  // costs more than the strided reads it saves. A^T is never packed: its panels' rows are
-  // adjacent in memory already (the weight gradients G^T X).
+  // costs more than the strided reads it saves. A^T (the weight gradients G^T X) is not packed
+  // per task: its panels' rows are adjacent in memory already; see a_whole below.
   const bool pack_a = g.pack_a && N > 2 * nr && !ta;
   // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
   // from B itself, except a narrow last tile, which the packing pads to whole vectors.
@@ -188,34 +189,45 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
   // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
   // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
-  // host) no longer leaves the other waiting at the end. Tasks that split columns read A in
-  // place (the AVX2 kernel, and A^T). Tasks that split rows all read the whole of B: when the
-  // call is big enough for more tasks than threads, B is packed once, whole, before they start
-  // (its panels shared out among the threads); else (the 128-row training calls with N = 10)
-  // each of the one-per-thread tasks packs its own copy, at the same time.
-  const int64_t b_panels = ceil_div(N, nr);
+  // host) no longer leaves the other waiting at the end. Tasks that split columns share A: the
+  // AVX2 kernel reads it in place, and A^T is packed once, whole, before they start (read in
+  // place, a panel's k steps are a line each, lda apart: at lda = 512 or 1024 floats they
+  // evicted each other from L1 and L2). Tasks that split rows share B: packed once, whole, too,
+  // when the call is big enough for more tasks than threads; else (the 128-row training calls
+  // with N = 10) each of the one-per-thread tasks packs its own copy, at the same time.
+  const int64_t a_panels = ceil_div(M, mr), b_panels = ceil_div(N, nr);
   const int64_t most = std::min({int64_t(flops / kParallelMinFlops),
-                                 split_n ? b_panels : ceil_div(M, mr), nth * kTasksPerThread});
+                                 split_n ? b_panels : a_panels, nth * kTasksPerThread});
+  const bool a_whole = split_n && ta && N > 2 * nr && most > nth &&
+                       a_panels * mr * K * int64_t(sizeof(T)) <= kWholeMaxBytes;
   const bool b_whole = !split_n && pack_b && most > nth &&
-                       b_panels * nr * K * int64_t(sizeof(T)) <= kSharedBMaxBytes;
+                       b_panels * nr * K * int64_t(sizeof(T)) <= kWholeMaxBytes;
   const bool dynamic = nth > 1 && (split_n ? !pack_a : b_whole);
   const int64_t tasks = dynamic ? std::max<int64_t>(nth, most) : nth;
-  T* const packed_b = b_whole ? tls_b_whole.get<T>(b_panels * nr * K) : nullptr;
-  if (b_whole) {
-    // Panel p holds columns [p nr, p nr + nr) over all of K, at packed_b + p nr K: a kc-deep
-    // block of it is a packed panel like those below.
-    const int64_t pack_tasks = std::min<int64_t>(nth, b_panels);
+  // Packs an operand whole, its panels shared out among the threads. Panel p spans all of K, at
+  // p * width * K: a kc-deep block of it is a packed panel like the per-task ones below.
+  const auto pack_whole = [&](int64_t panels, auto&& pack_panels) {
+    const int64_t pack_tasks = std::min<int64_t>(nth, panels);
     parallel_tasks(pack_tasks, [&](int64_t t) {
-      const int64_t p0 = b_panels * t / pack_tasks, p1 = b_panels * (t + 1) / pack_tasks;
-      if (tb) {
-        for (int64_t p = p0; p < p1; ++p)
-          g.pack_xk(B + p * nr * ldb, ldb, int(std::min<int64_t>(nr, N - p * nr)), K,
-                    packed_b + p * nr * K, nr);
-      } else {
-        g.pack_kx(B + p0 * nr, ldb, std::min(N, p1 * nr) - p0 * nr, K, packed_b + p0 * nr * K, nr);
-      }
+      pack_panels(panels * t / pack_tasks, panels * (t + 1) / pack_tasks);
     });
-  }
+  };
+  T* const packed_a = a_whole ? tls_a_whole.get<T>(a_panels * mr * K) : nullptr;
+  if (a_whole)  // A^T: element (i, k) at A[k * lda + i]
+    pack_whole(a_panels, [&](int64_t p0, int64_t p1) {
+      g.pack_kx(A + p0 * mr, lda, std::min(M, p1 * mr) - p0 * mr, K, packed_a + p0 * mr * K, mr);
+    });
+  T* const packed_b = b_whole ? tls_b_whole.get<T>(b_panels * nr * K) : nullptr;
+  if (b_whole)
+    pack_whole(b_panels, [&](int64_t p0, int64_t p1) {
+      if (!tb) {
+        g.pack_kx(B + p0 * nr, ldb, std::min(N, p1 * nr) - p0 * nr, K, packed_b + p0 * nr * K, nr);
+        return;
+      }
+      for (int64_t p = p0; p < p1; ++p)
+        g.pack_xk(B + p * nr * ldb, ldb, int(std::min<int64_t>(nr, N - p * nr)), K,
+                  packed_b + p * nr * K, nr);
+    });
   parallel_tasks(tasks, [&](int64_t tid) {
     // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
     const auto bound = [&](int64_t len, int unit, int64_t t) {
@@ -269,9 +281,12 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
             const int m = int(std::min<int64_t>(mr, m1 - i));
-            const T* a = pack_a ? a_block + p * mr * k_len : ta ? A + pc * lda + i : A + i * lda + pc;
-            const int64_t rs_a = pack_a ? 1 : ta ? 1 : lda;
-            const int64_t cs_a = pack_a ? mr : ta ? lda : 1;
+            const T* a = a_whole ? packed_a + (i * K + pc * mr)
+                         : pack_a ? a_block + p * mr * k_len
+                         : ta     ? A + pc * lda + i
+                                  : A + i * lda + pc;
+            const int64_t rs_a = a_whole || pack_a || ta ? 1 : lda;
+            const int64_t cs_a = a_whole || pack_a ? mr : ta ? lda : 1;
             for (int64_t t = 0; t < tiles; ++t) {
               const int64_t j = jc + t * nr;
               const int n = int(std::min<int64_t>(nr, n1 - j));

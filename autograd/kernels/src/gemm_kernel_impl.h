@@ -142,6 +142,10 @@ MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t
       const typename Tr::T* from = src + k * ld + p * width;
       typename Tr::T* to = dst + (p * kc + k) * width;
       const int64_t w = n - p * width;
+      if (width % L != 0) {  // A panels (mr rows): element by element rather than masked
+        for (int x = 0; x < width; ++x) to[x] = x < w ? from[x] : typename Tr::T(0);
+        continue;
+      }
       for (int x0 = 0; x0 < width; x0 += L) {
         const int lanes = width - x0 < L ? width - x0 : L;
         const int64_t valid = w - x0 < 0 ? 0 : (w - x0 > lanes ? lanes : w - x0);
