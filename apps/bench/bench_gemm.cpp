@@ -1,6 +1,7 @@
 // GEMM throughput on the GEMM calls of the 784-512-256-10 MLP (batch 128 training, the 10,000-image
-// evaluation) and 1024^3, at 1 and 2 threads, next to this machine's FMA peak. Columns: GFLOP/s,
-// and peak = fraction of (threads x measured single-thread FMA peak).
+// evaluation), the wide recipes' first weight gradient and 1024^3, at 1 and 2 threads, next to
+// this machine's FMA peak. Columns: GFLOP/s, and peak = fraction of (threads x measured
+// single-thread FMA peak).
 //   bench_gemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //   bench_gemm --openblas=DIR/libopenblas.so.0   # also time OpenBLAS's cblas_sgemm, same shapes
 // OpenBLAS is an optional peer, loaded with dlopen only when asked for: minigrad never links it.
@@ -57,7 +58,8 @@ constexpr Shape kShapes[] = {
     {"eval fc1", 10000, 784, 512, false, true},
     {"eval fc2", 10000, 512, 256, false, true},
     {"eval fc3", 10000, 256, 10, false, true},
-    {"square", 1024, 1024, 1024, false, false},
+    {"wide fc1 dW", 1024, 128, 784, true, false},  // the 784-1024-512 recipes: lda = 1024
+    {"square", 1024, 1024, 1024, false, false},     // last: also timed in double
 };
 
 // (ta, tb, M, N, K, A, lda, B, ldb, C, ldc) with alpha = 1, beta = 0, row-major.
