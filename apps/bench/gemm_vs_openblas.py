@@ -83,8 +83,9 @@ def main():
         shape, op, thr = name.split("/")
         line = (f"{shape:>16} {op:>3} {thr.split(':')[1]:>3} {median('gemm', name, 0):7.1f} "
                 f"{100 * median('gemm', name, 1):4.0f}%")
-        if "before" in libs:
-            line += f" {median('before', name, 0):7.1f}"
+        if "before" in libs:  # an older binary may lack newer shapes
+            line += (f" {median('before', name, 0):7.1f}" if name in samples["before"][0]
+                     else f" {'-':>7}")
         if "openblas" in libs:
             theirs = median("openblas", name, 0)
             line += (f" {theirs:8.1f} {100 * median('openblas', name, 1):4.0f}%"
