@@ -175,26 +175,27 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // Equal blocks rather than full blocks plus a sliver; kc depends on K alone, which fixes the
   // order every element of C is summed in.
   const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
-  // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
-  // costs more than the strided reads it saves. A^T (the weight gradients G^T X) is not packed
-  // per task: its panels' rows are adjacent in memory already; see a_whole below.
-  const bool pack_a = g.pack_a && N > 2 * nr && !ta;
-  // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
-  // from B itself, except a narrow last tile, which the packing pads to whole vectors.
-  const bool pack_b = tb || M > 2 * mr;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const int nth = flops < kParallelMinFlops ? 1 : max_threads();
   // Tasks split columns (sharing A) when A is the smaller operand and each task gets two tiles,
   // else rows (sharing B), as for the 10,000-row evaluation batch.
   const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
+  // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
+  // costs more than the strided reads it saves. A^T (the weight gradients G^T X) read in place
+  // takes a line per k step, lda apart: at lda = 512 or 1024 floats those lines evict each other
+  // from L1 and L2 (1024x784x128 TN ran at half speed). Row tasks pack their own rows of it;
+  // column tasks share it, packed whole (a_whole below).
+  const bool pack_a = N > 2 * nr && (ta ? !split_n : g.pack_a);
+  // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
+  // from B itself, except a narrow last tile, which the packing pads to whole vectors.
+  const bool pack_b = tb || M > 2 * mr;
   // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
   // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
   // host) no longer leaves the other waiting at the end. Tasks that split columns share A: the
-  // AVX2 kernel reads it in place, and A^T is packed once, whole, before they start (read in
-  // place, a panel's k steps are a line each, lda apart: at lda = 512 or 1024 floats they
-  // evicted each other from L1 and L2). Tasks that split rows share B: packed once, whole, too,
-  // when the call is big enough for more tasks than threads; else (the 128-row training calls
-  // with N = 10) each of the one-per-thread tasks packs its own copy, at the same time.
+  // AVX2 kernel reads it in place, and A^T is packed once, whole, before they start. Tasks that
+  // split rows share B: packed once, whole, too, when the call is big enough for more tasks than
+  // threads; else (the 128-row training calls with N = 10) each of the one-per-thread tasks
+  // packs its own copy, at the same time.
   const int64_t a_panels = ceil_div(M, mr), b_panels = ceil_div(N, nr);
   const int64_t most = std::min({int64_t(flops / kParallelMinFlops),
                                  split_n ? b_panels : a_panels, nth * kTasksPerThread});
@@ -253,7 +254,9 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
         const T beta_k = pc == 0 ? beta : T(1);
         const T* bias = pc == 0 ? epilogue.bias : nullptr;
         const bool relu = epilogue.relu && pc + k_len == K;
-        if (pack_a) {
+        if (pack_a && ta) {
+          g.pack_kx(A + pc * lda + ic, lda, std::min(mc, m1 - ic), k_len, a_block, mr);
+        } else if (pack_a) {
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
             const int w = int(std::min<int64_t>(mr, m1 - i));
