@@ -1,6 +1,7 @@
 // AVX2 + FMA GEMM building blocks for CPUs without AVX-512 (see gemm_avx512.cpp).
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "gemm_internal.h"

@@ -2,6 +2,7 @@
 // portable build still contains them; gemm.cpp only calls them when the CPU has avx512f.
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <utility>
 
 #include "gemm_internal.h"

@@ -4,7 +4,7 @@
 // Each ISA's translation unit defines MG_TARGET (its target attribute) and Tr, then includes
 // this file inside its own namespace, so the intrinsics inline into code built for that ISA.
 // Deliberately without include guard: it is a text template, included once per ISA file.
-// Needs <array>, <cstdint>, <utility> and gemm_internal.h included at file scope first.
+// Needs <array>, <cstdint>, <cstring>, <utility> and gemm_internal.h included at file scope first.
 #ifndef MG_TARGET
 #error "define MG_TARGET before including gemm_kernel_impl.h"
 #endif
@@ -125,8 +125,9 @@ inline constexpr int64_t kLine = 64;  // bytes in a cache line
 // dst + p * width * kc. Row by row across all panels, so B is read in contiguous rows (panel by
 // panel, each row of a 16-column panel was one line, pages apart when ld = 1024 floats: 6.1%
 // of a 1024^3 call on Zen 3, now 4.4%). Only a ragged edge is masked: masked moves are
-// microcoded on AMD (a masked store costs about as much as a dozen plain ones).
-template <class Tr>
+// microcoded on AMD (a masked store costs about as much as a dozen plain ones). A panels of A^T
+// (width MR, not a whole number of vectors) are copied a row at a time with fixed-size moves.
+template <class Tr, int MR>
 MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t kc,
                        typename Tr::T* dst, int width) {
   constexpr int L = Tr::L;
@@ -142,9 +143,12 @@ MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t
       const typename Tr::T* from = src + k * ld + p * width;
       typename Tr::T* to = dst + (p * kc + k) * width;
       const int64_t w = n - p * width;
-      if (width % L != 0) {  // A panels (mr rows): element by element rather than masked
-        for (int x = 0; x < width; ++x) to[x] = x < w ? from[x] : typename Tr::T(0);
-        continue;
+      if constexpr (MR % L != 0) {
+        if (width == MR) {
+          if (w >= MR) std::memcpy(to, from, sizeof(typename Tr::T) * MR);
+          else for (int x = 0; x < MR; ++x) to[x] = x < w ? from[x] : typename Tr::T(0);
+          continue;
+        }
       }
       for (int x0 = 0; x0 < width; x0 += L) {
         const int lanes = width - x0 < L ? width - x0 : L;
@@ -206,6 +210,6 @@ GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc, boo
   g.pack_a = pack_a;
   g.micro = &Micro<Tr, MR, NVMAX>::run;
   g.pack_xk = xk;
-  g.pack_kx = &pack_kx<Tr>;
+  g.pack_kx = &pack_kx<Tr, MR>;
   return g;
 }
