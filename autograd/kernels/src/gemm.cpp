@@ -11,8 +11,8 @@
 // Each task packs what it reads into its thread's own buffers, so tasks never wait for each other:
 // on a shared, loaded machine a barrier waiting for a descheduled thread costs a scheduler time
 // slice, far more than packing A twice; and a task a descheduled worker did not claim is run by
-// the caller. (The one exception, B packed whole for many row tasks, is packed in a parallel
-// loop of its own before they start.)
+// the caller. (The exception, an operand all tasks share packed once, whole, is packed in a
+// parallel loop of its own before they start.)
 #include <minigrad/kernels/gemm.h>
 
 #include <algorithm>
@@ -189,16 +189,16 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
   // from B itself, except a narrow last tile, which the packing pads to whole vectors.
   const bool pack_b = tb || M > 2 * mr;
+  const int64_t a_panels = ceil_div(M, mr), b_panels = ceil_div(N, nr);
   // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
   // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
-  // host) no longer leaves the other waiting at the end. Tasks that split columns share A: the
-  // AVX2 kernel reads it in place, and A^T is packed once, whole, before they start. Tasks that
-  // split rows share B: packed once, whole, too, when the call is big enough for more tasks than
-  // threads; else (the 128-row training calls with N = 10) each of the one-per-thread tasks
-  // packs its own copy, at the same time.
-  const int64_t a_panels = ceil_div(M, mr), b_panels = ceil_div(N, nr);
+  // host) no longer leaves the other waiting at the end.
   const int64_t most = std::min({int64_t(flops / kParallelMinFlops),
                                  split_n ? b_panels : a_panels, nth * kTasksPerThread});
+  // The operand all tasks share is packed once, whole, before they start, when the call is big
+  // enough for more tasks than threads: A^T for column tasks (the AVX2 kernel reads a row-major
+  // A in place), B for row tasks. Else (the 128-row training calls with N = 10) each of the
+  // one-per-thread tasks packs its own copy, at the same time.
   const bool a_whole = split_n && ta && N > 2 * nr && most > nth &&
                        a_panels * mr * K * int64_t(sizeof(T)) <= kWholeMaxBytes;
   const bool b_whole = !split_n && pack_b && most > nth &&
