@@ -205,6 +205,13 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
                        b_panels * nr * K * int64_t(sizeof(T)) <= kWholeMaxBytes;
   const bool dynamic = nth > 1 && (split_n ? !pack_a : b_whole);
   const int64_t tasks = dynamic ? std::max<int64_t>(nth, most) : nth;
+  // Packs B's columns [j0, j1) over k in [pc, pc + k_len) into nr-wide panels, k_len * nr apart.
+  const auto pack_b_columns = [&](int64_t j0, int64_t j1, int64_t pc, int64_t k_len, T* dst) {
+    if (!tb) return g.pack_kx(B + pc * ldb + j0, ldb, j1 - j0, k_len, dst, nr);
+    for (int64_t j = j0; j < j1; j += nr)
+      g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, j1 - j)), k_len,
+                dst + (j - j0) * k_len, nr);
+  };
   // Packs an operand whole, its panels shared out among the threads. Panel p spans all of K, at
   // p * width * K: a kc-deep block of it is a packed panel like the per-task ones below.
   const auto pack_whole = [&](int64_t panels, auto&& pack_panels) {
@@ -221,13 +228,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   T* const packed_b = b_whole ? tls_b_whole.get<T>(b_panels * nr * K) : nullptr;
   if (b_whole)
     pack_whole(b_panels, [&](int64_t p0, int64_t p1) {
-      if (!tb) {
-        g.pack_kx(B + p0 * nr, ldb, std::min(N, p1 * nr) - p0 * nr, K, packed_b + p0 * nr * K, nr);
-        return;
-      }
-      for (int64_t p = p0; p < p1; ++p)
-        g.pack_xk(B + p * nr * ldb, ldb, int(std::min<int64_t>(nr, N - p * nr)), K,
-                  packed_b + p * nr * K, nr);
+      pack_b_columns(p0 * nr, std::min(N, p1 * nr), 0, K, packed_b + p0 * nr * K);
     });
   parallel_tasks(tasks, [&](int64_t tid) {
     // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
@@ -266,21 +267,11 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
         for (int64_t jc = n0; jc < n1; jc += nc) {
           const int64_t nc_len = std::min(nc, n1 - jc);
           const int64_t tiles = ceil_div(nc_len, nr);
-          if (!b_whole) {  // (else packed whole before the tasks began)
-            if (tb) {
-              for (int64_t t = 0; t < tiles; ++t) {
-                const int64_t j = jc + t * nr;
-                g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, n1 - j)), k_len,
-                          b_block + t * nr * k_len, nr);
-              }
-            } else {
-              // Unpacked B still packs a narrow last tile, padding it to whole vectors.
-              const int64_t t0 = pack_b ? 0 : nc_len / nr;
-              if (t0 < tiles)
-                g.pack_kx(B + pc * ldb + jc + t0 * nr, ldb, nc_len - t0 * nr, k_len,
-                          b_block + t0 * nr * k_len, nr);
-            }
-          }
+          // Unpacked B still packs a narrow last tile, padding it to whole vectors. (When packed
+          // whole, it was packed before the tasks began.)
+          const int64_t t0 = pack_b ? 0 : nc_len / nr;
+          if (!b_whole && t0 < tiles)
+            pack_b_columns(jc + t0 * nr, jc + nc_len, pc, k_len, b_block + t0 * nr * k_len);
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
             const int m = int(std::min<int64_t>(mr, m1 - i));

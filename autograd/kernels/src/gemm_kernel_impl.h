@@ -124,7 +124,7 @@ inline constexpr int64_t kLine = 64;  // bytes in a cache line
 // Element (x, k) at src[k * ld + x], x < n: ceil(n / width) panels, panel p at
 // dst + p * width * kc. Row by row across all panels, so B is read in contiguous rows (panel by
 // panel, each row of a 16-column panel was one line, pages apart when ld = 1024 floats: 6.1%
-// of a 1024^3 call on Zen 3, now 4.4%). Only a ragged edge is masked: masked moves are
+// of a 1024^3 call on Zen 3, 4.4% row by row). Only a ragged edge is masked: masked moves are
 // microcoded on AMD (a masked store costs about as much as a dozen plain ones). A panels of A^T
 // (width MR, not a whole number of vectors) are copied a row at a time with fixed-size moves.
 template <class Tr, int MR>
