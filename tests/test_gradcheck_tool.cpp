@@ -246,7 +246,7 @@ TEST_CASE("gradcheck: a failing model names the first op whose backward is wrong
   right->push_back(std::make_shared<Square>());
   right->push_back(std::make_shared<nn::Linear>(4, 3, nn::LinearOptions{.dtype = mg::kFloat64, .generator = &gen}));
   const mg::Tensor xr = x.detach().clone().requires_grad_();
-  const auto names = std::vector<std::pair<std::string, mg::Tensor>>{{"input", xr}};
+  const auto names = mg::nn::NamedTensors{{"input", xr}};
   std::vector<mg::Tensor> leaves{xr};
   for (const auto& p : right->parameters()) leaves.push_back(p);
   CHECK(mg::gradcheck_leaves([&] { return loss((*right)(xr)); }, leaves).passed);

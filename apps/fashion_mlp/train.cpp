@@ -378,7 +378,7 @@ std::string first_non_finite_parameter(const nn::Module& model) {
 // What is wrong with a step whose loss or gradients are not all finite ("" when nothing is).
 // Takes the model's named parameters from the caller: building them allocates their names, and
 // this runs at every step.
-std::string check_step(double loss, const std::vector<std::pair<std::string, Tensor>>& named_parameters, double lr) {
+std::string check_step(double loss, const nn::NamedTensors& named_parameters, double lr) {
   const std::string grad = first_non_finite(named_parameters, [](const Tensor& p) { return p.grad(); });
   if (std::isfinite(loss) && grad.empty()) return "";
   const std::string advice = fmt::format("lower the learning rate (lr {}) or set --clip-norm", lr);

@@ -49,14 +49,14 @@ class ObserverScope {
 
 struct StopReplay {};  // thrown by the observer once the node under check has run
 
-std::vector<std::pair<std::string, Tensor>> leaf_names(const Tensor& input, const nn::Module& module) {
-  std::vector<std::pair<std::string, Tensor>> names{{"input", input}};
+nn::NamedTensors leaf_names(const Tensor& input, const nn::Module& module) {
+  nn::NamedTensors names{{"input", input}};
   for (const auto& named : module.named_parameters()) names.push_back(named);
   return names;
 }
 
 CheckResult check_leaves(CheckResult result, const std::function<Tensor()>& fn,
-                         const std::vector<std::pair<std::string, Tensor>>& named, mg::GradcheckOptions options) {
+                         const nn::NamedTensors& named, mg::GradcheckOptions options) {
   return timed(std::move(result), [&](CheckResult& r) {
     std::vector<Tensor> leaves;
     options.names.clear();
@@ -116,7 +116,7 @@ CheckResult check_model(nn::Module& model, const Tensor& input, const LossFn& lo
 }
 
 std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,
-                                          const std::vector<std::pair<std::string, Tensor>>& names,
+                                          const nn::NamedTensors& names,
                                           const mg::GradcheckOptions& options) {
   // Record every node with a copy of its output value, in forward order.
   std::vector<Tensor> outputs, values;

@@ -58,7 +58,7 @@ CheckResult check_model(nn::Module& model, const mg::Tensor& input, const LossFn
 // fn() with the node's other inputs frozen, so only the node itself is measured. `names` names
 // leaves (parameters) in the report.
 std::optional<WrongNode> first_wrong_node(const std::function<mg::Tensor()>& fn,
-                                          const std::vector<std::pair<std::string, mg::Tensor>>& names,
+                                          const mg::nn::NamedTensors& names,
                                           const mg::GradcheckOptions& options);
 
 // An MLP from "784-128-64-10": Linear layers (float64) with the activation between them.

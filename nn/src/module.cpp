@@ -100,8 +100,8 @@ void Module::attach(std::string name, std::shared_ptr<Module> module) {
   children_.emplace_back(std::move(name), std::move(module));
 }
 
-std::vector<std::pair<std::string, Tensor>> Module::named_parameters() const {
-  std::vector<std::pair<std::string, Tensor>> out = parameters_;
+NamedTensors Module::named_parameters() const {
+  NamedTensors out = parameters_;
   for (const auto& [child_name, child] : children_)
     for (auto& [name, p] : child->named_parameters()) out.emplace_back(child_name + "." + name, p);
   return out;

@@ -15,6 +15,8 @@ namespace minigrad::nn {
 
 // Parameters by dotted name ("0.weight", "fc2.bias"). Sorted by name; saved and loaded by name.
 using StateDict = std::map<std::string, Tensor>;
+// Tensors with their names, in an order that matters (registration order for parameters).
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
 // What a module call throws when its forward fails: the path of the failing module from the
 // outermost module called, its kind, and the underlying message, e.g.
@@ -52,7 +54,7 @@ class Module {
 
   // Registration order, own parameters first, then each child's, depth-first (as PyTorch).
   std::vector<Tensor> parameters() const;
-  std::vector<std::pair<std::string, Tensor>> named_parameters() const;
+  NamedTensors named_parameters() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
     return children_;
   }
@@ -91,7 +93,7 @@ class Module {
  private:
   void attach(std::string name, std::shared_ptr<Module> module);
 
-  std::vector<std::pair<std::string, Tensor>> parameters_;
+  NamedTensors parameters_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   std::string name_ = "model";
   bool training_ = true;
