@@ -79,6 +79,27 @@ TEST_CASE("tensor: a generator's saved state continues its exact stream, spare n
   CHECK_THROWS_WITH(other.set_state({1, 2, 3, 4, 0, 7}), Catch::Matchers::Contains("flag is 7"));
 }
 
+TEST_CASE("tensor: Generator::discard(n) lands where n draws do, and leaves a pending normal pending") {
+  // Below 256 steps it steps; above, each set bit from 2^8 up is one jump.
+  for (uint64_t n : {0ull, 1ull, 255ull, 256ull, 257ull, 4096ull, 12345ull, 65613ull, 300001ull}) {
+    mg::Generator jumped(3), stepped(3);
+    jumped.discard(n);
+    for (uint64_t i = 0; i < n; ++i) stepped.next_u64();
+    CHECK(jumped.state() == stepped.state());
+  }
+  mg::Generator once(9), twice(9);  // jumps too long to step compose
+  once.discard((1ull << 63) + (1ull << 40) + 5);
+  twice.discard(1ull << 63);
+  twice.discard((1ull << 40) + 5);
+  CHECK(once.state() == twice.state());
+  mg::Generator g(4);
+  g.normal();
+  const mg::Generator::State before = g.state();
+  g.discard(1000);
+  CHECK(g.state()[4] == before[4]);
+  CHECK(g.state()[5] == 1);
+}
+
 TEST_CASE("tensor: printing shows values, shape and dtype, abbreviated when large") {
   auto t = mg::tensor({1.0, 2.0, 3.0, 4.0}, {2, 2});
   const std::string s = fmt::format("{}", t);

@@ -73,3 +73,22 @@ TEST_CASE("thread pool: thread counts are validated") {
   Threads t(3);
   CHECK(mg::get_num_threads() == 3);
 }
+
+TEST_CASE("thread pool: rand fills pieces in parallel with the sequential stream, at any thread count") {
+  // 100,003 draws: 1, 2 or 3 pieces (the later ones start by a jump), a ragged last piece.
+  constexpr int64_t n = 100003;
+  mg::Generator serial(21);
+  std::vector<double> expected(n);
+  for (auto& x : expected) x = serial.uniform();
+  for (int threads : {1, 2, 3}) {
+    Threads t(threads);
+    mg::Generator g64(21), g32(21);
+    CHECK(mg::rand({n}, {.dtype = mg::kFloat64}, &g64).to_vector<double>() == expected);
+    CHECK(g64.state() == serial.state());  // and the generator moved on by exactly n draws
+    const std::vector<float> floats = mg::rand({n}, {}, &g32).to_vector<float>();
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < n; ++i) mismatches += floats[i] != static_cast<float>(expected[i]);
+    CHECK(mismatches == 0);
+    CHECK(g32.state() == serial.state());
+  }
+}

@@ -69,6 +69,16 @@ void BM_add_bias(benchmark::State& state) {
   report_bytes(state, 2.0 * double(x.numel()) * sizeof(float));
 }
 
+// Dropout (p = 0.2) on one hidden layer's activations (128 x 512), training mode: the mask's
+// 65,536 draws (in parallel pieces from 2 threads on), its compare, the scaling multiplies.
+void BM_dropout(benchmark::State& state) {
+  Threads threads(int(state.range(0)));
+  mg::nn::Dropout dropout(0.2, 1);
+  const mg::Tensor x = mg::randn({kBatch, 512});
+  for (auto _ : state) benchmark::DoNotOptimize(dropout(x));
+  report_bytes(state, 2.0 * double(x.numel()) * sizeof(float));
+}
+
 // The fused Linear+ReLU of the first layer, forward and backward (3 GEMMs but dX: 2 of them).
 void BM_linear_relu(benchmark::State& state) {
   Threads threads(int(state.range(0)));
@@ -148,6 +158,7 @@ void BM_eval_10k(benchmark::State& state) {
 #define THREAD_ARGS ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()
 BENCHMARK(BM_relu) THREAD_ARGS;
 BENCHMARK(BM_add_bias) THREAD_ARGS;
+BENCHMARK(BM_dropout) THREAD_ARGS;
 BENCHMARK(BM_linear_relu) THREAD_ARGS;
 BENCHMARK(BM_softmax_cross_entropy) THREAD_ARGS;
 BENCHMARK(BM_adam_step) THREAD_ARGS;

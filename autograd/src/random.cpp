@@ -1,6 +1,7 @@
 #include <minigrad/random.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <numbers>
@@ -15,7 +16,95 @@ uint64_t splitmix64(uint64_t& x) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
+
+// A polynomial over GF(2) of degree < 256, bit i = coefficient of x^i.
+using Poly = std::array<uint64_t, 4>;
+
+bool coefficient(const Poly& a, int i) { return (a[i / 64] >> (i % 64)) & 1; }
+
+// The characteristic polynomial of xoshiro256's state map, found by Berlekamp-Massey from 512
+// bits of one state bit's sequence: the map has full period 2^256 - 1, so its characteristic
+// polynomial is primitive and is the minimal one of every such nonzero sequence. Returns the
+// low 256 coefficients; the x^256 one is 1.
+Poly characteristic_polynomial() {
+  constexpr int kDegree = 256, kBits = 2 * kDegree;
+  Generator g(1);
+  std::array<uint8_t, kBits> bits{};
+  for (int n = 0; n < kBits; ++n) {
+    bits[n] = g.state()[0] & 1;
+    g.next_u64();
+  }
+  // Connection polynomial c (c[0] = 1): bits[n] = sum c[i] bits[n - i], i = 1..length.
+  std::array<uint8_t, kBits + 1> c{1}, b{1};
+  int length = 0, shift = 1;
+  for (int n = 0; n < kBits; ++n) {
+    uint8_t discrepancy = bits[n];
+    for (int i = 1; i <= length; ++i) discrepancy ^= c[i] & bits[n - i];
+    if (!discrepancy) {
+      ++shift;
+      continue;
+    }
+    const auto previous = c;
+    for (int i = 0; i + shift <= kBits; ++i) c[i + shift] ^= b[i];
+    if (2 * length <= n) {
+      length = n + 1 - length;
+      b = previous;
+      shift = 1;
+    } else {
+      ++shift;
+    }
+  }
+  if (length != kDegree) throw Error(fmt::format("Generator: linear complexity {} instead of 256", length));
+  Poly p{};  // x^256 c(1/x): coefficient of x^j is c[256 - j]
+  for (int j = 0; j < kDegree; ++j)
+    if (c[kDegree - j]) p[j / 64] |= uint64_t{1} << (j % 64);
+  return p;
+}
+
+// a * b mod p, Horner's rule over a's coefficients.
+Poly multiply_mod(const Poly& a, const Poly& b, const Poly& p) {
+  Poly r{};
+  for (int i = 255; i >= 0; --i) {
+    const bool overflow = r[3] >> 63;
+    for (int w = 3; w > 0; --w) r[w] = (r[w] << 1) | (r[w - 1] >> 63);
+    r[0] <<= 1;
+    if (overflow)
+      for (int w = 0; w < 4; ++w) r[w] ^= p[w];
+    if (coefficient(a, i))
+      for (int w = 0; w < 4; ++w) r[w] ^= b[w];
+  }
+  return r;
+}
+
+// jumps[k] = x^(2^k) mod p: 2^k steps of the state map, as a polynomial in it.
+const std::array<Poly, 64>& jump_polynomials() {
+  static const std::array<Poly, 64> jumps = [] {
+    const Poly p = characteristic_polynomial();
+    std::array<Poly, 64> j{};
+    j[0][0] = 2;  // x
+    for (int k = 1; k < 64; ++k) j[k] = multiply_mod(j[k - 1], j[k - 1], p);
+    return j;
+  }();
+  return jumps;
+}
 }  // namespace
+
+void Generator::discard(uint64_t n) {
+  // Below 2^8 steps, stepping is cheaper than a jump (256 steps whatever its length).
+  for (uint64_t i = 0; i < (n & 255); ++i) next_u64();
+  const auto& jumps = jump_polynomials();
+  for (int k = 8; k < 64; ++k) {
+    if (!((n >> k) & 1)) continue;
+    // T^(2^k) = r(T) for r = x^(2^k) mod p (Cayley-Hamilton): sum r_i T^i s over i < 256.
+    uint64_t sum[4] = {};
+    for (int i = 0; i < 256; ++i) {
+      if (coefficient(jumps[k], i))
+        for (int w = 0; w < 4; ++w) sum[w] ^= s_[w];
+      next_u64();
+    }
+    std::copy_n(sum, 4, s_);
+  }
+}
 
 void Generator::seed_(uint64_t seed) {
   for (auto& s : s_) s = splitmix64(seed);

@@ -1,4 +1,5 @@
 // The Tensor handle: accessors, factories, conversion and printing.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 
@@ -345,22 +346,47 @@ Tensor scalar_like(double value, const Tensor& like) {
 }
 
 namespace {
-template <typename Draw>
+// rand's parallel pieces: at least this many draws each, starting at multiples of kPieceAlign
+// (Generator::discard costs about 256 steps per set bit of the start from 2^8 up).
+constexpr int64_t kMinDrawsPerPiece = 8192;
+constexpr int64_t kPieceAlign = 4096;
+
+// Element i holds what a sequential loop over the generator would draw for it, whatever the
+// thread count. With one draw per element (rand) pieces can still be filled in parallel, each
+// from where the loop would be; randn's Box-Muller pairs and rejections keep it sequential.
+// Draws come from local copies, whose state the compiler keeps in registers.
+template <bool kOneDrawEach, typename Draw>
 Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, Draw draw,
                      std::string_view name) {
   Generator& g = gen ? *gen : default_generator();
   const bool wants_grad = options.requires_grad;
   options.requires_grad = false;
   Tensor t = empty(shape, options);
-  // Sequential on purpose: the stream of numbers must not depend on the thread count. Drawn from
-  // a local copy, whose state the compiler keeps in registers.
   detail::dispatch_float(t, name, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
-    Generator local = g;
     const int64_t n = t.numel();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(draw(local));
-    g = local;
+    const auto fill = [&](Generator local, int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) p[i] = static_cast<T>(draw(local));
+      return local;
+    };
+    const int64_t pieces =
+        kOneDrawEach ? std::clamp<int64_t>(n / kMinDrawsPerPiece, 1, get_num_threads()) : 1;
+    if (pieces == 1) {
+      g = fill(g, 0, n);
+      return;
+    }
+    const auto start = [&](int64_t k) {
+      return k == pieces ? n : n * k / pieces / kPieceAlign * kPieceAlign;
+    };
+    Generator end_state = g;
+    parallel_tasks(pieces, [&](int64_t k) {
+      Generator local = g;
+      local.discard(uint64_t(start(k)));
+      const Generator after = fill(local, start(k), start(k + 1));
+      if (k + 1 == pieces) end_state = after;
+    });
+    g = end_state;
   });
   if (wants_grad) t.requires_grad_(true);
   return t;
@@ -368,10 +394,10 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
 }  // namespace
 
 Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
-  return random_tensor(shape, options, gen, [](Generator& g) { return g.uniform(); }, "rand");
+  return random_tensor<true>(shape, options, gen, [](Generator& g) { return g.uniform(); }, "rand");
 }
 Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
-  return random_tensor(shape, options, gen, [](Generator& g) { return g.normal(); }, "randn");
+  return random_tensor<false>(shape, options, gen, [](Generator& g) { return g.normal(); }, "randn");
 }
 
 // ---- threads ----

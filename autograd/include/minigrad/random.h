@@ -28,6 +28,11 @@ class Generator {
   double normal();                  // N(0, 1), Box-Muller
   uint64_t below(uint64_t bound);   // uniform in [0, bound), unbiased
   bool bernoulli(double p) { return uniform() < p; }
+  // Moves the stream on as n calls of next_u64() would (a pending normal stays pending), in
+  // O(log n) work: xoshiro's state advances by a fixed linear map over GF(2), so n steps are a
+  // polynomial in that map, of degree < 256. Lets rand() fill pieces of a tensor in parallel,
+  // each from where the sequential loop would be.
+  void discard(uint64_t n);
 
   // Everything the generator remembers (xoshiro words, the spare normal's bits, whether it is
   // pending), so a checkpoint can continue the exact stream: set_state(state()) changes nothing.
