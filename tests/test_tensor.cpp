@@ -100,6 +100,24 @@ TEST_CASE("tensor: Generator::discard(n) lands where n draws do, and leaves a pe
   CHECK(g.state()[5] == 1);
 }
 
+TEST_CASE("tensor: Generator::fill_uniform draws what n uniform() calls would, in four lanes") {
+  // Below 4 x 1024 one lane; above, four stretches and a tail of up to 4 x 256 - 1 draws.
+  for (int64_t n : {0, 5, 4095, 4096, 10000, 70001}) {
+    mg::Generator serial(8), lanes64(8), lanes32(8);
+    std::vector<double> expected(static_cast<size_t>(n)), got64(expected.size());
+    std::vector<float> got32(expected.size());
+    for (auto& x : expected) x = serial.uniform();
+    lanes64.fill_uniform(got64.data(), n);
+    lanes32.fill_uniform(got32.data(), n);
+    CHECK(got64 == expected);
+    int64_t float_mismatches = 0;
+    for (size_t i = 0; i < expected.size(); ++i) float_mismatches += got32[i] != static_cast<float>(expected[i]);
+    CHECK(float_mismatches == 0);
+    CHECK(lanes64.state() == serial.state());
+    CHECK(lanes32.state() == serial.state());
+  }
+}
+
 TEST_CASE("tensor: printing shows values, shape and dtype, abbreviated when large") {
   auto t = mg::tensor({1.0, 2.0, 3.0, 4.0}, {2, 2});
   const std::string s = fmt::format("{}", t);

@@ -106,6 +106,57 @@ void Generator::discard(uint64_t n) {
   }
 }
 
+// Four xoshiro256** states side by side, one per lane (GCC vector extensions: AVX2 registers
+// when built for them, pairs of SSE2 ones otherwise).
+using Lanes = uint64_t __attribute__((vector_size(32)));
+using LaneDoubles = double __attribute__((vector_size(32)));
+
+template <typename T>
+void Generator::fill_uniform_lanes(T* out, int64_t n) {
+  constexpr int kLanes = 4;
+  // Lane l draws positions [l * len, (l + 1) * len); len a multiple of 256, so reaching each
+  // start is jumps only (one per set bit of len / 256).
+  const int64_t len = n / kLanes / 256 * 256;
+  if (len < 1024) {
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(uniform());
+    return;
+  }
+  Lanes s[4];  // s[w][l]: word w of lane l's state
+  Generator lane = *this;
+  for (int l = 0; l < kLanes; ++l) {
+    if (l > 0) lane.discard(uint64_t(len));
+    for (int w = 0; w < 4; ++w) s[w][l] = lane.s_[w];
+  }
+  const Lanes exponent52 = Lanes{} + 0x4330000000000000;  // 2^52's bits: | m gives 2^52 + m
+  for (int64_t j = 0; j < len; ++j) {
+    // next_u64(), its multiplications as shifts and adds (AVX2 has no 64-bit multiply).
+    // Rotations spelled out: a helper taking vectors by value would change the ABI in builds
+    // without AVX (-Wpsabi).
+    const Lanes times5 = (s[1] << 2) + s[1], rotated = (times5 << 7) | (times5 >> 57);
+    const Lanes x = (rotated << 3) + rotated;
+    const Lanes t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    // uniform(): the top 53 bits as a double, exactly, in two halves that convert without a
+    // 64-bit integer conversion (also missing), then times 2^-53.
+    const Lanes v = x >> 11;
+    const LaneDoubles high = reinterpret_cast<LaneDoubles>(exponent52 | (v >> 32)) - 0x1p52;
+    const LaneDoubles low = reinterpret_cast<LaneDoubles>(exponent52 | (v & 0xffffffff)) - 0x1p52;
+    const LaneDoubles u = (high * 0x1p32 + low) * 0x1p-53;
+    for (int l = 0; l < kLanes; ++l) out[l * len + j] = static_cast<T>(u[l]);
+  }
+  for (int w = 0; w < 4; ++w) lane.s_[w] = s[w][kLanes - 1];  // position kLanes * len
+  for (int64_t i = kLanes * len; i < n; ++i) out[i] = static_cast<T>(lane.uniform());
+  std::copy_n(lane.s_, 4, s_);
+}
+
+void Generator::fill_uniform(float* out, int64_t n) { fill_uniform_lanes(out, n); }
+void Generator::fill_uniform(double* out, int64_t n) { fill_uniform_lanes(out, n); }
+
 void Generator::seed_(uint64_t seed) {
   for (auto& s : s_) s = splitmix64(seed);
   has_spare_ = false;

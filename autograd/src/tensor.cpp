@@ -351,12 +351,12 @@ namespace {
 constexpr int64_t kMinDrawsPerPiece = 8192;
 constexpr int64_t kPieceAlign = 4096;
 
-// Element i holds what a sequential loop over the generator would draw for it, whatever the
-// thread count. With one draw per element (rand) pieces can still be filled in parallel, each
-// from where the loop would be; randn's Box-Muller pairs and rejections keep it sequential.
-// Draws come from local copies, whose state the compiler keeps in registers.
-template <bool kOneDrawEach, typename Draw>
-Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, Draw draw,
+// A new tensor filled by fill(generator, out, count), which draws count elements in order.
+// Element i holds what one sequential pass would give it, whatever the thread count. Where every
+// element takes one draw (rand), pieces are filled in parallel, each from where that pass would
+// be (Generator::discard); randn's Box-Muller pairs and rejections keep it sequential.
+template <bool kOneDrawEach, typename Fill>
+Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, Fill fill,
                      std::string_view name) {
   Generator& g = gen ? *gen : default_generator();
   const bool wants_grad = options.requires_grad;
@@ -366,16 +366,9 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
     using T = decltype(z);
     T* p = t.data<T>();
     const int64_t n = t.numel();
-    const auto fill = [&](Generator local, int64_t begin, int64_t end) {
-      for (int64_t i = begin; i < end; ++i) p[i] = static_cast<T>(draw(local));
-      return local;
-    };
     const int64_t pieces =
         kOneDrawEach ? std::clamp<int64_t>(n / kMinDrawsPerPiece, 1, get_num_threads()) : 1;
-    if (pieces == 1) {
-      g = fill(g, 0, n);
-      return;
-    }
+    if (pieces == 1) return fill(g, p, n);
     const auto start = [&](int64_t k) {
       return k == pieces ? n : n * k / pieces / kPieceAlign * kPieceAlign;
     };
@@ -383,8 +376,8 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
     parallel_tasks(pieces, [&](int64_t k) {
       Generator local = g;
       local.discard(uint64_t(start(k)));
-      const Generator after = fill(local, start(k), start(k + 1));
-      if (k + 1 == pieces) end_state = after;
+      fill(local, p + start(k), start(k + 1) - start(k));
+      if (k + 1 == pieces) end_state = local;
     });
     g = end_state;
   });
@@ -394,10 +387,19 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
 }  // namespace
 
 Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
-  return random_tensor<true>(shape, options, gen, [](Generator& g) { return g.uniform(); }, "rand");
+  return random_tensor<true>(
+      shape, options, gen, [](Generator& g, auto* out, int64_t n) { g.fill_uniform(out, n); },
+      "rand");
 }
 Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
-  return random_tensor<false>(shape, options, gen, [](Generator& g) { return g.normal(); }, "randn");
+  return random_tensor<false>(
+      shape, options, gen,
+      [](Generator& g, auto* out, int64_t n) {
+        Generator local = g;  // a local copy's state stays in registers
+        for (int64_t i = 0; i < n; ++i) out[i] = static_cast<std::remove_reference_t<decltype(*out)>>(local.normal());
+        g = local;
+      },
+      "randn");
 }
 
 // ---- threads ----

@@ -33,6 +33,11 @@ class Generator {
   // polynomial in that map, of degree < 256. Lets rand() fill pieces of a tensor in parallel,
   // each from where the sequential loop would be.
   void discard(uint64_t n);
+  // out[i] = uniform() (rounded to float) for i < n, bit for bit what n calls would return, and
+  // the stream moves on by n. Four stretches of the stream are drawn side by side (starts found
+  // by discard), so the work is not one serial chain of xoshiro steps.
+  void fill_uniform(float* out, int64_t n);
+  void fill_uniform(double* out, int64_t n);
 
   // Everything the generator remembers (xoshiro words, the spare normal's bits, whether it is
   // pending), so a checkpoint can continue the exact stream: set_state(state()) changes nothing.
@@ -42,6 +47,8 @@ class Generator {
 
  private:
   void seed_(uint64_t seed);
+  template <typename T>
+  void fill_uniform_lanes(T* out, int64_t n);
   uint64_t s_[4];
   double spare_normal_ = 0;
   bool has_spare_ = false;
