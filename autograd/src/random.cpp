@@ -129,20 +129,10 @@ void Generator::fill_uniform_lanes(T* out, int64_t n) {
   }
   const Lanes exponent52 = Lanes{} + 0x4330000000000000;  // 2^52's bits: | m gives 2^52 + m
   for (int64_t j = 0; j < len; ++j) {
-    // next_u64(), its multiplications as shifts and adds (AVX2 has no 64-bit multiply).
-    // Rotations spelled out: a helper taking vectors by value would change the ABI in builds
-    // without AVX (-Wpsabi).
-    const Lanes times5 = (s[1] << 2) + s[1], rotated = (times5 << 7) | (times5 >> 57);
-    const Lanes x = (rotated << 3) + rotated;
-    const Lanes t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = (s[3] << 45) | (s[3] >> 19);
+    Lanes x;
+    detail::xoshiro256_step(s, x);  // next_u64() in every lane
     // uniform(): the top 53 bits as a double, exactly, in two halves that convert without a
-    // 64-bit integer conversion (also missing), then times 2^-53.
+    // 64-bit integer conversion (AVX2 has none), then times 2^-53.
     const Lanes v = x >> 11;
     const LaneDoubles high = reinterpret_cast<LaneDoubles>(exponent52 | (v >> 32)) - 0x1p52;
     const LaneDoubles low = reinterpret_cast<LaneDoubles>(exponent52 | (v & 0xffffffff)) - 0x1p52;

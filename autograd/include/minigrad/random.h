@@ -2,10 +2,28 @@
 // One seeded generator type (xoshiro256**, seeded through splitmix64) for every random thing:
 // init, dropout, shuffling, splits. Same seed, same numbers, on every platform.
 #include <array>
-#include <bit>
 #include <cstdint>
 
 namespace minigrad {
+
+namespace detail {
+// One xoshiro256** step on the state words s[0..3], its output in `out`, for W = uint64_t or a
+// vector of them (Generator::fill_uniform's lanes, one generator per element). Multiplications
+// are shifts and adds and rotations are shifts, which 64-bit vector lanes have on AVX2 too; the
+// output comes back by reference, as a vector returned by value changes the ABI without AVX.
+template <typename W>
+void xoshiro256_step(W* s, W& out) {
+  const W times5 = (s[1] << 2) + s[1], rotated = (times5 << 7) | (times5 >> 57);
+  out = (rotated << 3) + rotated;
+  const W t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+}
+}  // namespace detail
 
 class Generator {
  public:
@@ -13,15 +31,9 @@ class Generator {
   void manual_seed(uint64_t seed) { seed_(seed); }
 
   // Inline: rand() draws one per element, and a call each cost more than the draw.
-  uint64_t next_u64() {  // xoshiro256**
-    const uint64_t result = std::rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = std::rotl(s_[3], 45);
+  uint64_t next_u64() {
+    uint64_t result;
+    detail::xoshiro256_step(s_, result);
     return result;
   }
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1), 53 bits
