@@ -1,5 +1,7 @@
 #include <minigrad/kernels/thread_pool.h>
 
+#include <minigrad/kernels/float_env.h>
+
 #include <sched.h>
 
 #include <atomic>
@@ -130,6 +132,7 @@ class Pool {
     claim_.store(uint64_t(gen) << 32 | kClosed);
     task_.store(&task);
     tasks_.store(tasks);
+    denormal_bits_.store(denormal_bits());
     done_.store(0);
     error_ = nullptr;
     claim_.store(uint64_t(gen) << 32);
@@ -171,6 +174,7 @@ class Pool {
       });
       if (stop_.load()) return;
       last = uint32_t(claim_.load() >> 32);
+      set_denormal_bits(denormal_bits_.load());
       while (run_one(last)) {
       }
     }
@@ -203,6 +207,7 @@ class Pool {
   std::atomic<const TaskRef*> task_{nullptr};
   std::atomic<int64_t> tasks_{0};
   std::atomic<uint32_t> done_{0};
+  std::atomic<uint32_t> denormal_bits_{0};  // the caller's FTZ/DAZ bits, for the workers
   std::mutex error_mutex_;
   std::exception_ptr error_;
 
