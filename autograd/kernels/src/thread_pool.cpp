@@ -22,9 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 // An idle thread spins this long (parallel loops of one training step come microseconds apart,
 // the serial stretch around the loss some tens), then yields to other runnable threads until
-// kYieldUntil, then sleeps on a futex. Spinning rather than yielding from 4 us on made the
-// 2-thread epoch about 3.5% faster: sched_yield is a system call, slow in a VM, and a worker
-// inside one starts the next loop late.
+// kYieldUntil, then sleeps on a futex. It spins before it yields because sched_yield is a
+// system call, slow in a VM, and a worker inside one starts the next loop late.
 constexpr auto kSpinUntil = std::chrono::microseconds(50);
 constexpr auto kYieldUntil = std::chrono::microseconds(200);
 
