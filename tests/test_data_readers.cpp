@@ -14,6 +14,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <zlib.h>
@@ -496,4 +497,16 @@ TEST_CASE("data: the real Fashion-MNIST, when installed", "[data][real]") {
     per_class = {};
     for (uint8_t l : test.labels) per_class.at(l)++;
     for (int c = 0; c < 10; ++c) CHECK(per_class[c] == 1000);
+}
+
+TEST_CASE("data: a reader's DataError is a minigrad::Error", "[data]") {
+    STATIC_REQUIRE(std::is_base_of_v<minigrad::Error, md::DataError>);
+    TempDir dir;
+    const std::string missing = (dir.path / "missing-idx3").string();
+    try {
+        md::read_idx(missing);
+        FAIL("read_idx of a missing file threw nothing");
+    } catch (const minigrad::Error& e) {
+        CHECK_THAT(e.what(), Contains(missing));
+    }
 }
