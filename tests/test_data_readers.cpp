@@ -458,6 +458,10 @@ TEST_CASE("data: read_image_csv errors name the file, line, column and cell", "[
     CHECK_THAT(err("nonnum.csv", head + "1,2,3,4,5\r\n1,2,3,abc,5\r\n"),
                Contains(dir / "nonnum.csv") && Contains("line 3, column 4 (pixel3): 'abc' is not an integer"));
     CHECK_THAT(err("float.csv", "1,2,3,4.5,5\n"), Contains("line 1, column 4 (pixel3): '4.5' is not an integer"));
+    // A NUL or escape byte in a cell is shown escaped, never raw in the message.
+    const std::string nul = err("nul.csv", std::string("1,2,3,4\0x,5\n", 12));
+    CHECK_THAT(nul, Contains("'4\\x00x' is not an integer"));
+    CHECK(nul.find('\0') == std::string::npos);
     CHECK_THAT(err("v256.csv", "1,2,3,4,5\n1,2,256,4,5\n"),
                Contains(dir / "v256.csv") && Contains("line 2, column 3 (pixel2): value '256' is out of range 0..255"));
     CHECK_THAT(err("neg.csv", head + "1,-1,3,4,5\n"),
