@@ -49,8 +49,10 @@ RunDirectory::RunDirectory(std::string path, RunDirMode mode, uintmax_t bytes_ne
   if (lock_fd_ < 0) throw Error(fmt::format("run directory {}: cannot open {}: {}", path_, lock, std::strerror(errno)));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
+    // The owner writes its pid just after taking the lock: give it a moment when the file is empty.
     char owner[32] = {};
-    [[maybe_unused]] const ssize_t n = ::pread(lock_fd_, owner, sizeof owner - 1, 0);
+    for (int attempt = 0; attempt < 50 && ::pread(lock_fd_, owner, sizeof owner - 1, 0) <= 0; ++attempt)
+      ::usleep(10'000);
     ::close(lock_fd_);
     if (err == EWOULDBLOCK)
       throw Error(fmt::format("run directory {} is in use by another process (pid {}): wait for it to end, or "
