@@ -127,6 +127,14 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
     CHECK_THROWS_WITH(fashion::validate(fashion::from_toml(text, "x.toml")), Contains(expect));
     ++tried;
   }
+  write_file(dir / "huge.toml", "# " + Bytes(fashion::kMaxConfigBytes, 'x') + "\nlr = 0.1\n");
+  CHECK_THAT(error_of(dir / "huge.toml", [&] {
+               fashion::TrainConfig c;
+               fashion::load_config_file(dir / "huge.toml", c);
+               return std::string();
+             }),
+             Contains("bytes is larger than a TOML config file can be (at most 1048576 bytes)"));
+  ++tried;
   CHECK_THAT(error_of(dir / "missing.toml", [&] {
                fashion::TrainConfig c;
                fashion::load_config_file(dir / "missing.toml", c);
@@ -602,4 +610,31 @@ TEST_CASE("eval and predict --index need the test split only", "[fashion][cli][e
   INFO(predict.err);
   CHECK(predict.status == 0);
   CHECK_THAT(predict.out, Contains("test[3]:"));
+}
+
+TEST_CASE("fashion_mlp exits 2 for usage errors, 1 for errors while running, 0 for --help", "[fashion][cli]") {
+  TempDir dir;
+  const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+      {{"train", "--no-such-flag"}, 2},
+      {{"train", "--lr", "abc"}, 2},
+      {{"train", "--resume", dir / "r", "--force"}, 2},
+      {{"fly"}, 2},
+      {{}, 2},
+      {{"sweep", "--grid", "lr"}, 2},
+      {{"lr-find", "--end", "inf"}, 2},
+      {{"predict", dir / "missing.ckpt"}, 2},
+      {{"--help"}, 0},
+      {{"train", "--help"}, 0},
+      {{"eval", dir / "missing.ckpt"}, 1},
+      {{"train", "--data", dir / "nowhere", "--out", dir / "out"}, 1},
+  };
+  for (const auto& [args, status] : cases) {
+    std::string line;
+    for (const std::string& a : args) line += " " + a;
+    INFO("fashion_mlp" << line);
+    const CliResult r = run_cli(args, dir, 1LL << 30, 60);
+    INFO(r.err);
+    CHECK(r.status == status);
+  }
+  CHECK_THAT(run_cli({"--help"}, dir).out, Contains("exit status: 0 done, 1 error while running, 2 usage error"));
 }

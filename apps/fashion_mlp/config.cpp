@@ -220,8 +220,8 @@ void validate(const TrainConfig& c) {
   count("train_limit", c.train_limit, 0, " (0 = all)");
   count("test_limit", c.test_limit, 0, " (0 = all)");
   if (c.train_limit > 0) {  // the split train_val_split makes: llround(val_fraction * n) for validation
-    const auto held_out = static_cast<int64_t>(std::llround(c.val_fraction * static_cast<double>(c.train_limit)));
-    if (held_out >= c.train_limit)
+    const double held_out = std::round(c.val_fraction * static_cast<double>(c.train_limit));
+    if (held_out >= static_cast<double>(c.train_limit))
       throw UsageError(fmt::format("train_limit {} with val_fraction {} leaves no training images ({} held out for "
                                    "validation)", c.train_limit, c.val_fraction, held_out));
   }
