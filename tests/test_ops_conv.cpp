@@ -112,7 +112,7 @@ TEST_CASE("conv ops name the op and the shapes in their errors", "[ops_conv]") {
   REQUIRE_THROWS_WITH(mg::conv2d(mg::zeros({3, 5, 5}), mg::zeros({4, 3, 3, 3})),
                       Contains("conv2d: input (3, 5, 5) is not 4-D"));
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 2, 3, 3})),
-                      Contains("conv2d: weight (4, 2, 3, 3) needs 3 input channels per group"));
+                      Contains("conv2d: input (2, 3, 5, 5) has 3 channels, weight (4, 2, 3, 3) in 1 group(s) expects 2"));
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 3, 3, 3}), mg::Tensor(), {.groups = 2}),
                       Contains("groups 2 must divide both 3 input and 4 output channels"));
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 3, 7, 3})),

@@ -126,12 +126,64 @@ void add_batch_norm(Registry& r) {
   r.add(std::move(bn));
 }
 
+template <typename M, typename... Args>
+std::function<std::shared_ptr<mg::nn::Module>(mg::Generator&)> module(Args... args) {
+  return [=](mg::Generator&) { return std::make_shared<M>(args...); };
+}
+
+void add_modules(Registry& r) {
+  namespace nn = mg::nn;
+  r.add(ModuleEntry{
+      .name = "Conv2d",
+      .cases = {{"2->3 3x3 pad 1, input (2, 2, 4, 5)",
+                 [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+                   return std::make_shared<nn::Conv2d>(
+                       2, 3, 3, nn::Conv2dOptions{.padding = 1, .dtype = mg::kFloat64, .generator = &gen});
+                 },
+                 {2, 2, 4, 5}},
+                {"4->2 3x2 stride 2 groups 2 no bias, input (1, 4, 5, 5)",
+                 [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+                   return std::make_shared<nn::Conv2d>(4, 2, mg::Size2{3, 2},
+                                                       nn::Conv2dOptions{.stride = 2, .groups = 2, .bias = false,
+                                                                         .dtype = mg::kFloat64, .generator = &gen});
+                 },
+                 {1, 4, 5, 5}}}});
+  r.add(ModuleEntry{.name = "ConvTranspose2d",
+                    .cases = {{"3->2 3x3 stride 2 pad 1 output_padding 1, input (2, 3, 3, 3)",
+                               [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+                                 return std::make_shared<nn::ConvTranspose2d>(
+                                     3, 2, 3,
+                                     nn::ConvTranspose2dOptions{.stride = 2, .padding = 1, .output_padding = 1,
+                                                                .dtype = mg::kFloat64, .generator = &gen});
+                               },
+                               {2, 3, 3, 3}}}});
+  r.add(ModuleEntry{.name = "MaxPool2d",
+                    .policy = {.kink_values = {0.0, 1.0}},
+                    .cases = {{"2x2, input (2, 3, 4, 5)", module<nn::MaxPool2d>(mg::Size2(2)), {2, 3, 4, 5}}}});
+  r.add(ModuleEntry{.name = "AvgPool2d",
+                    .cases = {{"3x3 stride 2 pad 1, input (2, 3, 5, 5)",
+                               module<nn::AvgPool2d>(mg::Size2(3), std::optional<mg::Size2>(2), mg::Size2(1)),
+                               {2, 3, 5, 5}}}});
+  r.add(ModuleEntry{.name = "AdaptiveAvgPool2d",
+                    .cases = {{"1 (global), input (2, 3, 4, 5)", module<nn::AdaptiveAvgPool2d>(mg::Size2(1)),
+                               {2, 3, 4, 5}}}});
+  r.add(ModuleEntry{.name = "Dropout2d",
+                    .cases = {{"p 0.5, fixed channel mask, (2, 3, 2, 2)",
+                               [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+                                 auto d = std::make_shared<nn::Dropout2d>(0.5, gen.next_u64());
+                                 d->set_mask(mg::rand({2, 3, 1, 1}, {.dtype = mg::kFloat64}, &gen).ge(0.5));
+                                 return d;
+                               },
+                               {2, 3, 2, 2}}}});
+}
+
 }  // namespace
 
 void add_conv(Registry& r) {
   add_convolutions(r);
   add_pools(r);
   add_batch_norm(r);
+  add_modules(r);
 }
 
 }  // namespace gradcheck_tool

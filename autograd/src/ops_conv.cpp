@@ -120,10 +120,10 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   check_4d(weight, "conv2d", "weight");
   detail::check_same_dtype(x, weight, "conv2d");
   const kernels::Conv2dShape s = conv_shape("conv2d", x.shape(), weight.shape(), weight.size(0), params);
-  if (weight.size(1) != s.in_channels / s.groups)
-    throw Error(fmt::format("conv2d: weight {} needs {} input channels per group ({} channels of input {}, {} groups)",
-                            shape_str(weight.shape()), s.in_channels / s.groups, s.in_channels,
-                            shape_str(x.shape()), s.groups));
+  if (weight.size(1) * s.groups != s.in_channels)
+    throw Error(fmt::format("conv2d: input {} has {} channels, weight {} in {} group(s) expects {}",
+                            shape_str(x.shape()), s.in_channels, shape_str(weight.shape()), s.groups,
+                            weight.size(1) * s.groups));
   check_bias(x, bias, s.out_channels, "conv2d");
   Tensor out = empty({s.batch, s.out_channels, s.out_h(), s.out_w()}, {.dtype = x.dtype()});
   detail::dispatch_float(x, "conv2d", [&](auto z) {
