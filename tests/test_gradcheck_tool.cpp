@@ -21,7 +21,7 @@
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
 namespace fs = std::filesystem;
-namespace gt = gradcheck_tool;
+namespace gt = minigrad::gradcheck_tool;
 using Catch::Matchers::Contains;
 using Inputs = std::vector<mg::Tensor>;
 

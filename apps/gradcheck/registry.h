@@ -11,7 +11,7 @@
 
 #include <minigrad/minigrad.h>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace mg = minigrad;
 
@@ -111,4 +111,4 @@ std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vecto
 // identity); throws naming the choices.
 std::shared_ptr<mg::nn::Module> activation_module(const std::string& name);
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool
