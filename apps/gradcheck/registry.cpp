@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace nn = minigrad::nn;
 using Inputs = std::vector<mg::Tensor>;
@@ -353,4 +353,4 @@ Registry builtin_registry() {
   return r;
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -11,7 +11,7 @@
 
 #include <minigrad/minigrad.h>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace mg = minigrad;
 
@@ -118,4 +118,4 @@ void add_conv(Registry& r);
 // identity); throws naming the choices.
 std::shared_ptr<mg::nn::Module> activation_module(const std::string& name);
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool
