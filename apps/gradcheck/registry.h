@@ -71,6 +71,8 @@ class Registry {
 
 // Every op of autograd and nn, and every nn module.
 Registry builtin_registry();
+// The layout ops and matrix products (registry_shape.cpp).
+void add_views(Registry& r);
 
 // Float64 inputs uniform in [lo, hi), requiring grad.
 std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,
