@@ -191,3 +191,12 @@ BENCHMARK(BM_bmm_small) THREAD_ARGS;
 BENCHMARK(BM_bmm_small_backward) THREAD_ARGS;
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("machine", bench::machine_description());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

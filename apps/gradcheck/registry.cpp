@@ -25,6 +25,15 @@ void Registry::add(ModuleEntry entry) {
   modules_.push_back(std::move(entry));
 }
 
+void Registry::add(CheckpointEntry entry) {
+  if (!entry.load)
+    throw mg::Error(fmt::format("gradcheck registry: checkpoint entry '{}' has no load function", entry.format));
+  if (find_checkpoint(entry.format, entry.kind))
+    throw mg::Error(fmt::format("gradcheck registry: checkpoint format '{}'{} is registered twice", entry.format,
+                                entry.kind.empty() ? "" : fmt::format(" of kind '{}'", entry.kind)));
+  checkpoints_.push_back(std::move(entry));
+}
+
 const OpEntry* Registry::find_op(const std::string& name) const {
   auto it = std::find_if(ops_.begin(), ops_.end(), [&](const OpEntry& e) { return e.name == name; });
   return it == ops_.end() ? nullptr : &*it;
@@ -35,11 +44,27 @@ const ModuleEntry* Registry::find_module(const std::string& name) const {
   return it == modules_.end() ? nullptr : &*it;
 }
 
+const CheckpointEntry* Registry::find_checkpoint(const std::string& format, const std::string& kind) const {
+  auto it = std::find_if(checkpoints_.begin(), checkpoints_.end(), [&](const CheckpointEntry& e) {
+    return e.format == format && (format != "minigrad.module" || e.kind == kind);
+  });
+  return it == checkpoints_.end() ? nullptr : &*it;
+}
+
 std::function<Inputs(mg::Generator&)> uniform_inputs(std::vector<Shape> shapes, double lo, double hi) {
   return [shapes = std::move(shapes), lo, hi](mg::Generator& gen) {
     Inputs inputs;
     for (const Shape& s : shapes)
       inputs.push_back((mg::rand(s, {.dtype = mg::kFloat64}, &gen) * (hi - lo) + lo).detach().requires_grad_());
+    return inputs;
+  };
+}
+
+std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
+  return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
+    Inputs inputs;
+    for (std::size_t i = 0; i < values.size(); ++i)
+      inputs.push_back(mg::tensor(values[i], shapes[i], {.dtype = mg::kFloat64}).requires_grad_());
     return inputs;
   };
 }
@@ -55,16 +80,6 @@ std::shared_ptr<nn::Module> activation_module(const std::string& name) {
 }
 
 namespace {
-
-// Fixed float64 values requiring grad: the kink and tie cases, where random inputs never land.
-std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
-  return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
-    Inputs inputs;
-    for (std::size_t i = 0; i < values.size(); ++i)
-      inputs.push_back(mg::tensor(values[i], shapes[i], {.dtype = mg::kFloat64}).requires_grad_());
-    return inputs;
-  };
-}
 
 Tensor indices(std::vector<int64_t> values, Shape shape) { return mg::tensor(values, shape); }
 
@@ -320,6 +335,7 @@ Registry builtin_registry() {
   add_views(r);
   add_losses(r);
   add_modules(r);
+  add_conv(r);
   return r;
 }
 

@@ -108,8 +108,8 @@ const GemmKernels<T>& select_kernels() {
   }
 }
 
-// Tasks per thread when tasks share no packing work. Claimed dynamically, they halved the time
-// threads spent waiting for each other in the 2-thread epoch on Zen 3 (8.5% -> 4.2% of samples).
+// Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
+// host slows down does not leave the others waiting at the end.
 constexpr int64_t kTasksPerThread = 8;
 // Largest operand packed whole for the tasks to share (the 10,000-row evaluation's biggest B is
 // 1.6 MB, a 1024^3 A^T 4.2 MB); the buffer stays allocated with the calling thread.
