@@ -113,6 +113,8 @@ std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<
 
 // The convolution, pooling and batch-norm ops (registry_conv.cpp).
 void add_conv(Registry& r);
+// The layout ops and matrix products (registry_shape.cpp).
+void add_views(Registry& r);
 
 // An activation module by its name on the command line (relu, leaky_relu, tanh, sigmoid, gelu,
 // identity); throws naming the choices.
