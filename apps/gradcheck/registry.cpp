@@ -54,9 +54,6 @@ std::shared_ptr<nn::Module> activation_module(const std::string& name) {
   throw mg::Error(fmt::format("activation '{}' is not one of relu, leaky_relu, tanh, sigmoid, gelu, identity", name));
 }
 
-namespace {
-
-// Fixed float64 values requiring grad: the kink and tie cases, where random inputs never land.
 std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
   return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
     Inputs inputs;
@@ -65,6 +62,8 @@ std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<doubl
     return inputs;
   };
 }
+
+namespace {
 
 Tensor indices(std::vector<int64_t> values, Shape shape) { return mg::tensor(values, shape); }
 
@@ -334,6 +333,7 @@ Registry builtin_registry() {
   add_linalg_and_shape(r);
   add_losses(r);
   add_modules(r);
+  add_math(r);
   return r;
 }
 

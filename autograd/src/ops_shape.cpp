@@ -5,7 +5,6 @@
 namespace minigrad {
 
 using detail::AxisView;
-using detail::dispatch_float;
 using Grads = TensorList;
 
 Tensor Tensor::reshape(Shape new_shape) const {
@@ -66,7 +65,7 @@ Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
   for (int64_t i = hi + 1; i < dim(); ++i) inner *= shape()[i];
   const int64_t n_lo = shape()[lo], n_hi = shape()[hi];
   Tensor out = empty(out_shape, {.dtype = dtype()});
-  dispatch_float(*this, "transpose", [&](auto z) {
+  detail::dispatch_any(dtype(), [&](auto z) {
     using T = decltype(z);
     const T* src = data<T>();
     T* dst = out.data<T>();
@@ -133,7 +132,7 @@ Tensor Tensor::gather(int64_t axis, const Tensor& index) const {
   const int64_t* idx = index.data<int64_t>();
   check_index_range(idx, index.numel(), vx.n, axis, "gather");
   Tensor out = empty(index.shape(), {.dtype = dtype()});
-  dispatch_float(*this, "gather", [&](auto z) {
+  detail::dispatch_any(dtype(), [&](auto z) {
     using T = decltype(z);
     const T* x = data<T>();
     T* o = out.data<T>();
@@ -163,7 +162,7 @@ Tensor scatter_add(const Shape& shape, int64_t axis, const Tensor& index, const 
   const int64_t* idx = index.data<int64_t>();
   check_index_range(idx, index.numel(), vx.n, axis, "scatter_add");
   Tensor out = zeros(shape, {.dtype = src.dtype()});
-  dispatch_float(src, "scatter_add", [&](auto z) {
+  detail::dispatch_any(src.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* s = src.data<T>();
     T* o = out.data<T>();
@@ -193,7 +192,7 @@ Tensor Tensor::index_select(int64_t axis, const Tensor& index) const {
   Shape out_shape = shape();
   out_shape[axis] = count;
   Tensor out = empty(out_shape, {.dtype = dtype()});
-  dispatch_float(*this, "index_select", [&](auto z) {
+  detail::dispatch_any(dtype(), [&](auto z) {
     using T = decltype(z);
     const T* x = data<T>();
     T* o = out.data<T>();
@@ -222,7 +221,7 @@ Tensor index_add(const Shape& shape, int64_t axis, const Tensor& index, const Te
   const int64_t count = index.numel();
   check_index_range(idx, count, v.n, axis, "index_add");
   Tensor out = zeros(shape, {.dtype = src.dtype()});
-  dispatch_float(src, "index_add", [&](auto z) {
+  detail::dispatch_any(src.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* s = src.data<T>();
     T* o = out.data<T>();
