@@ -336,6 +336,7 @@ Registry builtin_registry() {
   add_losses(r);
   add_modules(r);
   add_conv(r);
+  add_math(r);
   return r;
 }
 

@@ -115,6 +115,8 @@ std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<
 void add_conv(Registry& r);
 // The layout ops and matrix products (registry_shape.cpp).
 void add_views(Registry& r);
+// Math and multi-axis reductions, masks, sort/topk (registry_math.cpp).
+void add_math(Registry& r);
 
 // An activation module by its name on the command line (relu, leaky_relu, tanh, sigmoid, gelu,
 // identity); throws naming the choices.
