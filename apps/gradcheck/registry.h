@@ -80,6 +80,11 @@ struct CheckpointEntry {
   std::function<SavedModel(const std::string& path, const CheckpointArgs& args)> load{};
 };
 
+// Whether `gradcheck --second-order` checks the entry: its policy allows it and (for an op) at
+// least one case does. docs/ops.md's second-order column must agree (tests/test_ops_doc.cpp).
+bool has_second_order(const OpEntry& entry);
+bool has_second_order(const ModuleEntry& entry);
+
 class Registry {
  public:
   // Throws on a duplicate name or an entry without cases.
