@@ -6,7 +6,7 @@
 
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
-namespace gt = gradcheck_tool;
+namespace gt = minigrad::gradcheck_tool;
 
 int main(int argc, char** argv) {
   gt::Registry registry = gt::builtin_registry();
@@ -21,5 +21,5 @@ int main(int argc, char** argv) {
                                                            nn::Linear(5, 3, o));
                  },
                  {2, 4}}}});
-  return gt::run_cli(argc, argv, registry);
+  return gt::main(argc, argv, registry);
 }

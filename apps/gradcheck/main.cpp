@@ -5,6 +5,13 @@
 //   gradcheck --model 784-128-64-10 --activation tanh --loss cross_entropy --batch 4
 //   gradcheck --checkpoint runs/<run>/model.ckpt --samples 64
 //   gradcheck --second-order --fast --json --eps 1e-6 --atol 1e-5 --rtol 1e-3 --seed 1
+#include "checkpoint_check.h"
 #include "cli.h"
 
-int main(int argc, char** argv) { return gradcheck_tool::run_cli(argc, argv, gradcheck_tool::builtin_registry()); }
+namespace gt = minigrad::gradcheck_tool;
+
+int main(int argc, char** argv) {
+  gt::Registry registry = gt::builtin_registry();
+  registry.add(gt::fashion_checkpoint());
+  return gt::main(argc, argv, registry);
+}

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace nn = minigrad::nn;
 using Inputs = std::vector<mg::Tensor>;
@@ -25,6 +25,15 @@ void Registry::add(ModuleEntry entry) {
   modules_.push_back(std::move(entry));
 }
 
+void Registry::add(CheckpointEntry entry) {
+  if (!entry.load)
+    throw mg::Error(fmt::format("gradcheck registry: checkpoint entry '{}' has no load function", entry.format));
+  if (find_checkpoint(entry.format, entry.kind))
+    throw mg::Error(fmt::format("gradcheck registry: checkpoint format '{}'{} is registered twice", entry.format,
+                                entry.kind.empty() ? "" : fmt::format(" of kind '{}'", entry.kind)));
+  checkpoints_.push_back(std::move(entry));
+}
+
 const OpEntry* Registry::find_op(const std::string& name) const {
   auto it = std::find_if(ops_.begin(), ops_.end(), [&](const OpEntry& e) { return e.name == name; });
   return it == ops_.end() ? nullptr : &*it;
@@ -35,11 +44,27 @@ const ModuleEntry* Registry::find_module(const std::string& name) const {
   return it == modules_.end() ? nullptr : &*it;
 }
 
+const CheckpointEntry* Registry::find_checkpoint(const std::string& format, const std::string& kind) const {
+  auto it = std::find_if(checkpoints_.begin(), checkpoints_.end(), [&](const CheckpointEntry& e) {
+    return e.format == format && (format != "minigrad.module" || e.kind == kind);
+  });
+  return it == checkpoints_.end() ? nullptr : &*it;
+}
+
 std::function<Inputs(mg::Generator&)> uniform_inputs(std::vector<Shape> shapes, double lo, double hi) {
   return [shapes = std::move(shapes), lo, hi](mg::Generator& gen) {
     Inputs inputs;
     for (const Shape& s : shapes)
       inputs.push_back((mg::rand(s, {.dtype = mg::kFloat64}, &gen) * (hi - lo) + lo).detach().requires_grad_());
+    return inputs;
+  };
+}
+
+std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
+  return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
+    Inputs inputs;
+    for (std::size_t i = 0; i < values.size(); ++i)
+      inputs.push_back(mg::tensor(values[i], shapes[i], {.dtype = mg::kFloat64}).requires_grad_());
     return inputs;
   };
 }
@@ -55,16 +80,6 @@ std::shared_ptr<nn::Module> activation_module(const std::string& name) {
 }
 
 namespace {
-
-// Fixed float64 values requiring grad: the kink and tie cases, where random inputs never land.
-std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
-  return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
-    Inputs inputs;
-    for (std::size_t i = 0; i < values.size(); ++i)
-      inputs.push_back(mg::tensor(values[i], shapes[i], {.dtype = mg::kFloat64}).requires_grad_());
-    return inputs;
-  };
-}
 
 Tensor indices(std::vector<int64_t> values, Shape shape) { return mg::tensor(values, shape); }
 
@@ -190,17 +205,6 @@ void add_reductions(Registry& r) {
 }
 
 void add_linalg_and_shape(Registry& r) {
-  OpEntry matmul{.name = "matmul"};
-  for (const auto& [a, b] : std::vector<std::pair<Shape, Shape>>{{{3, 4}, {4, 5}}, {{4}, {4, 3}}, {{3, 4}, {4}}, {{5}, {5}}})
-    matmul.cases.push_back({fmt::format("{} @ {}", mg::shape_str(a), mg::shape_str(b)), uniform_inputs({a, b}),
-                            [](const Inputs& in) { return in[0].matmul(in[1]); }});
-  for (bool ta : {false, true})
-    for (bool tb : {false, true})
-      if (ta || tb)
-        matmul.cases.push_back({fmt::format("mm{}{}", ta ? " A^T" : "", tb ? " B^T" : ""),
-                                uniform_inputs({ta ? Shape{4, 3} : Shape{3, 4}, tb ? Shape{5, 4} : Shape{4, 5}}),
-                                [=](const Inputs& in) { return mg::mm(in[0], in[1], ta, tb); }});
-  r.add(std::move(matmul));
   // The fused Linear: x [N, in] @ w[out, in]^T + b, optionally through ReLU.
   OpEntry linear{.name = "linear"};
   for (const auto activation : {mg::Activation::None, mg::Activation::ReLU}) {
@@ -219,10 +223,6 @@ void add_linalg_and_shape(Registry& r) {
          .composite = true,
          .cases = {{"(2, 3, 4) from axis 1", uniform_inputs({{2, 3, 4}}),
                     [](const Inputs& in) { return in[0].flatten(1).exp(); }}}});
-  r.add({.name = "transpose",
-         .cases = {{"(2, 3, 4) axes 0, 2", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) { return in[0].transpose(0, 2); }},
-                   {"(2, 3, 4) axes -1, 1", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) { return in[0].transpose(-1, 1); }},
-                   {"(3, 5) t()", uniform_inputs({{3, 5}}), [](const Inputs& in) { return in[0].t(); }}}});
   const Tensor labels = indices({2, 0}, {2, 1});
   const Tensor rows = indices({1, 1, 0}, {3});
   const Tensor idx3 = indices({0, 2, 2, 1, 0, 0}, {2, 3});
@@ -332,9 +332,12 @@ Registry builtin_registry() {
   add_elementwise(r);
   add_reductions(r);
   add_linalg_and_shape(r);
+  add_views(r);
   add_losses(r);
   add_modules(r);
+  add_conv(r);
+  add_math(r);
   return r;
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -1,11 +1,14 @@
 #pragma once
 // What a Tensor handle points at, and helpers shared by the op files. Private to autograd.
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <utility>
 
 #include <minigrad/allocator.h>
 #include <minigrad/autograd.h>
+#include <minigrad/kernels/float_env.h>
 #include <minigrad/kernels/thread_pool.h>
 #include <minigrad/tensor.h>
 
@@ -32,17 +35,55 @@ struct TensorImpl {
 
 namespace detail {
 
-// Calls f(T{}) with T the C++ type of t's floating dtype; other dtypes are an error naming the
-// op and t's shape.
+// Calls f(T{}) with T the C++ type of t's floating dtype, under T's denormal policy (see
+// kernels/float_env.h); other dtypes are an error naming the op and t's shape.
 template <typename F>
 decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
   switch (t.dtype()) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
+    case DType::Float32: {
+      const auto scope = kernels::denormal_scope_for<float>();
+      return f(float{});
+    }
+    case DType::Float64: {
+      const auto scope = kernels::denormal_scope_for<double>();
+      return f(double{});
+    }
     default:
       throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 expected)", op,
                               dtype_name(t.dtype()), shape_str(t.shape())));
   }
+}
+
+// Calls f(T{}) with T the C++ type of any dtype (bool for Bool).
+template <typename F>
+decltype(auto) dispatch_any(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Int64: return f(int64_t{});
+    case DType::Bool: return f(bool{});
+  }
+  throw Error("dispatch: unknown dtype");
+}
+
+// The category order PyTorch promotes along: bool < integer < floating.
+inline int dtype_category(DType d) { return d == DType::Bool ? 0 : d == DType::Int64 ? 1 : 2; }
+
+// v converted to T. Float to int64 casts NaN, infinities and out-of-range values to INT64_MIN
+// (what PyTorch gives on x86) instead of undefined behaviour; to bool, nonzero (NaN too) is true.
+template <typename T, typename S>
+T convert(S v) {
+  if constexpr (std::is_same_v<T, int64_t> && std::is_floating_point_v<S>) {
+    if (!(v >= S(-0x1p63) && v < S(0x1p63))) return INT64_MIN;
+  }
+  if constexpr (std::is_same_v<T, bool>) return v != S(0);
+  return static_cast<T>(v);
+}
+
+template <typename T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
 }
 
 // Below this many elements a loop runs on one thread: forking costs more than it saves.
@@ -63,8 +104,13 @@ inline int64_t rows_grain(int64_t row_size) {
 
 int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op);
 void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op);
+// Throws naming the op unless t is float32 or float64.
+void check_floating(const Tensor& t, std::string_view op);
 void check_defined(const Tensor& t, std::string_view op);
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
+
+// -1, 0 or 1 in x's dtype (differentiable ops, gradient 0).
+Tensor sign(const Tensor& x);
 
 // [outer, n, inner] view of a shape around one axis: the layout every axis op loops over.
 struct AxisView {
