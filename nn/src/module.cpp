@@ -114,8 +114,8 @@ Tensor Module::register_parameter(std::string name, Tensor value) {
         fmt::format("register_parameter: '{}' has dtype {}; parameters must be float32 or "
                     "float64",
                     name, value.dtype()));
-  claim_name(name, "register_parameter");
   value.requires_grad_(true);
+  claim_name(name, "register_parameter");
   parameters_.emplace_back(std::move(name), value);
   return value;
 }

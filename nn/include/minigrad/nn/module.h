@@ -9,8 +9,7 @@
 // several tensors declares its own typed forward instead, as torch::nn does (MultiheadAttention's
 // forward(query, key, value) returns a tuple), plus an operator() that runs it through call(), so
 // that its errors name the module's path like every other module's:
-//   class Mix : public nn::Module {
-//    public:
+//   struct Mix : nn::Module {
 //     std::pair<Tensor, Tensor> forward(const Tensor& a, const Tensor& b) { return {a + b, a * b}; }
 //     std::pair<Tensor, Tensor> operator()(const Tensor& a, const Tensor& b) {
 //       return call([&] { return forward(a, b); });

@@ -8,6 +8,8 @@
 // options struct as in torch's C++ frontend (a group given without options takes the optimizer's):
 //   SGD sgd({{decayed, SGDOptions{.lr = 0.1, .weight_decay = 1e-4}}, {biases}}, {.lr = 0.1});
 //   sgd.add_param_group({head, SGDOptions{.lr = 0.01}});
+// (When no group in the list has options, name the type: std::vector<SGD::Group>{{a}, {b}}, as
+// {{{a}}} alone also reads as a list of tensors.)
 // Parameters are numbered across groups in order (state_dict's "param.<i>").
 //
 // step() is one fused pass over all parameters: their elements are cut into fixed chunks that the
