@@ -159,9 +159,10 @@ void add_modules(Registry& r) {
                                                                 .dtype = mg::kFloat64, .generator = &gen});
                                },
                                {2, 3, 3, 3}}}});
-  r.add(ModuleEntry{.name = "MaxPool2d",
-                    .policy = {.kink_values = {0.0, 1.0}},
-                    .cases = {{"2x2, input (2, 3, 4, 5)", module<nn::MaxPool2d>(mg::Size2(2)), {2, 3, 4, 5}}}});
+  ModuleEntry max_pool{.name = "MaxPool2d",
+                       .cases = {{"2x2, input (2, 3, 4, 5)", module<nn::MaxPool2d>(mg::Size2(2)), {2, 3, 4, 5}}}};
+  max_pool.policy.kink_values = {0.0, 1.0};  // ties, as max_pool2d's
+  r.add(std::move(max_pool));
   r.add(ModuleEntry{.name = "AvgPool2d",
                     .cases = {{"3x3 stride 2 pad 1, input (2, 3, 5, 5)",
                                module<nn::AvgPool2d>(mg::Size2(3), std::optional<mg::Size2>(2), mg::Size2(1)),
