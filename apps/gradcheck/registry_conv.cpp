@@ -3,7 +3,7 @@
 
 #include <type_traits>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 using Inputs = std::vector<mg::Tensor>;
 using mg::Shape;
@@ -215,4 +215,4 @@ void add_conv(Registry& r) {
   add_modules(r);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool
