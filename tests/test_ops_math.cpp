@@ -85,6 +85,7 @@ const std::map<std::string, std::function<Outs(const Ins&)>>& calls() {
       CALL("relu NaN", in[0].relu()),
       CALL("maximum NaN", mg::maximum(in[0], in[1])),
       CALL("minimum NaN", mg::minimum(in[0], in[1])),
+      CALL("linear relu NaN", mg::linear(in[0], in[1], in[2], mg::Activation::ReLU)),
       CALL("clamp NaN", in[0].clamp(-1.0, 1.0)),
       CALL("max NaN", in[0].max()),
       CALL("min dim NaN", in[0].min(1)),

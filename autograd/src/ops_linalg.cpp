@@ -60,7 +60,7 @@ void check_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
 // every column is summed over its rows in one fixed order.
 int64_t column_grain(int64_t rows) { return std::max<int64_t>(16, detail::kParallelGrain / std::max<int64_t>(rows, 1)); }
 
-// Backward of the epilogue, one pass over g [rows, cols]: g_pre = relu ? g * (y > 0) : g (written
+// Backward of the epilogue, one pass over g [rows, cols]: g_pre = relu ? g * !(y <= 0) : g (written
 // only when relu) and bias_grad = column sums of g_pre (when not null).
 template <typename T>
 void linear_epilogue_backward(const T* g, const T* y, T* g_pre, T* bias_grad, int64_t rows,
@@ -72,7 +72,7 @@ void linear_epilogue_backward(const T* g, const T* y, T* g_pre, T* bias_grad, in
       if (g_pre) {
         const T* yr = y + r * cols;
         T* pr = g_pre + r * cols;
-        for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] > T(0) ? gr[j] : T(0);
+        for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // NaN passes, as relu
         gr = pr;
       }
       if (bias_grad)
@@ -99,7 +99,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
     Tensor g_pre = g, gb;
     const bool want_gb = b.defined() && b.requires_grad();
     if (grad_enabled()) {  // differentiable form, for create_graph
-      if (relu) g_pre = g * y.gt(0.0);
+      if (relu) g_pre = g * y.le(0.0).logical_not();
       if (want_gb) gb = g_pre.sum(0);
     } else if (relu || want_gb) {
       if (relu) g_pre = empty(g.shape(), {.dtype = g.dtype()});

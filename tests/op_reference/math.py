@@ -84,6 +84,8 @@ CASES = [
     ("relu NaN", lambda x: x.relu(), [f([NAN, -1, 0, 2])]),
     ("maximum NaN", lambda a, c: torch.maximum(a, c), [f([NAN, 1, 2, 0.5]), f([0, NAN, 2, 1])]),
     ("minimum NaN", lambda a, c: torch.minimum(a, c), [f([NAN, 1, 2, 0.5]), f([0, NAN, 2, 1])]),
+    ("linear relu NaN", lambda x, w, c: torch.nn.functional.linear(x, w, c).relu(),
+     [f([NAN, 1, -0.5, 0.25, 2, -1], (2, 3)), f([0.5, -1, 2, 1.5, 0.25, -0.75], (2, 3)), f([0.125, -4])]),
     ("clamp NaN", lambda x: x.clamp(-1, 1), [f([NAN, -2, 0.5, 2])]),
     ("max NaN", lambda x: x.max(), [f([1, NAN, 3, NAN])]),
     ("min dim NaN", lambda x: x.min(1)[0], [f([1, NAN, 3, 0, -1, 2], (2, 3))]),

@@ -59,7 +59,7 @@ struct Scalar {
   static V fma(V a, V b, V c) { return a * b + c; }
   static V mul(V a, V b) { return a * b; }
   static V add(V a, V b) { return a + b; }
-  static V relu(V a) { return a > T(0) ? a : T(0); }
+  static V relu(V a) { return a <= T(0) ? T(0) : a; }  // NaN stays
   static M mask(int n) { return n > 0; }
 };
 

@@ -32,7 +32,7 @@ struct Avx2<float> {
   MG_TARGET static V fma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   MG_TARGET static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  MG_TARGET static V relu(V a) { return _mm256_max_ps(a, zero()); }  // NaN -> 0
+  MG_TARGET static V relu(V a) { return _mm256_max_ps(zero(), a); }  // NaN stays: max returns its 2nd operand then
   MG_TARGET static M mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
@@ -71,7 +71,7 @@ struct Avx2<double> {
   MG_TARGET static V fma(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   MG_TARGET static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm256_add_pd(a, b); }
-  MG_TARGET static V relu(V a) { return _mm256_max_pd(a, zero()); }
+  MG_TARGET static V relu(V a) { return _mm256_max_pd(zero(), a); }
   MG_TARGET static M mask(int n) {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
   }

@@ -53,7 +53,7 @@ struct Avx512<float> {
   MG_TARGET static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   MG_TARGET static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  MG_TARGET static V relu(V a) { return _mm512_max_ps(a, zero()); }  // NaN -> 0
+  MG_TARGET static V relu(V a) { return _mm512_max_ps(zero(), a); }  // NaN stays: max returns its 2nd operand then
   static M mask(int n) { return M((1u << n) - 1); }
   // In-register transpose: r[i] holds row i on entry, column i on exit.
   MG_TARGET static void transpose(V r[L]) {
@@ -95,7 +95,7 @@ struct Avx512<double> {
   MG_TARGET static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   MG_TARGET static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  MG_TARGET static V relu(V a) { return _mm512_max_pd(a, zero()); }
+  MG_TARGET static V relu(V a) { return _mm512_max_pd(zero(), a); }
   static M mask(int n) { return M((1u << n) - 1); }
   MG_TARGET static void transpose(V r[L]) {
     // t[2p + c], 128-bit lane l: column 2l + c of rows 2p, 2p+1.

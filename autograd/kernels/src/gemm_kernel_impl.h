@@ -1,6 +1,6 @@
 // Generic micro-kernel and packers, written once over a vector-traits class `Tr`:
 //   T, V, M (mask), L (lanes), zero, load, loadm, store, storem, set1, fma, mul, add,
-//   relu (max with 0, NaN -> 0), mask(n).
+//   relu (max with 0, NaN stays NaN as in PyTorch), mask(n).
 // Each ISA's translation unit defines MG_TARGET (its target attribute) and Tr, then includes
 // this file inside its own namespace, so the intrinsics inline into code built for that ISA.
 // Deliberately without include guard: it is a text template, included once per ISA file.
