@@ -109,8 +109,8 @@ TEST_CASE("fashion_mlp: test-time flip averages the probabilities of each image 
   fashion::TrainConfig c;
   c.hidden = {16};
   auto model = fashion::build_model(c);
-  mg::data::Dataset images{mg::randn({30, 784}), mg::tensor(std::vector<int64_t>(30, 3), {30})};
-  mg::data::Dataset mirrored{mg::data::flip_horizontal(images.images, 28, 28), images.labels};
+  mg::data::Dataset images{mg::randn({30, 784}), mg::tensor(std::vector<int64_t>(30, 3), {30}), {1, 28, 28}};
+  mg::data::Dataset mirrored{mg::data::flip_horizontal(images.images, images.geometry), images.labels};
   const fashion::Evaluation plain = fashion::evaluate(*model, images, false);
   const fashion::Evaluation flip = fashion::evaluate(*model, mirrored, false);
   const fashion::Evaluation tta = fashion::evaluate(*model, images, true);

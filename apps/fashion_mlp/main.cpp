@@ -200,7 +200,8 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     }
   }
   const auto n = static_cast<int64_t>(labels.size());
-  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64})};
+  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64}),
+                                {1, 28, 28}};
   normalize(batch, loaded.config, loaded.standardization);
   const Evaluation result = evaluate(*loaded.model, batch, loaded.config.tta_flip);
   const float* probs = result.probabilities.data<float>();

@@ -243,7 +243,7 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
     float* lp = log_probs.data<float>();
     if (tta_flip) {
       // log((p + q) / 2) from log p and log q, without leaving log space.
-      const Tensor mirrored = model(data::flip_horizontal(batch.x, 28, 28)).log_softmax(1);
+      const Tensor mirrored = model(data::flip_horizontal(batch.x, d.geometry)).log_softmax(1);
       const float* lq = mirrored.data<float>();
       for (int64_t i = 0; i < log_probs.numel(); ++i) {
         const float hi = std::max(lp[i], lq[i]), lo = std::min(lp[i], lq[i]);
