@@ -387,3 +387,27 @@ TEST_CASE("fashion_mlp: a run directory that cannot take the run's files is refu
   c.out = dir.sub("file/run");
   CHECK_THROWS_WITH(fashion::train(c, fashion::load_splits(c), {.quiet = true}), Contains("cannot create it"));
 }
+
+TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm statistics included", "[e2e]") {
+  TempDir dir;
+  fashion::TrainConfig c = small_config();
+  c.arch = {"conv 4 3 pad 1", "bn", "relu", "maxpool 2", "dropout2d 0.1", "flatten", "linear 16", "bn", "relu"};
+  c.train_limit = 400;
+  c.epochs = 2;
+  c.augment_shift = 1;
+  c.augment_erase = 0.5;
+  const fashion::Splits splits = fashion::load_splits(c);
+  c.out = dir.sub("straight");
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false});
+
+  c.out = dir.sub("resumed");
+  std::atomic<int> stop{0};
+  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
+  options.after_backward = [&](int64_t epoch, int64_t batch, mg::nn::Module&) {
+    if (epoch == 0 && batch == 10) stop = SIGTERM;
+  };
+  CHECK(fashion::train(c, splits, options).interrupted_by == SIGTERM);
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
+  check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
+  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) == metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+}

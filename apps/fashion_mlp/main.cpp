@@ -56,7 +56,8 @@ std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainCon
     std::replace(flag.begin(), flag.end(), '_', '-');
     CLI::Option* option = command.add_option(flag, field, std::string(help));
     using T = std::remove_cvref_t<decltype(field)>;
-    if constexpr (std::is_same_v<T, std::vector<int64_t>>) option->delimiter(',');
+    if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>>)
+      option->delimiter(',');
     if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::vector<int64_t>>) option->transform(kDecimalInt64);
     flags[std::string(name)] = option;
   });
