@@ -31,7 +31,7 @@ class Words {
     for (std::string w; in >> w;) words_.push_back(w);
     if (words_.empty()) fail("is empty");
   }
-  [[noreturn]] void fail(std::string_view why) const { throw Error(fmt::format("{}: {}", where_, why)); }
+  [[noreturn]] void fail(std::string_view why) const { throw UsageError(fmt::format("{}: {}", where_, why)); }
   const std::string& kind() const { return words_[0]; }
 
   // The next word as a positive integer (the layer's size).

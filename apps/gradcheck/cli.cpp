@@ -7,7 +7,7 @@
 
 #include "report.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace {
 
@@ -164,4 +164,4 @@ int main(int argc, char** argv, const Registry& registry) {
   }
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

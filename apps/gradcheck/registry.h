@@ -11,7 +11,7 @@
 
 #include <minigrad/minigrad.h>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace mg = minigrad;
 
@@ -113,9 +113,13 @@ std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<
 
 // The convolution, pooling and batch-norm ops (registry_conv.cpp).
 void add_conv(Registry& r);
+// The layout ops and matrix products (registry_shape.cpp).
+void add_views(Registry& r);
+// Math and multi-axis reductions, masks, sort/topk (registry_math.cpp).
+void add_math(Registry& r);
 
 // An activation module by its name on the command line (relu, leaky_relu, tanh, sigmoid, gelu,
 // identity); throws naming the choices.
 std::shared_ptr<mg::nn::Module> activation_module(const std::string& name);
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -108,10 +108,6 @@ const GemmKernels<T>& select_kernels() {
   }
 }
 
-// Below this many flops (about 5 us on one core) a parallel region costs more than it saves;
-// it is also the least work worth a task of its own. Low enough that the training calls with
-// N = 10 or M = 10 (the last layer's) still use two threads.
-constexpr double kParallelMinFlops = 1 << 19;
 // Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
 // host slows down does not leave the others waiting at the end.
 constexpr int64_t kTasksPerThread = 8;
@@ -175,7 +171,8 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // order every element of C is summed in.
   const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const int nth = flops < kParallelMinFlops ? 1 : max_threads();
+  // Inside a pool task (one matrix of a batch run in parallel) the call plans for one thread.
+  const int nth = flops < kGemmMinTaskFlops ? 1 : threads_here();
   // Tasks split columns (sharing A) when A is the smaller operand and each task gets two tiles,
   // else rows (sharing B), as for the 10,000-row evaluation batch.
   const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
@@ -192,7 +189,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
   // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
   // host) no longer leaves the other waiting at the end.
-  const int64_t most = std::min({int64_t(flops / kParallelMinFlops),
+  const int64_t most = std::min({int64_t(flops / kGemmMinTaskFlops),
                                  split_n ? b_panels : a_panels, nth * kTasksPerThread});
   // The operand all tasks share is packed once, whole, before they start, when the call is big
   // enough for more tasks than threads: A^T for column tasks (the AVX2 kernel reads a row-major

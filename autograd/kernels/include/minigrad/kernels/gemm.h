@@ -27,6 +27,12 @@ struct GemmEpilogue {
   }
 };
 
+// Below this many flops (about 5 us on one core) a parallel region costs more than it saves: a
+// GEMM this small runs on one thread. It is also the least work worth a task of its own, which
+// is how batched products size theirs. Low enough that the training calls with N = 10 or
+// M = 10 (the last layer's) still use two threads.
+inline constexpr double kGemmMinTaskFlops = 1 << 19;
+
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
           int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
           GemmEpilogue<float> epilogue = {});
