@@ -508,6 +508,7 @@ TEST_CASE("fashion_mlp: a stop request after the last step finishes the run and 
   CHECK(result.history.size() == 1);
   CHECK(fs::exists(c.out + "/model.ckpt"));
   CHECK_FALSE(fs::exists(fashion::resume_path(c.out)));
+}
 
 TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm statistics included", "[e2e]") {
   TempDir dir;
