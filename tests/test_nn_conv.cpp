@@ -84,3 +84,49 @@ TEST_CASE("nn: conv layer errors name the layer and the shapes", "[nn_conv]") {
   REQUIRE_THROWS_WITH(nn::Conv2d(3, 8, 3, {.groups = 2}), Contains("Conv2d: groups 2 must divide both 3 input and 8"));
   REQUIRE_THROWS_WITH(nn::Conv2d(3, 0, 3), Contains("Conv2d: channels and kernel size must be positive"));
 }
+
+TEST_CASE("nn: BatchNorm2d keeps running statistics as buffers, saved and switched by eval", "[nn_conv]") {
+  nn::BatchNorm2d bn(3, {.momentum = 0.5});
+  REQUIRE(bn.parameters().size() == 2);  // weight and bias; the statistics are not trained
+  const auto state = bn.state_dict();
+  for (const char* name : {"weight", "bias", "running_mean", "running_var", "num_batches_tracked"})
+    REQUIRE(state.count(name) == 1);
+  REQUIRE(bn.kind() == "BatchNorm2d 3");
+
+  mg::Generator gen(5);
+  const mg::Tensor x = mg::randn({4, 3, 2, 2}, {}, &gen) * 2.0 + 1.0;
+  mg::Tensor mean = mg::zeros({3}), var = mg::ones({3});
+  for (int step = 0; step < 2; ++step) {
+    const auto y = bn(x).to_vector<float>();
+    const auto want = mg::batch_norm(x, mean, var, mg::ones({3}), mg::zeros({3}), true, 0.5).to_vector<float>();
+    REQUIRE(y == want);
+  }
+  REQUIRE(bn.num_batches_tracked.item() == 2);
+  REQUIRE(bn.running_mean.to_vector<float>() == mean.to_vector<float>());
+  REQUIRE(bn.running_var.to_vector<float>() == var.to_vector<float>());
+
+  bn.eval();
+  const auto before = bn.running_mean.to_vector<float>();
+  REQUIRE(bn(x).to_vector<float>() == mg::batch_norm(x, mean, var, mg::ones({3}), mg::zeros({3})).to_vector<float>());
+  REQUIRE(bn.running_mean.to_vector<float>() == before);  // eval leaves the statistics alone
+  REQUIRE(bn.num_batches_tracked.item() == 2);
+
+  nn::BatchNorm2d restored(3);
+  restored.load_state_dict(bn.state_dict());
+  REQUIRE(restored.running_var.to_vector<float>() == var.to_vector<float>());
+  REQUIRE(restored.num_batches_tracked.item() == 2);
+}
+
+TEST_CASE("nn: BatchNorm1d takes [N, C] and [N, C, L]; without running statistics eval uses the batch's",
+          "[nn_conv]") {
+  nn::BatchNorm1d bn(4, {.affine = false, .track_running_stats = false});
+  REQUIRE(bn.parameters().empty());
+  REQUIRE(bn.state_dict().empty());
+  REQUIRE(bn.kind() == "BatchNorm1d 4 no affine");
+  const mg::Tensor x = mg::randn({5, 4, 3});
+  bn.eval();
+  REQUIRE(bn(x).to_vector<float>() == mg::batch_norm(x, {}, {}, {}, {}, true).to_vector<float>());
+  REQUIRE(bn(mg::randn({5, 4})).shape() == mg::Shape{5, 4});
+  REQUIRE_THROWS_WITH(bn(mg::randn({5, 3})), Contains("input (5, 3) is not [N, C] or [N, C, L] with 4 channels"));
+  REQUIRE_THROWS_WITH(nn::BatchNorm2d(0), Contains("BatchNorm2d: num_features must be positive, got 0"));
+}

@@ -1,7 +1,9 @@
 // Registry entries of the convolution, pooling and batch-norm ops (minigrad/conv.h).
 #include "registry.h"
 
-namespace gradcheck_tool {
+#include <type_traits>
+
+namespace minigrad::gradcheck_tool {
 
 using Inputs = std::vector<mg::Tensor>;
 using mg::Shape;
@@ -157,9 +159,10 @@ void add_modules(Registry& r) {
                                                                 .dtype = mg::kFloat64, .generator = &gen});
                                },
                                {2, 3, 3, 3}}}});
-  r.add(ModuleEntry{.name = "MaxPool2d",
-                    .policy = {.kink_values = {0.0, 1.0}},
-                    .cases = {{"2x2, input (2, 3, 4, 5)", module<nn::MaxPool2d>(mg::Size2(2)), {2, 3, 4, 5}}}});
+  ModuleEntry max_pool{.name = "MaxPool2d",
+                       .cases = {{"2x2, input (2, 3, 4, 5)", module<nn::MaxPool2d>(mg::Size2(2)), {2, 3, 4, 5}}}};
+  max_pool.policy.kink_values = {0.0, 1.0};  // ties, as max_pool2d's
+  r.add(std::move(max_pool));
   r.add(ModuleEntry{.name = "AvgPool2d",
                     .cases = {{"3x3 stride 2 pad 1, input (2, 3, 5, 5)",
                                module<nn::AvgPool2d>(mg::Size2(3), std::optional<mg::Size2>(2), mg::Size2(1)),
@@ -167,6 +170,32 @@ void add_modules(Registry& r) {
   r.add(ModuleEntry{.name = "AdaptiveAvgPool2d",
                     .cases = {{"1 (global), input (2, 3, 4, 5)", module<nn::AdaptiveAvgPool2d>(mg::Size2(1)),
                                {2, 3, 4, 5}}}});
+  // Random affine parameters and, for eval, random running statistics.
+  const auto batch_norm = []<typename BN>(std::type_identity<BN>, int64_t features, bool affine, bool eval) {
+    return [=](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+      auto bn = std::make_shared<BN>(features, nn::BatchNormOptions{.affine = affine, .dtype = mg::kFloat64});
+      if (affine) {
+        nn::init::uniform_(bn->weight, 0.5, 1.5, &gen);
+        nn::init::uniform_(bn->bias, -0.5, 0.5, &gen);
+      }
+      if (eval) {
+        nn::init::uniform_(bn->running_mean, -0.5, 0.5, &gen);
+        nn::init::uniform_(bn->running_var, 0.5, 2.0, &gen);
+        bn->eval();
+      }
+      return bn;
+    };
+  };
+  r.add(ModuleEntry{.name = "BatchNorm1d",
+                    .cases = {{"3 features, training, input (4, 3)",
+                               batch_norm(std::type_identity<nn::BatchNorm1d>(), 3, true, false), {4, 3}},
+                              {"2 features no affine, training, input (3, 2, 4)",
+                               batch_norm(std::type_identity<nn::BatchNorm1d>(), 2, false, false), {3, 2, 4}}}});
+  r.add(ModuleEntry{.name = "BatchNorm2d",
+                    .cases = {{"3 features, training, input (2, 3, 2, 3)",
+                               batch_norm(std::type_identity<nn::BatchNorm2d>(), 3, true, false), {2, 3, 2, 3}},
+                              {"3 features, eval, input (2, 3, 2, 2)",
+                               batch_norm(std::type_identity<nn::BatchNorm2d>(), 3, true, true), {2, 3, 2, 2}}}});
   r.add(ModuleEntry{.name = "Dropout2d",
                     .cases = {{"p 0.5, fixed channel mask, (2, 3, 2, 2)",
                                [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
@@ -186,4 +215,4 @@ void add_conv(Registry& r) {
   add_modules(r);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

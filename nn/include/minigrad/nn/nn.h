@@ -1,6 +1,7 @@
 #pragma once
 // minigrad::nn: modules, layers, losses, init and checkpoints.
 #include <minigrad/nn/activation.h>
+#include <minigrad/nn/batch_norm.h>
 #include <minigrad/nn/checkpoint.h>
 #include <minigrad/nn/containers.h>
 #include <minigrad/nn/conv.h>
