@@ -5,6 +5,7 @@
 
 #include <minigrad/allocator.h>
 #include <minigrad/data/data.h>
+#include <minigrad/threads.h>
 
 #include <algorithm>
 #include <chrono>
@@ -76,6 +77,7 @@ TEST_CASE("data: to_dataset scales pixels to [0, 1] and labels to int64", "[data
     CHECK(ds.labels.dtype() == mg::kInt64);
     CHECK(ds.images.to_vector<float>() == std::vector<float>{0.0f, 1.0f, 0.2f, 0.4f, 0.0f, 1.0f});
     CHECK(ds.labels.to_vector<int64_t>() == std::vector<int64_t>{7, 0});
+    CHECK(ds.geometry == md::ImageGeometry{1, 1, 3});
 
     set.labels.pop_back();
     CHECK_THAT(error_of([&] { md::to_dataset(set); }), Contains("2 images of 1x3") && Contains("it has 6 and 1"));
@@ -95,6 +97,28 @@ TEST_CASE("data: Dataset subset and head copy the chosen rows", "[data]") {
     CHECK_THAT(error_of([&] { ds.head(-1); }), Contains("n is -1"));
     md::Dataset bad{ds.images, mg::zeros({5})};
     CHECK_THAT(error_of([&] { bad.subset({0}); }), Contains("labels must be int64 [N], got float32 (5,)"));
+
+    ds.geometry = {3, 1, 1};
+    CHECK(ds.subset({2}).geometry == md::ImageGeometry{3, 1, 1});
+    ds.geometry = {1, 2, 2};
+    CHECK_THAT(error_of([&] { ds.head(1); }),
+               Contains("Dataset::head") || Contains("Dataset::subset: geometry 1x2x2 (C x H x W) does not fit images of 3 features"));
+}
+
+TEST_CASE("data: DataLoader hands out NCHW batches sharing the gathered buffer", "[data]") {
+    md::Dataset ds = numbered(10, 12);
+    CHECK_THAT(error_of([&] { md::DataLoader(ds, {.nchw = true}); }),
+               Contains("DataLoader: nchw needs the dataset's image geometry (C, H, W), and it has none (images (10, 12))"));
+    CHECK_THAT(error_of([&] { md::DataLoader(ds, {.augment = {.horizontal_flip = true}}); }),
+               Contains("DataLoader: augmentation needs the dataset's image geometry"));
+    ds.geometry = {3, 2, 2};
+    md::DataLoader flat(ds, {.batch_size = 4, .seed = 1});
+    md::DataLoader nchw(ds, {.batch_size = 4, .seed = 1, .nchw = true});
+    const md::Batch a = flat.batch(2), b = nchw.batch(2);
+    CHECK(a.x.shape() == mg::Shape{2, 12});
+    CHECK(b.x.shape() == mg::Shape{2, 3, 2, 2});
+    CHECK(a.x.to_vector<float>() == b.x.to_vector<float>());
+    CHECK(a.y.to_vector<int64_t>() == b.y.to_vector<int64_t>());
 }
 
 TEST_CASE("data: standardization uses the training split's mean and std", "[data]") {
@@ -214,13 +238,14 @@ TEST_CASE("data: DataLoader batches reuse cached buffers", "[data]") {
 
 TEST_CASE("data: augmentation shifts within max_shift, fills with the background, flips", "[data]") {
     const int64_t rows = 9, cols = 7, plane = rows * cols;
+    const md::ImageGeometry geometry{1, rows, cols};
     const int64_t r0 = 4, c0 = 3, batch = 200;
     // Each image: background -0.5 (as after standardization) and one bright pixel in the middle.
     mg::Tensor images = mg::full({batch, plane}, -0.5);
     for (int64_t b = 0; b < batch; ++b) images.data<float>()[b * plane + r0 * cols + c0] = 3.0f;
 
     mg::Generator gen(11);
-    md::augment_batch(images, rows, cols, {.max_shift = 2}, gen);
+    md::augment_batch(images, geometry, {.max_shift = 2}, gen);
     std::set<std::pair<int64_t, int64_t>> shifts;
     for (int64_t b = 0; b < batch; ++b) {
         const float* img = images.data<float>() + b * plane;
@@ -237,7 +262,7 @@ TEST_CASE("data: augmentation shifts within max_shift, fills with the background
     // Flip only: each image is either unchanged or mirrored left-right, and both happen.
     mg::Tensor ramp = mg::empty({batch, plane});
     for (int64_t i = 0; i < batch * plane; ++i) ramp.data<float>()[i] = static_cast<float>(i % plane);
-    md::augment_batch(ramp, rows, cols, {.horizontal_flip = true}, gen);
+    md::augment_batch(ramp, geometry, {.horizontal_flip = true}, gen);
     int64_t flipped = 0;
     for (int64_t b = 0; b < batch; ++b) {
         const float* img = ramp.data<float>() + b * plane;
@@ -251,37 +276,164 @@ TEST_CASE("data: augmentation shifts within max_shift, fills with the background
     CHECK(flipped < 140);
 }
 
+TEST_CASE("data: a random crop of an NCHW batch moves every channel alike, padding as asked", "[data]") {
+    const md::ImageGeometry geometry{2, 6, 5};
+    const int64_t plane = 30, batch = 50;
+    // Channel 0 has background 1 and channel 1 background -2; both have a marker at (3, 2).
+    mg::Tensor images = mg::empty({batch, 2, 6, 5});
+    float* x = images.data<float>();
+    for (int64_t b = 0; b < batch; ++b) {
+        std::fill_n(x + b * 2 * plane, plane, 1.0f);
+        std::fill_n(x + b * 2 * plane + plane, plane, -2.0f);
+        x[b * 2 * plane + 3 * 5 + 2] = 7.0f;
+        x[b * 2 * plane + plane + 3 * 5 + 2] = 9.0f;
+    }
+    mg::Tensor padded_with_zero = images.clone();
+    mg::Generator gen(3), same(3);
+    md::augment_batch(images, geometry, {.max_shift = 1}, gen);
+    md::augment_batch(padded_with_zero, geometry, {.max_shift = 1, .fill = 0.0f}, same);
+    const float* z = padded_with_zero.data<float>();
+    int64_t zeros = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+        const float* c0 = x + b * 2 * plane;
+        const float* c1 = c0 + plane;
+        const auto at0 = std::find(c0, c0 + plane, 7.0f) - c0, at1 = std::find(c1, c1 + plane, 9.0f) - c1;
+        CHECK(at0 == at1);  // one shift for all channels
+        CHECK(std::abs(at0 / 5 - 3) <= 1);
+        CHECK(std::abs(at0 % 5 - 2) <= 1);
+        CHECK(std::count(c0, c0 + plane, 1.0f) == plane - 1);  // each channel's own background
+        CHECK(std::count(c1, c1 + plane, -2.0f) == plane - 1);
+        // The same draws with fill 0: the same markers, zeros where the default put the background.
+        for (int64_t i = 0; i < 2 * plane; ++i) {
+            const float* img = x + b * 2 * plane;
+            const float* zimg = z + b * 2 * plane;
+            if (zimg[i] == 0.0f) {
+                ++zeros;
+                CHECK((img[i] == 1.0f || img[i] == -2.0f));
+            } else {
+                CHECK(zimg[i] == img[i]);
+            }
+        }
+    }
+    CHECK(zeros > 0);
+}
+
+TEST_CASE("data: random erasing sets one rectangle of every channel, as torchvision draws it", "[data]") {
+    const md::ImageGeometry geometry{2, 28, 28};
+    const int64_t plane = 28 * 28, batch = 400;
+    mg::Tensor images = mg::full({batch, 2 * plane}, 5.0);
+    mg::Generator gen(9);
+    md::augment_batch(images, geometry, {.erasing = md::RandomErasing{}}, gen);
+    int64_t erased = 0;
+    for (int64_t b = 0; b < batch; ++b) {
+        const float* c0 = images.data<float>() + b * 2 * plane;
+        const float* c1 = c0 + plane;
+        CHECK(std::equal(c0, c0 + plane, c1));
+        const auto count = std::count(c0, c0 + plane, 0.0f);
+        if (count == 0) continue;
+        ++erased;
+        // The zeros form one rectangle: its bounding box holds exactly `count` pixels.
+        int64_t top = 28, bottom = -1, left = 28, right = -1;
+        for (int64_t i = 0; i < plane; ++i)
+            if (c0[i] == 0.0f) {
+                top = std::min(top, i / 28), bottom = std::max(bottom, i / 28);
+                left = std::min(left, i % 28), right = std::max(right, i % 28);
+            }
+        const int64_t h = bottom - top + 1, w = right - left + 1;
+        CHECK(h * w == count);
+        CHECK(h < 28);
+        CHECK(w < 28);
+        // area in scale (0.02, 0.33) of 784 and aspect ratio in (0.3, 3.3), up to the rounding of h and w
+        CHECK(count >= 0.02 * plane - 2 * std::sqrt(0.33 * plane) - 1);
+        CHECK(count <= 0.33 * plane + 2 * std::sqrt(3.3 * 0.33 * plane) + 1);
+        CHECK(static_cast<double>(h) / static_cast<double>(w) >= 0.2);
+        CHECK(static_cast<double>(h) / static_cast<double>(w) <= 5.0);
+    }
+    CHECK(erased > 160);  // p 0.5
+    CHECK(erased < 240);
+
+    md::RandomErasing always{.p = 1.0, .scale = {0.25, 0.25}, .ratio = {1.0, 1.0}, .value = -1.0f};
+    mg::Tensor one = mg::full({1, 1, 8, 8}, 5.0);
+    md::augment_batch(one, {1, 8, 8}, {.erasing = always}, gen);
+    CHECK(std::count(one.data<float>(), one.data<float>() + 64, -1.0f) == 16);  // a 4x4 square
+
+    mg::Tensor whole = mg::full({1, 64}, 5.0);  // a rectangle of the whole image never fits: unchanged
+    md::augment_batch(whole, {1, 8, 8}, {.erasing = md::RandomErasing{.p = 1.0, .scale = {1.0, 1.0}}}, gen);
+    CHECK(whole.to_vector<float>() == std::vector<float>(64, 5.0f));
+
+    CHECK_THAT(error_of([&] { md::augment_batch(one, {1, 8, 8}, {.erasing = md::RandomErasing{.p = 1.5}}, gen); }),
+               Contains("erasing p is 1.5; it must be in [0, 1]"));
+    CHECK_THAT(error_of([&] {
+                   md::augment_batch(one, {1, 8, 8}, {.erasing = md::RandomErasing{.scale = {0.5, 0.1}}}, gen);
+               }),
+               Contains("erasing scale is (0.5, 0.1)"));
+    CHECK_THAT(error_of([&] {
+                   md::augment_batch(one, {1, 8, 8}, {.erasing = md::RandomErasing{.ratio = {0.0, 1.0}}}, gen);
+               }),
+               Contains("erasing ratio is (0, 1)"));
+}
+
 TEST_CASE("data: flip_horizontal mirrors every row into a new tensor", "[data]") {
     const int64_t rows = 3, cols = 4, batch = 2;
     mg::Tensor images = mg::empty({batch, rows * cols});
     for (int64_t i = 0; i < images.numel(); ++i) images.data<float>()[i] = static_cast<float>(i);
     const std::vector<float> before = images.to_vector<float>();
-    const std::vector<float> flipped = md::flip_horizontal(images, rows, cols).to_vector<float>();
+    const std::vector<float> flipped = md::flip_horizontal(images, {1, rows, cols}).to_vector<float>();
     for (int64_t r = 0; r < batch * rows; ++r)
         for (int64_t x = 0; x < cols; ++x) CHECK(flipped[r * cols + x] == before[r * cols + cols - 1 - x]);
     CHECK(images.to_vector<float>() == before);
-    CHECK_THAT(error_of([&] { md::flip_horizontal(images, 4, 4); }),
-               Contains("flip_horizontal: images must be float32 [B, rows*cols] with rows 4 and cols 4, got float32 (2, 12)"));
+    const mg::Tensor nchw = md::flip_horizontal(images.reshape({batch, 3, 1, cols}), {3, 1, cols});
+    CHECK(nchw.shape() == mg::Shape{batch, 3, 1, cols});
+    CHECK(nchw.to_vector<float>() == flipped);
+    CHECK_THAT(error_of([&] { md::flip_horizontal(images, {1, 4, 4}); }),
+               Contains("flip_horizontal: images must be float32 [B, C*H*W] or [B, C, H, W] with C 1, H 4, W 4, got float32 (2, 12)"));
 }
 
 TEST_CASE("data: disabled augmentation is the identity and draws nothing", "[data]") {
     mg::Tensor images = mg::rand({4, 6});
     const std::vector<float> before = images.to_vector<float>();
     mg::Generator gen(5), fresh(5);
-    md::augment_batch(images, 2, 3, md::Augmentation{}, gen);
+    md::augment_batch(images, {1, 2, 3}, md::Augmentation{}, gen);
+    md::augment_batch(images, {1, 2, 3}, {.erasing = md::RandomErasing{.p = 0.0}}, gen);
     CHECK(images.to_vector<float>() == before);
     CHECK(gen.next_u64() == fresh.next_u64());
-    CHECK_THAT(error_of([&] { md::augment_batch(images, 2, 3, {.max_shift = -1}, gen); }),
+    CHECK_THAT(error_of([&] { md::augment_batch(images, {1, 2, 3}, {.max_shift = -1}, gen); }),
                Contains("max_shift is -1"));
-    CHECK_THAT(error_of([&] { md::augment_batch(images, 3, 3, {.max_shift = 1}, gen); }),
-               Contains("rows 3 and cols 3, got float32 (4, 6)"));
+    CHECK_THAT(error_of([&] { md::augment_batch(images, {1, 3, 3}, {.max_shift = 1}, gen); }),
+               Contains("C 1, H 3, W 3, got float32 (4, 6)"));
+}
 
-    // In a loader, batch(i) is augmented the same way however often and in whatever order it is built.
-    md::DataLoader loader(numbered(20, 9), {.batch_size = 5, .seed = 2, .augment = {.max_shift = 1}, .rows = 3,
-                                            .cols = 3});
+TEST_CASE("data: augmented batches are a function of (seed, epoch, index), for any thread count", "[data]") {
+    md::Dataset ds = numbered(40, 2 * 6 * 6);
+    for (int64_t i = 0; i < ds.images.numel(); ++i) ds.images.data<float>()[i] += static_cast<float>(i % 13);
+    ds.geometry = {2, 6, 6};
+    const md::Augmentation all{.max_shift = 2, .horizontal_flip = true, .erasing = md::RandomErasing{}};
+    md::DataLoader loader(ds, {.batch_size = 5, .seed = 2, .augment = all, .nchw = true});
+    // batch(i) is augmented the same way however often and in whatever order it is built.
     const std::vector<float> third = loader.batch(2).x.to_vector<float>();
     loader.batch(0);
     CHECK(loader.batch(2).x.to_vector<float>() == third);
+    CHECK(loader.batch(2).x.to_vector<float>() != md::DataLoader(ds, {.batch_size = 5, .seed = 2}).batch(2).x.to_vector<float>());
+
+    const int threads = mg::get_num_threads();
+    mg::set_num_threads(1);
+    const std::vector<float> one_thread = loader.batch(2).x.to_vector<float>();
+    mg::set_num_threads(2);
+    const std::vector<float> two_threads = loader.batch(2).x.to_vector<float>();
+    mg::set_num_threads(threads);
+    CHECK(one_thread == third);
+    CHECK(two_threads == third);
+
+    // No allocation once a pass has warmed the cache.
+    md::DataLoader big(ds, {.batch_size = 8, .seed = 1, .augment = all, .nchw = true});
+    const auto visit_all = [&] {
+        for (const md::Batch& b : big) CHECK(b.x.shape() == mg::Shape{8, 2, 6, 6});
+    };
+    visit_all();
+    big.set_epoch(1);
+    const uint64_t before = mg::allocator_stats().system_allocations;
+    visit_all();
+    CHECK(mg::allocator_stats().system_allocations == before);
 }
 
 TEST_CASE("data: the real Fashion-MNIST as a Dataset, timed", "[data][real]") {

@@ -7,6 +7,7 @@
 
 #include <minigrad/minigrad.h>
 
+#include "arch.h"
 #include "config.h"
 #include "metrics.h"
 #include "train.h"
@@ -109,8 +110,8 @@ TEST_CASE("fashion_mlp: test-time flip averages the probabilities of each image 
   fashion::TrainConfig c;
   c.hidden = {16};
   auto model = fashion::build_model(c);
-  mg::data::Dataset images{mg::randn({30, 784}), mg::tensor(std::vector<int64_t>(30, 3), {30})};
-  mg::data::Dataset mirrored{mg::data::flip_horizontal(images.images, 28, 28), images.labels};
+  mg::data::Dataset images{mg::randn({30, 784}), mg::tensor(std::vector<int64_t>(30, 3), {30}), {1, 28, 28}};
+  mg::data::Dataset mirrored{mg::data::flip_horizontal(images.images, images.geometry), images.labels};
   const fashion::Evaluation plain = fashion::evaluate(*model, images, false);
   const fashion::Evaluation flip = fashion::evaluate(*model, mirrored, false);
   const fashion::Evaluation tta = fashion::evaluate(*model, images, true);
@@ -144,4 +145,70 @@ TEST_CASE("fashion_mlp: --overfit-batch drives the loss of one batch to ~0, repr
     CHECK(first.history[e].train_loss == second.history[e].train_loss);
     CHECK(first.history[e].val_loss == second.history[e].val_loss);
   }
+}
+
+TEST_CASE("fashion_mlp: arch entries build the model they count, recipes included") {
+  fashion::TrainConfig c;
+  for (const std::string recipe : {"cnn", "resnet"}) {
+    fashion::TrainConfig r;
+    fashion::load_config_file(fashion::recipe_path(recipe), r);
+    int64_t built = 0;
+    for (const mg::Tensor& p : fashion::build_model(r)->parameters()) built += p.numel();
+    CHECK(fashion::parameter_count(r) == built);
+  }
+  fashion::TrainConfig r;
+  fashion::load_config_file(fashion::recipe_path("cnn"), r);
+  CHECK(fashion::parameter_count(r) == 871018);  // 4 convs (320 + 9248 + 18496 + 36928), 4 BNs, 3136->256->10
+
+  // An MLP config is the arch it stands for: the same layers under the same names as ever.
+  c.hidden = {32, 16};
+  c.input_dropout = 0.1;
+  CHECK(fashion::mlp_arch(c) ==
+        std::vector<std::string>{"dropout 0.1", "linear 32", "relu", "dropout 0.2", "linear 16", "relu", "dropout 0.2"});
+  std::vector<std::string> names;
+  for (const auto& [name, t] : fashion::build_model(c)->named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"1.weight", "1.bias", "4.weight", "4.bias", "7.weight", "7.bias"});
+
+  // Images appear at the first layer that needs one, and a flatten before the output.
+  c.arch = {"conv 4 3 stride 2", "relu", "maxpool 2 pad 1"};
+  const std::string summary = fashion::build_model(c)->summary(mg::Shape{-1, 784});
+  INFO(summary);
+  CHECK_THAT(summary, Contains("Unflatten 1 -> (1, 28, 28)") && Contains("Conv2d 1->4") && Contains("Flatten") &&
+                          Contains("Linear 196->10"));
+  CHECK(fashion::build_model(c)->forward(mg::randn({3, 784})).shape() == mg::Shape{3, 10});
+  fashion::set_field(c, "arch", "conv 8 3 pad 1,bn,relu,gap");
+  CHECK(c.arch == std::vector<std::string>{"conv 8 3 pad 1", "bn", "relu", "gap"});
+  CHECK(fashion::from_toml(fashion::to_toml(c), "test").arch == c.arch);
+  CHECK(fashion::field_text(c, "arch") == "['conv 8 3 pad 1', 'bn', 'relu', 'gap']");
+}
+
+TEST_CASE("fashion_mlp: a small CNN trains on real images, reloads for eval and draws its filters", "[e2e]") {
+  fashion::TrainConfig c;
+  c.arch = {"conv 8 3 pad 1", "bn", "relu", "maxpool 2", "conv 16 3 pad 1", "bn", "relu", "maxpool 2",
+            "flatten", "linear 32", "relu", "dropout 0.2"};
+  c.train_limit = 600;
+  c.test_limit = 200;
+  c.epochs = 1;
+  c.batch_size = 32;
+  c.lr = 3e-3;
+  c.augment_shift = 1;
+  c.augment_flip = true;
+  c.augment_erase = 0.5;
+  c.tta_flip = true;
+  c.out = (fs::temp_directory_path() / fmt::format("fashion_cnn_{}", ::getpid())).string();
+  const fashion::Splits splits = fashion::load_splits(c);
+  const fashion::TrainResult result = fashion::train(c, splits, {.quiet = true});
+  REQUIRE(result.test);
+  INFO("test accuracy " << result.test->confusion.accuracy_text());
+  CHECK(result.test->confusion.accuracy() >= 0.4);  // 17 steps; chance is 0.1
+  for (const char* file : {"model.ckpt", "metrics.csv", "report.html", "weights.png"})
+    CHECK(fs::exists(fs::path(c.out) / file));
+
+  // The checkpoint holds BatchNorm's running statistics: eval reproduces the run's predictions.
+  const fashion::LoadedModel loaded = fashion::load_checkpoint(c.out + "/model.ckpt");
+  CHECK(loaded.config.arch == c.arch);
+  CHECK(loaded.model->state_dict().count("2.running_mean") == 1);
+  const fashion::Evaluation again = fashion::evaluate(*loaded.model, splits.test, loaded.config.tta_flip);
+  CHECK(again.confusion.accuracy() == result.test->confusion.accuracy());
+  fs::remove_all(c.out);
 }

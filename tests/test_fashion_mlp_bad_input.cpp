@@ -52,6 +52,9 @@ std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::st
 std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::vector<int64_t>&) {
   return {"512", "\"512,256\"", "[512, 2.5]", "[\"a\"]", "[[1]]"};
 }
+std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::vector<std::string>&) {
+  return {"\"relu\"", "[1]", "[\"relu\", 2]", "[[\"relu\"]]"};
+}
 
 }  // namespace
 
@@ -122,6 +125,18 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
       {"val_fraction = 1.0", "val_fraction 1"},
       {"batch_size = -1", "batch_size -1"},
       {"augment_shift = 14", "augment_shift 14"},
+      {"augment_erase = 1.5", "augment_erase 1.5"},
+      {"arch = [\"conv 8 3\", \"conv 8 x\"]", "arch[1] 'conv 8 x': the kernel size 'x' is not an integer"},
+      {"arch = [\"conv 8 3\", \"swish\"]", "arch[1] 'swish': unknown layer"},
+      {"arch = [\"conv 8 3 pad 1\", \"linear 10\"]", "arch[1] 'linear 10': needs flat features: put 'flatten' or 'gap' before it"},
+      {"arch = [\"linear 10\", \"conv 8 3\"]", "arch[1] 'conv 8 3': needs an image, and its input is 10 flat features"},
+      {"arch = [\"maxpool 2\", \"maxpool 2\", \"maxpool 2\", \"maxpool 2\", \"maxpool 2\"]",
+       "arch[4] 'maxpool 2': a 2x2 window does not fit its 1x1x1 input"},
+      {"arch = [\"conv 8 3 stride 0\"]", "arch[0] 'conv 8 3 stride 0': stride 0 must be positive"},
+      {"arch = [\"conv 8 3 dilation 2\"]", "arch[0] 'conv 8 3 dilation 2': unexpected 'dilation'"},
+      {"arch = [\"dropout 1\"]", "arch[0] 'dropout 1': '1' is not a probability in [0, 1)"},
+      {"arch = [\"\"]", "arch[0] '': is empty"},
+      {"arch = [\"linear 100000\", \"linear 100000\"]", "arch makes a model of more than 1073741824 parameters"},
   };
   for (const auto& [text, expect] : invalid) {
     CHECK_THROWS_WITH(fashion::validate(fashion::from_toml(text, "x.toml")), Contains(expect));

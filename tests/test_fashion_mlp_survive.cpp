@@ -509,3 +509,27 @@ TEST_CASE("fashion_mlp: a stop request after the last step finishes the run and 
   CHECK(fs::exists(c.out + "/model.ckpt"));
   CHECK_FALSE(fs::exists(fashion::resume_path(c.out)));
 }
+
+TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm statistics included", "[e2e]") {
+  TempDir dir;
+  fashion::TrainConfig c = small_config();
+  c.arch = {"conv 4 3 pad 1", "bn", "relu", "maxpool 2", "dropout2d 0.1", "flatten", "linear 16", "bn", "relu"};
+  c.train_limit = 400;
+  c.epochs = 2;
+  c.augment_shift = 1;
+  c.augment_erase = 0.5;
+  const fashion::Splits splits = fashion::load_splits(c);
+  c.out = dir.sub("straight");
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false});
+
+  c.out = dir.sub("resumed");
+  std::atomic<int> stop{0};
+  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
+  options.after_backward = [&](int64_t epoch, int64_t batch, mg::nn::Module&) {
+    if (epoch == 0 && batch == 10) stop = SIGTERM;
+  };
+  CHECK(fashion::train(c, splits, options).interrupted_by == SIGTERM);
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
+  check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
+  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) == metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+}

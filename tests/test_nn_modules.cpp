@@ -100,6 +100,11 @@ TEST_CASE("nn: every layer gradchecks in float64 wrt inputs and parameters", "[n
                                           &softmax, &log_softmax, &identity})
     check_module(*m, input(s));
   check_module(flatten, input({2, 3, 2}));
+  nn::Unflatten unflatten(1, {3, 1, 2});
+  check_module(unflatten, input({2, 6}));
+  CHECK(unflatten(input({2, 6})).shape() == mg::Shape{2, 3, 1, 2});
+  CHECK(unflatten.output_shape(mg::Shape{-1, 6}) == mg::Shape{-1, 3, 1, 2});
+  CHECK_THROWS_WITH(unflatten(input({2, 5})), Contains("Unflatten: cannot split axis 1 of (2, 5) into (3, 1, 2)"));
 
   nn::Dropout dropout(0.4);
   dropout.set_mask(

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include "arch.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -27,17 +29,23 @@ constexpr std::string_view type_name() {
   else if constexpr (std::is_same_v<T, int64_t>) return "an integer";
   else if constexpr (std::is_same_v<T, double>) return "a number";
   else if constexpr (std::is_same_v<T, std::string>) return "a string";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "a list of strings";
   else return "a list of integers";
 }
 
 template <typename T>
+struct is_vector : std::false_type {};
+template <typename T>
+struct is_vector<std::vector<T>> : std::true_type {};
+
+template <typename T>
 bool read_node(const toml::node& node, T& field) {
-  if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+  if constexpr (is_vector<T>::value) {
     const toml::array* array = node.as_array();
     if (!array) return false;
-    std::vector<int64_t> values;
+    T values;
     for (const toml::node& element : *array) {
-      const auto v = element.value_exact<int64_t>();
+      const auto v = element.value_exact<typename T::value_type>();
       if (!v) return false;
       values.push_back(*v);
     }
@@ -71,6 +79,19 @@ void read_table(const toml::table& table, const std::string& origin, TrainConfig
       throw UsageError(fmt::format("{}:{}: unknown key '{}'", origin, node.source().begin.line, key.str()));
 }
 
+// value as a TOML string literal, quoted and escaped.
+std::string toml_string(const std::string& value) {
+  std::ostringstream out;
+  out << toml::value<std::string>(value);
+  return out.str();
+}
+
+std::vector<std::string> quoted(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const std::string& v : values) out.push_back(fmt::format("'{}'", v));
+  return out;
+}
+
 }  // namespace
 
 void load_config_file(const std::string& path, TrainConfig& config) {
@@ -102,9 +123,9 @@ std::string to_toml(const TrainConfig& config) {
   toml::table table;
   for_each_field(config, [&](std::string_view name, const auto& field, std::string_view) {
     using T = std::remove_cvref_t<decltype(field)>;
-    if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+    if constexpr (is_vector<T>::value) {
       toml::array array;
-      for (int64_t v : field) array.push_back(v);
+      for (const auto& v : field) array.push_back(v);
       table.insert(name, array);
     } else {
       table.insert(name, field);
@@ -142,6 +163,8 @@ std::string field_text(const TrainConfig& config, std::string_view name) {
     if (field_name != name) return;
     if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::vector<int64_t>>)
       text = fmt::format("[{}]", fmt::join(field, ", "));
+    else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::vector<std::string>>)
+      text = fmt::format("[{}]", fmt::join(quoted(field), ", "));
     else if constexpr (std::is_same_v<std::remove_cvref_t<decltype(field)>, std::string>)
       text = fmt::format("'{}'", field);
     else
@@ -158,9 +181,13 @@ void set_field(TrainConfig& config, const std::string& name, const std::string& 
     using T = std::remove_cvref_t<decltype(field)>;
     literal = value;
     if constexpr (std::is_same_v<T, std::string>) {
-      std::ostringstream quoted;
-      quoted << toml::value<std::string>(value);
-      literal = quoted.str();
+      literal = toml_string(value);
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      // "conv 32 3 pad 1,bn,relu": one entry per comma, as the --arch flag splits them.
+      std::vector<std::string> entries;
+      std::istringstream in(value);
+      for (std::string entry; std::getline(in, entry, ',');) entries.push_back(toml_string(entry));
+      literal = fmt::format("[{}]", fmt::join(entries, ", "));
     } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
       std::replace(literal->begin(), literal->end(), 'x', ',');  // "512x256" as in sweep grids
       literal = "[" + *literal + "]";
@@ -196,11 +223,12 @@ void validate(const TrainConfig& c) {
   one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
   one_of(c.on_nan, "on_nan", {"stop", "skip"});
   for (int64_t h : c.hidden) count("hidden size", h, 1);
-  if (parameter_count(c) > kMaxParameters)
-    throw UsageError(
-        fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
   fraction("dropout", c.dropout, false);
   fraction("input_dropout", c.input_dropout, false);
+  if (parameter_count(c) > kMaxParameters)  // plans the layers: a bad arch entry throws here
+    throw UsageError(c.arch.empty() ? fmt::format("hidden {} makes a model of more than {} parameters",
+                                                  fmt::join(c.hidden, ","), kMaxParameters)
+                                    : fmt::format("arch makes a model of more than {} parameters", kMaxParameters));
   require(c.init_scale > 0 && std::isfinite(c.init_scale), "init_scale", c.init_scale, "a finite number > 0");
   require(c.lr > 0 && c.lr <= kMaxLr, "lr", c.lr, fmt::format("in (0, {}]", kMaxLr));
   fraction("momentum", c.momentum, false);
@@ -227,23 +255,23 @@ void validate(const TrainConfig& c) {
                                    "validation)", c.train_limit, c.val_fraction, held_out));
   }
   require(c.augment_shift >= 0 && c.augment_shift < 14, "augment_shift", c.augment_shift, "in [0, 13]");
+  fraction("augment_erase", c.augment_erase, true);
   count("patience", c.patience, 0, " (0 = off)");
   count("threads", c.threads, 0, " (0 = all cores)");
   count("log_every", c.log_every, 0, " (0 = off)");
 }
 
-int64_t parameter_count(const TrainConfig& c) {
-  int64_t total = 0, in = 784;
-  auto add_layer = [&](int64_t out) {
-    int64_t weights = 0, layer = 0;
-    if (__builtin_mul_overflow(in, out, &weights) || __builtin_add_overflow(weights, out, &layer) ||
-        __builtin_add_overflow(total, layer, &total))
-      total = INT64_MAX;
-    in = out;
-  };
-  for (int64_t h : c.hidden) add_layer(h);
-  add_layer(10);
-  return total;
+namespace {
+
+ArchSize model_size(const TrainConfig& c) { return arch_size(plan_arch(c.arch.empty() ? mlp_arch(c) : c.arch)); }
+
+}  // namespace
+
+int64_t parameter_count(const TrainConfig& c) { return model_size(c).parameters; }
+
+int64_t state_value_count(const TrainConfig& c) {
+  const ArchSize size = model_size(c);
+  return size.parameters > INT64_MAX - size.buffer_values ? INT64_MAX : size.parameters + size.buffer_values;
 }
 
 std::string recipe_path(const std::string& name_or_path) {

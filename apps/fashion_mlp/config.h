@@ -19,6 +19,7 @@ struct UsageError : minigrad::Error {
 
 struct TrainConfig {
   // model
+  std::vector<std::string> arch = {};  // layer entries (arch.h); empty: the MLP of the next four
   std::vector<int64_t> hidden = {512, 256};
   std::string activation = "relu";  // relu, leaky_relu, tanh, sigmoid, gelu
   double dropout = 0.2;
@@ -49,6 +50,7 @@ struct TrainConfig {
   int64_t test_limit = 0;
   int64_t augment_shift = 0;
   bool augment_flip = false;
+  double augment_erase = 0.0;  // random erasing probability (PyTorch's RandomErasing, its defaults)
   bool tta_flip = false;  // test-time augmentation: average each image's and its mirror's predictions
   // early stopping and best-epoch selection
   std::string monitor = "val_accuracy";  // val_accuracy or val_loss (loss misleads under label smoothing)
@@ -66,6 +68,7 @@ struct TrainConfig {
 // Calls visit(name, field, help) for every field, in a stable order.
 template <typename Config, typename Visit>
 void for_each_field(Config& c, Visit&& visit) {
+  visit("arch", c.arch, "layers, e.g. 'conv 32 3 pad 1,bn,relu,maxpool 2,flatten' (empty: an MLP of hidden)");
   visit("hidden", c.hidden, "hidden layer sizes, e.g. 512,256");
   visit("activation", c.activation, "relu | leaky_relu | tanh | sigmoid | gelu");
   visit("dropout", c.dropout, "dropout probability after each hidden layer");
@@ -95,6 +98,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("test_limit", c.test_limit, "use only the first N test images (0 = all)");
   visit("augment_shift", c.augment_shift, "random shifts of up to N pixels (0 = off)");
   visit("augment_flip", c.augment_flip, "random horizontal flips");
+  visit("augment_erase", c.augment_erase, "probability of erasing a random rectangle of each image (0 = off)");
   visit("tta_flip", c.tta_flip, "evaluate on each image and its mirror image, averaging the probabilities");
   visit("monitor", c.monitor, "val_accuracy | val_loss: what picks the best epoch");
   visit("patience", c.patience, "early stopping patience in epochs (0 = off)");
@@ -130,9 +134,11 @@ void set_field(TrainConfig& config, const std::string& name, const std::string& 
 // model above kMaxParameters, a train_limit that leaves no training images, ...).
 void validate(const TrainConfig& config);
 inline constexpr double kMaxLr = 1e100;  // the schedules' arithmetic on lr must stay finite
-// Weights and biases of the MLP the config describes (784 inputs, 10 outputs); saturates at
+// Parameters of the model the config describes (784 inputs, 10 outputs); saturates at
 // INT64_MAX instead of overflowing.
 int64_t parameter_count(const TrainConfig& config);
+// Parameters and buffer values (BatchNorm's statistics): the values a checkpoint of the model holds.
+int64_t state_value_count(const TrainConfig& config);
 inline constexpr int64_t kMaxParameters = int64_t{1} << 30;  // 4 GB of float32 weights
 
 // The folder of bundled recipes, and the path of a recipe given by name or path.

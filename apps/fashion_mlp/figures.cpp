@@ -231,29 +231,38 @@ plot::Canvas mistakes_figure(const mg::data::Dataset& images, const Evaluation& 
 // ---- weights ----
 
 plot::Canvas weights_figure(const mg::Tensor& weight, int max_units) {
-  if (weight.dim() != 2 || weight.shape()[1] != 784)
-    throw Error(fmt::format("weights: expected a first-layer weight of shape (hidden, 784), got {}", mg::shape_str(weight.shape())));
+  // A Linear's rows are 28x28 images; a Conv2d's filters on the one input channel are kh x kw.
+  const bool linear = weight.dim() == 2 && weight.shape()[1] == 784;
+  const bool conv = weight.dim() == 4 && weight.shape()[1] == 1;
+  if (!linear && !conv)
+    throw Error(fmt::format("weights: expected a first-layer weight of shape (hidden, 784) or (filters, 1, kh, kw), got {}",
+                            mg::shape_str(weight.shape())));
   const mg::Tensor w = weight.to(mg::kFloat32);
+  const int tile_h = linear ? 28 : static_cast<int>(w.shape()[2]), tile_w = linear ? 28 : static_cast<int>(w.shape()[3]);
+  const int tile = tile_h * tile_w;
   const int units = static_cast<int>(std::min<int64_t>(max_units, w.shape()[0]));
-  const int columns = std::min(16, units), scale = 2, side = 28 * scale, stride = side + 6;
+  const int columns = std::min(16, units), scale = std::max(1, 56 / std::max(tile_h, tile_w));
+  const int stride = std::max(tile_h, tile_w) * scale + 6;
   const int rows = (units + columns - 1) / columns;
   Canvas canvas(std::max(2 * kMargin + columns * stride, 560), kGridTop + rows * stride + kMargin);
-  draw_text(canvas, canvas.width() / 2, kMargin,
-            fmt::format("First-layer weights of {} of {} hidden units (blue negative, red positive)", units, w.shape()[0]),
-            plot::kTextColor, Font::Bold, Align::Center);
+  const std::string title =
+      linear ? fmt::format("First-layer weights of {} of {} hidden units (blue negative, red positive)", units, w.shape()[0])
+             : fmt::format("First convolution: {} of {} filters, {}x{} (blue negative, red positive)", units, w.shape()[0],
+                           tile_h, tile_w);
+  draw_text(canvas, canvas.width() / 2, kMargin, title, plot::kTextColor, Font::Bold, Align::Center);
   const plot::Color negative{33, 102, 172}, positive{178, 24, 43};
   const int left = (canvas.width() - columns * stride) / 2 + 3;
   for (int u = 0; u < units; ++u) {
-    const float* row = w.data<float>() + static_cast<int64_t>(u) * 784;
+    const float* row = w.data<float>() + static_cast<int64_t>(u) * tile;
     float extent = 0;
-    for (int i = 0; i < 784; ++i) extent = std::max(extent, std::abs(row[i]));
+    for (int i = 0; i < tile; ++i) extent = std::max(extent, std::abs(row[i]));
     const int x0 = left + (u % columns) * stride, y0 = kGridTop + (u / columns) * stride;
-    for (int i = 0; i < 784; ++i) {
+    for (int i = 0; i < tile; ++i) {
       const double v = extent > 0 ? row[i] / extent : 0.0;
-      canvas.fill_rect({x0 + (i % 28) * scale, y0 + (i / 28) * scale, scale, scale},
+      canvas.fill_rect({x0 + (i % tile_w) * scale, y0 + (i / tile_w) * scale, scale, scale},
                        plot::mix(plot::kWhite, v < 0 ? negative : positive, std::abs(v)));
     }
-    canvas.stroke_rect({x0 - 1, y0 - 1, side + 2, side + 2}, plot::kGridColor);
+    canvas.stroke_rect({x0 - 1, y0 - 1, tile_w * scale + 2, tile_h * scale + 2}, plot::kGridColor);
   }
   return canvas;
 }

@@ -23,7 +23,8 @@ plot::Canvas samples_figure(const mg::data::Dataset& images, const Evaluation& e
 plot::Canvas mistakes_figure(const mg::data::Dataset& images, const Evaluation& evaluation, int count = 24);
 // Where the i-th image of samples/mistakes is drawn (28x28 at 3x).
 plot::Rect prediction_tile(int i);
-// Rows of the first layer's weight [hidden, 784] as 28x28 tiles, blue negative, red positive.
+// Rows of the first layer's weight [hidden, 784] as 28x28 tiles, or a first convolution's
+// filters [filters, 1, kh, kw] as kh x kw tiles; blue negative, red positive.
 plot::Canvas weights_figure(const mg::Tensor& first_weight, int max_units = 64);
 
 struct RunCurves {

@@ -64,7 +64,8 @@ std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainCon
     std::replace(flag.begin(), flag.end(), '_', '-');
     CLI::Option* option = command.add_option(flag, field, std::string(help));
     using T = std::remove_cvref_t<decltype(field)>;
-    if constexpr (std::is_same_v<T, std::vector<int64_t>>) option->delimiter(',');
+    if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>>)
+      option->delimiter(',');
     if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::vector<int64_t>>) option->transform(kDecimalInt64);
     if constexpr (std::is_same_v<T, double>) option->transform(kDecimalNumber);
     flags[std::string(name)] = option;
@@ -232,7 +233,8 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     }
   }
   const auto n = static_cast<int64_t>(labels.size());
-  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64})};
+  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64}),
+                                {1, 28, 28}};
   normalize(batch, loaded.config, loaded.standardization);
   const Evaluation result = evaluate(*loaded.model, batch, loaded.config.tta_flip);
   const float* probs = result.probabilities.data<float>();

@@ -41,6 +41,7 @@ std::string escape(std::string_view text) {
 std::string config_value(const auto& field) {
   using T = std::remove_cvref_t<decltype(field)>;
   if constexpr (std::is_same_v<T, std::vector<int64_t>>) return fmt::format("{}", fmt::join(field, ", "));
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return field.empty() ? "(none)" : fmt::format("{}", fmt::join(field, ", "));
   else if constexpr (std::is_same_v<T, bool>) return field ? "true" : "false";
   else if constexpr (std::is_same_v<T, std::string>) return field.empty() ? "(default)" : field;
   else return fmt::format("{}", field);

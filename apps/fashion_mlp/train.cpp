@@ -15,6 +15,7 @@
 #include <minigrad/kernels/gemm.h>
 #include <minigrad/minigrad.h>
 
+#include "arch.h"
 #include "figures.h"
 #include "progress.h"
 #include "report.h"
@@ -56,53 +57,10 @@ Splits load_splits(const TrainConfig& config) {
 
 // ---- model ----
 
-namespace {
-
-std::shared_ptr<nn::Module> activation(const std::string& name) {
-  if (name == "relu") return std::make_shared<nn::ReLU>();
-  if (name == "leaky_relu") return std::make_shared<nn::LeakyReLU>(0.01);
-  if (name == "tanh") return std::make_shared<nn::Tanh>();
-  if (name == "sigmoid") return std::make_shared<nn::Sigmoid>();
-  return std::make_shared<nn::GELU>();
-}
-
-void initialize(nn::Linear& layer, const TrainConfig& c, bool output_layer) {
-  using nn::init::Nonlinearity;
-  const Nonlinearity nonlinearity = output_layer ? Nonlinearity::Linear
-                                    : c.activation == "tanh"    ? Nonlinearity::Tanh
-                                    : c.activation == "sigmoid" ? Nonlinearity::Sigmoid
-                                                                : Nonlinearity::ReLU;
-  // Linear's own (PyTorch's) default; also kept for the output layer under kaiming, whose gain
-  // would make the first logits large (a first loss far above ln 10).
-  if (c.init == "torch" || (c.init == "kaiming" && output_layer)) return;
-  if (c.init == "kaiming") nn::init::kaiming_normal_(layer.weight, {.nonlinearity = nonlinearity});
-  else if (c.init == "xavier") nn::init::xavier_uniform_(layer.weight, nn::init::calculate_gain(nonlinearity));
-  else if (c.init == "normal") nn::init::normal_(layer.weight, 0.0, c.init_scale);
-  else nn::init::uniform_(layer.weight, -c.init_scale, c.init_scale);
-  if (c.init == "uniform") nn::init::uniform_(layer.bias, -c.init_scale, c.init_scale);
-  else nn::init::zeros_(layer.bias);
-}
-
-}  // namespace
-
 std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c) {
   validate(c);
   minigrad::manual_seed(static_cast<uint64_t>(c.seed));
-  auto model = std::make_shared<nn::Sequential>();
-  if (c.input_dropout > 0) model->push_back(std::make_shared<nn::Dropout>(c.input_dropout));
-  int64_t in = 784;
-  for (int64_t width : c.hidden) {
-    auto linear = std::make_shared<nn::Linear>(in, width);
-    initialize(*linear, c, false);
-    model->push_back(linear);
-    model->push_back(activation(c.activation));
-    if (c.dropout > 0) model->push_back(std::make_shared<nn::Dropout>(c.dropout));
-    in = width;
-  }
-  auto output = std::make_shared<nn::Linear>(in, 10);
-  initialize(*output, c, true);
-  model->push_back(output);
-  return model;
+  return build_arch(c);
 }
 
 namespace {
@@ -155,7 +113,7 @@ int64_t count_correct(const Tensor& logits, const Tensor& labels) {
 std::vector<Tensor> weights_of(const nn::Module& model) {
   std::vector<Tensor> weights;
   for (const Tensor& p : model.parameters())
-    if (p.dim() == 2) weights.push_back(p);
+    if (p.dim() >= 2) weights.push_back(p);  // Linear and Conv2d weights; not biases or BatchNorm's
   return weights;
 }
 
@@ -235,7 +193,7 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
     float* lp = log_probs.data<float>();
     if (tta_flip) {
       // log((p + q) / 2) from log p and log q, without leaving log space.
-      const Tensor mirrored = model(data::flip_horizontal(batch.x, 28, 28)).log_softmax(1);
+      const Tensor mirrored = model(data::flip_horizontal(batch.x, d.geometry)).log_softmax(1);
       const float* lq = mirrored.data<float>();
       for (int64_t i = 0; i < log_probs.numel(); ++i) {
         const float hi = std::max(lp[i], lq[i]), lo = std::min(lp[i], lq[i]);
@@ -299,10 +257,13 @@ LoadedModel load_checkpoint(const std::string& path) {
   // Compare sizes before building the model, so a config naming a huge model costs nothing.
   int64_t stored = 0;
   for (const auto& [name, t] : ckpt.tensors) stored += t.numel();
-  if (stored != parameter_count(loaded.config))
-    throw Error(fmt::format("{}: its config describes a model of {} parameters, but the file holds {} values "
+  const int64_t parameters = parameter_count(loaded.config), values = state_value_count(loaded.config);
+  if (stored != values)
+    throw Error(fmt::format("{}: its config describes a model of {} parameters{}, but the file holds {} values "
                             "(a checkpoint of another architecture, or an edited config)",
-                            path, parameter_count(loaded.config), stored));
+                            path, parameters,
+                            values > parameters ? fmt::format(" and {} buffer values", values - parameters) : "",
+                            stored));
   loaded.model = build_model(loaded.config);
   try {
     loaded.model->load_state_dict(ckpt.tensors);
@@ -408,8 +369,12 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   const std::vector<Tensor> params = model->parameters();
   const auto named_params = model->named_parameters();
   const std::vector<Tensor> weights = weights_of(*model);
-  const data::Augmentation augment{.max_shift = static_cast<int>(options.overfit_batch ? 0 : config.augment_shift),
-                                   .horizontal_flip = !options.overfit_batch && config.augment_flip};
+  const bool augmenting = !options.overfit_batch;
+  std::optional<data::RandomErasing> erasing;
+  if (augmenting && config.augment_erase > 0) erasing = data::RandomErasing{.p = config.augment_erase};
+  const data::Augmentation augment{.max_shift = static_cast<int>(augmenting ? config.augment_shift : 0),
+                                   .horizontal_flip = augmenting && config.augment_flip,
+                                   .erasing = erasing};
   const int64_t batch_size = config.batch_size > 0 ? config.batch_size : splits.train.size();
   data::DataLoader loader(splits.train, {.batch_size = batch_size, .shuffle = true,
                                          .seed = static_cast<uint64_t>(config.seed), .augment = augment});

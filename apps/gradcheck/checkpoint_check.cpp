@@ -15,8 +15,11 @@ CheckpointEntry fashion_checkpoint() {
                 .model = to_float64(*loaded.model),
                 .input = images.images,
                 .loss = loss_by_name("cross_entropy", images.labels, loaded.config.label_smoothing),
-                .label = fmt::format("784-{}-10 {}, {} test images", fmt::join(loaded.config.hidden, "-"),
-                                     loaded.config.activation, images.size())};
+                .label = loaded.config.arch.empty()
+                             ? fmt::format("784-{}-10 {}, {} test images", fmt::join(loaded.config.hidden, "-"),
+                                           loaded.config.activation, images.size())
+                             : fmt::format("arch [{}], {} test images", fmt::join(loaded.config.arch, ", "),
+                                           images.size())};
           }};
 }
 

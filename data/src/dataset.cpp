@@ -34,6 +34,10 @@ void check_dataset(const Dataset& dataset, std::string_view who) {
     if (x.size(0) != y.size(0))
         throw std::invalid_argument(
             fmt::format("{}: {} images but {} labels", who, x.size(0), y.size(0)));
+    const ImageGeometry& g = dataset.geometry;
+    if (!g.empty() && (g.channels <= 0 || g.height <= 0 || g.width <= 0 || g.numel() != x.size(1)))
+        throw std::invalid_argument(fmt::format("{}: geometry {}x{}x{} (C x H x W) does not fit images of {} features",
+                                                who, g.channels, g.height, g.width, x.size(1)));
 }
 
 Tensor gather_rows(const Tensor& src, const int64_t* rows, int64_t count) {
@@ -75,7 +79,8 @@ Dataset Dataset::subset(const std::vector<int64_t>& indices) const {
                                                 indices[k], k, n));
     }
     const auto count = static_cast<int64_t>(indices.size());
-    return {detail::gather_rows(images, indices.data(), count), detail::gather_rows(labels, indices.data(), count)};
+    return {detail::gather_rows(images, indices.data(), count), detail::gather_rows(labels, indices.data(), count),
+            geometry};
 }
 
 Dataset Dataset::head(int64_t n) const {
@@ -97,7 +102,7 @@ Dataset to_dataset(const ImageSet& set) {
     std::array<float, 256> scale;
     for (int v = 0; v < 256; ++v) scale[v] = static_cast<float>(v) / 255.0f;
 
-    Dataset ds{empty({set.count, plane}), empty({set.count}, {.dtype = kInt64})};
+    Dataset ds{empty({set.count, plane}), empty({set.count}, {.dtype = kInt64}), {1, set.rows, set.cols}};
     float* x = ds.images.data<float>();
     const uint8_t* p = set.pixels.data();
     const int64_t total = set.count * plane;

@@ -12,7 +12,7 @@
 namespace minigrad::data::detail {
 
 // Throws std::invalid_argument, naming `who`, unless images is float32 [N, features] and labels
-// int64 [N] with the same N.
+// int64 [N] with the same N, and the geometry is empty or has as many elements as a row of images.
 void check_dataset(const Dataset& dataset, std::string_view who);
 
 // A new tensor whose row k is src's row rows[k] (rows along axis 0, any dtype). One memcpy per

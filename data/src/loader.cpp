@@ -33,6 +33,10 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options)
         throw std::invalid_argument(
             fmt::format("DataLoader: batch_size is {}; it must be positive", options_.batch_size));
     detail::check_dataset(dataset_, "DataLoader");
+    if (dataset_.geometry.empty() && (options_.nchw || options_.augment.enabled()))
+        throw std::invalid_argument(fmt::format(
+            "DataLoader: {} needs the dataset's image geometry (C, H, W), and it has none (images {})",
+            options_.nchw ? "nchw" : "augmentation", shape_str(dataset_.images.shape())));
     const int64_t n = dataset_.size(), b = options_.batch_size;
     num_batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
     set_epoch(0);
@@ -60,7 +64,11 @@ Batch DataLoader::batch(int64_t i) const {
     if (options_.augment.enabled()) {
         const uint64_t key = derive_seed(options_.seed, static_cast<uint64_t>(epoch_));
         Generator gen(derive_seed(key, static_cast<uint64_t>(i) + 1));
-        augment_batch(batch.x, options_.rows, options_.cols, options_.augment, gen);
+        augment_batch(batch.x, dataset_.geometry, options_.augment, gen);
+    }
+    if (options_.nchw) {
+        const ImageGeometry& g = dataset_.geometry;
+        batch.x = batch.x.reshape({count, g.channels, g.height, g.width});
     }
     return batch;
 }

@@ -1,5 +1,8 @@
 #include <minigrad/nn/activation.h>
 
+#include <functional>
+#include <numeric>
+
 namespace minigrad::nn {
 
 std::string LeakyReLU::kind() const { return fmt::format("LeakyReLU {}", negative_slope); }
@@ -23,6 +26,36 @@ std::optional<Shape> Flatten::output_shape(const std::optional<Shape>& input) co
   out.push_back(batch ? -1 : merged);
   out.insert(out.end(), input->begin() + end + 1, input->end());
   return out;
+}
+
+namespace {
+
+// input with axis `axis` replaced by `sizes`; nullopt when the axis is out of range.
+std::optional<Shape> unflattened(const Shape& input, int64_t axis, const Shape& sizes) {
+  const auto rank = static_cast<int64_t>(input.size());
+  const int64_t a = axis < 0 ? axis + rank : axis;
+  if (a < 0 || a >= rank) return std::nullopt;
+  Shape out(input.begin(), input.begin() + a);
+  out.insert(out.end(), sizes.begin(), sizes.end());
+  out.insert(out.end(), input.begin() + a + 1, input.end());
+  return out;
+}
+
+}  // namespace
+
+Tensor Unflatten::forward(const Tensor& x) {
+  const std::optional<Shape> shape = unflattened(x.shape(), axis, sizes);
+  const int64_t count = std::accumulate(sizes.begin(), sizes.end(), int64_t{1}, std::multiplies<>());
+  if (!shape || x.size(axis) != count)
+    throw Error(fmt::format("Unflatten: cannot split axis {} of {} into {}", axis, shape_str(x.shape()),
+                            shape_str(sizes)));
+  return x.reshape(*shape);
+}
+
+std::string Unflatten::kind() const { return fmt::format("Unflatten {} -> {}", axis, shape_str(sizes)); }
+
+std::optional<Shape> Unflatten::output_shape(const std::optional<Shape>& input) const {
+  return input ? unflattened(*input, axis, sizes) : std::nullopt;
 }
 
 }  // namespace minigrad::nn

@@ -11,11 +11,25 @@
 
 namespace minigrad::data {
 
-// N samples: images float32 [N, features] (features = rows*cols for images), labels int64 [N].
+// The shape of one image: channels x height x width, stored row-major in one row of
+// Dataset::images (channel planes one after another, as in an NCHW tensor).
+struct ImageGeometry {
+    int64_t channels = 0, height = 0, width = 0;
+
+    int64_t numel() const { return channels * height * width; }
+    bool empty() const { return channels == 0 && height == 0 && width == 0; }
+    bool operator==(const ImageGeometry&) const = default;
+};
+
+// N samples: images float32 [N, features], labels int64 [N]. Images stay flat, so that an MLP
+// takes them as they are; `geometry` (C, H, W with C*H*W == features) says how to see them as
+// images: DataLoader hands out [B, C, H, W] batches when asked (a reshape sharing the buffer), and
+// augmentations need it. Empty geometry means the features are not an image.
 // Copying a Dataset shares the buffers (Tensors are handles); subset() and head() copy rows.
 struct Dataset {
     Tensor images;
     Tensor labels;
+    ImageGeometry geometry = {};
 
     int64_t size() const;  // N; 0 for a default-constructed Dataset
     // The samples at `indices`, in that order (repeats allowed). Throws std::out_of_range naming
@@ -25,7 +39,8 @@ struct Dataset {
     Dataset head(int64_t n) const;
 };
 
-// Pixels scaled from 0..255 to [0, 1], images flattened to [count, rows*cols]. Throws
+// Pixels scaled from 0..255 to [0, 1], images flattened to [count, rows*cols], geometry
+// (1, rows, cols). Throws
 // std::invalid_argument when the buffers' sizes disagree with count, rows and cols.
 Dataset to_dataset(const ImageSet& set);
 

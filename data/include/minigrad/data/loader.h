@@ -17,12 +17,12 @@ struct LoaderOptions {
     bool shuffle = true;
     bool drop_last = false;  // drop the last batch when it is smaller than batch_size
     uint64_t seed = 0;
-    Augmentation augment = {};
-    int64_t rows = 28, cols = 28;  // image geometry, needed only by augmentation
+    Augmentation augment = {};  // needs the dataset's geometry
+    bool nchw = false;          // x as [B, C, H, W] (the dataset's geometry) instead of [B, C*H*W]
 };
 
 struct Batch {
-    Tensor x;  // float32 [B, features]
+    Tensor x;  // float32 [B, features], or [B, C, H, W] with LoaderOptions::nchw
     Tensor y;  // int64 [B]
 };
 
@@ -32,7 +32,8 @@ struct Batch {
 class DataLoader {
 public:
     // Keeps a handle to dataset's buffers (no copy). Throws std::invalid_argument when
-    // batch_size <= 0 or the dataset's tensors have the wrong dtype or shape.
+    // batch_size <= 0, the dataset's tensors have the wrong dtype or shape, or augmentation or
+    // nchw is asked of a dataset without geometry.
     DataLoader(const Dataset& dataset, LoaderOptions options);
 
     int64_t num_batches() const { return num_batches_; }

@@ -1,7 +1,9 @@
 // minigrad/data/transforms.h - normalisation and augmentation of image datasets and batches.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <optional>
 
 #include <minigrad/data/dataset.h>
 #include <minigrad/random.h>
@@ -29,23 +31,41 @@ void standardize(Dataset& dataset, const Standardization& s);
 // image becomes all zeros.
 void standardize_per_image(Dataset& dataset);
 
-struct Augmentation {
-    int max_shift = 0;             // shift by -max_shift..max_shift pixels in x and in y
-    bool horizontal_flip = false;  // mirror left-right with probability 0.5
-    bool enabled() const { return max_shift > 0 || horizontal_flip; }
+// PyTorch's RandomErasing (its defaults): with probability p, one rectangle covering a fraction
+// `scale` of the image with aspect ratio (height / width) in `ratio` (log-uniform) is set to
+// `value` in every channel; when 10 tries find no rectangle that fits, the image stays as it is.
+struct RandomErasing {
+    double p = 0.5;
+    std::array<double, 2> scale = {0.02, 0.33};
+    std::array<double, 2> ratio = {0.3, 3.3};
+    float value = 0.0f;
 };
 
-// Augments each image of images (float32 [B, rows*cols]) in place, drawing from gen: a random
-// shift in x and y, uniform in -max_shift..max_shift, with the uncovered pixels set to the
-// image's minimum (its background, whatever normalisation came before), then a horizontal flip
-// with probability 0.5. Does nothing, and draws nothing, when !augmentation.enabled().
-// Throws std::invalid_argument when max_shift < 0 or images is not float32 [B, rows*cols].
-void augment_batch(Tensor& images, int64_t rows, int64_t cols, const Augmentation& augmentation,
-                   Generator& gen);
+// Applied in this order: shift (random crop), horizontal flip, erasing.
+struct Augmentation {
+    // Random crop with padding: shift by -max_shift..max_shift pixels in y and in x, as
+    // RandomCrop(size, padding = max_shift), the uncovered pixels set to `fill`; without a fill,
+    // to each channel's minimum, the background of a raw image padded with zeros whatever
+    // normalisation came before.
+    int max_shift = 0;
+    std::optional<float> fill = {};
+    bool horizontal_flip = false;  // mirror left-right with probability 0.5
+    std::optional<RandomErasing> erasing = {};
+    bool enabled() const { return max_shift > 0 || horizontal_flip || (erasing && erasing->p > 0.0); }
+};
 
-// Every image of images (float32 [B, rows*cols]) mirrored left-right, in a new tensor: the
-// deterministic view that test-time augmentation averages with the original. Throws
-// std::invalid_argument for the same bad shapes as augment_batch.
-Tensor flip_horizontal(const Tensor& images, int64_t rows, int64_t cols);
+// Augments each image of images in place, drawing from gen image by image (dy, dx, flip, then
+// erasing's draws; each drawn only when enabled), so the result depends on the generator's state
+// and not on the number of threads. images is float32 [B, C*H*W] or [B, C, H, W] for geometry
+// (C, H, W). Does nothing, and draws nothing, when !augmentation.enabled(). Allocates nothing
+// once a thread has seen an image of this size. Throws std::invalid_argument for a negative
+// max_shift, an erasing p outside [0, 1], scale outside 0 <= lo <= hi <= 1, ratio not
+// 0 < lo <= hi, or images of another dtype or shape.
+void augment_batch(Tensor& images, const ImageGeometry& geometry, const Augmentation& augmentation, Generator& gen);
+
+// Every image of images (float32 [B, C*H*W] or [B, C, H, W]) mirrored left-right, in a new tensor
+// of the same shape: the deterministic view that test-time augmentation averages with the
+// original. Throws std::invalid_argument for the same bad shapes as augment_batch.
+Tensor flip_horizontal(const Tensor& images, const ImageGeometry& geometry);
 
 }  // namespace minigrad::data

@@ -79,4 +79,16 @@ class Flatten : public Module {
   int64_t start_axis, end_axis;
 };
 
+// Splits axis `axis` (negative from the end) into `sizes`, as torch.nn.Unflatten; a reshape
+// sharing the buffer. Unflatten(1, {1, 28, 28}) turns [B, 784] pixels into NCHW images.
+class Unflatten : public Module {
+ public:
+  Unflatten(int64_t axis, Shape sizes) : axis(axis), sizes(std::move(sizes)) {}
+  Tensor forward(const Tensor& x) override;
+  std::string kind() const override;
+  std::optional<Shape> output_shape(const std::optional<Shape>& input) const override;
+  int64_t axis;
+  Shape sizes;
+};
+
 }  // namespace minigrad::nn
