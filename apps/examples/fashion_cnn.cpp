@@ -1,6 +1,6 @@
 // A small convolutional network on Fashion-MNIST: NCHW batches with augmentation, BatchNorm,
 // AdamW with a cosine schedule, then the test accuracy. The whole program a user writes.
-//   example_fashion_cnn [train_images (0 = all 60,000)] [epochs]
+//   example_fashion_cnn [train_images (0 = all 60,000)] [epochs] [test_images (0 = all 10,000)]
 #include <cstdlib>
 
 #include <minigrad/minigrad.h>
@@ -24,11 +24,13 @@ double accuracy(nn::Module& model, const data::Dataset& images) {
 
 int main(int argc, char** argv) {
   const int64_t train_images = argc > 1 ? std::atoll(argv[1]) : 0, epochs = argc > 2 ? std::atoll(argv[2]) : 10;
+  const int64_t test_images = argc > 3 ? std::atoll(argv[3]) : 0;
   mg::manual_seed(0);
   const std::string dir = data::find_fashion_mnist();
   data::Dataset train = data::load_fashion_mnist_dataset(dir, data::Split::Train);
   data::Dataset test = data::load_fashion_mnist_dataset(dir, data::Split::Test);
   if (train_images > 0) train = train.head(train_images);
+  if (test_images > 0) test = test.head(test_images);
   const data::Standardization pixels = data::fit_standardization(train);  // from the training images only
   data::standardize(train, pixels);
   data::standardize(test, pixels);
