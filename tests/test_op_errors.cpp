@@ -59,6 +59,16 @@ std::vector<std::pair<std::string, Unary>> float_only_unary_ops() {
       {"sigmoid", [](auto& a) { return a.sigmoid(); }},
       {"tanh", [](auto& a) { return a.tanh(); }},
       {"gelu", [](auto& a) { return a.gelu(); }},
+      {"sin", [](auto& a) { return a.sin(); }},
+      {"cos", [](auto& a) { return a.cos(); }},
+      {"log1p", [](auto& a) { return a.log1p(); }},
+      {"expm1", [](auto& a) { return a.expm1(); }},
+      {"erf", [](auto& a) { return a.erf(); }},
+      {"softplus", [](auto& a) { return a.softplus(); }},
+      {"silu", [](auto& a) { return a.silu(); }},
+      {"elu", [](auto& a) { return a.elu(); }},
+      {"logsumexp", [](auto& a) { return a.logsumexp({0}); }},
+      {"std", [](auto& a) { return a.std(); }},
       {"softmax", [](auto& a) { return a.softmax(0); }},
       {"log_softmax", [](auto& a) { return a.log_softmax(0); }},
   };
@@ -79,6 +89,11 @@ std::vector<std::pair<std::string, Axis>> axis_ops() {
       {"transpose", [](auto& a, int64_t ax) { return a.transpose(0, ax); }},
       {"gather", [](auto& a, int64_t ax) { return a.gather(ax, mg::zeros({2, 3}, {.dtype = mg::kInt64})); }},
       {"index_select", [](auto& a, int64_t ax) { return a.index_select(ax, idx({0})); }},
+      {"cumsum", [](auto& a, int64_t ax) { return a.cumsum(ax); }},
+      {"prod", [](auto& a, int64_t ax) { return a.prod(ax); }},
+      {"sort", [](auto& a, int64_t ax) { return a.sort(ax).first; }},
+      {"topk", [](auto& a, int64_t ax) { return a.topk(1, ax).first; }},
+      {"norm", [](auto& a, int64_t ax) { return a.norm(2.0, {ax}); }},
   };
 }
 
@@ -128,6 +143,7 @@ std::vector<BadCall> bad_calls() {
   add("sum over a repeated axis", [] { f32({2, 3}).sum({1, -1}); }, {"sum:", "axis 1", "twice", "(2, 3)"});
   add("var over an axis out of range", [] { f32({2, 3}).var({2}); }, {"var:", "axis 2"});
   add("topk with k past the axis", [] { f32({2, 3}).topk(4); }, {"topk:", "k = 4", "size 3", "(2, 3)"});
+  add("topk with k 0 of a 0-d tensor", [] { f32({}).topk(0); }, {"topk:", "k = 0", "()"});
   add("one_hot with an index past num_classes", [] { mg::one_hot(idx({0, 3}), 3); }, {"one_hot:", "index 3", "3 classes"});
   add("one_hot of float32", [] { mg::one_hot(f32({2}), 3); }, {"one_hot:", "int64", "float32"});
   add("norm with a negative p", [] { f32({3}).norm(-1.0); }, {"norm:", "-1"});

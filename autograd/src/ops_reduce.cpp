@@ -365,7 +365,7 @@ std::pair<Tensor, Tensor> Tensor::topk(int64_t k, int64_t axis, bool largest) co
   detail::check_defined(*this, "topk");
   axis = detail::normalize_axis(axis, dim(), "topk");
   const int64_t n = dim() == 0 ? 1 : shape()[axis];
-  if (k < 0 || k > n)
+  if (k < 0 || k > n || (dim() == 0 && k == 0))  // a 0-d result holds one value
     throw Error(fmt::format("topk: k = {} is out of range for axis {} of size {} (shape {})", k,
                             axis, n, shape_str(shape())));
   Tensor indices = sort_indices(*this, axis, largest, k);
