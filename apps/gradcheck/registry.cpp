@@ -334,6 +334,7 @@ Registry builtin_registry() {
   add_linalg_and_shape(r);
   add_losses(r);
   add_modules(r);
+  add_sequence_models(r);
   return r;
 }
 

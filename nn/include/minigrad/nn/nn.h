@@ -3,7 +3,9 @@
 #include <minigrad/nn/activation.h>
 #include <minigrad/nn/checkpoint.h>
 #include <minigrad/nn/dropout.h>
+#include <minigrad/nn/embedding.h>
 #include <minigrad/nn/init.h>
+#include <minigrad/nn/layer_norm.h>
 #include <minigrad/nn/linear.h>
 #include <minigrad/nn/loss.h>
 #include <minigrad/nn/module.h>
