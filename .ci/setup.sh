@@ -5,6 +5,7 @@ packages=(
   build-essential cmake       # compiler and build
   libfmt-dev catch2 libstb-dev zlib1g-dev libcli11-dev libtomlplusplus-dev
   libbenchmark-dev            # apps/bench
+  pkgconf                     # tests/consumers: a project built with pkg-config's flags
   dataset-fashion-mnist       # the real data, under /usr/share/datasets/fashion-mnist
   chromium                    # the browser test of report.html (ctest label browser)
   clang-14 libclang-rt-14-dev  # tests/fuzz/: libFuzzer (-fsanitize=fuzzer)

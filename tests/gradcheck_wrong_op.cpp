@@ -21,5 +21,5 @@ int main(int argc, char** argv) {
                                                            nn::Linear(5, 3, o));
                  },
                  {2, 4}}}});
-  return gt::run_cli(argc, argv, registry);
+  return gt::main(argc, argv, registry);
 }

@@ -58,11 +58,18 @@ mg::Tensor cube_detached_backward(const mg::Tensor& x) {
   });
 }
 
+// What the gradcheck tool checks: the built-in registry and fashion_mlp's checkpoints.
+gt::Registry tool_registry() {
+  gt::Registry registry = gt::builtin_registry();
+  registry.add(gt::fashion_checkpoint());
+  return registry;
+}
+
 int run_cli(std::vector<std::string> args) {
   args.insert(args.begin(), "gradcheck");
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
-  return gt::run_cli(static_cast<int>(argv.size()), argv.data(), gt::builtin_registry());
+  return gt::main(static_cast<int>(argv.size()), argv.data(), tool_registry());
 }
 
 }  // namespace
@@ -359,7 +366,7 @@ TEST_CASE("gradcheck tool: a trained fashion_mlp checkpoint checks at real input
   const std::string path = c.out + "/model.ckpt";
   REQUIRE(fs::exists(path));
 
-  const gt::CheckpointCheck check = gt::check_checkpoint(path, "", 4, {.samples = 16});
+  const gt::CheckpointCheck check = gt::check_checkpoint(tool_registry(), path, {.batch = 4}, {.samples = 16});
   INFO(check.result.report.message);
   CHECK(check.result.report.passed);
   CHECK_THAT(check.warning, Contains("float32") && Contains("float64"));

@@ -122,6 +122,25 @@ TEST_CASE("nn: save and load a module through a checkpoint file", "[nn]") {
                     Contains("holds 'minigrad.optimizer', not a module's parameters"));
 }
 
+TEST_CASE("nn: checkpoints carry buffers with their dtypes", "[nn]") {
+  struct Counted : nn::Sequential {
+    Counted(uint64_t seed) : nn::Sequential(mlp(seed)) {
+      register_buffer("running_mean", mg::full({2}, static_cast<double>(seed)));
+      register_buffer("num_batches_tracked", mg::full({}, seed * 10.0, {.dtype = mg::kInt64}));
+    }
+  };
+  TempDir dir;
+  const std::string path = dir.file("model.ckpt");
+  Counted a(1), b(2);
+  nn::save(a, path);
+  CHECK(nn::load_tensors(path).tensors.at("num_batches_tracked").dtype() == mg::kInt64);
+  nn::load(b, path);
+  CHECK(b.named_buffers()[0].second.to_vector<float>() == std::vector<float>{1.0f, 1.0f});
+  CHECK(b.named_buffers()[1].second.to_vector<int64_t>() == std::vector<int64_t>{10});
+  // A model without buffers saves exactly its parameters, as before buffers existed.
+  CHECK(mlp(1).state_dict().size() == 4);
+}
+
 TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing files", "[nn]") {
   TempDir dir;
   const std::string path = dir.file("model.ckpt");

@@ -230,3 +230,149 @@ TEST_CASE("nn: summary lists layers, output shapes and parameter counts", "[nn]"
   // Without an input shape, Linear still knows its output.
   CHECK_THAT(model.summary(), Contains("(N, 256)"));
 }
+
+namespace {
+
+// Running statistics as batch norm keeps them: float buffers, an int64 counter, and a scratch
+// buffer that is not saved.
+struct Stats : nn::Module {
+  mg::Tensor scale = register_parameter("scale", mg::ones({2}));
+  mg::Tensor running_mean = register_buffer("running_mean", mg::zeros({2}));
+  mg::Tensor count = register_buffer("num_batches_tracked", mg::zeros({}, {.dtype = mg::kInt64}));
+  mg::Tensor scratch = register_buffer("scratch", mg::zeros({3}), /*persistent=*/false);
+  mg::Tensor forward(const mg::Tensor& x) override {
+    if (is_training()) {
+      mg::NoGradGuard no_grad;  // buffers are updated in place, outside the graph
+      const auto mean = x.mean(0).to_vector<float>();
+      for (int i = 0; i < 2; ++i) running_mean.data<float>()[i] += 0.5f * mean[i];
+      ++count.data<int64_t>()[0];
+    }
+    return x * scale;
+  }
+};
+
+// Takes two tensors and returns two: a typed forward and an operator() through call().
+struct Mix : nn::Module {
+  std::pair<mg::Tensor, mg::Tensor> forward(const mg::Tensor& a, const mg::Tensor& b) {
+    return {a + b, mg::mm(a, b)};
+  }
+  std::pair<mg::Tensor, mg::Tensor> operator()(const mg::Tensor& a, const mg::Tensor& b) {
+    return call([&] { return forward(a, b); });
+  }
+};
+
+}  // namespace
+
+TEST_CASE("nn: buffers are registered, listed, saved and never trained", "[nn]") {
+  struct Net : nn::Module {
+    std::shared_ptr<Stats> stats = register_module("stats", std::make_shared<Stats>());
+    std::shared_ptr<nn::Linear> fc = register_module("fc", std::make_shared<nn::Linear>(2, 2));
+    mg::Tensor steps = register_buffer("steps", mg::zeros({1}));
+    mg::Tensor forward(const mg::Tensor& x) override { return (*fc)((*stats)(x)); }
+  };
+  Net net;
+  std::vector<std::string> names;
+  for (const auto& [name, b] : net.named_buffers()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"steps", "stats.running_mean",
+                                          "stats.num_batches_tracked", "stats.scratch"});
+  CHECK(net.buffers()[2].impl() == net.stats->count.impl());
+  CHECK(net.parameters().size() == 3);  // scale, fc.weight, fc.bias: no buffer
+  for (const auto& b : net.buffers()) CHECK(!b.requires_grad());
+  CHECK(net.num_parameters() == 2 + 4 + 2);
+
+  const auto state = net.state_dict();
+  CHECK(state.size() == 6);  // 3 parameters, 3 persistent buffers
+  CHECK(state.contains("stats.running_mean"));
+  CHECK(state.at("stats.num_batches_tracked").dtype() == mg::kInt64);
+  CHECK(!state.contains("stats.scratch"));
+
+  // Training updates buffers through forward, the optimizer only parameters.
+  const auto x = mg::tensor({1.0, 2.0, 3.0, 4.0}, {2, 2});
+  mg::optim::SGD sgd(net.parameters(), {.lr = 0.1});
+  net(x).sum().backward();
+  sgd.step();
+  CHECK(net.stats->running_mean.to_vector<float>() == std::vector<float>{1.0f, 1.5f});
+  CHECK(net.stats->count.to_vector<int64_t>() == std::vector<int64_t>{1});
+  net.eval();
+  CHECK(!net.stats->is_training());
+  net(x);
+  CHECK(net.stats->count.to_vector<int64_t>() == std::vector<int64_t>{1});
+
+  // load_state_dict copies buffers in place too, converting the dtype as PyTorch's copy_.
+  Net other;
+  auto loaded = net.state_dict();
+  loaded["stats.num_batches_tracked"] = mg::full({}, 7.0);
+  other.load_state_dict(loaded);
+  CHECK(other.stats->running_mean.to_vector<float>() == std::vector<float>{1.0f, 1.5f});
+  CHECK(other.stats->count.dtype() == mg::kInt64);
+  CHECK(other.stats->count.to_vector<int64_t>() == std::vector<int64_t>{7});
+  loaded["stats.running_mean"] = mg::zeros({3});
+  CHECK_THROWS_WITH(other.load_state_dict(loaded),
+                    Contains("buffer 'stats.running_mean' has shape (2,) in the model but (3,)"));
+  loaded.erase("stats.running_mean");
+  CHECK_THROWS_WITH(other.load_state_dict(loaded), Contains("missing keys [stats.running_mean]"));
+}
+
+TEST_CASE("nn: parameters, buffers and children share one namespace of plain names", "[nn]") {
+  nn::Sequential model{nn::Linear(2, 2)};
+  CHECK_THROWS_WITH(model.register_buffer("0", mg::zeros({1})),
+                    Contains("register_buffer: '0' is already registered in this module"));
+  model.register_buffer("mean", mg::zeros({1}));
+  CHECK_THROWS_WITH(model.register_parameter("mean", mg::zeros({1})),
+                    Contains("register_parameter: 'mean' is already registered"));
+  CHECK_THROWS_WITH(model.register_module("mean", std::make_shared<nn::ReLU>()),
+                    Contains("register_module: 'mean' is already registered"));
+  CHECK_THROWS_WITH(model.register_buffer("a.b", mg::zeros({1})),
+                    Contains("register_buffer: 'a.b' contains '.'"));
+  CHECK_THROWS_WITH(model.register_parameter("", mg::zeros({1})),
+                    Contains("register_parameter: the name is empty"));
+  CHECK_THROWS_WITH(model.register_buffer("none", mg::Tensor()),
+                    Contains("register_buffer: 'none' is undefined"));
+}
+
+TEST_CASE("nn: a module's own forward takes and returns several tensors", "[nn]") {
+  static_assert(nn::TensorModule<nn::Linear> && nn::TensorModule<nn::Sequential>);
+  static_assert(!nn::TensorModule<Mix>);  // so Sequential{Mix()} does not compile
+
+  Mix mix;
+  const auto a = mg::ones({2, 2}), b = mg::full({2, 2}, 2.0);
+  auto [sum, product] = mix(a, b);
+  CHECK(sum.to_vector<float>() == std::vector<float>(4, 3.0f));
+  CHECK(product.to_vector<float>() == std::vector<float>(4, 4.0f));
+  // Errors name the module as module(x)'s do, nested paths included.
+  struct Net : nn::Module {
+    std::shared_ptr<Mix> mix = register_module("mix", std::make_shared<Mix>());
+    mg::Tensor forward(const mg::Tensor& x) override { return (*mix)(x, x).second; }
+  };
+  Net net;
+  net.set_name("net");
+  CHECK(net(a).shape() == mg::Shape{2, 2});
+  CHECK_THROWS_WITH(net(mg::ones({2, 3})), Contains("net.mix (Mix): matmul: (2, 3) @ (2, 3)"));
+
+  // Behind a shared_ptr<Module>, Sequential takes it but calling it fails naming it.
+  nn::Sequential seq;
+  seq.push_back(std::static_pointer_cast<nn::Module>(std::make_shared<Mix>()));
+  CHECK_THROWS_WITH(seq(a), Contains("model.0 (Mix): Mix has no forward(const Tensor&)"));
+}
+
+TEST_CASE("nn: module trees refuse cycles and absurd depths with an error", "[nn]") {
+  auto a = std::make_shared<nn::Sequential>(), b = std::make_shared<nn::Sequential>();
+  a->push_back(b);
+  CHECK_THROWS_WITH(b->push_back(a),
+                    Contains("register_module: '0': it contains this module (at '0.')"));
+  CHECK_THROWS_WITH(a->push_back(a), Contains("a module cannot be inside itself"));
+
+  // Built top-down, the chain is refused when first walked; built bottom-up, when registered.
+  auto root = std::make_shared<nn::Sequential>();
+  auto tip = root;
+  for (int i = 0; i < nn::kMaxModuleDepth + 1; ++i) {
+    auto next = std::make_shared<nn::Sequential>();
+    tip->push_back(next);
+    tip = next;
+  }
+  CHECK_THROWS_WITH(root->parameters(), Contains("module tree deeper than 1000 levels"));
+  CHECK_THROWS_WITH(root->train(), Contains("deeper than 1000 levels"));
+  CHECK_THROWS_WITH(root->summary(), Contains("deeper than 1000 levels"));
+  CHECK_THROWS_WITH(nn::Sequential().push_back(root),
+                    Contains("register_module: '0': module tree deeper than 1000 levels"));
+}

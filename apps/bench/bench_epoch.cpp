@@ -24,16 +24,18 @@ namespace {
 
 constexpr int64_t kLayers[] = {784, 512, 256, 10};
 
-// Multiply-adds of one image: forward, weight gradients, and input gradients of every layer
-// but the first (the images need none), two flops each.
+// Multiply-adds of one image's forward pass, two flops each.
+double forward_flops_per_image() {
+  double macs = 0;
+  for (int l = 0; l + 1 < 4; ++l) macs += double(kLayers[l]) * double(kLayers[l + 1]);
+  return 2.0 * macs;
+}
+
+// Training: forward, weight gradients, and input gradients of every layer but the first (the
+// images need none).
 double flops_per_image() {
-  double forward = 0, input_grads = 0;
-  for (int l = 0; l + 1 < 4; ++l) {
-    const double macs = double(kLayers[l]) * double(kLayers[l + 1]);
-    forward += macs;
-    if (l > 0) input_grads += macs;
-  }
-  return 2.0 * (2.0 * forward + input_grads);
+  const double first_layer = 2.0 * double(kLayers[0]) * double(kLayers[1]);
+  return 3.0 * forward_flops_per_image() - first_layer;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -126,11 +128,12 @@ int main(int argc, char** argv) {
         "{{\"impl\": \"minigrad\", \"threads\": {}, \"epoch_s\": [{:.4f}], \"epoch_cpu_s\": [{:.4f}], "
         "\"eval_s\": [{:.5f}], "
         "\"loss\": {:.4f}, \"epoch_gflop\": {:.2f}, \"gflops\": {:.1f}, \"peak_gflops\": {:.1f}, "
-        "\"peak_fraction\": {:.3f}, \"max_rss_mb\": {:.1f}, \"gemm_isa\": \"{}\"}}\n",
+        "\"peak_fraction\": {:.3f}, \"eval_gflop\": {:.3f}, \"max_rss_mb\": {:.1f}, \"gemm_isa\": \"{}\", \"machine\": \"{}\"}}\n",
         threads, fmt::join(epoch_seconds, ", "), fmt::join(epoch_cpu_seconds, ", "),
         fmt::join(eval_seconds, ", "), last_loss,
         epoch_flops / 1e9, epoch_flops / epoch_s / 1e9, peak / 1e9, epoch_flops / epoch_s / peak,
-        double(usage_stats.ru_maxrss) / 1024.0, minigrad::kernels::gemm_isa());
+        forward_flops_per_image() * double(test.images.size(0)) / 1e9,
+        double(usage_stats.ru_maxrss) / 1024.0, minigrad::kernels::gemm_isa(), bench::machine_description());
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_epoch: {}\n", e.what());
     return 1;

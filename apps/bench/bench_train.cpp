@@ -167,3 +167,12 @@ BENCHMARK(BM_fashion_train_step) THREAD_ARGS;
 BENCHMARK(BM_eval_10k) THREAD_ARGS;
 
 }  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("machine", bench::machine_description());
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

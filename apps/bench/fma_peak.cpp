@@ -1,9 +1,17 @@
 #include "fma_peak.h"
 
+#include <minigrad/kernels/float_env.h>
 #include <minigrad/kernels/gemm.h>
+
+#include <fmt/format.h>
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <string_view>
 
 namespace bench {
@@ -80,6 +88,48 @@ double fma_peak() {
     return best;
   }();
   return peak;
+}
+
+namespace {
+
+struct CpuInfo {
+  std::string brand = "unknown CPU";
+  unsigned family = 0, model = 0, l2_kb = 0;
+};
+
+CpuInfo cpu_info() {
+  CpuInfo info;
+#if defined(__x86_64__)
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  if (__get_cpuid(1, &a, &b, &c, &d)) {
+    const unsigned base_family = (a >> 8) & 0xf;
+    info.family = base_family + (base_family == 0xf ? (a >> 20) & 0xff : 0);
+    info.model = ((a >> 4) & 0xf) | (base_family >= 0x6 ? ((a >> 16) & 0xf) << 4 : 0);
+  }
+  if (__get_cpuid(0x80000000, &a, &b, &c, &d) && a >= 0x80000004) {
+    unsigned words[12];
+    for (unsigned i = 0; i < 3; ++i)
+      __get_cpuid(0x80000002 + i, &words[4 * i], &words[4 * i + 1], &words[4 * i + 2], &words[4 * i + 3]);
+    char brand[sizeof words + 1] = {};
+    std::memcpy(brand, words, sizeof words);
+    std::string_view text(brand);
+    while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+    while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+    if (!text.empty()) info.brand = std::string(text);
+    if (a >= 0x80000006 && __get_cpuid(0x80000006, &a, &b, &c, &d)) info.l2_kb = c >> 16;
+  }
+#endif
+  return info;
+}
+
+}  // namespace
+
+std::string machine_description() {
+  const CpuInfo cpu = cpu_info();
+  return fmt::format("{} (family {:#x} model {:#x}), {} kernels, FMA peak {:.1f} GFLOP/s per core, L2 {} KB, "
+                     "denormals {}",
+                     cpu.brand, cpu.family, cpu.model, minigrad::kernels::gemm_isa(), fma_peak() / 1e9, cpu.l2_kb,
+                     minigrad::kernels::flush_denormal() ? "flushed (float32)" : "kept");
 }
 
 }  // namespace bench

@@ -1,4 +1,4 @@
-// The model shown in the README's "Writing a model" section, built so that it stays true.
+// The model shown in the README's "A first model" section, built so that it stays true.
 #include <minigrad/minigrad.h>
 namespace mg = minigrad;
 namespace nn = minigrad::nn;

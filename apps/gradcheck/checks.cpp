@@ -1,7 +1,8 @@
 #include "checks.h"
 
-#include <chrono>
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <unordered_map>
 
 namespace gradcheck_tool {
@@ -114,7 +115,75 @@ CheckResult check_model(nn::Module& model, const Tensor& input, const LossFn& lo
                         std::string kind, std::string name, std::string label) {
   const Tensor x = input.to(mg::kFloat64).detach().clone().requires_grad_();
   return check_leaves({.kind = std::move(kind), .name = std::move(name), .label = std::move(label)},
-                      [&] { return loss(model(x)); }, leaf_names({x}, model), gradcheck_options({}, run));
+                      [&] { return loss ? loss(model(x)) : model(x); }, leaf_names({x}, model), gradcheck_options({}, run));
+}
+
+namespace {
+
+void load_float64(nn::Module& module, const std::string& path) {
+  for (const auto& [name, p] : module.named_parameters())
+    if (p.dtype() != mg::kFloat64)
+      throw mg::Error(fmt::format("gradcheck: {}'s parameter '{}' is {}: build the module with float64 parameters "
+                                  "(the file's values are converted as they load)",
+                                  module.kind(), name, mg::dtype_name(p.dtype())));
+  nn::load(module, path);
+}
+
+std::string saved_label(const std::string& kind, const mg::Shape& input) {
+  return fmt::format("{}, input {}", kind, mg::shape_str(input));
+}
+
+}  // namespace
+
+CheckResult check_saved_module(nn::Module& module, const std::string& path, const Tensor& input, const LossFn& loss,
+                               const RunOptions& run) {
+  load_float64(module, path);
+  module.eval();
+  return check_model(module, input, loss, run, "ckpt", path, saved_label(module.kind(), input.shape()));
+}
+
+CheckpointEntry saved_module(std::string kind, std::function<std::shared_ptr<nn::Module>()> make, mg::Shape sample,
+                             LossFn loss) {
+  return {.kind = kind, .load = [=](const std::string& path, const CheckpointArgs& args) {
+            std::shared_ptr<nn::Module> module = make();
+            load_float64(*module, path);
+            mg::Shape shape{args.batch};
+            for (int64_t d : sample) shape.push_back(d);
+            mg::Generator gen(args.seed);
+            return SavedModel{
+                .model = module, .input = uniform_inputs({shape})(gen)[0], .loss = loss, .label = saved_label(kind, shape)};
+          }};
+}
+
+CheckpointCheck check_checkpoint(const Registry& registry, const std::string& path, const CheckpointArgs& args,
+                                 const RunOptions& run) {
+  if (args.batch <= 0) throw mg::Error(fmt::format("--batch {} must be positive", args.batch));
+  // Read once for its metadata and dtypes; the entry reads the file again in its own way.
+  const nn::Checkpoint file = nn::load_tensors(path);
+  auto field = [&](const std::string& key) {
+    const auto it = file.metadata.find(key);
+    return it == file.metadata.end() ? std::string() : it->second;
+  };
+  const std::string format = field("format"), kind = field("kind");
+  const CheckpointEntry* entry = registry.find_checkpoint(format, kind);
+  if (!entry) {
+    std::vector<std::string> known;
+    for (const CheckpointEntry& e : registry.checkpoints()) known.push_back(e.kind.empty() ? e.format : e.kind);
+    throw mg::Error(fmt::format("{}: no checkpoint entry for format '{}'{} is registered (registered: {}; a program "
+                                "of yours adds its modules with saved_module())",
+                                path, format, kind.empty() ? "" : fmt::format(" of kind '{}'", kind),
+                                known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+  }
+  CheckpointCheck check;
+  if (std::any_of(file.tensors.begin(), file.tensors.end(),
+                  [](const auto& named) { return named.second.dtype() == mg::kFloat32; }))
+    check.warning = fmt::format("warning: {} holds float32 parameters; checking a float64 copy of them (float32 "
+                                "finite differences are too coarse to trust)",
+                                path);
+  SavedModel saved = entry->load(path, args);
+  saved.model->eval();
+  check.result = check_model(*saved.model, saved.input, saved.loss, run, "ckpt", path, saved.label);
+  return check;
 }
 
 std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,

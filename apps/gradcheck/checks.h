@@ -49,9 +49,30 @@ std::vector<CheckResult> check_op(const OpEntry& entry, const RunOptions& run, b
 std::vector<CheckResult> check_module(const ModuleEntry& entry, const RunOptions& run, bool second_order = false);
 
 // loss(model(input)) with respect to the input and every parameter (all float64, leaves).
-using LossFn = std::function<mg::Tensor(const mg::Tensor& output)>;
 CheckResult check_model(nn::Module& model, const mg::Tensor& input, const LossFn& loss, const RunOptions& run,
                         std::string kind, std::string name, std::string label);
+
+// A module saved with nn::save, given the module: loads `path` into it (strictly: every name and
+// shape must match; the module's parameters must be float64, the file's are converted) and checks
+// loss(module(input)) in eval mode.
+CheckResult check_saved_module(nn::Module& module, const std::string& path, const mg::Tensor& input,
+                               const LossFn& loss, const RunOptions& run);
+
+// The registry entry that lets `--checkpoint FILE` check modules of kind `kind` saved with
+// nn::save: make() builds one of the saved architecture with float64 parameters; the input is
+// --batch samples of shape `sample`, uniform in [-2, 2) from --seed.
+CheckpointEntry saved_module(std::string kind, std::function<std::shared_ptr<nn::Module>()> make, mg::Shape sample,
+                             LossFn loss = {});
+
+struct CheckpointCheck {
+  CheckResult result;
+  std::string warning;  // the float32 -> float64 promotion, when it happened
+};
+
+// `--checkpoint FILE`: the registry's entry for FILE's format (and kind) rebuilds the model,
+// which is checked in eval mode (no dropout) with float64 parameters.
+CheckpointCheck check_checkpoint(const Registry& registry, const std::string& path, const CheckpointArgs& args,
+                                 const RunOptions& run);
 
 // Re-checks every node that fn() records, in forward order, at the inputs it actually received,
 // and returns the first whose backward disagrees with central differences. Each check replays

@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 
-#include "checkpoint_check.h"
 #include "report.h"
 
 namespace gradcheck_tool {
@@ -66,6 +65,9 @@ void list_registry(const Registry& registry) {
                e.cases.size());
   fmt::print("{} modules:\n", registry.modules().size());
   for (const ModuleEntry& e : registry.modules()) fmt::print("  {:<14} {} cases\n", e.name, e.cases.size());
+  fmt::print("{} checkpoint formats:\n", registry.checkpoints().size());
+  for (const CheckpointEntry& e : registry.checkpoints())
+    fmt::print("  {}{}\n", e.format, e.kind.empty() ? "" : fmt::format(" (kind {})", e.kind));
 }
 
 int run(const Registry& registry, const Flags& flags, const CLI::App& app) {
@@ -94,7 +96,8 @@ int run(const Registry& registry, const Flags& flags, const CLI::App& app) {
   if (model_mode) {
     CheckResult result;
     if (!flags.checkpoint.empty()) {
-      CheckpointCheck check = check_checkpoint(flags.checkpoint, flags.data, flags.batch, options);
+      CheckpointCheck check = check_checkpoint(
+          registry, flags.checkpoint, {.data = flags.data, .batch = flags.batch, .seed = options.seed}, options);
       if (!check.warning.empty()) fmt::print(stderr, "{}\n", check.warning);
       result = std::move(check.result);
     } else {
@@ -122,7 +125,7 @@ int run(const Registry& registry, const Flags& flags, const CLI::App& app) {
 
 }  // namespace
 
-int run_cli(int argc, char** argv, const Registry& registry) {
+int main(int argc, char** argv, const Registry& registry) {
   CLI::App app{"gradcheck: compares every gradient minigrad computes with central differences, in float64"};
   Flags flags;
   app.add_option("--op", flags.ops, "check only this op (repeatable; --list shows them)");
@@ -131,9 +134,11 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   app.add_option("--activation", flags.activation, "--model's activation: relu, leaky_relu, tanh, sigmoid, gelu, identity")
       ->capture_default_str();
   app.add_option("--loss", flags.loss, "--model's loss: cross_entropy, nll, mse")->capture_default_str();
-  app.add_option("--batch", flags.batch, "inputs per model check")->capture_default_str();
-  app.add_option("--checkpoint", flags.checkpoint, "check a trained fashion_mlp checkpoint at real test images");
-  app.add_option("--data", flags.data, "Fashion-MNIST folder for --checkpoint (default: the run's)");
+  app.add_option("--batch", flags.batch, "inputs per --model or --checkpoint check")->capture_default_str();
+  app.add_option("--checkpoint", flags.checkpoint,
+                 "check a saved model: a fashion_mlp checkpoint at real test images, or a module saved with "
+                 "nn::save whose kind the registry knows");
+  app.add_option("--data", flags.data, "Fashion-MNIST folder for a fashion_mlp --checkpoint (default: the run's)");
   app.add_option("--eps", flags.eps, "finite-difference step (default: each op's policy, 1e-6 for most)");
   app.add_option("--atol", flags.atol, "absolute tolerance (default: each op's policy, 1e-5 for most)");
   app.add_option("--rtol", flags.rtol, "relative tolerance (default: each op's policy, 1e-3 for most)");
@@ -143,7 +148,7 @@ int run_cli(int argc, char** argv, const Registry& registry) {
   app.add_flag("--fast", flags.fast, "one random projection per tensor; re-checks every entry when it fails");
   app.add_flag("--second-order", flags.second_order, "also check gradients of gradients (gradgradcheck)");
   app.add_flag("--json", flags.json, "print JSON instead of the table");
-  app.add_flag("--list", flags.list, "list the registry's ops (with their check policies) and modules");
+  app.add_flag("--list", flags.list, "list the registry's ops (with their check policies), modules and checkpoint formats");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

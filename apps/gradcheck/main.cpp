@@ -5,6 +5,11 @@
 //   gradcheck --model 784-128-64-10 --activation tanh --loss cross_entropy --batch 4
 //   gradcheck --checkpoint runs/<run>/model.ckpt --samples 64
 //   gradcheck --second-order --fast --json --eps 1e-6 --atol 1e-5 --rtol 1e-3 --seed 1
+#include "checkpoint_check.h"
 #include "cli.h"
 
-int main(int argc, char** argv) { return gradcheck_tool::run_cli(argc, argv, gradcheck_tool::builtin_registry()); }
+int main(int argc, char** argv) {
+  gradcheck_tool::Registry registry = gradcheck_tool::builtin_registry();
+  registry.add(gradcheck_tool::fashion_checkpoint());
+  return gradcheck_tool::main(argc, argv, registry);
+}

@@ -25,6 +25,15 @@ void Registry::add(ModuleEntry entry) {
   modules_.push_back(std::move(entry));
 }
 
+void Registry::add(CheckpointEntry entry) {
+  if (!entry.load)
+    throw mg::Error(fmt::format("gradcheck registry: checkpoint entry '{}' has no load function", entry.format));
+  if (find_checkpoint(entry.format, entry.kind))
+    throw mg::Error(fmt::format("gradcheck registry: checkpoint format '{}'{} is registered twice", entry.format,
+                                entry.kind.empty() ? "" : fmt::format(" of kind '{}'", entry.kind)));
+  checkpoints_.push_back(std::move(entry));
+}
+
 const OpEntry* Registry::find_op(const std::string& name) const {
   auto it = std::find_if(ops_.begin(), ops_.end(), [&](const OpEntry& e) { return e.name == name; });
   return it == ops_.end() ? nullptr : &*it;
@@ -33,6 +42,13 @@ const OpEntry* Registry::find_op(const std::string& name) const {
 const ModuleEntry* Registry::find_module(const std::string& name) const {
   auto it = std::find_if(modules_.begin(), modules_.end(), [&](const ModuleEntry& e) { return e.name == name; });
   return it == modules_.end() ? nullptr : &*it;
+}
+
+const CheckpointEntry* Registry::find_checkpoint(const std::string& format, const std::string& kind) const {
+  auto it = std::find_if(checkpoints_.begin(), checkpoints_.end(), [&](const CheckpointEntry& e) {
+    return e.format == format && (format != "minigrad.module" || e.kind == kind);
+  });
+  return it == checkpoints_.end() ? nullptr : &*it;
 }
 
 std::function<Inputs(mg::Generator&)> uniform_inputs(std::vector<Shape> shapes, double lo, double hi) {

@@ -59,19 +59,50 @@ struct ModuleEntry {
   std::vector<ModuleCase> cases{};
 };
 
+// What a whole-model check differentiates: loss(model(input)); an empty LossFn checks the output itself.
+using LossFn = std::function<mg::Tensor(const mg::Tensor& output)>;
+
+// A model read back from a checkpoint, ready to check.
+struct SavedModel {
+  std::shared_ptr<mg::nn::Module> model{};  // float64 parameters
+  mg::Tensor input{};
+  LossFn loss{};
+  std::string label{};  // the architecture and the input, for the report
+};
+
+// The command line's --data, --batch and --seed, for choosing the input.
+struct CheckpointArgs {
+  std::string data{};
+  int64_t batch = 4;
+  uint64_t seed = 1;
+};
+
+// A checkpoint format `--checkpoint FILE` can read, told apart by the file's metadata "format".
+// nn::save writes "minigrad.module" and the module's kind(), which `kind` then also matches.
+struct CheckpointEntry {
+  std::string format = "minigrad.module";
+  std::string kind{};
+  std::function<SavedModel(const std::string& path, const CheckpointArgs& args)> load{};
+};
+
 class Registry {
  public:
   // Throws on a duplicate name or an entry without cases.
   void add(OpEntry entry);
   void add(ModuleEntry entry);
+  void add(CheckpointEntry entry);
   const OpEntry* find_op(const std::string& name) const;
   const ModuleEntry* find_module(const std::string& name) const;
+  // `kind` matters only for the format "minigrad.module".
+  const CheckpointEntry* find_checkpoint(const std::string& format, const std::string& kind) const;
   const std::vector<OpEntry>& ops() const { return ops_; }
   const std::vector<ModuleEntry>& modules() const { return modules_; }
+  const std::vector<CheckpointEntry>& checkpoints() const { return checkpoints_; }
 
  private:
   std::vector<OpEntry> ops_;
   std::vector<ModuleEntry> modules_;
+  std::vector<CheckpointEntry> checkpoints_;
 };
 
 // Every op of autograd and nn, and every nn module.

@@ -6,6 +6,7 @@
 
 #include <minigrad/allocator.h>
 #include <minigrad/autograd.h>
+#include <minigrad/kernels/float_env.h>
 #include <minigrad/kernels/thread_pool.h>
 #include <minigrad/tensor.h>
 
@@ -32,13 +33,19 @@ struct TensorImpl {
 
 namespace detail {
 
-// Calls f(T{}) with T the C++ type of t's floating dtype; other dtypes are an error naming the
-// op and t's shape.
+// Calls f(T{}) with T the C++ type of t's floating dtype, under T's denormal policy (see
+// kernels/float_env.h); other dtypes are an error naming the op and t's shape.
 template <typename F>
 decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
   switch (t.dtype()) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
+    case DType::Float32: {
+      const auto scope = kernels::denormal_scope_for<float>();
+      return f(float{});
+    }
+    case DType::Float64: {
+      const auto scope = kernels::denormal_scope_for<double>();
+      return f(double{});
+    }
     default:
       throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 expected)", op,
                               dtype_name(t.dtype()), shape_str(t.shape())));

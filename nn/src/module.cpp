@@ -6,7 +6,8 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
-#include <set>
+#include <unordered_set>
+#include <utility>
 #include <typeinfo>
 
 namespace minigrad::nn {
@@ -44,13 +45,20 @@ ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std:
       kind(std::move(kind_)),
       detail(std::move(detail_)) {}
 
-Tensor Module::operator()(const Tensor& input) {
-  return call(input, [](Module& self, const Tensor& x) { return self.forward(x); });
+Tensor Module::forward(const Tensor&) {
+  throw Error(fmt::format("{} has no forward(const Tensor&): it takes or returns several tensors, "
+                          "so call it with its own arguments (Sequential chains only one-tensor "
+                          "modules)",
+                          kind()));
 }
 
-Tensor Module::call(const Tensor& input, Tensor (*run)(Module& self, const Tensor& input)) {
+Tensor Module::operator()(const Tensor& input) {
+  return call([&] { return forward(input); });
+}
+
+void Module::rethrow_with_path() const {
   try {
-    return run(*this, input);
+    throw;
   } catch (const ModuleError& e) {
     // A child failed: put our name in front of its path.
     std::vector<std::string> path{name_};
@@ -76,6 +84,14 @@ std::optional<Shape> Module::output_shape(const std::optional<Shape>&) const {
   return std::nullopt;
 }
 
+void Module::claim_name(const std::string& name, std::string_view what) {
+  if (name.empty()) throw Error(fmt::format("{}: the name is empty", what));
+  if (name.find('.') != std::string::npos)
+    throw Error(fmt::format("{}: '{}' contains '.', which separates path parts", what, name));
+  if (!names_.insert(name).second)
+    throw Error(fmt::format("{}: '{}' is already registered in this module", what, name));
+}
+
 Tensor Module::register_parameter(std::string name, Tensor value) {
   if (!value.defined()) throw Error(fmt::format("register_parameter: '{}' is undefined", name));
   if (!is_floating(value.dtype()))
@@ -83,35 +99,94 @@ Tensor Module::register_parameter(std::string name, Tensor value) {
         fmt::format("register_parameter: '{}' has dtype {}; parameters must be float32 or "
                     "float64",
                     name, value.dtype()));
-  for (const auto& [existing, _] : parameters_)
-    if (existing == name)
-      throw Error(fmt::format("register_parameter: '{}' is already registered", name));
+  claim_name(name, "register_parameter");
   value.requires_grad_(true);
   parameters_.emplace_back(std::move(name), value);
   return value;
 }
 
+Tensor Module::register_buffer(std::string name, Tensor value, bool persistent) {
+  if (!value.defined()) throw Error(fmt::format("register_buffer: '{}' is undefined", name));
+  claim_name(name, "register_buffer");
+  if (!persistent) transient_buffers_.insert(name);
+  buffers_.emplace_back(std::move(name), value);
+  return value;
+}
+
 void Module::attach(std::string name, std::shared_ptr<Module> module) {
   if (!module) throw Error(fmt::format("register_module: '{}' is null", name));
-  for (const auto& [existing, _] : children_)
-    if (existing == name)
-      throw Error(fmt::format("register_module: '{}' is already registered", name));
+  // Refuse cycles and absurd depths now, while the error can name the registration.
+  try {
+    walk(std::as_const(*module), [&](const std::string& path, const Module& m) {
+      if (&m == this)
+        throw Error(fmt::format("it contains this module{}, and a module cannot be inside itself",
+                                path.empty() ? "" : fmt::format(" (at '{}')", path)));
+    });
+  } catch (const Error& e) {
+    throw Error(fmt::format("register_module: '{}': {}", name, e.what()));
+  }
+  claim_name(name, "register_module");
   module->set_name(name);
   children_.emplace_back(std::move(name), std::move(module));
 }
 
-NamedTensors Module::named_parameters() const {
-  NamedTensors out = parameters_;
-  for (const auto& [child_name, child] : children_)
-    for (auto& [name, p] : child->named_parameters()) out.emplace_back(child_name + "." + name, p);
+template <typename M, typename F>
+void Module::walk(M& root, F&& fn) {
+  std::string prefix;
+  auto visit = [&](auto& self, M& m, int depth) -> void {
+    if (depth > kMaxModuleDepth)
+      throw Error(fmt::format("module tree deeper than {} levels (at '{}...')", kMaxModuleDepth,
+                              prefix.substr(0, 60)));
+    fn(std::as_const(prefix), m);
+    for (const auto& [name, child] : m.children_) {
+      const std::size_t length = prefix.size();
+      prefix.append(name).push_back('.');
+      self(self, *child, depth + 1);
+      prefix.resize(length);
+    }
+  };
+  visit(visit, root, 0);
+}
+
+namespace {
+
+// Appends prefix + name for each tensor not seen before (by identity).
+void add_unique(NamedTensors& out, std::unordered_set<const TensorImpl*>& seen,
+                const std::string& prefix, const NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors)
+    if (seen.insert(t.impl()).second) out.emplace_back(prefix + name, t);
+}
+
+std::vector<Tensor> values(const NamedTensors& named) {
+  std::vector<Tensor> out;
+  out.reserve(named.size());
+  for (const auto& [_, t] : named) out.push_back(t);
   return out;
 }
 
-std::vector<Tensor> Module::parameters() const {
-  std::vector<Tensor> out;
-  for (auto& [_, p] : named_parameters()) out.push_back(p);
+}  // namespace
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  std::unordered_set<const TensorImpl*> seen;
+  walk(*this, [&](const std::string& prefix, const Module& m) {
+    add_unique(out, seen, prefix, m.parameters_);
+  });
   return out;
 }
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  std::unordered_set<const TensorImpl*> seen;
+  walk(*this, [&](const std::string& prefix, const Module& m) {
+    add_unique(out, seen, prefix, m.buffers_);
+  });
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const { return values(named_parameters()); }
+
+std::vector<Tensor> Module::buffers() const { return values(named_buffers()); }
 
 int64_t Module::num_parameters() const {
   int64_t n = 0;
@@ -120,37 +195,49 @@ int64_t Module::num_parameters() const {
 }
 
 void Module::train(bool on) {
-  training_ = on;
-  for (auto& [_, child] : children_) child->train(on);
+  walk(*this, [on](const std::string&, Module& m) { m.training_ = on; });
 }
 
 void Module::zero_grad() {
   for (auto& p : parameters()) p.zero_grad();
 }
 
+std::vector<std::tuple<std::string, Tensor, bool>> Module::saved_tensors() const {
+  std::vector<std::tuple<std::string, Tensor, bool>> out;
+  walk(*this, [&](const std::string& prefix, const Module& m) {
+    for (const auto& [name, p] : m.parameters_) out.emplace_back(prefix + name, p, true);
+    for (const auto& [name, b] : m.buffers_)
+      if (!m.transient_buffers_.contains(name)) out.emplace_back(prefix + name, b, false);
+  });
+  return out;
+}
+
 StateDict Module::state_dict() const {
   StateDict out;
-  for (auto& [name, p] : named_parameters()) out.emplace(name, p.detach());
+  for (auto& [name, t, _] : saved_tensors()) out.emplace(name, t.detach());
   return out;
 }
 
 void Module::load_state_dict(const StateDict& state, bool strict) {
-  const auto params = named_parameters();
-  std::set<std::string> known;
+  const auto targets = saved_tensors();
+  std::unordered_set<std::string> known;
   std::vector<std::string> missing;
-  for (const auto& [name, p] : params) {
+  for (const auto& [name, t, is_parameter] : targets) {
     known.insert(name);
     const auto it = state.find(name);
     if (it == state.end()) {
       missing.push_back(name);
       continue;
     }
-    if (it->second.shape() != p.shape())
+    const std::string_view what = is_parameter ? "parameter" : "buffer";
+    if (!it->second.defined())
+      throw Error(fmt::format("load_state_dict: {} '{}' is undefined in the state dict", what, name));
+    if (it->second.shape() != t.shape())
       throw Error(
-          fmt::format("load_state_dict: parameter '{}' has shape {} in the model but {} in "
+          fmt::format("load_state_dict: {} '{}' has shape {} in the model but {} in "
                       "the state dict",
-                      name, shape_str(p.shape()), shape_str(it->second.shape())));
-    if (!is_floating(it->second.dtype()))
+                      what, name, shape_str(t.shape()), shape_str(it->second.shape())));
+    if (is_parameter && !is_floating(it->second.dtype()))
       throw Error(
           fmt::format("load_state_dict: parameter '{}' has dtype {} in the state dict; a "
                       "float type is needed",
@@ -166,12 +253,12 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
   }
   // Every check passed: now copy, converting dtype like PyTorch's copy_.
   NoGradGuard no_grad;
-  for (const auto& [name, p] : params) {
+  for (const auto& [name, t, _] : targets) {
     const auto it = state.find(name);
     if (it == state.end()) continue;
-    const Tensor src = it->second.to(p.dtype());
-    Tensor dst = p;
-    std::memcpy(dst.raw_data(), src.raw_data(), p.numel() * dtype_size(p.dtype()));
+    const Tensor src = it->second.to(t.dtype());
+    Tensor dst = t;
+    std::memcpy(dst.raw_data(), src.raw_data(), t.numel() * dtype_size(t.dtype()));
   }
 }
 

@@ -24,9 +24,7 @@ Tensor Sequential::forward(const Tensor& input) {
     // Linear then ReLU runs as one fused op: one pass less over the activations each way.
     const Module* next = i + 1 < children.size() ? children[i + 1].second.get() : nullptr;
     if (next && typeid(module) == typeid(Linear) && typeid(*next) == typeid(ReLU)) {
-      x = module.call(x, [](Module& self, const Tensor& in) {
-        return static_cast<Linear&>(self).forward(in, Activation::ReLU);
-      });
+      x = module.call([&] { return static_cast<Linear&>(module).forward(x, Activation::ReLU); });
       ++i;
       continue;
     }

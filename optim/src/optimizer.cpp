@@ -95,6 +95,7 @@ void Optimizer::step() {
   parallel_tasks(static_cast<int64_t>(chunks_.size()), [&](int64_t c) {
     const Chunk& chunk = chunks_[c];
     const std::size_t i = chunk.param;
+    const kernels::DenormalScope scope(params_[i].dtype() == kFloat32 && flush_denormal());
     Slot slot{params_[i], grads_[i], buffers_[i], steps_[i], chunk.begin, chunk.end};
     update(slot);
   });

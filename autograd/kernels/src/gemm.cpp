@@ -109,12 +109,11 @@ const GemmKernels<T>& select_kernels() {
 }
 
 // Below this many flops (about 5 us on one core) a parallel region costs more than it saves;
-// it is also the least work worth a task of its own. At 2^21, the 128-row training calls with
-// N = 10 or M = 10 ran on one thread; at 2^19 they run 1.4-1.5x faster on two (Zen 3). The
-// K = 10 one, bound by its stores of C, gains least and varies most (44-66 against 57 GFLOP/s).
+// it is also the least work worth a task of its own. Low enough that the training calls with
+// N = 10 or M = 10 (the last layer's) still use two threads.
 constexpr double kParallelMinFlops = 1 << 19;
-// Tasks per thread when tasks share no packing work. Claimed dynamically, they halved the time
-// threads spent waiting for each other in the 2-thread epoch on Zen 3 (8.5% -> 4.2% of samples).
+// Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
+// host slows down does not leave the others waiting at the end.
 constexpr int64_t kTasksPerThread = 8;
 // Largest operand packed whole for the tasks to share (the 10,000-row evaluation's biggest B is
 // 1.6 MB, a 1024^3 A^T 4.2 MB); the buffer stays allocated with the calling thread.

@@ -91,10 +91,10 @@ struct Avx2<double> {
 }  // namespace
 
 // 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers.
-// A is read in place: on Zen 3 that made the 2-thread training GEMMs 10-40% faster, since each
-// thread no longer packs its own copy of the shared 128-row A. The B block is sized from the
-// L2: 320 x 256 (320 KB) on Zen 3's 512 KB, the best of the blocks measured there; 128 columns
-// on a 256 KB L2 (Haswell, Skylake client), which a fixed 256 would overflow.
+// A is read in place, so the threads of a training GEMM do not each pack their own copy of the
+// shared 128-row A (its 6-row panels cannot overflow an 8-way L1 set). The B block is sized from
+// the L2: 320 x 256 (320 KB) on a 512 KB L2, 128 columns on a 256 KB one, which a fixed 256
+// would overflow.
 const GemmKernels<float>& avx2_kernels(float) {
   static const auto k = make_kernels<Avx2<float>, 6, 2>(
       320, 3072, l2_block_columns(320, sizeof(float), 16, 256), false, &pack_xk_transpose<Avx2<float>>);

@@ -123,10 +123,10 @@ inline constexpr int64_t kLine = 64;  // bytes in a cache line
 
 // Element (x, k) at src[k * ld + x], x < n: ceil(n / width) panels, panel p at
 // dst + p * width * kc. Row by row across all panels, so B is read in contiguous rows (panel by
-// panel, each row of a 16-column panel was one line, pages apart when ld = 1024 floats: 6.1%
-// of a 1024^3 call on Zen 3, 4.4% row by row). Only a ragged edge is masked: masked moves are
-// microcoded on AMD (a masked store costs about as much as a dozen plain ones). A panels of A^T
-// (width MR, not a whole number of vectors) are copied a row at a time with fixed-size moves.
+// panel, each row of a 16-column panel would be one line, pages apart when ld = 1024 floats).
+// Only a ragged edge is masked: masked moves are microcoded on AMD (a masked store costs about as
+// much as a dozen plain ones). A panels of A^T (width MR, not a whole number of vectors) are
+// copied a row at a time with fixed-size moves.
 template <class Tr, int MR>
 MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t kc,
                        typename Tr::T* dst, int width) {
@@ -134,8 +134,7 @@ MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t
   const int64_t panels = (n + width - 1) / width;
   for (int64_t k = 0; k < kc; ++k) {
     // Rows 2-4 KB apart each start a new page, where the hardware prefetchers stop: fetch
-    // 8 rows ahead (pack_kx's share of a 1024^3 call on Zen 3 5.0% -> 3.0%; of the 2-thread
-    // epoch 3.5% -> 2.9%).
+    // 8 rows ahead.
     if (k + kPackRowsAhead < kc)
       for (int64_t x = 0; x < n; x += kLine / int64_t(sizeof(typename Tr::T)))
         __builtin_prefetch(src + (k + kPackRowsAhead) * ld + x);

@@ -1,5 +1,7 @@
 #include <minigrad/kernels/thread_pool.h>
 
+#include <minigrad/kernels/float_env.h>
+
 #include <sched.h>
 
 #include <atomic>
@@ -20,9 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 // An idle thread spins this long (parallel loops of one training step come microseconds apart,
 // the serial stretch around the loss some tens), then yields to other runnable threads until
-// kYieldUntil, then sleeps on a futex. Spinning rather than yielding from 4 us on made the
-// 2-thread epoch about 3.5% faster: sched_yield is a system call, slow in a VM, and a worker
-// inside one starts the next loop late.
+// kYieldUntil, then sleeps on a futex. It spins before it yields because sched_yield is a
+// system call, slow in a VM, and a worker inside one starts the next loop late.
 constexpr auto kSpinUntil = std::chrono::microseconds(50);
 constexpr auto kYieldUntil = std::chrono::microseconds(200);
 
@@ -130,6 +131,7 @@ class Pool {
     claim_.store(uint64_t(gen) << 32 | kClosed);
     task_.store(&task);
     tasks_.store(tasks);
+    denormal_bits_.store(denormal_bits());
     done_.store(0);
     error_ = nullptr;
     claim_.store(uint64_t(gen) << 32);
@@ -171,6 +173,7 @@ class Pool {
       });
       if (stop_.load()) return;
       last = uint32_t(claim_.load() >> 32);
+      set_denormal_bits(denormal_bits_.load());
       while (run_one(last)) {
       }
     }
@@ -203,6 +206,7 @@ class Pool {
   std::atomic<const TaskRef*> task_{nullptr};
   std::atomic<int64_t> tasks_{0};
   std::atomic<uint32_t> done_{0};
+  std::atomic<uint32_t> denormal_bits_{0};  // the caller's FTZ/DAZ bits, for the workers
   std::mutex error_mutex_;
   std::exception_ptr error_;
 
