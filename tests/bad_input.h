@@ -13,6 +13,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,10 +108,13 @@ inline long long address_space_in_use() {
   return pages * ::sysconf(_SC_PAGESIZE);
 }
 
-// Runs read() in a forked child whose address space may grow by at most `budget` bytes; the
-// child reports through a pipe. read() returns a digest of what it read; it must throw
-// Expected (or return) - any other outcome is reported as such. The child calls only the reader:
-// no threads are started in it.
+// A reader that blocks (on a FIFO, say) is killed by SIGALRM after this long: a failure, not a hang.
+constexpr unsigned kReaderTimeoutSeconds = 60;
+
+// Runs read() in a forked child whose address space may grow by at most `budget` bytes and which
+// is killed after kReaderTimeoutSeconds; the child reports through a pipe. read() returns a
+// digest of what it read; it must throw Expected (or return) - any other outcome is reported as
+// such. The child calls only the reader: no threads are started in it.
 template <class Expected>
 Outcome run_capped(const std::function<std::string()>& read, long long budget) {
   int fds[2];
@@ -119,6 +123,7 @@ Outcome run_capped(const std::function<std::string()>& read, long long budget) {
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     ::close(fds[0]);
+    ::alarm(kReaderTimeoutSeconds);
     if (!kAddressSanitizer) {
       const rlim_t cap = static_cast<rlim_t>(address_space_in_use() + budget);
       const rlimit limit{cap, cap};
@@ -155,7 +160,9 @@ Outcome run_capped(const std::function<std::string()>& read, long long budget) {
   ::waitpid(pid, &status, 0);
   Outcome out;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || report.empty()) {
-    out.text = WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status)) : "no report";
+    out.text = !WIFSIGNALED(status)          ? "no report"
+               : WTERMSIG(status) == SIGALRM ? "timed out (blocked for " + std::to_string(kReaderTimeoutSeconds) + " s)"
+                                             : "signal " + std::to_string(WTERMSIG(status));
     return out;
   }
   out.kind = static_cast<Outcome::Kind>(report[0] - '0');

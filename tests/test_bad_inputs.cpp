@@ -10,6 +10,8 @@
 #include <cstring>
 #include <numeric>
 
+#include <sys/stat.h>
+
 #include <zlib.h>
 
 #include <minigrad/data/csv.h>
@@ -154,7 +156,9 @@ TEST_CASE("bad input: IDX image/label pairs that disagree", "[data][bad-input]")
       {"label 255", idx_file({3}, Bytes{1, 2, '\xff'}), "label at index 2 is 255"},
       {"2 labels for 3 images", idx_file({2}, Bytes{1, 2}), "has 2 labels"},
       {"4 labels for 3 images", idx_file({4}, Bytes{1, 2, 3, 4}), "has 4 labels"},
-      {"labels as a matrix", idx_file({3, 1}, Bytes{1, 2, 3}), "labels must have 1 dimension"},
+      {"labels as a matrix", idx_file({3, 1}, Bytes{1, 2, 3}), "is an IDX file of 2 dimensions, expected a labels file"},
+      {"an images file as labels", idx_file({3, 2, 2}, iota(12)), "is an images file (3 dimensions: count x rows x cols), "
+                                                                 "expected a labels file (1 dimension: count)"},
   };
   for (const auto& [name, bytes, expect] : labels) {
     INFO(name);
@@ -167,7 +171,7 @@ TEST_CASE("bad input: IDX image/label pairs that disagree", "[data][bad-input]")
   write_file(dir / "labels", idx_file({3}, Bytes{1, 2, 3}));
   write_file(dir / "flat", idx_file({12}, iota(12)));
   CHECK_THROWS_WITH(md::load_idx_pair(dir / "flat", dir / "labels"),
-                    Contains(dir / "flat") && Contains("images must have 3 dimensions"));
+                    Contains(dir / "flat: is a labels file (1 dimension: count), expected an images file"));
 }
 
 TEST_CASE("bad input: CSV corpus", "[data][bad-input]") {
@@ -352,4 +356,36 @@ TEST_CASE("bad input: checkpoint corpus", "[nn][bad-input]") {
   }
   CHECK(tried > 900);
   WARN("checkpoint: " << tried << " broken files tried");
+}
+
+// A FIFO without a writer blocks an ordinary open forever, and a device such as /dev/zero never
+// ends: every reader must refuse both (and a directory) unread, naming the kind of file.
+TEST_CASE("bad input: every reader refuses a FIFO, a device and a directory without reading them", "[bad-input]") {
+  TempDir dir;
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+  const std::vector<std::pair<std::string, std::string>> inputs = {
+      {dir / "fifo", "is a FIFO, not a regular file"},
+      {"/dev/zero", "is a character device, not a regular file"},
+      {dir.path.string(), "is a directory, not a regular file"},
+  };
+  write_file(dir / "labels", idx_file({3}, Bytes{1, 2, 3}));
+  const std::vector<std::pair<std::string, std::function<void(const std::string&)>>> data_readers = {
+      {"read_idx", [](const std::string& p) { md::read_idx(p); }},
+      {"read_image_csv", [](const std::string& p) { md::read_image_csv(p); }},
+      {"load_idx_pair", [&](const std::string& p) { md::load_idx_pair(p, dir / "labels"); }},
+  };
+  for (const auto& [path, expect] : inputs) {
+    for (const auto& [name, read] : data_readers) {
+      INFO(name << "(" << path << ")");
+      const Outcome out = run_capped<md::DataError>([&] { read(path); return std::string(); }, kBudget);
+      INFO(kind_name(out.kind) << ": " << out.text);
+      REQUIRE(out.kind == Outcome::Threw);
+      CHECK_THAT(out.text, Contains(path) && Contains(expect));
+    }
+    INFO("load_tensors(" << path << ")");
+    const Outcome out = run_capped<minigrad::Error>([&] { nn::load_tensors(path); return std::string(); }, kBudget);
+    INFO(kind_name(out.kind) << ": " << out.text);
+    REQUIRE(out.kind == Outcome::Threw);
+    CHECK_THAT(out.text, Contains(path) && Contains(expect));
+  }
 }

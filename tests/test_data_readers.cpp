@@ -14,6 +14,7 @@
 #include <numeric>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <zlib.h>
@@ -304,18 +305,20 @@ TEST_CASE("data: load_idx_pair checks that images and labels agree", "[data]") {
         write_file(dir / "flat", idx_file({3, 4}, iota_bytes(12)));
         write_file(dir / "lab", idx_file({3}, {1, 2, 3}));
         CHECK_THAT(error_of([&] { md::load_idx_pair(dir / "flat", dir / "lab"); }),
-                   Contains("flat") && Contains("images must have 3 dimensions") && Contains("has 2"));
+                   Contains("flat: is an IDX file of 2 dimensions, expected an images file"));
         CHECK_THAT(error_of([&] { md::load_idx_pair(images[0], images[1]); }),
-                   Contains(images[1]) && Contains("labels must have 1 dimension"));
+                   Contains(images[1] + ": is an images file (3 dimensions: count x rows x cols), expected a labels file"));
+        CHECK_THAT(error_of([&] { md::load_idx_pair(dir / "lab", dir / "lab"); }),
+                   Contains("lab: is a labels file (1 dimension: count), expected an images file"));
     }
 }
 
 TEST_CASE("data: load_fashion_mnist and find_fashion_mnist on a generated directory", "[data]") {
     TempDir dir;
     // train gzipped, test raw: both spellings are accepted.
-    write_file(dir / "train-images-idx3-ubyte.gz", gzip(idx_file({4, 3, 2}, iota_bytes(24))));
+    write_file(dir / "train-images-idx3-ubyte.gz", gzip(idx_file({4, 28, 28}, iota_bytes(4 * 784))));
     write_file(dir / "train-labels-idx1-ubyte.gz", gzip(idx_file({4}, {0, 1, 2, 9})));
-    write_file(dir / "t10k-images-idx3-ubyte", idx_file({2, 3, 2}, iota_bytes(12, 100)));
+    write_file(dir / "t10k-images-idx3-ubyte", idx_file({2, 28, 28}, iota_bytes(2 * 784, 100)));
 
     SECTION("a missing file is named") {
         CHECK_THAT(error_of([&] { md::load_fashion_mnist(dir.path.string(), md::Split::Test); }),
@@ -323,6 +326,8 @@ TEST_CASE("data: load_fashion_mnist and find_fashion_mnist on a generated direct
         // A directory named on the command line is authoritative: no silent fallback to other data.
         CHECK_THAT(error_of([&] { md::find_fashion_mnist(dir.path.string()); }),
                    Contains(dir.path.string()) && Contains("missing t10k-labels-idx1-ubyte[.gz]"));
+        // The training split alone is there, and is all that is asked for.
+        CHECK(md::find_fashion_mnist(dir.path.string(), {md::Split::Train}) == dir.path.string());
     }
 
     write_file(dir / "t10k-labels-idx1-ubyte", idx_file({2}, {5, 6}));
@@ -330,13 +335,23 @@ TEST_CASE("data: load_fashion_mnist and find_fashion_mnist on a generated direct
     SECTION("loading both splits") {
         md::ImageSet train = md::load_fashion_mnist(dir.path.string(), md::Split::Train);
         CHECK(train.count == 4);
-        CHECK(train.rows == 3);
-        CHECK(train.cols == 2);
+        CHECK(train.rows == 28);
+        CHECK(train.cols == 28);
         CHECK(train.labels == Bytes{0, 1, 2, 9});
         md::ImageSet test = md::load_fashion_mnist(dir.path.string(), md::Split::Test);
         CHECK(test.count == 2);
-        CHECK(test.pixels == iota_bytes(12, 100));
+        CHECK(test.pixels == iota_bytes(2 * 784, 100));
         CHECK(test.labels == Bytes{5, 6});
+    }
+    SECTION("images of another size are refused, not trained on as 28x28") {
+        write_file(dir / "t10k-images-idx3-ubyte", idx_file({2, 14, 56}, iota_bytes(2 * 784)));
+        CHECK_THAT(error_of([&] { md::load_fashion_mnist(dir.path.string(), md::Split::Test); }),
+                   Contains("t10k-images-idx3-ubyte: images are 14x56, Fashion-MNIST's are 28x28"));
+    }
+    SECTION("evaluation needs the test split only") {
+        fs::remove(dir / "train-images-idx3-ubyte.gz");
+        CHECK_THAT(error_of([&] { md::find_fashion_mnist(dir.path.string()); }), Contains("missing train-images-idx3-ubyte"));
+        CHECK(md::find_fashion_mnist(dir.path.string(), {md::Split::Test}) == dir.path.string());
     }
     SECTION("search order: the command line, then $FASHION_MNIST_DIR") {
         CHECK(md::find_fashion_mnist(dir.path.string()) == dir.path.string());
@@ -444,6 +459,10 @@ TEST_CASE("data: read_image_csv errors name the file, line, column and cell", "[
     CHECK_THAT(err("nonnum.csv", head + "1,2,3,4,5\r\n1,2,3,abc,5\r\n"),
                Contains(dir / "nonnum.csv") && Contains("line 3, column 4 (pixel3): 'abc' is not an integer"));
     CHECK_THAT(err("float.csv", "1,2,3,4.5,5\n"), Contains("line 1, column 4 (pixel3): '4.5' is not an integer"));
+    // A NUL or escape byte in a cell is shown escaped, never raw in the message.
+    const std::string nul = err("nul.csv", std::string("1,2,3,4\0x,5\n", 12));
+    CHECK_THAT(nul, Contains("'4\\x00x' is not an integer"));
+    CHECK(nul.find('\0') == std::string::npos);
     CHECK_THAT(err("v256.csv", "1,2,3,4,5\n1,2,256,4,5\n"),
                Contains(dir / "v256.csv") && Contains("line 2, column 3 (pixel2): value '256' is out of range 0..255"));
     CHECK_THAT(err("neg.csv", head + "1,-1,3,4,5\n"),
@@ -496,4 +515,16 @@ TEST_CASE("data: the real Fashion-MNIST, when installed", "[data][real]") {
     per_class = {};
     for (uint8_t l : test.labels) per_class.at(l)++;
     for (int c = 0; c < 10; ++c) CHECK(per_class[c] == 1000);
+}
+
+TEST_CASE("data: a reader's DataError is a minigrad::Error", "[data]") {
+    STATIC_REQUIRE(std::is_base_of_v<minigrad::Error, md::DataError>);
+    TempDir dir;
+    const std::string missing = (dir.path / "missing-idx3").string();
+    try {
+        md::read_idx(missing);
+        FAIL("read_idx of a missing file threw nothing");
+    } catch (const minigrad::Error& e) {
+        CHECK_THAT(e.what(), Contains(missing));
+    }
 }

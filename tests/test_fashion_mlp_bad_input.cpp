@@ -6,8 +6,10 @@
 
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <zlib.h>
 
@@ -15,6 +17,7 @@
 
 #include "bad_input.h"
 #include "config.h"
+#include "figures.h"
 #include "images.h"
 #include "train.h"
 
@@ -22,6 +25,7 @@ using namespace bad_input;
 using Catch::Matchers::Contains;
 using minigrad::Error;
 using namespace std::string_literals;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -92,8 +96,23 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
 
   // Values of the right type but out of range: validate names the setting.
   const std::vector<std::pair<std::string, std::string>> invalid = {
-      {"lr = -1", "lr -1 must be positive"},
-      {"lr = nan", "lr nan must be positive"},
+      {"lr = -1", "lr -1 must be in (0, 1e+100]"},
+      {"lr = nan", "lr nan must be in (0, 1e+100]"},
+      {"lr = 1e308", "lr 1e+308 must be in (0, 1e+100]"},
+      {"clip_norm = -1", "clip_norm -1 must be a finite number >= 0"},
+      {"clip_norm = nan", "clip_norm nan must be a finite number >= 0"},
+      {"clip_value = inf", "clip_value inf must be a finite number >= 0"},
+      {"warmup_epochs = -5", "warmup_epochs -5 must be >= 0"},
+      {"train_limit = -5", "train_limit -5 must be >= 0 (0 = all)"},
+      {"test_limit = -1", "test_limit -1 must be >= 0 (0 = all)"},
+      {"train_limit = 1\nval_fraction = 0.6", "train_limit 1 with val_fraction 0.6 leaves no training images"},
+      {"init_scale = inf", "init_scale inf must be a finite number > 0"},
+      {"l2 = inf", "l2 inf must be a finite number >= 0"},
+      {"weight_decay = -0.1", "weight_decay -0.1 must be a finite number >= 0"},
+      {"momentum = 1.5", "momentum 1.5 must be in [0, 1)"},
+      {"beta2 = 1", "beta2 1 must be in [0, 1)"},
+      {"gamma = 0", "gamma 0 must be a finite number > 0"},
+      {"step_size = 0", "step_size 0 must be >= 1"},
       {"dropout = 1.5", "dropout 1.5"},
       {"epochs = 0", "epochs 0"},
       {"hidden = [0]", "hidden size 0"},
@@ -108,6 +127,14 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
     CHECK_THROWS_WITH(fashion::validate(fashion::from_toml(text, "x.toml")), Contains(expect));
     ++tried;
   }
+  write_file(dir / "huge.toml", "# " + Bytes(fashion::kMaxConfigBytes, 'x') + "\nlr = 0.1\n");
+  CHECK_THAT(error_of(dir / "huge.toml", [&] {
+               fashion::TrainConfig c;
+               fashion::load_config_file(dir / "huge.toml", c);
+               return std::string();
+             }),
+             Contains("bytes is larger than a TOML config file can be (at most 1048576 bytes)"));
+  ++tried;
   CHECK_THAT(error_of(dir / "missing.toml", [&] {
                fashion::TrainConfig c;
                fashion::load_config_file(dir / "missing.toml", c);
@@ -284,7 +311,7 @@ TEST_CASE("bad input: fashion_mlp checkpoints", "[fashion][bad-input]") {
        "'hidden' must be a list of integers"},
       {"a config with an invalid value",
        [&](const std::string& p) { write_checkpoint(p, small, {}, {{"config", "hidden = [8]\nlr = -1\n"}}); },
-       "lr -1 must be positive"},
+       "lr -1 must be in (0, 1e+100]"},
       {"a standardization that is not a number",
        [&](const std::string& p) { write_checkpoint(p, small, {}, {{"standardization_std", "wide"}}); },
        "'standardization_std' is 'wide'"},
@@ -335,8 +362,10 @@ struct CliResult {
   std::string out, err;
 };
 
-// Runs fashion_mlp with args in a child with a capped address space (except under ASan).
-CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir, long long budget = 1LL << 30) {
+// Runs fashion_mlp with args in a child with a capped address space (except under ASan), killed
+// by SIGALRM (status 128 + 14) if it runs longer than timeout_seconds: a hang fails, not blocks.
+CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir, long long budget = 1LL << 30,
+                  unsigned timeout_seconds = 600) {
   const std::string out_path = dir / "stdout", err_path = dir / "stderr";
   const pid_t pid = ::fork();
   REQUIRE(pid >= 0);
@@ -352,6 +381,7 @@ CliResult run_cli(const std::vector<std::string>& args, const TempDir& dir, long
     std::vector<char*> argv{const_cast<char*>(FASHION_MLP_EXE)};
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    ::alarm(timeout_seconds);  // kept across exec
     ::execv(FASHION_MLP_EXE, argv.data());
     ::_exit(127);
   }
@@ -382,10 +412,24 @@ TEST_CASE("bad input: every command-line flag", "[fashion][bad-input][cli]") {
   });
   // Values of the right type that validate refuses.
   const std::vector<std::pair<std::vector<std::string>, std::string>> invalid = {
-      {{"--lr", "-1"}, "lr -1 must be positive"},
-      {{"--lr", "0"}, "lr 0 must be positive"},
+      {{"--lr", "-1"}, "lr -1 must be in (0, 1e+100]"},
+      {{"--lr", "0"}, "lr 0 must be in (0, 1e+100]"},
+      {{"--lr", "inf"}, "lr inf must be in (0, 1e+100]"},
+      {{"--lr", "1e308"}, "lr 1e+308 must be in (0, 1e+100]"},
+      {{"--lr", "1e999"}, "1e999 is outside the range of a double"},
+      {{"--lr", "0x10"}, "0x10 is not a decimal number"},
+      {{"--clip-norm", "-1"}, "clip_norm -1 must be a finite number >= 0"},
+      {{"--clip-norm", "nan"}, "clip_norm nan must be a finite number >= 0"},
+      {{"--warmup-epochs", "-5"}, "warmup_epochs -5 must be >= 0"},
+      {{"--train-limit", "-5"}, "train_limit -5 must be >= 0"},
+      {{"--test-limit", "-1"}, "test_limit -1 must be >= 0"},
+      {{"--train-limit", "1", "--val-fraction", "0.6"}, "train_limit 1 with val_fraction 0.6 leaves no training images (1 held out"},
+      {{"--init-scale", "inf"}, "init_scale inf must be a finite number > 0"},
+      {{"--l2", "inf"}, "l2 inf must be a finite number >= 0"},
+      {{"--activation", "re\x01lu\x1b[31m"}, "activation 're\\x01lu\\x1b[31m' must be one of"},
+      {{"--optimizer", std::string(100'000, 'a')}, "aaaa... (100000 bytes in all)' must be one of"},
       {{"--dropout", "1"}, "dropout 1 must be in [0, 1)"},
-      {{"--epochs", "0"}, "epochs 0 must be positive"},
+      {{"--epochs", "0"}, "epochs 0 must be >= 1"},
       {{"--batch-size", "-5"}, "batch_size -5"},
       {{"--val-fraction", "1"}, "val_fraction 1"},
       {{"--hidden", "0"}, "hidden size 0"},
@@ -401,7 +445,7 @@ TEST_CASE("bad input: every command-line flag", "[fashion][bad-input][cli]") {
       {{"--augment-shift", "14"}, "augment_shift 14"},
       {{"--patience", "-1"}, "patience -1"},
       {{"--init-scale", "0"}, "init_scale 0"},
-      {{"--l2", "-1"}, "l1, l2 and weight_decay must be >= 0"},
+      {{"--l2", "-1"}, "l2 -1 must be a finite number >= 0"},
       {{"--epochs", "99999999999999999999"}, "99999999999999999999 does not fit in a 64-bit integer"},
       {{"--seed", "-99999999999999999999"}, "does not fit in a 64-bit integer"},
       {{"--hidden", "64,99999999999999999999"}, "does not fit in a 64-bit integer"},
@@ -411,12 +455,19 @@ TEST_CASE("bad input: every command-line flag", "[fashion][bad-input][cli]") {
       {{"--config", dir / "missing.toml"}, "missing.toml: config file not found"},
       {{"--recipe", "nope"}, "recipe 'nope' not found"},
   };
+  // Each is refused before any data is read: with a --data that holds none, the message is
+  // still about the setting, and the status is 2 (a usage error).
+  std::set<std::vector<std::string>> usage_errors;
   for (const auto& [args, expect] : invalid)
     for (const char* command : {"train", "sweep", "lr-find"}) {
       std::vector<std::string> full{command};
       full.insert(full.end(), args.begin(), args.end());
       if (std::string(command) == "sweep") full.insert(full.end(), {"--grid", "lr=1e-3"});
       full.insert(full.end(), {"--out", dir / "out"});
+      if (args[0] != "--data") {
+        full.insert(full.end(), {"--data", dir / "no-data-here"});
+        usage_errors.insert(full);
+      }
       cases.push_back({full, expect});
     }
   write_file(dir / "garbage.ckpt", "MINIGRAD but not really a checkpoint");
@@ -452,9 +503,12 @@ TEST_CASE("bad input: every command-line flag", "[fashion][bad-input][cli]") {
     INFO("stderr: " << r.err);
     CHECK(r.status != 0);
     CHECK(r.status < 128);  // an exit, not a signal
+    if (usage_errors.contains(args)) CHECK(r.status == 2);
     std::string err = r.err;
     while (!err.empty() && err.back() == '\n') err.pop_back();
     CHECK(err.find('\n') == std::string::npos);
+    CHECK(err.size() < 2000);  // a huge value is cut, not echoed whole
+    CHECK(std::none_of(err.begin(), err.end(), [](char c) { return c >= 0 && c < 0x20; }));
     CHECK_THAT(err, Contains(expect));
   }
   CHECK(cases.size() > 150);
@@ -483,10 +537,11 @@ TEST_CASE("train warns when the first loss is far from ln(10)", "[fashion][cli][
   TempDir dir;
   const std::vector<std::string> common = {"train", "--epochs", "1", "--train-limit", "600", "--test-limit", "100",
                                            "--hidden", "32", "--batch-size", "100", "--threads", "1"};
+  int runs = 0;
   auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = common;
     args.insert(args.end(), extra.begin(), extra.end());
-    args.insert(args.end(), {"--out", dir / "run"});
+    args.insert(args.end(), {"--out", dir / ("run" + std::to_string(++runs))});
     return run_cli(args, dir, 4LL << 30);
   };
   // Weights of std 1 on 784 standardized inputs make logits of size ~30: a first loss far above 2.3.
@@ -498,4 +553,88 @@ TEST_CASE("train warns when the first loss is far from ln(10)", "[fashion][cli][
   INFO(quiet.err);
   REQUIRE(quiet.status == 0);
   CHECK_THAT(quiet.err, !Contains("warning: first loss"));
+}
+
+TEST_CASE("bad input: a FIFO or a device given to any reader or command is refused unread", "[fashion][bad-input][cli]") {
+  TempDir dir;
+  REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
+  fashion::TrainConfig small;
+  small.hidden = {8};
+  write_checkpoint(dir / "model.ckpt", small);
+  const std::string fifo = "is a FIFO, not a regular file", device = "is a character device, not a regular file";
+  for (const auto& [path, expect] : {std::pair{dir / "fifo", fifo}, std::pair{std::string("/dev/zero"), device}}) {
+    INFO(path);
+    fashion::TrainConfig config;
+    CHECK_THAT(error_of(path, [&] { fashion::load_config_file(path, config); return std::string(); }), Contains(expect));
+    CHECK_THAT(error_of(path, [&] { fashion::load_gray_image(path); return std::string(); }), Contains(expect));
+    CHECK_THAT(error_of(path, [&] { fashion::read_metrics_csv(path); return std::string(); }), Contains(expect));
+    CHECK_THAT(error_of(path, [&] { fashion::load_checkpoint(path); return std::string(); }), Contains(expect));
+    // The commands, each with a timeout: a reader blocked on the FIFO fails the test (status 142).
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"eval", path},
+             {"predict", path, "--index", "0"},
+             {"predict", dir / "model.ckpt", path},
+             {"train", "--config", path},
+         }) {
+      std::string line;
+      for (const std::string& a : args) line += " " + a;
+      INFO("fashion_mlp" << line);
+      const CliResult r = run_cli(args, dir, 1LL << 30, 60);
+      INFO(r.err);
+      CHECK((r.status == 1 || r.status == 2));
+      CHECK_THAT(r.err, Contains(path) && Contains(expect));
+    }
+  }
+  fs::create_directories(dir / "run");
+  REQUIRE(::mkfifo((dir / "run/metrics.csv").c_str(), 0600) == 0);
+  const CliResult compare = run_cli({"compare", dir / "run", "--out", dir / "c.png"}, dir, 1LL << 30, 60);
+  CHECK(compare.status == 1);
+  CHECK_THAT(compare.err, Contains("metrics.csv: is a FIFO"));
+}
+
+TEST_CASE("eval and predict --index need the test split only", "[fashion][cli][e2e]") {
+  TempDir dir;
+  const std::string real = minigrad::data::find_fashion_mnist();
+  fs::create_directories(dir / "test-only");
+  for (const char* stem : {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
+    for (const std::string suffix : {".gz", ""})
+      if (fs::exists(real + "/" + stem + suffix)) fs::create_symlink(real + "/" + stem + suffix, dir / "test-only/" + stem + suffix);
+  fashion::TrainConfig small;
+  small.hidden = {8};
+  write_checkpoint(dir / "model.ckpt", small);
+  const CliResult eval = run_cli({"eval", dir / "model.ckpt", "--data", dir / "test-only"}, dir);
+  INFO(eval.err);
+  CHECK(eval.status == 0);
+  CHECK_THAT(eval.out, Contains("test accuracy"));
+  const CliResult predict = run_cli({"predict", dir / "model.ckpt", "--index", "3", "--data", dir / "test-only"}, dir);
+  INFO(predict.err);
+  CHECK(predict.status == 0);
+  CHECK_THAT(predict.out, Contains("test[3]:"));
+}
+
+TEST_CASE("fashion_mlp exits 2 for usage errors, 1 for errors while running, 0 for --help", "[fashion][cli]") {
+  TempDir dir;
+  const std::vector<std::pair<std::vector<std::string>, int>> cases = {
+      {{"train", "--no-such-flag"}, 2},
+      {{"train", "--lr", "abc"}, 2},
+      {{"train", "--resume", dir / "r", "--force"}, 2},
+      {{"fly"}, 2},
+      {{}, 2},
+      {{"sweep", "--grid", "lr"}, 2},
+      {{"lr-find", "--end", "inf"}, 2},
+      {{"predict", dir / "missing.ckpt"}, 2},
+      {{"--help"}, 0},
+      {{"train", "--help"}, 0},
+      {{"eval", dir / "missing.ckpt"}, 1},
+      {{"train", "--data", dir / "nowhere", "--out", dir / "out"}, 1},
+  };
+  for (const auto& [args, status] : cases) {
+    std::string line;
+    for (const std::string& a : args) line += " " + a;
+    INFO("fashion_mlp" << line);
+    const CliResult r = run_cli(args, dir, 1LL << 30, 60);
+    INFO(r.err);
+    CHECK(r.status == status);
+  }
+  CHECK_THAT(run_cli({"--help"}, dir).out, Contains("exit status: 0 done, 1 error while running, 2 usage error"));
 }

@@ -123,6 +123,7 @@ class Process {
     return true;
   }
   void send(int signal) { REQUIRE(::kill(pid_, signal) == 0); }
+  pid_t pid() const { return pid_; }
   // Reads to the end and reaps the process: its exit status, or 128 + the signal that killed it.
   int finish(std::chrono::seconds timeout = std::chrono::seconds(300)) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -168,10 +169,11 @@ class Process {
   bool exited_ = false;
 };
 
-int run(const std::vector<std::string>& args, std::string* err = nullptr) {
+int run(const std::vector<std::string>& args, std::string* err = nullptr, std::string* out = nullptr) {
   Process p(args);
   const int status = p.finish();
   if (err) *err = p.err;
+  if (out) *out = p.out;
   INFO("fashion_mlp stdout:\n" << p.out << "\nstderr:\n" << p.err);
   return status;
 }
@@ -221,7 +223,7 @@ TEST_CASE("fashion_mlp: SIGINT and SIGTERM mid-epoch save the run; resumed, it e
   CHECK((batch >= 100 && batch < 675));
 
   std::string err;
-  CHECK(run({"train", "--resume", interrupted, "--lr", "0.1", "--activation", "tanh"}, &err) == 1);
+  CHECK(run({"train", "--resume", interrupted, "--lr", "0.1", "--activation", "tanh"}, &err) == 2);
   CHECK_THAT(err, Contains("cannot resume with a different config (activation is 'relu' in the run, 'tanh' now; "
                            "lr is 0.001 in the run, 0.1 now)"));
   CHECK(run({"train", "--resume", dir.sub("nowhere")}, &err) == 1);
@@ -338,11 +340,12 @@ TEST_CASE("fashion_mlp: --on-nan skip drops the bad steps, counts them, and leav
 
 TEST_CASE("fashion_mlp: a huge learning rate ends the process with the epoch, batch and parameter that went bad", "[e2e]") {
   TempDir dir;
-  std::string err;
+  std::string err, out;
   CHECK(run({"train", "--train-limit", "2000", "--test-limit", "100", "--hidden", "16", "--epochs", "1", "--optimizer",
              "sgd", "--lr", "1e30", "--out", dir.sub("run")},
-            &err) == 3);
+            &err, &out) == 3);
   CHECK_THAT(err, Contains("fashion_mlp: training stopped at epoch 1, batch 2: loss is nan, first non-finite gradient: 0.weight"));
+  CHECK_THAT(out, !Contains("test accuracy"));  // no epoch ended: no test numbers of a model that never trained
 
   // In a sweep the diverging point gets a line, not a row, and the others still run.
   Process sweep({"sweep", "--grid", "lr=1e30,0.01", "--train-limit", "2000", "--hidden", "16", "--epochs", "1",
@@ -386,4 +389,123 @@ TEST_CASE("fashion_mlp: a run directory that cannot take the run's files is refu
   fashion::TrainConfig c = small_config();
   c.out = dir.sub("file/run");
   CHECK_THROWS_WITH(fashion::train(c, fashion::load_splits(c), {.quiet = true}), Contains("cannot create it"));
+}
+
+namespace {
+
+// A run of a few seconds: 113 steps per epoch.
+std::vector<std::string> tiny_run(const std::string& out, const std::string& seed = "1") {
+  return {"train", "--train-limit", "2000", "--test-limit", "100", "--hidden", "16", "--batch-size", "16", "--epochs",
+          "2", "--threads", "1", "--log-every", "5", "--seed", seed, "--out", out};
+}
+
+// The pid of a process that has ended: nothing runs under it (until the pid is reused).
+pid_t dead_pid() {
+  const pid_t pid = ::fork();
+  if (pid == 0) ::_exit(0);
+  ::waitpid(pid, nullptr, 0);
+  return pid;
+}
+
+}  // namespace
+
+TEST_CASE("fashion_mlp: two trainings into one --out at once: one runs, the other is refused naming it", "[e2e]") {
+  TempDir dir;
+  const std::string out = dir.sub("run");
+  Process a(tiny_run(out, "1")), b(tiny_run(out, "2"));
+  const int status_a = a.finish(), status_b = b.finish();
+  INFO("a: " << status_a << " " << a.err << "\nb: " << status_b << " " << b.err);
+  REQUIRE(((status_a == 0 && status_b == 1) || (status_a == 1 && status_b == 0)));
+  Process& loser = status_a == 1 ? a : b;
+  const std::string winner_seed = status_a == 0 ? "1" : "2";
+  CHECK_THAT(loser.err, Contains(out + " is in use by another process (pid " +
+                                 std::to_string((status_a == 0 ? a : b).pid()) + ")"));
+  // Every file is the winner's.
+  fashion::TrainConfig config;
+  fashion::load_config_file(out + "/config.toml", config);
+  CHECK(config.seed == std::stoll(winner_seed));
+  const auto model = fashion::load_checkpoint(out + "/model.ckpt");
+  CHECK(model.config.seed == config.seed);
+
+  // Finished, the directory is not overwritten without --force.
+  const std::string before = read_text(out + "/model.ckpt");
+  std::string err;
+  CHECK(run(tiny_run(out, "3"), &err) == 1);
+  CHECK_THAT(err, Contains(out + " holds a finished run (model.ckpt): choose another --out, or pass --force"));
+  CHECK(read_text(out + "/model.ckpt") == before);
+}
+
+TEST_CASE("fashion_mlp: a run directory is locked, checked for an earlier run, and cleaned of dead writers' files", "[fashion]") {
+  TempDir dir;
+  const std::string out = dir.sub("run");
+  {
+    const fashion::RunDirectory held(out, fashion::RunDirMode::New, 0);
+    CHECK_THROWS_WITH(fashion::RunDirectory(out, fashion::RunDirMode::Resume, 0),
+                      Contains(out + " is in use by another process (pid " + std::to_string(::getpid()) + ")"));
+  }
+  CHECK_NOTHROW(fashion::RunDirectory(out, fashion::RunDirMode::New, 0));  // released with its owner
+
+  std::ofstream(out + "/config.toml") << "epochs = 2\n";
+  CHECK_THROWS_WITH(fashion::RunDirectory(out, fashion::RunDirMode::New, 0),
+                    Contains("holds a run stopped before its first resume point: continue it with `fashion_mlp train "
+                             "--resume " + out + "`"));
+  std::ofstream(out + "/resume.ckpt") << "state";
+  std::ofstream(out + "/best.ckpt") << "weights";
+  CHECK_THROWS_WITH(fashion::RunDirectory(out, fashion::RunDirMode::New, 0),
+                    Contains(out + " holds an interrupted run (resume.ckpt): continue it with `fashion_mlp train --resume " +
+                             out + "`, or pass --force"));
+  CHECK_NOTHROW(fashion::RunDirectory(out, fashion::RunDirMode::Resume, 0));
+
+  // A writer SIGKILLed between creating its temporary and renaming it leaves <file>.tmp.<pid>.
+  const std::string stale = fmt::format("{}/model.ckpt.tmp.{}", out, dead_pid());
+  const std::string live = fmt::format("{}/metrics.csv.tmp.{}", out, ::getppid());
+  std::ofstream(stale) << "half a checkpoint";
+  std::ofstream(live) << "being written";
+  std::ofstream(out + "/notes.tmp.txt") << "not a temporary of ours";
+  {
+    const fashion::RunDirectory forced(out, fashion::RunDirMode::Force, 0);
+    CHECK(forced.removed_temporaries() == std::vector<std::string>{stale});
+  }
+  CHECK_FALSE(fs::exists(stale));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(out + "/notes.tmp.txt"));
+  for (const char* file : {"config.toml", "resume.ckpt", "best.ckpt"}) CHECK_FALSE(fs::exists(out + "/" + file));
+}
+
+TEST_CASE("fashion_mlp: a run killed before its first resume point is resumed from its config, ending bit-identical", "[e2e]") {
+  TempDir dir;
+  const std::string straight = dir.sub("straight"), killed = dir.sub("killed");
+  REQUIRE(run(tiny_run(straight)) == 0);
+  {
+    Process p(tiny_run(killed));
+    REQUIRE(p.wait_for("epoch 1/2 batch 50/"));
+    p.send(SIGKILL);
+    p.finish();
+  }
+  REQUIRE(fs::exists(killed + "/config.toml"));
+  REQUIRE_FALSE(fs::exists(fashion::resume_path(killed)));
+  std::string err, out;
+  CHECK(run({"train", "--resume", killed}, &err, &out) == 0);
+  CHECK_THAT(out, Contains(killed + " stopped before its first resume point: starting it again from its config.toml"));
+  check_same_tensors(straight + "/model.ckpt", killed + "/model.ckpt");
+}
+
+TEST_CASE("fashion_mlp: a stop request after the last step finishes the run and is reported", "[e2e]") {
+  TempDir dir;
+  fashion::TrainConfig c = small_config();
+  c.epochs = 1;
+  c.out = dir.sub("run");
+  const fashion::Splits splits = fashion::load_splits(c);
+  std::atomic<int> stop{0};
+  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
+  const int64_t last_batch = (splits.train.size() + c.batch_size - 1) / c.batch_size - 1;
+  options.after_backward = [&](int64_t, int64_t batch, mg::nn::Module&) {
+    if (batch == last_batch) stop = SIGINT;
+  };
+  const fashion::TrainResult result = fashion::train(c, splits, options);
+  CHECK(result.interrupted_by == 0);
+  CHECK(result.signal_after_training == SIGINT);
+  CHECK(result.history.size() == 1);
+  CHECK(fs::exists(c.out + "/model.ckpt"));
+  CHECK_FALSE(fs::exists(fashion::resume_path(c.out)));
 }

@@ -79,6 +79,45 @@ TEST_CASE("steady-state training and evaluation take no heap allocation at all")
   mg::set_num_threads(saved_threads);
 }
 
+TEST_CASE("a steady-state CNN step takes no heap allocation at all") {
+  const int saved_threads = mg::get_num_threads();
+  for (int threads : {1, 2}) {
+    mg::set_num_threads(threads);
+    namespace nn = mg::nn;
+    nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
+                         nn::Conv2d(8, 16, 3, {.padding = 1}), nn::ReLU(), nn::Dropout2d(0.1),
+                         nn::AvgPool2d(2), nn::ConvTranspose2d(16, 8, 2, {.stride = 2}), nn::AdaptiveAvgPool2d(3),
+                         nn::Flatten(), nn::Linear(8 * 3 * 3, 10)};
+    mg::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
+    const mg::Tensor x = mg::rand({16, 1, 12, 12});
+    std::vector<int64_t> labels(16);
+    for (int64_t i = 0; i < 16; ++i) labels[i] = i % 10;
+    const mg::Tensor y = mg::tensor(labels, {16});
+    double checksum = 0;
+    auto step = [&] {
+      mg::Tensor loss = mg::nn::cross_entropy(model(x), y);
+      opt.zero_grad();
+      loss.backward();
+      opt.step();
+      mg::NoGradGuard no_grad;
+      model.eval();
+      checksum += model(x).sum().item() + loss.item();
+      model.train();
+    };
+    for (int i = 0; i < 3; ++i) step();
+
+    const auto buffers_before = mg::allocator_stats().system_allocations;
+    const long before = heap_allocations.load();
+    for (int i = 0; i < 5; ++i) step();
+    const long allocations = heap_allocations.load() - before;
+    INFO(threads << " thread(s): " << allocations << " operator new calls in 5 steps");
+    CHECK(mg::allocator_stats().system_allocations == buffers_before);
+    CHECK(allocations == 0);
+    CHECK(std::isfinite(checksum));
+  }
+  mg::set_num_threads(saved_threads);
+}
+
 // The README's main job runs fashion_mlp's own loop, not the bare step above: its batches,
 // dropout, progress status and per-step NaN check must not allocate either. The after_backward
 // hook samples the counter once per step; the difference between two hooks is one whole step.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <filesystem>
 #include <optional>
 #include <set>
@@ -11,6 +12,7 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include <minigrad/io.h>
 #include <minigrad/tensor.h>
 
 namespace fashion {
@@ -61,23 +63,28 @@ void read_table(const toml::table& table, const std::string& origin, TrainConfig
     const toml::node* node = table.get(name);
     if (!node) return;
     if (!read_node(*node, field))
-      throw Error(fmt::format("{}:{}: '{}' must be {}", origin, node->source().begin.line, name,
+      throw UsageError(fmt::format("{}:{}: '{}' must be {}", origin, node->source().begin.line, name,
                               type_name<std::remove_cvref_t<decltype(field)>>()));
   });
   for (const auto& [key, node] : table)
     if (!known.contains(key.str()))
-      throw Error(fmt::format("{}:{}: unknown key '{}'", origin, node.source().begin.line, key.str()));
+      throw UsageError(fmt::format("{}:{}: unknown key '{}'", origin, node.source().begin.line, key.str()));
 }
 
 }  // namespace
 
 void load_config_file(const std::string& path, TrainConfig& config) {
-  if (!std::filesystem::is_regular_file(path))
-    throw Error(fmt::format("{}: config file not found", path));
+  if (!std::filesystem::exists(path)) throw UsageError(fmt::format("{}: config file not found", path));
+  std::string text;
   try {
-    read_table(toml::parse_file(path), path, config);
+    text = minigrad::read_file_limited(path, kMaxConfigBytes, "a TOML config file");
+  } catch (const Error& e) {
+    throw UsageError(e.what());
+  }
+  try {
+    read_table(toml::parse(text, path), path, config);
   } catch (const toml::parse_error& e) {
-    throw Error(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
+    throw UsageError(fmt::format("{}:{}: {}", path, e.source().begin.line, e.description()));
   }
 }
 
@@ -86,7 +93,7 @@ TrainConfig from_toml(const std::string& text, const std::string& origin) {
   try {
     read_table(toml::parse(text, origin), origin, config);
   } catch (const toml::parse_error& e) {
-    throw Error(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
+    throw UsageError(fmt::format("{}:{}: {}", origin, e.source().begin.line, e.description()));
   }
   return config;
 }
@@ -159,17 +166,27 @@ void set_field(TrainConfig& config, const std::string& name, const std::string& 
       literal = "[" + *literal + "]";
     }
   });
-  if (!literal) throw Error(fmt::format("unknown setting '{}'", name));
+  if (!literal) throw UsageError(fmt::format("unknown setting '{}'", name));
   copy_field(config, from_toml(fmt::format("{} = {}", name, *literal), fmt::format("--{}", name)), name);
 }
 
 void validate(const TrainConfig& c) {
-  auto require = [](bool ok, std::string message) {
-    if (!ok) throw Error(std::move(message));
+  auto require = [](bool ok, std::string_view name, const auto& value, std::string_view range) {
+    if (!ok) throw UsageError(fmt::format("{} {} must be {}", name, value, range));
   };
   auto one_of = [&](const std::string& value, std::string_view name, std::vector<std::string_view> options) {
-    require(std::find(options.begin(), options.end(), value) != options.end(),
-            fmt::format("{} '{}' is not one of: {}", name, value, fmt::join(options, ", ")));
+    require(std::find(options.begin(), options.end(), value) != options.end(), name,
+            fmt::format("'{}'", minigrad::printable(value)), fmt::format("one of: {}", fmt::join(options, ", ")));
+  };
+  // NaN fails every comparison, so each of these refuses it too.
+  auto at_least = [&](std::string_view name, double v, double lo) {
+    require(v >= lo && std::isfinite(v), name, v, fmt::format("a finite number >= {}", lo));
+  };
+  auto fraction = [&](std::string_view name, double v, bool one_allowed) {
+    require(v >= 0 && (one_allowed ? v <= 1 : v < 1), name, v, one_allowed ? "in [0, 1]" : "in [0, 1)");
+  };
+  auto count = [&](std::string_view name, int64_t v, int64_t lo, std::string_view meaning = "") {
+    require(v >= lo, name, v, fmt::format(">= {}{}", lo, meaning));
   };
   one_of(c.activation, "activation", {"relu", "leaky_relu", "tanh", "sigmoid", "gelu"});
   one_of(c.init, "init", {"kaiming", "xavier", "torch", "normal", "uniform"});
@@ -178,26 +195,40 @@ void validate(const TrainConfig& c) {
   one_of(c.normalize, "normalize", {"scale", "standardize", "per_image"});
   one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
   one_of(c.on_nan, "on_nan", {"stop", "skip"});
-  for (int64_t h : c.hidden) require(h > 0, fmt::format("hidden size {} must be positive", h));
-  require(parameter_count(c) <= kMaxParameters,
-          fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
-  require(c.dropout >= 0 && c.dropout < 1, fmt::format("dropout {} must be in [0, 1)", c.dropout));
-  require(c.input_dropout >= 0 && c.input_dropout < 1,
-          fmt::format("input_dropout {} must be in [0, 1)", c.input_dropout));
-  require(c.lr > 0, fmt::format("lr {} must be positive", c.lr));
-  require(c.epochs > 0, fmt::format("epochs {} must be positive", c.epochs));
-  require(c.batch_size >= 0, fmt::format("batch_size {} must be >= 0", c.batch_size));
-  require(c.val_fraction >= 0 && c.val_fraction < 1,
-          fmt::format("val_fraction {} must be in [0, 1)", c.val_fraction));
-  require(c.l1 >= 0 && c.l2 >= 0 && c.weight_decay >= 0, "l1, l2 and weight_decay must be >= 0");
-  require(c.label_smoothing >= 0 && c.label_smoothing <= 1,
-          fmt::format("label_smoothing {} must be in [0, 1]", c.label_smoothing));
-  require(c.threads >= 0, fmt::format("threads {} must be >= 0", c.threads));
-  require(c.augment_shift >= 0 && c.augment_shift < 14,
-          fmt::format("augment_shift {} must be in [0, 13]", c.augment_shift));
-  require(c.patience >= 0, fmt::format("patience {} must be >= 0", c.patience));
-  require(c.log_every >= 0, fmt::format("log_every {} must be >= 0", c.log_every));
-  require(c.init_scale > 0, fmt::format("init_scale {} must be positive", c.init_scale));
+  for (int64_t h : c.hidden) count("hidden size", h, 1);
+  if (parameter_count(c) > kMaxParameters)
+    throw UsageError(fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
+  fraction("dropout", c.dropout, false);
+  fraction("input_dropout", c.input_dropout, false);
+  require(c.init_scale > 0 && std::isfinite(c.init_scale), "init_scale", c.init_scale, "a finite number > 0");
+  require(c.lr > 0 && c.lr <= kMaxLr, "lr", c.lr, fmt::format("in (0, {}]", kMaxLr));
+  fraction("momentum", c.momentum, false);
+  fraction("beta1", c.beta1, false);
+  fraction("beta2", c.beta2, false);
+  at_least("weight_decay", c.weight_decay, 0);
+  at_least("l1", c.l1, 0);
+  at_least("l2", c.l2, 0);
+  fraction("label_smoothing", c.label_smoothing, true);
+  count("step_size", c.step_size, 1);
+  require(c.gamma > 0 && std::isfinite(c.gamma), "gamma", c.gamma, "a finite number > 0");
+  count("warmup_epochs", c.warmup_epochs, 0);
+  at_least("clip_norm", c.clip_norm, 0);
+  at_least("clip_value", c.clip_value, 0);
+  count("batch_size", c.batch_size, 0, " (0 = full batch)");
+  count("epochs", c.epochs, 1);
+  fraction("val_fraction", c.val_fraction, false);
+  count("train_limit", c.train_limit, 0, " (0 = all)");
+  count("test_limit", c.test_limit, 0, " (0 = all)");
+  if (c.train_limit > 0) {  // the split train_val_split makes: llround(val_fraction * n) for validation
+    const double held_out = std::round(c.val_fraction * static_cast<double>(c.train_limit));
+    if (held_out >= static_cast<double>(c.train_limit))
+      throw UsageError(fmt::format("train_limit {} with val_fraction {} leaves no training images ({} held out for "
+                                   "validation)", c.train_limit, c.val_fraction, held_out));
+  }
+  require(c.augment_shift >= 0 && c.augment_shift < 14, "augment_shift", c.augment_shift, "in [0, 13]");
+  count("patience", c.patience, 0, " (0 = off)");
+  count("threads", c.threads, 0, " (0 = all cores)");
+  count("log_every", c.log_every, 0, " (0 = off)");
 }
 
 int64_t parameter_count(const TrainConfig& c) {
@@ -218,7 +249,7 @@ std::string recipe_path(const std::string& name_or_path) {
   if (std::filesystem::is_regular_file(name_or_path)) return name_or_path;
   const std::string bundled = fmt::format("{}/{}.toml", FASHION_RECIPES_DIR, name_or_path);
   if (std::filesystem::is_regular_file(bundled)) return bundled;
-  throw Error(fmt::format("recipe '{}' not found (neither a file nor one of: {})", name_or_path,
+  throw UsageError(fmt::format("recipe '{}' not found (neither a file nor one of: {})", name_or_path,
                           fmt::join(recipe_names(), ", ")));
 }
 

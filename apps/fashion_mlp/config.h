@@ -7,7 +7,15 @@
 #include <string_view>
 #include <vector>
 
+#include <minigrad/tensor.h>
+
 namespace fashion {
+
+// A setting that is wrong whatever the data: a bad flag, config file or value (fashion_mlp exits
+// with status 2 for these, 1 for errors met while running).
+struct UsageError : minigrad::Error {
+  using minigrad::Error::Error;
+};
 
 struct TrainConfig {
   // model
@@ -103,8 +111,9 @@ void for_each_field(Config& c, Visit&& visit) {
 inline constexpr std::string_view kRunOnlyFields[] = {"threads", "data", "out", "on_nan", "log_every"};
 
 // Reads a TOML file over `config`; unknown keys and wrong types are errors naming the file,
-// the key and the line.
+// the key and the line. Anything but a regular file of at most kMaxConfigBytes is refused unread.
 void load_config_file(const std::string& path, TrainConfig& config);
+inline constexpr uint64_t kMaxConfigBytes = uint64_t{1} << 20;  // every field fits in a few kB
 // The config as TOML text (stored in checkpoints, re-read by eval and predict).
 std::string to_toml(const TrainConfig& config);
 TrainConfig from_toml(const std::string& text, const std::string& origin);
@@ -116,9 +125,11 @@ std::vector<std::string> changed_fields(const TrainConfig& a, const TrainConfig&
 std::string field_text(const TrainConfig& config, std::string_view name);
 // Sets one field from its text form ("lr", "3e-4"; "hidden", "512,256"); used by sweep.
 void set_field(TrainConfig& config, const std::string& name, const std::string& value);
-// Checks values that are wrong whatever else is set (negative lr, unknown activation, a model
-// above kMaxParameters, ...).
+// Throws UsageError naming the setting, its value and the allowed range for any value that is
+// wrong whatever the data (lr not in (0, kMaxLr], an unknown activation, NaN or Inf anywhere, a
+// model above kMaxParameters, a train_limit that leaves no training images, ...).
 void validate(const TrainConfig& config);
+inline constexpr double kMaxLr = 1e100;  // the schedules' arithmetic on lr must stay finite
 // Weights and biases of the MLP the config describes (784 inputs, 10 outputs); saturates at
 // INT64_MAX instead of overflowing.
 int64_t parameter_count(const TrainConfig& config);

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <numeric>
 #include <sstream>
 
@@ -351,8 +350,7 @@ std::vector<RunCurves> load_runs(const std::vector<std::string>& run_dirs) {
 }
 
 std::vector<EpochRecord> read_metrics_csv(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw Error(fmt::format("{}: cannot open the run's metrics", path));
+  std::istringstream in(minigrad::read_file_limited(path, kMaxMetricsBytes, "a fashion_mlp metrics.csv"));
   std::string line;
   const std::string header = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds";
   if (!std::getline(in, line) || line.rfind(header, 0) != 0)

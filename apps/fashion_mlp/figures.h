@@ -59,7 +59,9 @@ std::vector<Figure> write_figures(const std::string& run_dir, const FigureInputs
 // Draws and writes one figure to `path`, reporting a failure on stderr; false when it failed.
 bool write_figure(const std::string& path, const std::function<plot::Canvas()>& draw, std::string* png = nullptr);
 
-// The per-epoch rows of a run's metrics.csv (as train writes it).
+// The per-epoch rows of a run's metrics.csv (as train writes it). Anything but a regular file of
+// at most kMaxMetricsBytes is refused unread.
 std::vector<EpochRecord> read_metrics_csv(const std::string& path);
+inline constexpr uint64_t kMaxMetricsBytes = uint64_t{1} << 26;  // a row per epoch: a million epochs
 
 }  // namespace fashion

@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <memory>
 
 #include <fmt/format.h>
@@ -14,6 +12,7 @@
 #define STBI_NO_PNM  // Netpbm is read below: stb does not read P2/P3 and accepts truncated P5/P6
 #include <stb/stb_image.h>
 
+#include <minigrad/io.h>
 #include <minigrad/tensor.h>
 
 namespace fashion {
@@ -152,10 +151,7 @@ GrayImage load_with_stb(const std::string& path, const std::string& bytes) {
 }  // namespace
 
 GrayImage load_gray_image(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) refuse(path, "cannot open the image");
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) refuse(path, "read error");
+  std::string bytes = minigrad::read_file_limited(path, kMaxImageFileBytes, "an image file");
   if (bytes.empty()) refuse(path, "the image file is empty");
   if (bytes.size() >= 2 && bytes[0] == 'P' && std::string_view("2356").find(bytes[1]) != std::string_view::npos)
     return NetpbmReader(path, std::move(bytes)).read();

@@ -27,6 +27,7 @@
 #include "figures.h"
 #include "images.h"
 #include "resume.h"
+#include "run_dir.h"
 #include "train.h"
 
 namespace {
@@ -41,12 +42,24 @@ const CLI::Validator kDecimalInt64(
     [](std::string& text) -> std::string {
       int64_t value = 0;
       const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec == std::errc::result_out_of_range) return fmt::format("{} does not fit in a 64-bit integer", text);
-      if (ec != std::errc{} || end != text.data() + text.size()) return fmt::format("{} is not a decimal integer", text);
+      if (ec == std::errc::result_out_of_range) return fmt::format("{} does not fit in a 64-bit integer", minigrad::printable(text));
+      if (ec != std::errc{} || end != text.data() + text.size()) return fmt::format("{} is not a decimal integer", minigrad::printable(text));
       text = std::to_string(value);  // drops leading zeros, which strtoll would read as octal
       return {};
     },
     "INT");
+
+// CLI11 reads numbers with strtold, which takes hexadecimal (--lr 0x10 is 16). Accept decimal
+// notation only (and inf or nan, which validate then refuses naming the setting).
+const CLI::Validator kDecimalNumber(
+    [](std::string& text) -> std::string {
+      double value = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (ec == std::errc::result_out_of_range) return fmt::format("{} is outside the range of a double", minigrad::printable(text));
+      if (ec != std::errc{} || end != text.data() + text.size()) return fmt::format("{} is not a decimal number", minigrad::printable(text));
+      return {};
+    },
+    "NUMBER");
 
 // Every config field as a --flag on `command`; the map tells later which ones were given.
 std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainConfig& cli) {
@@ -58,6 +71,7 @@ std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainCon
     using T = std::remove_cvref_t<decltype(field)>;
     if constexpr (std::is_same_v<T, std::vector<int64_t>>) option->delimiter(',');
     if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::vector<int64_t>>) option->transform(kDecimalInt64);
+    if constexpr (std::is_same_v<T, double>) option->transform(kDecimalNumber);
     flags[std::string(name)] = option;
   });
   return flags;
@@ -88,9 +102,27 @@ std::string checkpoint_in(const std::string& run_or_file) {
 
 // ---- subcommands ----
 
-// Exit statuses of `train` besides 0 (done) and 1 (error): a run stopped on a NaN or Inf, and
-// 128 + the signal for a run interrupted and saved (130 for SIGINT), as shells report it.
-constexpr int kExitNonFinite = 3;
+// Exit statuses: 0 done, 1 an error while running (missing data, an unreadable file, a run
+// directory in use), 2 a usage error (a bad flag, config or value; nothing was read), 3 a run
+// stopped on a NaN or Inf, and 128 + the signal for a run interrupted and saved (130 for
+// SIGINT), as shells report it.
+constexpr int kExitRuntime = 1, kExitUsage = 2, kExitNonFinite = 3;
+
+std::string signal_name(int sig) {
+  return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : fmt::format("signal {}", sig);
+}
+
+// An error message as printed: control bytes escaped and each line cut to a readable length, so
+// that a 10 MB or binary argument echoed in it can neither flood nor garble the terminal.
+std::string printable_message(std::string_view message) {
+  std::string out;
+  for (std::size_t at = 0; at <= message.size();) {
+    const std::size_t eol = std::min(message.find('\n', at), message.size());
+    out += (at ? "\n" : "") + minigrad::printable(message.substr(at, eol - at), 1000);
+    at = eol + 1;
+  }
+  return out;
+}
 
 // The signal that asked `train` to stop; the trainer polls it between steps.
 std::atomic<int> stop_signal{0};
@@ -98,7 +130,8 @@ static_assert(std::atomic<int>::is_always_lock_free, "a signal handler may only 
 
 void request_stop(int signal) {
   stop_signal.store(signal);
-  constexpr char kNote[] = "\nfashion_mlp: finishing the step and saving; signal again to quit at once\n";
+  constexpr char kNote[] = "\nfashion_mlp: stopping once the step or the file being written is done, with everything "
+                          "saved; signal again to quit at once\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
 }
 
@@ -125,15 +158,16 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& cli, co
   return config;
 }
 
-int run_train(const TrainConfig& config, bool overfit_batch, bool resume) {
+int run_train(const TrainConfig& config, bool overfit_batch, RunDirMode mode) {
+  // The directory is locked and checked before any data is read.
+  const RunDirectory run_dir(config.out.empty() ? new_run_dir_name() : config.out, mode, run_bytes_needed(config));
   const Splits splits = load_splits(config);
   catch_stop_signals();
-  const TrainResult result = train(config, splits, {.overfit_batch = overfit_batch, .resume = resume, .stop_signal = &stop_signal});
+  const TrainResult result = train(config, splits, {.overfit_batch = overfit_batch, .resume = mode == RunDirMode::Resume,
+                                                    .run_directory = &run_dir, .stop_signal = &stop_signal});
   if (result.interrupted_by) {
-    const int sig = result.interrupted_by;
     fmt::print(stderr, "fashion_mlp: interrupted by {}: state saved to {}; continue with: fashion_mlp train --resume {}\n",
-               sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : fmt::format("signal {}", sig),
-               resume_path(result.run_dir), result.run_dir);
+               signal_name(result.interrupted_by), resume_path(result.run_dir), result.run_dir);
     return 128 + result.interrupted_by;
   }
   if (result.best_epoch > 0) {
@@ -146,18 +180,20 @@ int run_train(const TrainConfig& config, bool overfit_batch, bool resume) {
   if (result.skipped_steps > 0) fmt::print("{} steps skipped for NaN or Inf values\n", result.skipped_steps);
   if (result.test) print_report(*result.test);
   fmt::print("\nrun directory: {}\n", result.run_dir);
-  if (!result.non_finite.empty()) {
-    fmt::print(stderr, "fashion_mlp: training stopped at {}\n", result.non_finite);
-    return kExitNonFinite;
+  if (!result.non_finite.empty()) fmt::print(stderr, "fashion_mlp: training stopped at {}\n", result.non_finite);
+  if (const int sig = result.signal_after_training) {  // a script running us must still see the interruption
+    fmt::print(stderr, "fashion_mlp: {} came after the last step: the run's files in {} are complete\n", signal_name(sig),
+               result.run_dir);
+    return 128 + sig;
   }
-  return 0;
+  return result.non_finite.empty() ? 0 : kExitNonFinite;
 }
 
 void run_eval(const std::string& target, const std::string& data_dir, std::optional<bool> tta_flip) {
   LoadedModel loaded = load_checkpoint(checkpoint_in(target));
   if (!data_dir.empty()) loaded.config.data = data_dir;
   if (tta_flip) loaded.config.tta_flip = *tta_flip;
-  const std::string dir = minigrad::data::find_fashion_mnist(loaded.config.data);
+  const std::string dir = minigrad::data::find_fashion_mnist(loaded.config.data, {minigrad::data::Split::Test});
   auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
   normalize(test, loaded.config, loaded.standardization);
   const Evaluation evaluation = evaluate(*loaded.model, test, loaded.config.tta_flip);
@@ -175,7 +211,7 @@ void run_compare(const std::vector<std::string>& run_dirs, const std::string& ou
 
 void run_predict(const std::string& target, const std::vector<std::string>& files, const std::vector<int64_t>& indices,
                  bool invert, const std::string& data_dir) {
-  if (files.empty() && indices.empty()) throw Error("predict: give image files and/or --index values");
+  if (files.empty() && indices.empty()) throw UsageError("predict: give image files and/or --index values");
   LoadedModel loaded = load_checkpoint(checkpoint_in(target));
   const auto names = class_names();
   std::vector<std::string> labels;
@@ -188,11 +224,12 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     truth.push_back(-1);
   }
   if (!indices.empty()) {
-    const std::string dir = minigrad::data::find_fashion_mnist(data_dir.empty() ? loaded.config.data : data_dir);
+    const std::string dir =
+        minigrad::data::find_fashion_mnist(data_dir.empty() ? loaded.config.data : data_dir, {minigrad::data::Split::Test});
     const auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
     for (int64_t i : indices) {
       if (i < 0 || i >= test.size())
-        throw Error(fmt::format("predict: --index {} is out of range (the test set has {} images)", i, test.size()));
+        throw UsageError(fmt::format("predict: --index {} is out of range (the test set has {} images)", i, test.size()));
       const float* p = test.images.data<float>() + i * 784;
       pixels.insert(pixels.end(), p, p + 784);
       labels.push_back(fmt::format("test[{}]", i));
@@ -217,12 +254,12 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
 }
 
 void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t samples) {
-  if (grid.empty()) throw Error("sweep: give at least one --grid name=value1,value2,...");
+  if (grid.empty()) throw UsageError("sweep: give at least one --grid name=value1,value2,...");
   std::vector<std::pair<std::string, std::vector<std::string>>> axes;
   for (const std::string& spec : grid) {
     const auto eq = spec.find('=');
     if (eq == std::string::npos || eq + 1 == spec.size())
-      throw Error(fmt::format("sweep: --grid '{}' is not name=value1,value2,...", spec));
+      throw UsageError(fmt::format("sweep: --grid '{}' is not name=value1,value2,...", minigrad::printable(spec)));
     std::vector<std::string> values;
     std::string rest = spec.substr(eq + 1);
     for (std::size_t at = 0; at <= rest.size();) {
@@ -313,7 +350,10 @@ void run_lr_find(const TrainConfig& config, double start, double end, int64_t st
 int main(int argc, char** argv) {
   CLI::App app{"fashion_mlp: train, evaluate and query MLPs on Fashion-MNIST"};
   app.require_subcommand(1);
-  app.failure_message([](const CLI::App*, const CLI::Error& e) { return fmt::format("fashion_mlp: error: {}\n", e.what()); });
+  app.failure_message(
+      [](const CLI::App*, const CLI::Error& e) { return fmt::format("fashion_mlp: error: {}\n", printable_message(e.what())); });
+  app.footer("exit status: 0 done, 1 error while running, 2 usage error (bad flag, config or value), 3 training "
+             "stopped on NaN or Inf, 128+N interrupted by signal N (130 for Ctrl-C; train --resume continues)");
 
   TrainConfig cli;
   std::string recipe, config_file;
@@ -326,6 +366,9 @@ int main(int argc, char** argv) {
   std::string resume_dir;
   train_cmd->add_option("--resume", resume_dir, "continue the interrupted run in RUN_DIR (Ctrl-C or SIGTERM saves it)")
       ->excludes("--recipe", "--config", "--overfit-batch", "--out");
+  bool force = false;
+  train_cmd->add_flag("--force", force, "start over in an --out directory that holds a run, deleting that run")
+      ->excludes("--resume");
 
   std::string target, data_dir;
   auto* eval_cmd = app.add_subcommand("eval", "report test metrics of a trained model");
@@ -367,8 +410,8 @@ int main(int argc, char** argv) {
   std::string lr_recipe, lr_config;
   auto* lr_cmd = app.add_subcommand("lr-find", "learning-rate range test");
   auto lr_flags = add_config_flags(*lr_cmd, lr_cli);
-  lr_cmd->add_option("--start", lr_start, "first learning rate");
-  lr_cmd->add_option("--end", lr_end, "last learning rate");
+  lr_cmd->add_option("--start", lr_start, "first learning rate")->transform(kDecimalNumber);
+  lr_cmd->add_option("--end", lr_end, "last learning rate")->transform(kDecimalNumber);
   lr_cmd->add_option("--steps", lr_steps, "number of steps (batches)")->transform(kDecimalInt64);
   lr_cmd->add_option("--recipe", lr_recipe, "base recipe");
   lr_cmd->add_option("--config", lr_config, "base config file");
@@ -379,13 +422,14 @@ int main(int argc, char** argv) {
     for (const CLI::App* command : std::as_const(app).get_subcommands([](const CLI::App*) { return true; }))
       commands.push_back(command->get_name());
     if (argc > 1 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end())
-      throw Error(fmt::format("unknown subcommand '{}' (one of: {})", argv[1], fmt::join(commands, ", ")));
+      throw UsageError(fmt::format("unknown subcommand '{}' (one of: {})", minigrad::printable(argv[1]), fmt::join(commands, ", ")));
     app.parse(argc, argv);
     if (*train_cmd) {
       const bool resume = !resume_dir.empty();
       const TrainConfig config = resume ? resume_config(resume_dir, cli, train_flags)
                                         : resolve_config(cli, train_flags, recipe, config_file);
-      if (const int status = run_train(config, overfit_batch, resume); status != 0) return status;
+      const RunDirMode mode = resume ? RunDirMode::Resume : force ? RunDirMode::Force : RunDirMode::New;
+      if (const int status = run_train(config, overfit_batch, mode); status != 0) return status;
     }
     if (*eval_cmd) run_eval(target, data_dir, eval_tta_flip);
     if (*predict_cmd) run_predict(target, files, indices, invert, data_dir);
@@ -393,10 +437,13 @@ int main(int argc, char** argv) {
     if (*compare_cmd) run_compare(compare_dirs, compare_out);
     if (*lr_cmd) run_lr_find(resolve_config(lr_cli, lr_flags, lr_recipe, lr_config), lr_start, lr_end, lr_steps);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return app.exit(e) == 0 ? 0 : kExitUsage;  // --help exits 0
+  } catch (const UsageError& e) {
+    fmt::print(stderr, "fashion_mlp: error: {}\n", printable_message(e.what()));
+    return kExitUsage;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "fashion_mlp: error: {}\n", e.what());
-    return 1;
+    fmt::print(stderr, "fashion_mlp: error: {}\n", printable_message(e.what()));
+    return kExitRuntime;
   }
   return 0;
 }

@@ -89,14 +89,6 @@ class Entries {
 };
 
 Entries read_entries(const std::string& path) {
-  if (!std::filesystem::exists(path)) {
-    const std::string dir = std::filesystem::path(path).parent_path().string();
-    const bool finished = std::filesystem::exists(dir + "/model.ckpt");
-    throw Error(fmt::format("{}: nothing to resume: no resume.ckpt here ({})", dir,
-                            !std::filesystem::is_directory(dir) ? "no such directory"
-                            : finished                          ? "the run finished; its model is model.ckpt"
-                                                                : "not a fashion_mlp run directory"));
-  }
   Entries entries(nn::load_tensors(path), path);
   if (entries.meta("format") != kFormat)
     entries.fail(fmt::format("format is '{}', expected '{}'", entries.meta("format"), kFormat));
@@ -151,7 +143,24 @@ void save_training_state(const std::string& path, const TrainingState& state, co
                     {"position", fmt::format("epoch {} batch {}", state.epoch, state.batch)}});
 }
 
+bool has_resume_point(const std::string& run_dir) {
+  namespace fs = std::filesystem;
+  if (fs::exists(resume_path(run_dir))) return true;
+  // Killed before the end of its first epoch, the run left its config.toml (and perhaps a
+  // best.ckpt and metrics.csv) but no resume point and no model.
+  if (fs::exists(run_dir + "/config.toml") && !fs::exists(run_dir + "/model.ckpt")) return false;
+  throw Error(fmt::format("{}: nothing to resume: no resume.ckpt here ({})", run_dir,
+                          !fs::is_directory(run_dir)               ? "no such directory"
+                          : fs::exists(run_dir + "/model.ckpt") ? "the run finished; its model is model.ckpt"
+                                                                   : "not a fashion_mlp run directory"));
+}
+
 TrainConfig resumable_config(const std::string& run_dir) {
+  if (!has_resume_point(run_dir)) {
+    TrainConfig config;
+    load_config_file(run_dir + "/config.toml", config);
+    return config;
+  }
   const std::string path = resume_path(run_dir);
   return from_toml(read_entries(path).meta("config"), path + " (config)");
 }
@@ -162,7 +171,7 @@ void check_resumable(const TrainConfig& run, const TrainConfig& requested, const
     if (std::find(std::begin(kRunOnlyFields), std::end(kRunOnlyFields), name) == std::end(kRunOnlyFields))
       problems.push_back(fmt::format("{} is {} in the run, {} now", name, field_text(run, name), field_text(requested, name)));
   if (!problems.empty())
-    throw Error(fmt::format("{}: cannot resume with a different config ({}); only {} may change", run_dir,
+    throw UsageError(fmt::format("{}: cannot resume with a different config ({}); only {} may change", run_dir,
                             fmt::join(problems, "; "), fmt::join(kRunOnlyFields, ", ")));
 }
 

@@ -61,8 +61,13 @@ std::string resume_path(const std::string& run_dir);  // RUN_DIR/resume.ckpt
 void save_training_state(const std::string& path, const TrainingState& state, const TrainConfig& config,
                          const Splits& splits, const minigrad::nn::Module& model, const minigrad::optim::Optimizer& optimizer);
 
-// The config a resumable run was started with. Throws, naming the directory, when it holds no
-// resumable state.
+// True when run_dir holds a resume point; false when it holds a run stopped before its first one
+// (its config.toml, no resume.ckpt, no model.ckpt), which resuming starts again from the
+// beginning. Throws, naming the directory, when there is nothing to resume.
+bool has_resume_point(const std::string& run_dir);
+
+// The config a resumable run was started with (from its resume point, else its config.toml).
+// Throws, naming the directory, when it holds nothing to resume.
 TrainConfig resumable_config(const std::string& run_dir);
 
 // Throws when `requested` differs from the run's config in a field other than kRunOnlyFields,

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <limits>
 #include <numbers>
@@ -167,13 +166,6 @@ nn::StateDict snapshot(const nn::Module& model) {
   return copy;
 }
 
-std::string timestamp() {
-  const std::time_t now = std::time(nullptr);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y%m%d-%H%M%S", std::localtime(&now));
-  return buffer;
-}
-
 std::string metrics_csv(const std::vector<EpochRecord>& history) {
   std::string out = "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds,skipped_steps\n";
   for (const EpochRecord& r : history)
@@ -323,30 +315,7 @@ LoadedModel load_checkpoint(const std::string& path) {
 
 // ---- training ----
 
-void prepare_run_dir(const std::string& dir, uintmax_t bytes_needed) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(fmt::format("run directory {}: cannot create it: {}", dir, ec.message()));
-  // A probe through the same path the checkpoints take.
-  const std::string probe = dir + "/.write_probe";
-  minigrad::write_file_atomic(probe, "probe");
-  std::filesystem::remove(probe, ec);
-  const std::filesystem::space_info space = std::filesystem::space(dir, ec);
-  if (ec) throw Error(fmt::format("run directory {}: cannot tell the free space: {}", dir, ec.message()));
-  if (space.available < bytes_needed)
-    throw Error(fmt::format("run directory {}: {:.1f} MB free, but the run's checkpoints need about {:.1f} MB", dir,
-                            space.available / 1e6, bytes_needed / 1e6));
-}
-
 namespace {
-
-// resume.ckpt holds the model, up to three optimizer buffers per parameter and the best weights,
-// and while it is rewritten the old and the new copy coexist; best.ckpt and model.ckpt hold one
-// model each. A MB more for metrics, summary and headers.
-uintmax_t checkpoint_bytes_needed(const nn::Module& model) {
-  const auto model_bytes = static_cast<uintmax_t>(model.num_parameters()) * sizeof(float);
-  return model_bytes * (2 * 5 + 2) + (uintmax_t{1} << 20);
-}
 
 // A value is NaN or Inf exactly when its exponent bits are all ones. Checked with integer ops,
 // which vectorize, since this runs over every gradient at every step.
@@ -412,15 +381,26 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   // Before a resume sets the optimizer's lr: the schedule takes its base lr from the optimizer.
   const EpochSchedule schedule(config, *optimizer);
   TrainResult result;
-  if (options.write_files) {
-    result.run_dir = config.out.empty() ? "runs/" + timestamp() : config.out;
-    prepare_run_dir(result.run_dir, checkpoint_bytes_needed(*model));
+  std::optional<RunDirectory> own_directory;
+  const RunDirectory* directory = options.run_directory;
+  if (options.write_files && !directory) {
+    own_directory.emplace(config.out.empty() ? new_run_dir_name() : config.out,
+                          options.resume ? RunDirMode::Resume : RunDirMode::New, run_bytes_needed(config));
+    directory = &*own_directory;
+  }
+  if (directory) {
+    result.run_dir = directory->path();
+    if (!options.quiet)
+      for (const std::string& file : directory->removed_temporaries())
+        fmt::print(stderr, "note: removed {}, left behind by a process that no longer runs\n", file);
     minigrad::write_file_atomic(result.run_dir + "/config.toml", to_toml(config));
   }
   // Resume points only for runs that keep files; an overfit run is a seconds-long check.
   const bool resumable = options.write_files && !options.overfit_batch;
   TrainingState state;
-  if (options.resume) state = load_training_state(resume_path(result.run_dir), config, splits, *model, *optimizer);
+  const bool restart = options.resume && !has_resume_point(result.run_dir);
+  if (options.resume && !restart)
+    state = load_training_state(resume_path(result.run_dir), config, splits, *model, *optimizer);
   auto save_state = [&] {
     save_training_state(resume_path(result.run_dir), state, config, splits, *model, *optimizer);
   };
@@ -438,7 +418,9 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     fmt::print("train {} images, validate {}, test {}; batch {}, {} threads, {} GEMM kernels\n",
                splits.train.size(), splits.val.size(), splits.test.size(), batch_size,
                minigrad::get_num_threads(), minigrad::kernels::gemm_isa());
-    if (options.resume)
+    if (restart)
+      fmt::print("{} stopped before its first resume point: starting it again from its config.toml\n", result.run_dir);
+    else if (options.resume)
       fmt::print("resuming {} at epoch {}, batch {}/{}\n", result.run_dir, state.epoch + 1, state.batch + 1, loader.num_batches());
     std::fflush(stdout);  // before any warning on stderr
   }
@@ -555,7 +537,9 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
     fmt::print(stderr, "warning: parameter {} is not finite: model.ckpt not written, no test\n", broken);
   if (options.write_files && !result.history.empty() && broken.empty())
     save_checkpoint(result.run_dir + "/model.ckpt", *model, config, splits.standardization, result.history.back());
-  if (options.evaluate_test && broken.empty()) result.test = evaluate(*model, splits.test, config.tta_flip);
+  // Nor is a model no epoch of which finished (a NaN in the first epoch): its numbers would mean nothing.
+  if (options.evaluate_test && broken.empty() && !result.history.empty())
+    result.test = evaluate(*model, splits.test, config.tta_flip);
   result.seconds = state.seconds + since(session_start) + std::chrono::duration<double>(session_start - start).count();
   if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/summary.json", summary_json(config, result, splits));
   if (options.write_files)  // figures and report never throw: the results above are kept whatever happens
@@ -565,12 +549,13 @@ TrainResult train(const TrainConfig& config, const Splits& input_splits, const T
   // Finished: nothing left to resume. A run stopped on a NaN keeps its last epoch's resume point,
   // so it can go on with --resume RUN_DIR --on-nan skip.
   if (resumable && result.non_finite.empty()) std::filesystem::remove(resume_path(result.run_dir));
+  if (options.stop_signal) result.signal_after_training = options.stop_signal->load();
   return result;
 }
 
 void check_lr_find_range(double start, double end, int64_t steps) {
-  if (!(start > 0 && end > start && steps > 1))
-    throw Error(fmt::format("lr-find: need 0 < start < end and steps > 1 (got {}, {}, {})", start, end, steps));
+  if (!(start > 0 && end > start && std::isfinite(end) && steps > 1))
+    throw UsageError(fmt::format("lr-find: need 0 < start < end and steps > 1 (got {}, {}, {})", start, end, steps));
 }
 
 std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps) {

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "metrics.h"
+#include "run_dir.h"
 
 namespace fashion {
 
@@ -52,6 +53,9 @@ struct TrainResult {
   int64_t skipped_steps = 0;
   std::string non_finite;  // with on_nan = stop: what went bad, where ("" when nothing did)
   int interrupted_by = 0;  // the signal that stopped the run; its state is in resume.ckpt
+  // A stop request that came after the last step, during the final evaluation and writes: the
+  // run finished them, and its files are complete.
+  int signal_after_training = 0;
 };
 
 struct TrainOptions {
@@ -60,6 +64,9 @@ struct TrainOptions {
   bool write_files = true;      // checkpoint, metrics.csv, summary.json
   bool overfit_batch = false;   // train and validate on one batch: the loss must go to ~0
   bool resume = false;          // continue the run in config.out from its resume.ckpt
+  // The run directory, opened (locked and checked) by the caller before loading the data; when
+  // null, train opens config.out (a new runs/<timestamp> when empty) itself.
+  const RunDirectory* run_directory = nullptr;
   // Set (to the signal number) by a signal handler: the run finishes its step, saves resume.ckpt
   // and returns with interrupted_by set.
   const std::atomic<int>* stop_signal = nullptr;
@@ -67,10 +74,6 @@ struct TrainOptions {
   // to inject faults.
   std::function<void(int64_t epoch, int64_t batch, mg::nn::Module& model)> after_backward = {};
 };
-
-// Creates the run directory and fails now, not after an hour of training, when it cannot be
-// written or its file system has less than `bytes_needed` free.
-void prepare_run_dir(const std::string& dir, uintmax_t bytes_needed);
 
 TrainResult train(const TrainConfig& config, const Splits& splits, const TrainOptions& options = {});
 

@@ -60,6 +60,15 @@ std::function<Inputs(mg::Generator&)> uniform_inputs(std::vector<Shape> shapes, 
   };
 }
 
+std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
+  return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
+    Inputs inputs;
+    for (std::size_t i = 0; i < values.size(); ++i)
+      inputs.push_back(mg::tensor(values[i], shapes[i], {.dtype = mg::kFloat64}).requires_grad_());
+    return inputs;
+  };
+}
+
 std::shared_ptr<nn::Module> activation_module(const std::string& name) {
   if (name == "relu") return std::make_shared<nn::ReLU>();
   if (name == "leaky_relu") return std::make_shared<nn::LeakyReLU>(0.01);
@@ -71,16 +80,6 @@ std::shared_ptr<nn::Module> activation_module(const std::string& name) {
 }
 
 namespace {
-
-// Fixed float64 values requiring grad: the kink and tie cases, where random inputs never land.
-std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values, std::vector<Shape> shapes) {
-  return [values = std::move(values), shapes = std::move(shapes)](mg::Generator&) {
-    Inputs inputs;
-    for (std::size_t i = 0; i < values.size(); ++i)
-      inputs.push_back(mg::tensor(values[i], shapes[i], {.dtype = mg::kFloat64}).requires_grad_());
-    return inputs;
-  };
-}
 
 Tensor indices(std::vector<int64_t> values, Shape shape) { return mg::tensor(values, shape); }
 
@@ -350,6 +349,7 @@ Registry builtin_registry() {
   add_linalg_and_shape(r);
   add_losses(r);
   add_modules(r);
+  add_conv(r);
   add_sequence_models(r);
   return r;
 }

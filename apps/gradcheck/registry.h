@@ -114,6 +114,13 @@ void add_sequence_models(Registry& r);
 std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,
                                                                        double lo = -2.0, double hi = 2.0);
 
+// Fixed float64 values requiring grad: the kink and tie cases, where random inputs never land.
+std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values,
+                                                                     std::vector<mg::Shape> shapes);
+
+// The convolution, pooling and batch-norm ops (registry_conv.cpp).
+void add_conv(Registry& r);
+
 // An activation module by its name on the command line (relu, leaky_relu, tanh, sigmoid, gelu,
 // identity); throws naming the choices.
 std::shared_ptr<mg::nn::Module> activation_module(const std::string& name);

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <minigrad/io.h>
+
 #include "file_util.h"
 
 namespace minigrad::data {
@@ -25,13 +27,11 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// The cell as quoted in a message, shortened if long.
+// The cell as quoted in a message: shortened if long, control bytes (a NUL) escaped.
 std::string quoted(std::string_view cell) {
-    constexpr size_t kMax = 40;
-    std::string s = "'";
-    s += cell.substr(0, kMax);
-    if (cell.size() > kMax) s += "...";
-    s += "'";
+    std::string s = printable(cell, 40);
+    s.insert(s.begin(), '\'');
+    s.push_back('\'');
     return s;
 }
 

@@ -16,6 +16,7 @@ using detail::fail;
 
 namespace {
 
+constexpr int64_t kSide = 28;  // rows and columns of every Fashion-MNIST image
 constexpr std::array<std::string_view, 4> kFileStems = {
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
@@ -33,17 +34,23 @@ std::string resolve(const fs::path& dir, std::string_view stem) {
     return {};
 }
 
-// Empty when dir holds all four files, else why not.
-std::string why_not_here(const std::string& dir) {
+// The stems of the images and labels files of a split.
+std::array<std::string_view, 2> stems_of(Split split) {
+    return split == Split::Train ? std::array{kFileStems[0], kFileStems[1]} : std::array{kFileStems[2], kFileStems[3]};
+}
+
+// Empty when dir holds the files of every split in `splits`, else why not.
+std::string why_not_here(const std::string& dir, std::initializer_list<Split> splits) {
     std::error_code ec;
     if (!fs::exists(dir, ec)) return "does not exist";
     if (!fs::is_directory(dir, ec)) return "is not a directory";
     std::string missing;
-    for (auto stem : kFileStems) {
-        if (!resolve(dir, stem).empty()) continue;
-        missing += missing.empty() ? "missing " : ", ";
-        missing += std::string(stem) + "[.gz]";
-    }
+    for (Split split : splits)
+        for (auto stem : stems_of(split)) {
+            if (!resolve(dir, stem).empty()) continue;
+            missing += missing.empty() ? "missing " : ", ";
+            missing += std::string(stem) + "[.gz]";
+        }
     return missing;
 }
 
@@ -53,13 +60,8 @@ ImageSet load_idx_pair(const std::string& images_path, const std::string& labels
     if (num_classes < 1 || num_classes > 256)
         throw std::invalid_argument("load_idx_pair: num_classes is " + std::to_string(num_classes) +
                                     "; it must be in 1..256 for byte labels");
-    IdxArray images = read_idx(images_path);
-    if (images.dims.size() != 3)
-        fail(images_path, "images must have 3 dimensions (count x rows x cols), the header has " +
-                              std::to_string(images.dims.size()));
-    IdxArray labels = read_idx(labels_path);
-    if (labels.dims.size() != 1)
-        fail(labels_path, "labels must have 1 dimension (count), the header has " + std::to_string(labels.dims.size()));
+    IdxArray images = read_idx(images_path, 3);
+    IdxArray labels = read_idx(labels_path, 1);
     if (labels.dims[0] != images.dims[0])
         fail(labels_path, "has " + std::to_string(labels.dims[0]) + " labels but " + images_path + " has " +
                               std::to_string(images.dims[0]) + " images");
@@ -78,21 +80,24 @@ ImageSet load_idx_pair(const std::string& images_path, const std::string& labels
 }
 
 ImageSet load_fashion_mnist(const std::string& dir, Split split) {
-    const auto images_stem = kFileStems[split == Split::Train ? 0 : 2];
-    const auto labels_stem = kFileStems[split == Split::Train ? 1 : 3];
+    const auto [images_stem, labels_stem] = stems_of(split);
     std::string images = resolve(dir, images_stem), labels = resolve(dir, labels_stem);
     for (auto [found, stem] : {std::pair{images, images_stem}, std::pair{labels, labels_stem}}) {
         if (found.empty())
             fail((fs::path(dir) / std::string(stem)).string(),
                  "not found (looked for " + std::string(stem) + ".gz and " + std::string(stem) + " in " + dir + ")");
     }
-    return load_idx_pair(images, labels, 10);
+    ImageSet set = load_idx_pair(images, labels, 10);
+    if (set.rows != kSide || set.cols != kSide)
+        fail(images, "images are " + std::to_string(set.rows) + "x" + std::to_string(set.cols) + ", Fashion-MNIST's are " +
+                         std::to_string(kSide) + "x" + std::to_string(kSide));
+    return set;
 }
 
-std::string find_fashion_mnist(const std::string& cli_dir) {
+std::string find_fashion_mnist(const std::string& cli_dir, std::initializer_list<Split> splits) {
     // A directory the user named is authoritative: silently training on other data would be worse.
     if (!cli_dir.empty()) {
-        const std::string why = why_not_here(cli_dir);
+        const std::string why = why_not_here(cli_dir, splits);
         if (!why.empty()) throw DataError(cli_dir + ": no Fashion-MNIST here: " + why);
         return cli_dir;
     }
@@ -107,7 +112,7 @@ std::string find_fashion_mnist(const std::string& cli_dir) {
 
     std::string report;
     for (const auto& [what, dir] : places) {
-        std::string why = dir.empty() ? "not set" : why_not_here(dir);
+        std::string why = dir.empty() ? "not set" : why_not_here(dir, splits);
         if (why.empty()) return dir;
         report += "\n  " + what + ": " + why;
     }

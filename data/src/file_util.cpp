@@ -3,28 +3,23 @@
 #include <cerrno>
 #include <cstring>
 
-#include <sys/stat.h>
+#include <unistd.h>
+
+#include <minigrad/io.h>
 
 namespace minigrad::data::detail {
 
 InputFile::InputFile(const std::string& path) : path_(path) {
-    f_ = std::fopen(path.c_str(), "rb");
-    if (!f_) fail(path, std::string("cannot open: ") + std::strerror(errno));
-    struct stat st {};
-    if (::fstat(::fileno(f_), &st) != 0) {
-        int err = errno;
-        std::fclose(f_);
-        fail(path, std::string("cannot stat: ") + std::strerror(err));
+    std::string problem;
+    const RegularFile file = open_regular_file(path, problem);
+    if (file.fd < 0) fail(path, problem);
+    f_ = ::fdopen(file.fd, "rb");
+    if (!f_) {
+        const int err = errno;
+        ::close(file.fd);
+        fail(path, std::string("cannot open: ") + std::strerror(err));
     }
-    if (S_ISDIR(st.st_mode)) {
-        std::fclose(f_);
-        fail(path, "is a directory, not a file");
-    }
-    if (!S_ISREG(st.st_mode)) {
-        std::fclose(f_);
-        fail(path, "is not a regular file");
-    }
-    size_ = static_cast<int64_t>(st.st_size);
+    size_ = static_cast<int64_t>(file.size);
 }
 
 InputFile::~InputFile() {

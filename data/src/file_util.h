@@ -18,8 +18,8 @@ namespace minigrad::data::detail {
     throw DataError(msg);
 }
 
-// A FILE* opened for binary reading that closes itself. Refuses directories and other
-// non-regular files, so that size() is meaningful.
+// A FILE* opened for binary reading that closes itself. Refuses directories, FIFOs, devices and
+// other non-regular files (without blocking on a FIFO), so that size() bounds what is read.
 class InputFile {
 public:
     explicit InputFile(const std::string& path);

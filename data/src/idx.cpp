@@ -165,9 +165,16 @@ private:
     bool member_ended_ = false, finished_ = false, eof_ = false, truncated_ = false;
 };
 
+// What an IDX file of `ndim` dimensions holds, for messages.
+std::string idx_kind(unsigned ndim) {
+    if (ndim == 1) return "a labels file (1 dimension: count)";
+    if (ndim == 3) return "an images file (3 dimensions: count x rows x cols)";
+    return "an IDX file of " + std::to_string(ndim) + " dimensions";
+}
+
 }  // namespace
 
-IdxArray read_idx(const std::string& path) {
+IdxArray read_idx(const std::string& path, int expected_ndim) {
     ByteSource src(path);
     const char* cut_short = " (the gzip stream is cut short: the compressed file is truncated)";
 
@@ -187,6 +194,8 @@ IdxArray read_idx(const std::string& path) {
     const unsigned ndim = magic[3];
     if (ndim < 1 || ndim > 4)
         fail(path, "header says " + std::to_string(ndim) + " dimensions; only 1 to 4 are supported");
+    if (expected_ndim != 0 && ndim != static_cast<unsigned>(expected_ndim))
+        fail(path, "is " + idx_kind(ndim) + ", expected " + idx_kind(static_cast<unsigned>(expected_ndim)));
 
     std::array<uint8_t, 16> raw_dims{};
     const size_t header_size = 4 + 4 * size_t{ndim};

@@ -2,6 +2,7 @@
 // Everything a model needs: #include <minigrad/minigrad.h> and `namespace mg = minigrad;`.
 #include <minigrad/allocator.h>
 #include <minigrad/autograd.h>
+#include <minigrad/conv.h>
 #include <minigrad/data/data.h>
 #include <minigrad/gradcheck.h>
 #include <minigrad/io.h>

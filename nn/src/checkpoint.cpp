@@ -3,9 +3,8 @@
 #include <zlib.h>
 
 #include <bit>
-#include <cerrno>
 #include <cstring>
-#include <fstream>
+#include <limits>
 
 namespace minigrad::nn {
 namespace {
@@ -49,10 +48,6 @@ uint32_t crc_update(uint32_t crc, const void* data, std::size_t n) {
 
 [[noreturn]] void refuse(const std::string& path, const std::string& problem) {
   throw Error(fmt::format("load_tensors: {}: {}", path, problem));
-}
-
-[[noreturn]] void fail_io(const std::string& op, const std::string& path, const std::string& what) {
-  throw Error(fmt::format("{}: {}: {}: {}", op, path, what, std::strerror(errno)));
 }
 
 // Bounds-checked cursor over a loaded file: every read names what it was reading.
@@ -127,10 +122,12 @@ void save_tensors(const std::string& path, const TensorMap& tensors, const Metad
 }
 
 Checkpoint load_tensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail_io("load_tensors", path, "cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) fail_io("load_tensors", path, "read failed");
+  std::string bytes;
+  try {  // a regular file only: its size bounds the read (a device or a FIFO is refused unread)
+    bytes = read_file_limited(path, std::numeric_limits<uint64_t>::max(), "a minigrad checkpoint");
+  } catch (const Error& e) {
+    throw Error(fmt::format("load_tensors: {}", e.what()));
+  }
 
   if (bytes.size() < sizeof(kMagic) || std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0)
     refuse(path, "not a minigrad checkpoint (no MINIGRAD magic at the start)");

@@ -17,10 +17,21 @@ Tensor Dropout::forward(const Tensor& x) {
   if (p == 1.0) return x * 0.0;  // as PyTorch: all dropped, no division by zero
   const Tensor keep = fixed_mask_.defined()
                           ? fixed_mask_.to(x.dtype())
-                          : rand(x.shape(), {.dtype = x.dtype()}, generator_.get()).ge(p);
+                          : rand(mask_shape(x), {.dtype = x.dtype()}, generator_.get()).ge(p);
   return x * (keep * (1.0 / (1.0 - p)));
 }
 
 std::string Dropout::kind() const { return fmt::format("Dropout p={}", p); }
+
+std::string Dropout2d::kind() const { return fmt::format("Dropout2d p={}", p); }
+
+Shape Dropout2d::mask_shape(const Tensor& x) const {
+  if (x.dim() != 3 && x.dim() != 4)
+    throw Error(fmt::format("Dropout2d: input {} is not 3-D or 4-D ([N, C, H, W] or [C, H, W] expected)",
+                            shape_str(x.shape())));
+  Shape s = x.shape();
+  s[s.size() - 2] = s[s.size() - 1] = 1;
+  return s;
+}
 
 }  // namespace minigrad::nn

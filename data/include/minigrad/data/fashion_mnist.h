@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,16 +27,19 @@ enum class Split { Train, Test };
 ImageSet load_idx_pair(const std::string& images_path, const std::string& labels_path,
                        int num_classes = 10);
 
-// Loads the train (60,000) or test (10,000) split from dir, which holds the four files under
+// Loads the train (60,000) or test (10,000) split from dir, which holds its two files under
 // their usual names, each either gzipped (train-images-idx3-ubyte.gz) or not
-// (train-images-idx3-ubyte); the .gz name is preferred when both exist.
+// (train-images-idx3-ubyte); the .gz name is preferred when both exist. Images of any size
+// other than 28x28 are refused.
 ImageSet load_fashion_mnist(const std::string& dir, Split split);
 
-// A non-empty cli_dir is authoritative: returned when it holds all four Fashion-MNIST files, an
-// error naming it otherwise. Else returns the first of $FASHION_MNIST_DIR (if set),
-// ./data/fashion-mnist, /usr/share/datasets/fashion-mnist that holds them, or throws DataError
-// listing every place it looked, and why it was rejected, plus how to get the data.
-std::string find_fashion_mnist(const std::string& cli_dir = {});
+// A non-empty cli_dir is authoritative: returned when it holds the images and labels files of
+// every split in `splits`, an error naming it otherwise. Else returns the first of
+// $FASHION_MNIST_DIR (if set), ./data/fashion-mnist, /usr/share/datasets/fashion-mnist that holds
+// them, or throws DataError listing every place it looked, and why it was rejected, plus how to
+// get the data.
+std::string find_fashion_mnist(const std::string& cli_dir = {},
+                               std::initializer_list<Split> splits = {Split::Train, Split::Test});
 
 // Class names indexed by label: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt,
 // Sneaker, Bag, Ankle boot.

@@ -19,11 +19,14 @@ struct IdxArray {
     std::vector<uint8_t> bytes;  // product(dims) elements, row-major
 };
 
-// Reads a raw or gzipped IDX file of unsigned bytes.
-// Throws DataError (message starts with the path) when the file cannot be opened, is empty,
-// has a bad magic number, an unsupported element type, ndim outside 1..4, a truncated header,
+// Reads a raw or gzipped IDX file of unsigned bytes; with expected_ndim > 0, of that many
+// dimensions (checked right after the magic number, so a labels file given for images is named as
+// such before its sizes are looked at).
+// Throws DataError (message starts with the path) when the file is not a regular file, is empty,
+// has a bad magic number, an unsupported element type, ndim outside 1..4 or other than
+// expected_ndim, a truncated header,
 // dimensions whose product overflows int64, a payload shorter or longer than the header says,
 // or a corrupt / truncated gzip stream. Never allocates more than the file's data justifies.
-IdxArray read_idx(const std::string& path);
+IdxArray read_idx(const std::string& path, int expected_ndim = 0);
 
 }  // namespace minigrad::data

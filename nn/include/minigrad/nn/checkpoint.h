@@ -9,7 +9,8 @@
 //   u32 CRC32 (zlib) of everything before it
 //
 // Files are written to "<path>.tmp.<pid>", fsynced and renamed over <path>, so a crash never
-// leaves a half-written checkpoint under the real name. Loading checks the magic, the version,
+// leaves a half-written checkpoint under the real name. Loading refuses anything but a regular
+// file (a FIFO or a device is not read), then checks the magic, the version,
 // the size against the file's, the CRC, and every header size against the bytes left, before
 // allocating anything; errors name the file and the problem.
 #include <minigrad/nn/module.h>

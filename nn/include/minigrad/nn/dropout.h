@@ -29,9 +29,24 @@ class Dropout : public ShapePreserving {
 
   double p;
 
+ protected:
+  // The shape of the random mask, which broadcasts against x: x's own for Dropout.
+  virtual Shape mask_shape(const Tensor& x) const { return x.shape(); }
+
  private:
   std::shared_ptr<Generator> generator_;
   Tensor fixed_mask_;
+};
+
+// Dropout of whole channels: in training each channel of an [N, C, H, W] (or [C, H, W]) input is
+// zeroed with probability p, the others scaled by 1/(1-p) (PyTorch's Dropout2d).
+class Dropout2d : public Dropout {
+ public:
+  using Dropout::Dropout;
+  std::string kind() const override;
+
+ protected:
+  Shape mask_shape(const Tensor& x) const override;  // x's with H = W = 1
 };
 
 }  // namespace minigrad::nn

@@ -2,6 +2,7 @@
 // minigrad::nn: modules, layers, losses, init and checkpoints.
 #include <minigrad/nn/activation.h>
 #include <minigrad/nn/checkpoint.h>
+#include <minigrad/nn/conv.h>
 #include <minigrad/nn/dropout.h>
 #include <minigrad/nn/embedding.h>
 #include <minigrad/nn/init.h>

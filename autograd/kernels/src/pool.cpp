@@ -1,0 +1,176 @@
+// Pooling and batch-norm statistics; see pool.h.
+#include <minigrad/kernels/pool.h>
+
+#include <algorithm>
+
+#include <minigrad/kernels/thread_pool.h>
+
+namespace minigrad::kernels {
+namespace {
+
+constexpr int64_t kGrain = int64_t(1) << 15;  // elements per parallel chunk, about
+
+// Chunks of whole planes (or channels) of `size` elements each.
+int64_t grain_for(int64_t size) { return std::max<int64_t>(1, kGrain / std::max<int64_t>(size, 1)); }
+
+// One axis of an average pooling: output o averages inputs [begin, end), and its divisor counts
+// `count` of them (more than end - begin where padding counts as zeros).
+struct Window {
+  int64_t begin, end, count;
+};
+struct Axis {
+  int64_t size, out, kernel = 0, stride = 1, pad = 0;
+  bool adaptive = false;
+  Window at(int64_t o) const {
+    if (adaptive) {
+      const int64_t b = o * size / out, e = ((o + 1) * size + out - 1) / out;
+      return {b, e, e - b};
+    }
+    const int64_t b = o * stride - pad;
+    return {std::max<int64_t>(b, 0), std::min(b + kernel, size), kernel};
+  }
+};
+
+// y[p, oh, ow] = mean of x over the window's rows and columns, or (backward) its adjoint.
+template <typename T>
+void window_average(int64_t planes, const Axis& rows, const Axis& cols, const T* in, T* out, bool backward) {
+  const int64_t H = rows.size, W = cols.size, OH = rows.out, OW = cols.out;
+  parallel_for(planes, grain_for(H * W), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* x = backward ? nullptr : in + p * H * W;
+      T* dx = backward ? out + p * H * W : nullptr;
+      if (backward) std::fill_n(dx, H * W, T(0));
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const Window r = rows.at(oh);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const Window c = cols.at(ow);
+          const T scale = T(1) / T(r.count * c.count);
+          if (backward) {
+            const T g = in[(p * OH + oh) * OW + ow] * scale;
+            for (int64_t ih = r.begin; ih < r.end; ++ih)
+              for (int64_t iw = c.begin; iw < c.end; ++iw) dx[ih * W + iw] += g;
+          } else {
+            T sum = 0;
+            for (int64_t ih = r.begin; ih < r.end; ++ih)
+              for (int64_t iw = c.begin; iw < c.end; ++iw) sum += x[ih * W + iw];
+            out[(p * OH + oh) * OW + ow] = sum * scale;
+          }
+        }
+      }
+    }
+  });
+}
+
+Axis pool_rows(const Pool2dShape& s) { return {s.in_h, s.out_h(), s.kernel_h, s.stride_h, s.pad_h}; }
+Axis pool_cols(const Pool2dShape& s) { return {s.in_w, s.out_w(), s.kernel_w, s.stride_w, s.pad_w}; }
+Axis adaptive(int64_t size, int64_t out) { return {.size = size, .out = out, .adaptive = true}; }
+
+template <typename T>
+void max_pool(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
+  const int64_t H = s.in_h, W = s.in_w, OH = s.out_h(), OW = s.out_w();
+  const Axis rows = pool_rows(s), cols = pool_cols(s);
+  parallel_for(s.planes, grain_for(H * W), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const T* xp = x + p * H * W;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const Window r = rows.at(oh);
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const Window c = cols.at(ow);
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t at = r.begin * W + c.begin;
+          for (int64_t ih = r.begin; ih < r.end; ++ih)
+            for (int64_t iw = c.begin; iw < c.end; ++iw) {
+              const T v = xp[ih * W + iw];
+              if (v > best || std::isnan(v)) {
+                best = v;
+                at = ih * W + iw;
+              }
+            }
+          y[(p * OH + oh) * OW + ow] = best;
+          indices[(p * OH + oh) * OW + ow] = at;
+        }
+      }
+    }
+  });
+}
+
+template <typename T>
+void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* var) {
+  parallel_for(C, grain_for(N * S), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double sum = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xc = x + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) sum += double(xc[i]);
+      }
+      const double m = N * S > 0 ? sum / double(N * S) : 0.0;
+      double sq = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xc = x + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) sq += (double(xc[i]) - m) * (double(xc[i]) - m);
+      }
+      mean[c] = m;
+      var[c] = N * S > 0 ? sq / double(N * S) : 0.0;
+    }
+  });
+}
+
+template <typename T>
+void apply(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T* shift, T* y) {
+  parallel_for(N * C, grain_for(S), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T a = scale[r % C], b = shift[r % C];
+      const T* xr = x + r * S;
+      T* yr = y + r * S;
+      for (int64_t i = 0; i < S; ++i) yr[i] = xr[i] * a + b;
+    }
+  });
+}
+
+}  // namespace
+
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* indices) { max_pool(s, x, y, indices); }
+void max_pool2d_forward(const Pool2dShape& s, const double* x, double* y, int64_t* indices) { max_pool(s, x, y, indices); }
+
+void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
+  window_average(s.planes, pool_rows(s), pool_cols(s), x, y, false);
+}
+void avg_pool2d_forward(const Pool2dShape& s, const double* x, double* y) {
+  window_average(s.planes, pool_rows(s), pool_cols(s), x, y, false);
+}
+void avg_pool2d_backward(const Pool2dShape& s, const float* dy, float* dx) {
+  window_average(s.planes, pool_rows(s), pool_cols(s), dy, dx, true);
+}
+void avg_pool2d_backward(const Pool2dShape& s, const double* dy, double* dx) {
+  window_average(s.planes, pool_rows(s), pool_cols(s), dy, dx, true);
+}
+
+void adaptive_avg_pool2d_forward(const Pool2dShape& s, int64_t oh, int64_t ow, const float* x, float* y) {
+  window_average(s.planes, adaptive(s.in_h, oh), adaptive(s.in_w, ow), x, y, false);
+}
+void adaptive_avg_pool2d_forward(const Pool2dShape& s, int64_t oh, int64_t ow, const double* x, double* y) {
+  window_average(s.planes, adaptive(s.in_h, oh), adaptive(s.in_w, ow), x, y, false);
+}
+void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t oh, int64_t ow, const float* dy, float* dx) {
+  window_average(s.planes, adaptive(s.in_h, oh), adaptive(s.in_w, ow), dy, dx, true);
+}
+void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t oh, int64_t ow, const double* dy, double* dx) {
+  window_average(s.planes, adaptive(s.in_h, oh), adaptive(s.in_w, ow), dy, dx, true);
+}
+
+void batch_norm_stats(int64_t N, int64_t C, int64_t S, const float* x, double* mean, double* var) {
+  stats(N, C, S, x, mean, var);
+}
+void batch_norm_stats(int64_t N, int64_t C, int64_t S, const double* x, double* mean, double* var) {
+  stats(N, C, S, x, mean, var);
+}
+void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
+                      float* y) {
+  apply(N, C, S, x, scale, shift, y);
+}
+void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
+                      const double* shift, double* y) {
+  apply(N, C, S, x, scale, shift, y);
+}
+
+}  // namespace minigrad::kernels

@@ -1,0 +1,86 @@
+// The convolution and pooling layers: PyTorch's layouts and init bounds, summaries, Dropout2d,
+// and errors that name the layer. Their gradients are in the gradcheck registry.
+#include <minigrad/minigrad.h>
+
+#include <catch2/catch.hpp>
+#include <cmath>
+
+namespace mg = minigrad;
+namespace nn = minigrad::nn;
+using Catch::Matchers::Contains;
+
+namespace {
+
+// Every element within [-bound, bound]; of a large tensor, the spread not much narrower.
+void require_uniform_within(const mg::Tensor& t, double bound) {
+  const auto v = t.to(mg::kFloat64).to_vector<double>();
+  double widest = 0;
+  for (double x : v) {
+    REQUIRE(std::abs(x) <= bound);
+    widest = std::max(widest, std::abs(x));
+  }
+  if (v.size() >= 40) REQUIRE(widest > 0.8 * bound);
+}
+
+}  // namespace
+
+TEST_CASE("nn: Conv2d and ConvTranspose2d have PyTorch's layouts and init bounds", "[nn_conv]") {
+  mg::Generator gen(3);
+  nn::Conv2d conv(4, 6, {3, 2}, {.groups = 2, .generator = &gen});
+  REQUIRE(conv.weight.shape() == mg::Shape{6, 2, 3, 2});
+  REQUIRE(conv.bias.shape() == mg::Shape{6});
+  // kaiming_uniform_(a = sqrt(5)) and the bias both reduce to U(+-1/sqrt(fan_in)).
+  require_uniform_within(conv.weight, 1.0 / std::sqrt(2.0 * 3 * 2));
+  require_uniform_within(conv.bias, 1.0 / std::sqrt(2.0 * 3 * 2));
+  REQUIRE(conv.parameters().size() == 2);
+
+  nn::ConvTranspose2d up(6, 4, 2, {.stride = 2, .groups = 2, .bias = false, .generator = &gen});
+  REQUIRE(up.weight.shape() == mg::Shape{6, 2, 2, 2});
+  REQUIRE_FALSE(up.bias.defined());
+  require_uniform_within(up.weight, 1.0 / std::sqrt(2.0 * 2 * 2));
+  REQUIRE(up(mg::zeros({1, 6, 3, 5})).shape() == mg::Shape{1, 4, 6, 10});
+}
+
+TEST_CASE("nn: a CNN's summary follows the image shape through every layer", "[nn_conv]") {
+  nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
+                       nn::Conv2d(8, 4, 3, {.stride = 2, .bias = false}), nn::AvgPool2d(3, 1, 1),
+                       nn::ConvTranspose2d(4, 2, 3, {.stride = 2, .padding = 1, .output_padding = 1}),
+                       nn::AdaptiveAvgPool2d({2, 3}), nn::Dropout2d(0.5), nn::Flatten(), nn::Linear(12, 10)};
+  const std::string s = model.summary(mg::Shape{-1, 1, 28, 28});
+  INFO(s);
+  REQUIRE_THAT(s, Contains("Conv2d 1->8 3x3 pad 1") && Contains("(N, 8, 28, 28)"));
+  REQUIRE_THAT(s, Contains("MaxPool2d 2x2") && Contains("(N, 8, 14, 14)"));
+  REQUIRE_THAT(s, Contains("Conv2d 8->4 3x3 stride 2 no bias") && Contains("(N, 4, 6, 6)"));
+  REQUIRE_THAT(s, Contains("AvgPool2d 3x3 pad 1"));
+  REQUIRE_THAT(s, Contains("ConvTranspose2d 4->2 3x3 stride 2 pad 1 output_padding 1x1") && Contains("(N, 2, 12, 12)"));
+  REQUIRE_THAT(s, Contains("AdaptiveAvgPool2d 2x3") && Contains("(N, 2, 2, 3)"));
+  REQUIRE_THAT(s, Contains("Dropout2d p=0.5") && Contains("(N, 12)"));
+  REQUIRE(model(mg::rand({2, 1, 28, 28})).shape() == mg::Shape{2, 10});
+}
+
+TEST_CASE("nn: Dropout2d zeroes whole channels in training and nothing in eval", "[nn_conv]") {
+  nn::Dropout2d drop(0.5, 11);
+  const mg::Tensor x = mg::ones({4, 8, 3, 3});
+  const auto y = drop(x).to_vector<float>();
+  int dropped = 0;
+  for (int c = 0; c < 4 * 8; ++c) {
+    const float first = y[size_t(c * 9)];
+    REQUIRE((first == 0.0f || first == 2.0f));
+    for (int i = 1; i < 9; ++i) REQUIRE(y[size_t(c * 9 + i)] == first);
+    dropped += first == 0.0f;
+  }
+  REQUIRE(dropped > 4);
+  REQUIRE(dropped < 28);
+  drop.eval();
+  REQUIRE(drop(x).to_vector<float>() == x.to_vector<float>());
+  drop.train();
+  REQUIRE_THROWS_WITH(drop(mg::ones({4, 8})), Contains("Dropout2d: input (4, 8) is not 3-D or 4-D"));
+}
+
+TEST_CASE("nn: conv layer errors name the layer and the shapes", "[nn_conv]") {
+  nn::Sequential model{nn::Conv2d(3, 8, 3), nn::ReLU()};
+  REQUIRE_THROWS_WITH(model(mg::zeros({2, 1, 8, 8})),
+                      Contains("model.0 (Conv2d 3->8 3x3): conv2d: input (2, 1, 8, 8) has 1 channels, weight (8, 3, 3, 3)"));
+  REQUIRE_THROWS_WITH(nn::Conv2d(3, 8, 3, {.groups = 2}), Contains("Conv2d: groups 2 must divide both 3 input and 8"));
+  REQUIRE_THROWS_WITH(nn::Conv2d(3, 0, 3), Contains("Conv2d: channels and kernel size must be positive"));
+}
