@@ -121,7 +121,8 @@ std::vector<BadCall> bad_calls() {
   };
   add("matmul inner dimensions", [] { f32({128, 784}).matmul(f32({512, 256})); },
       {"matmul:", "(128, 784)", "(512, 256)", "784 and 512 differ"});
-  add("matmul of 3-D", [] { f32({2, 2, 2}).matmul(f32({2, 2})); }, {"matmul:", "(2, 2, 2)", "(2, 2)"});
+  add("matmul of 3-D with mismatched inner dimensions", [] { f32({2, 2, 3}).matmul(f32({2, 2})); },
+      {"matmul:", "(2, 2, 3)", "(2, 2)", "3 and 2 differ"});
   add("matmul of 0-D", [] { f32({}).matmul(f32({2})); }, {"matmul:", "()", "(2,)"});
   add("matmul of float32 and float64", [] { f32({2, 2}).matmul(f64({2, 2})); }, {"matmul:", "float32", "float64"});
   add("matmul of int64", [] { i64({2, 2}).matmul(i64({2, 2})); }, {"matmul:", "int64", "(2, 2)"});

@@ -57,6 +57,11 @@ TEST_CASE("thread pool: nested loops run inline and concurrent callers both fini
     mg::parallel_for(1000, 10, [&](int64_t b, int64_t e) { total += e - b; });
   });
   CHECK(total == 4000);
+  // ... and work that plans by thread count plans for one thread inside a task.
+  CHECK(mg::kernels::threads_here() == 2);
+  std::atomic<int> inside_plans_for{0};
+  mg::parallel_tasks(2, [&](int64_t) { inside_plans_for += mg::kernels::threads_here(); });
+  CHECK(inside_plans_for == 2);
 
   std::atomic<int64_t> a{0}, b{0};
   std::thread other([&] {

@@ -1,9 +1,9 @@
 // The non-GEMM parts of a training step and the step itself, on the workload
 // (784-512-256-10 ReLU MLP, Adam, batch 128; random data, so no data set is needed):
 // elementwise ops, the fused Linear epilogue, softmax-cross-entropy, the fused Adam update, one
-// whole training step, the same step inside fashion_mlp's training loop, and evaluating 10,000
-// images. Arg: threads. Counters: GFLOP/s (or GB/s for memory-bound ops) and `peak`, the
-// fraction of (threads x this machine's measured FMA peak).
+// whole training step, the same step inside fashion_mlp's training loop, evaluating 10,000
+// images; and a batched matmul of small matrices. Arg: threads. Counters: GFLOP/s (or GB/s for
+// memory-bound ops) and `peak`, the fraction of (threads x this machine's measured FMA peak).
 //   bench_train --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 
@@ -155,6 +155,28 @@ void BM_eval_10k(benchmark::State& state) {
   report_flops(state, forward_flops(10000), int(state.range(0)));
 }
 
+// matmul of a batch of small matrices, (64, 8, 64) x (64, 64, 8): 8,192 flops per product, so
+// what each matrix costs beyond its arithmetic decides. bmm_torch.py times the same in PyTorch.
+void BM_bmm_small(benchmark::State& state) {
+  Threads threads(int(state.range(0)));
+  const mg::Tensor a = mg::randn({64, 8, 64}), b = mg::randn({64, 64, 8});
+  for (auto _ : state) benchmark::DoNotOptimize(mg::matmul(a, b));
+  report_flops(state, 2.0 * 64 * 8 * 64 * 8, int(state.range(0)));
+}
+
+// The same product forward and backward: three batched products.
+void BM_bmm_small_backward(benchmark::State& state) {
+  Threads threads(int(state.range(0)));
+  mg::Tensor a = mg::randn({64, 8, 64}).requires_grad_(), b = mg::randn({64, 64, 8}).requires_grad_();
+  for (auto _ : state) {
+    const mg::Tensor c = mg::matmul(a, b);
+    c.backward(mg::ones_like(c));
+    a.zero_grad();
+    b.zero_grad();
+  }
+  report_flops(state, 3.0 * 2.0 * 64 * 8 * 64 * 8, int(state.range(0)));
+}
+
 #define THREAD_ARGS ->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime()
 BENCHMARK(BM_relu) THREAD_ARGS;
 BENCHMARK(BM_add_bias) THREAD_ARGS;
@@ -165,6 +187,8 @@ BENCHMARK(BM_adam_step) THREAD_ARGS;
 BENCHMARK(BM_train_step) THREAD_ARGS;
 BENCHMARK(BM_fashion_train_step) THREAD_ARGS;
 BENCHMARK(BM_eval_10k) THREAD_ARGS;
+BENCHMARK(BM_bmm_small) THREAD_ARGS;
+BENCHMARK(BM_bmm_small_backward) THREAD_ARGS;
 
 }  // namespace
 

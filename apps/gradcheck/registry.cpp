@@ -205,17 +205,6 @@ void add_reductions(Registry& r) {
 }
 
 void add_linalg_and_shape(Registry& r) {
-  OpEntry matmul{.name = "matmul"};
-  for (const auto& [a, b] : std::vector<std::pair<Shape, Shape>>{{{3, 4}, {4, 5}}, {{4}, {4, 3}}, {{3, 4}, {4}}, {{5}, {5}}})
-    matmul.cases.push_back({fmt::format("{} @ {}", mg::shape_str(a), mg::shape_str(b)), uniform_inputs({a, b}),
-                            [](const Inputs& in) { return in[0].matmul(in[1]); }});
-  for (bool ta : {false, true})
-    for (bool tb : {false, true})
-      if (ta || tb)
-        matmul.cases.push_back({fmt::format("mm{}{}", ta ? " A^T" : "", tb ? " B^T" : ""),
-                                uniform_inputs({ta ? Shape{4, 3} : Shape{3, 4}, tb ? Shape{5, 4} : Shape{4, 5}}),
-                                [=](const Inputs& in) { return mg::mm(in[0], in[1], ta, tb); }});
-  r.add(std::move(matmul));
   // The fused Linear: x [N, in] @ w[out, in]^T + b, optionally through ReLU.
   OpEntry linear{.name = "linear"};
   for (const auto activation : {mg::Activation::None, mg::Activation::ReLU}) {
@@ -234,10 +223,6 @@ void add_linalg_and_shape(Registry& r) {
          .composite = true,
          .cases = {{"(2, 3, 4) from axis 1", uniform_inputs({{2, 3, 4}}),
                     [](const Inputs& in) { return in[0].flatten(1).exp(); }}}});
-  r.add({.name = "transpose",
-         .cases = {{"(2, 3, 4) axes 0, 2", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) { return in[0].transpose(0, 2); }},
-                   {"(2, 3, 4) axes -1, 1", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) { return in[0].transpose(-1, 1); }},
-                   {"(3, 5) t()", uniform_inputs({{3, 5}}), [](const Inputs& in) { return in[0].t(); }}}});
   const Tensor labels = indices({2, 0}, {2, 1});
   const Tensor rows = indices({1, 1, 0}, {3});
   const Tensor idx3 = indices({0, 2, 2, 1, 0, 0}, {2, 3});
@@ -347,6 +332,7 @@ Registry builtin_registry() {
   add_elementwise(r);
   add_reductions(r);
   add_linalg_and_shape(r);
+  add_views(r);
   add_losses(r);
   add_modules(r);
   add_conv(r);

@@ -109,6 +109,8 @@ class Registry {
 Registry builtin_registry();
 // LayerNorm, Embedding, MultiheadAttention, LSTM, GRU and their ops (registry_seq.cpp).
 void add_sequence_models(Registry& r);
+// The layout ops and matrix products (registry_shape.cpp).
+void add_views(Registry& r);
 
 // Float64 inputs uniform in [lo, hi), requiring grad.
 std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,

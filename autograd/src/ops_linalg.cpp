@@ -1,5 +1,6 @@
-// Matrix products. Every case reduces to mm, whose backward is two more mm calls with the
-// transposes folded into the GEMM's packing: no operand is ever copied to be transposed.
+// Matrix products. Every case reduces to mm or its batched form, whose backward is two more
+// products with the transposes folded into the GEMM's packing: no operand is ever copied to be
+// transposed.
 #include <minigrad/kernels/gemm.h>
 
 #include "impl.h"
@@ -115,19 +116,133 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
   });
 }
 
+namespace {
+
+// Where matrix i of a broadcast batch starts in each operand: i unravelled over the batch
+// shape, each operand stepping 0 along the batch axes it broadcasts (size 1 or missing).
+class BatchOffsets {
+ public:
+  BatchOffsets(const Shape& batch, const Tensor& a, const Tensor& b)
+      : batch_(batch), a_(strides_of(a, batch)), b_(strides_of(b, batch)) {}
+  std::pair<int64_t, int64_t> operator()(int64_t i) const {
+    int64_t oa = 0, ob = 0;
+    for (std::size_t d = batch_.size(); d-- > 0;) {
+      const int64_t k = i % batch_[d];
+      i /= batch_[d];
+      oa += k * a_[d];
+      ob += k * b_[d];
+    }
+    return {oa, ob};
+  }
+
+ private:
+  // Element strides of t's batch axes, aligned to the right of `batch`.
+  static Shape strides_of(const Tensor& t, const Shape& batch) {
+    Shape s(batch.size(), 0);
+    int64_t stride = t.size(-1) * t.size(-2);
+    for (int64_t d = t.dim() - 3, o = static_cast<int64_t>(batch.size()) - 1; d >= 0; --d, --o) {
+      if (t.shape()[d] != 1) s[o] = stride;
+      stride *= t.shape()[d];
+    }
+    return s;
+  }
+  Shape batch_, a_, b_;
+};
+
+// op(a) op(b) for each matrix of the broadcast of a's and b's batch axes (those before the last
+// two). Each matrix is one GEMM call, whose result does not depend on the thread count: many
+// small ones run side by side, one serial GEMM each, instead of each splitting itself into
+// tasks too small to pay for a parallel region; a few big ones run one after the other, each on
+// every thread.
+Tensor batched_mm(const Tensor& a, const Tensor& b, bool ta, bool tb, std::string_view op) {
+  detail::check_same_dtype(a, b, op);
+  if (a.dim() < 2 || b.dim() < 2)
+    throw Error(fmt::format("{}: expected operands of at least 2 dimensions, got {} and {}", op,
+                            shape_str(a.shape()), shape_str(b.shape())));
+  const int64_t M = a.size(ta ? -1 : -2), K = a.size(ta ? -2 : -1);
+  const int64_t Kb = b.size(tb ? -1 : -2), N = b.size(tb ? -2 : -1);
+  if (K != Kb)
+    throw Error(fmt::format("{}: {}{} @ {}{}: inner dimensions {} and {} differ", op, shape_str(a.shape()),
+                            ta ? "^T" : "", shape_str(b.shape()), tb ? "^T" : "", K, Kb));
+  const Shape batch_a(a.shape().begin(), a.shape().end() - 2), batch_b(b.shape().begin(), b.shape().end() - 2);
+  for (std::size_t i = 1; i <= std::min(batch_a.size(), batch_b.size()); ++i) {
+    const int64_t na = batch_a[batch_a.size() - i], nb = batch_b[batch_b.size() - i];
+    if (na != nb && na != 1 && nb != 1)
+      throw Error(fmt::format("{}: the batch axes of {} and {} cannot be broadcast ({} vs {})", op,
+                              shape_str(a.shape()), shape_str(b.shape()), na, nb));
+  }
+  const Shape batch = detail::broadcast_shapes(batch_a, batch_b, op);
+  Shape out_shape = batch;
+  out_shape.push_back(M);
+  out_shape.push_back(N);
+  Tensor out = empty(out_shape, {.dtype = a.dtype()});
+  const int64_t count = shape_numel(batch);
+  if (out.numel() > 0) {
+    const BatchOffsets offsets(batch, a, b);
+    const double flops = 2.0 * double(M) * double(N) * double(K), least = kernels::kGemmMinTaskFlops;
+    const int64_t per_task = std::max<int64_t>(1, int64_t(least / std::max(flops, 1.0)));
+    const int64_t tasks = (count + per_task - 1) / per_task;
+    const bool side_by_side = tasks > 1 && (flops < least || tasks >= 2 * kernels::threads_here());
+    detail::dispatch_float(a, op, [&](auto z) {
+      using T = decltype(z);
+      const T* pa = a.data<T>();
+      const T* pb = b.data<T>();
+      T* pc = out.data<T>();
+      const auto matrices = [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) {
+          const auto [oa, ob] = offsets(i);
+          kernels::gemm(ta, tb, M, N, K, T(1), pa + oa, a.size(-1), pb + ob, b.size(-1), T(0),
+                        pc + i * M * N, N);
+        }
+      };
+      if (side_by_side) detail::parallel_for(count, matrices, per_task);
+      else matrices(0, count);
+    });
+  }
+  // As mm's backward, per matrix; a gradient summed over the batch axes its operand broadcast.
+  return record_op("bmm", out, {a, b}, [a, b, ta, tb](const Tensor& g) {
+    Tensor ga, gb;
+    if (a.requires_grad())
+      ga = sum_to(ta ? batched_mm(b, g, tb, true, "bmm") : batched_mm(g, b, false, !tb, "bmm"), a.shape());
+    if (b.requires_grad())
+      gb = sum_to(tb ? batched_mm(g, a, true, ta, "bmm") : batched_mm(a, g, !ta, false, "bmm"), b.shape());
+    return Grads{ga, gb};
+  });
+}
+
+}  // namespace
+
+Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  detail::check_same_dtype(a, b, "bmm");
+  if (a.dim() != 3 || b.dim() != 3 || a.size(0) != b.size(0))
+    throw Error(fmt::format("bmm: expected 3-D operands with the same batch size, got {} and {}",
+                            shape_str(a.shape()), shape_str(b.shape())));
+  return batched_mm(a, b, ta, tb, "bmm");
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype(a, b, "matmul");
   const int64_t da = a.dim(), db = b.dim();
-  if (da == 0 || db == 0 || da > 2 || db > 2)
-    throw Error(fmt::format("matmul: supports 1-D and 2-D operands, got {} and {}",
+  if (da == 0 || db == 0)
+    throw Error(fmt::format("matmul: operands need at least 1 dimension, got {} and {}",
                             shape_str(a.shape()), shape_str(b.shape())));
-  if (da == 2 && db == 2) return mm(a, b);
-  // Vectors become 1 x K rows or K x 1 columns; the extra axis is dropped from the result.
-  const Tensor a2 = da == 1 ? a.reshape({1, a.size(0)}) : a;
-  const Tensor b2 = db == 1 ? b.reshape({b.size(0), 1}) : b;
-  const Tensor c = mm(a2, b2);
-  if (da == 1 && db == 1) return c.reshape({});
-  return c.reshape({da == 1 ? c.size(1) : c.size(0)});
+  const int64_t K = a.size(-1), Kb = b.size(db == 1 ? 0 : -2);
+  if (K != Kb)
+    throw Error(fmt::format("matmul: {} @ {}: inner dimensions {} and {} differ", shape_str(a.shape()),
+                            shape_str(b.shape()), K, Kb));
+  // A vector is a 1 x K row on the left, a K x 1 column on the right; that axis is dropped from
+  // the result.
+  Shape out_shape;
+  if (db <= 2) {
+    // Two matrices, or a's batch axes folded into its rows (as PyTorch does): one GEMM.
+    out_shape = Shape(a.shape().begin(), a.shape().end() - 1);
+    const int64_t rows = shape_numel(out_shape);
+    if (db == 2) out_shape.push_back(b.size(1));
+    const Tensor c = mm(da == 2 ? a : a.reshape({rows, K}), db == 2 ? b : b.reshape({K, 1}));
+    return c.shape() == out_shape ? c : c.reshape(out_shape);
+  }
+  const Tensor c = batched_mm(da == 1 ? a.reshape({1, K}) : a, b, false, false, "matmul");
+  return da == 1 ? c.squeeze(-2) : c;
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return minigrad::matmul(*this, other); }

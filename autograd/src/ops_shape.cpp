@@ -1,5 +1,5 @@
-// Shape and indexing ops: reshape, flatten, transpose, gather / scatter_add,
-// index_select / index_add.
+// Shape and indexing ops: reshape, flatten, gather / scatter_add, index_select / index_add.
+// (The layout ops that copy, permute to pad, are in ops_view.cpp.)
 #include "impl.h"
 
 namespace minigrad {
@@ -49,44 +49,6 @@ Tensor Tensor::flatten(int64_t start_axis, int64_t end_axis) const {
   s.push_back(merged);
   s.insert(s.end(), shape().begin() + end + 1, shape().end());
   return reshape(s);
-}
-
-Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
-  detail::check_defined(*this, "transpose");
-  const int64_t a = detail::normalize_axis(axis0, dim(), "transpose");
-  const int64_t b = detail::normalize_axis(axis1, dim(), "transpose");
-  if (a == b || dim() < 2) return clone();
-  const int64_t lo = std::min(a, b), hi = std::max(a, b);
-  Shape out_shape = shape();
-  std::swap(out_shape[lo], out_shape[hi]);
-  // View as [outer, n_lo, mid, n_hi, inner] and swap the n_lo and n_hi axes.
-  int64_t outer = 1, mid = 1, inner = 1;
-  for (int64_t i = 0; i < lo; ++i) outer *= shape()[i];
-  for (int64_t i = lo + 1; i < hi; ++i) mid *= shape()[i];
-  for (int64_t i = hi + 1; i < dim(); ++i) inner *= shape()[i];
-  const int64_t n_lo = shape()[lo], n_hi = shape()[hi];
-  Tensor out = empty(out_shape, {.dtype = dtype()});
-  dispatch_float(*this, "transpose", [&](auto z) {
-    using T = decltype(z);
-    const T* src = data<T>();
-    T* dst = out.data<T>();
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < n_lo; ++i)
-        for (int64_t m = 0; m < mid; ++m)
-          for (int64_t j = 0; j < n_hi; ++j) {
-            const T* s = src + (((o * n_lo + i) * mid + m) * n_hi + j) * inner;
-            T* d = dst + (((o * n_hi + j) * mid + m) * n_lo + i) * inner;
-            std::copy_n(s, inner, d);
-          }
-  });
-  return record_op("transpose", out, {*this},
-                   [a, b](const Tensor& g) { return Grads{g.transpose(a, b)}; });
-}
-
-Tensor Tensor::t() const {
-  if (dim() != 2)
-    throw Error(fmt::format("t: expected a 2-D tensor, got shape {}", shape_str(shape())));
-  return transpose(0, 1);
 }
 
 // ---- indexing ----

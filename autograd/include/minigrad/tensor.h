@@ -132,11 +132,33 @@ class Tensor {
   Tensor log_softmax(int64_t axis) const;
 
   // ---- linear algebra and shape ----
+  // PyTorch's rules: a 1-D left (right) operand is a row (column), its axis dropped from the
+  // result; axes before the last two are batch axes, broadcast. See also mm and bmm below.
   Tensor matmul(const Tensor& other) const;
   Tensor reshape(Shape shape) const;  // shares the buffer; one dimension may be -1
   Tensor flatten(int64_t start_axis = 0, int64_t end_axis = -1) const;
-  Tensor transpose(int64_t axis0, int64_t axis1) const;  // contiguous copy
+  // PyTorch's names, argument order and index rules (negative axes and indices count from the
+  // end). squeeze and unsqueeze share the buffer, like reshape; the others, where PyTorch
+  // returns a view, return a contiguous copy.
+  Tensor squeeze() const;                // drops every size-1 axis
+  Tensor squeeze(int64_t axis) const;    // drops `axis` if its size is 1
+  Tensor unsqueeze(int64_t axis) const;  // a size-1 axis at `axis`, in [-dim() - 1, dim()]
+  Tensor permute(const Shape& axes) const;  // output axis i is input axis axes[i]
+  Tensor transpose(int64_t axis0, int64_t axis1) const;  // a permute
   Tensor t() const;                                      // transpose of a 2-D tensor
+  // Indices start, start + step, ... below end along `axis`; start and end clamp to the axis
+  // like a Python slice's, step is positive.
+  Tensor slice(int64_t axis, int64_t start = 0, int64_t end = INT64_MAX, int64_t step = 1) const;
+  Tensor narrow(int64_t axis, int64_t start, int64_t length) const;  // must lie inside the axis
+  Tensor select(int64_t axis, int64_t index) const;                  // drops the axis
+  // Pieces of split_size along `axis` (the last may be smaller), or of the given sizes, which
+  // must add up to the axis; chunk makes pieces of ceil(size / chunks), so maybe fewer.
+  std::vector<Tensor> split(int64_t split_size, int64_t axis = 0) const;
+  std::vector<Tensor> split(const std::vector<int64_t>& sizes, int64_t axis = 0) const;
+  std::vector<Tensor> chunk(int64_t chunks, int64_t axis = 0) const;
+  // Tiles the tensor repeats[i] times along axis i; extra leading repeats add axes.
+  Tensor repeat(const Shape& repeats) const;
+  Tensor flip(const Shape& axes) const;
   Tensor gather(int64_t axis, const Tensor& index) const;
   Tensor index_select(int64_t axis, const Tensor& index) const;
 
@@ -268,6 +290,16 @@ Tensor matmul(const Tensor& a, const Tensor& b);
 // 2-D product of op(a) and op(b), where op transposes when asked. The transposes are folded into
 // the GEMM's packing: this is how matmul's backward avoids copying its operands.
 Tensor mm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// mm for each matrix of a batch: a [B, M, K] (or [B, K, M] transposed), b [B, K, N] (or
+// [B, N, K]) -> [B, M, N].
+Tensor bmm(const Tensor& a, const Tensor& b, bool transpose_a = false, bool transpose_b = false);
+// Joins tensors along an existing axis (cat) or a new one (stack). As in PyTorch, cat skips
+// 1-D empty tensors whatever the others' shape; unlike it, the dtypes must be equal.
+Tensor cat(const std::vector<Tensor>& tensors, int64_t axis = 0);
+Tensor stack(const std::vector<Tensor>& tensors, int64_t axis = 0);
+// Constant padding in F.pad's order: (before, after) pairs, the first for the last axis;
+// negative counts crop.
+Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value = 0.0);
 // What linear() applies to its output.
 enum class Activation : uint8_t { None, ReLU };
 // activation(x W^T + b) for x [N, in], weight [out, in], bias [out] (or undefined): nn::Linear's

@@ -175,7 +175,8 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // order every element of C is summed in.
   const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  const int nth = flops < kParallelMinFlops ? 1 : max_threads();
+  // Inside a pool task (one matrix of a batch run in parallel) the call plans for one thread.
+  const int nth = flops < kGemmMinTaskFlops ? 1 : threads_here();
   // Tasks split columns (sharing A) when A is the smaller operand and each task gets two tiles,
   // else rows (sharing B), as for the 10,000-row evaluation batch.
   const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
@@ -192,7 +193,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
   // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
   // host) no longer leaves the other waiting at the end.
-  const int64_t most = std::min({int64_t(flops / kParallelMinFlops),
+  const int64_t most = std::min({int64_t(flops / kGemmMinTaskFlops),
                                  split_n ? b_panels : a_panels, nth * kTasksPerThread});
   // The operand all tasks share is packed once, whole, before they start, when the call is big
   // enough for more tasks than threads: A^T for column tasks (the AVX2 kernel reads a row-major

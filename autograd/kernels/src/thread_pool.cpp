@@ -223,6 +223,8 @@ Pool& pool() {
 
 int max_threads() { return pool().threads(); }
 
+int threads_here() { return inside_pool ? 1 : max_threads(); }
+
 void set_max_threads(int threads) {
   if (threads < 1)
     throw std::invalid_argument("set_num_threads: " + std::to_string(threads) +

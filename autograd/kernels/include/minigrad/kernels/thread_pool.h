@@ -21,6 +21,10 @@ namespace minigrad::kernels {
 // else the number of CPUs this process may run on.
 int max_threads();
 void set_max_threads(int threads);  // throws std::invalid_argument when threads < 1
+// Threads a parallel loop started here would run on: 1 inside a task, where nested loops run
+// inline, else max_threads(). Work that plans its split by the thread count asks this, so that
+// inside a task it plans for one thread instead of splitting for threads it will not get.
+int threads_here();
 
 // A non-owning reference to a callable `void(int64_t)`: no allocation per parallel loop.
 class TaskRef {
