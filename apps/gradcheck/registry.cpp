@@ -337,6 +337,7 @@ Registry builtin_registry() {
   add_modules(r);
   add_conv(r);
   add_sequence_models(r);
+  add_math(r);
   return r;
 }
 

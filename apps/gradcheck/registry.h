@@ -122,6 +122,8 @@ std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<
 
 // The convolution, pooling and batch-norm ops (registry_conv.cpp).
 void add_conv(Registry& r);
+// Math and multi-axis reductions, masks, sort/topk (registry_math.cpp).
+void add_math(Registry& r);
 
 // An activation module by its name on the command line (relu, leaky_relu, tanh, sigmoid, gelu,
 // identity); throws naming the choices.

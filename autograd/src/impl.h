@@ -1,5 +1,7 @@
 #pragma once
 // What a Tensor handle points at, and helpers shared by the op files. Private to autograd.
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <utility>
@@ -52,6 +54,38 @@ decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
   }
 }
 
+// Calls f(T{}) with T the C++ type of any dtype (bool for Bool).
+template <typename F>
+decltype(auto) dispatch_any(DType dtype, F&& f) {
+  switch (dtype) {
+    case DType::Float32: return f(float{});
+    case DType::Float64: return f(double{});
+    case DType::Int64: return f(int64_t{});
+    case DType::Bool: return f(bool{});
+  }
+  throw Error("dispatch: unknown dtype");
+}
+
+// The category order PyTorch promotes along: bool < integer < floating.
+inline int dtype_category(DType d) { return d == DType::Bool ? 0 : d == DType::Int64 ? 1 : 2; }
+
+// v converted to T. Float to int64 casts NaN, infinities and out-of-range values to INT64_MIN
+// (what PyTorch gives on x86) instead of undefined behaviour; to bool, nonzero (NaN too) is true.
+template <typename T, typename S>
+T convert(S v) {
+  if constexpr (std::is_same_v<T, int64_t> && std::is_floating_point_v<S>) {
+    if (!(v >= S(-0x1p63) && v < S(0x1p63))) return INT64_MIN;
+  }
+  if constexpr (std::is_same_v<T, bool>) return v != S(0);
+  return static_cast<T>(v);
+}
+
+template <typename T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
+
 // Below this many elements a loop runs on one thread: forking costs more than it saves.
 inline constexpr int64_t kParallelGrain = 1 << 15;
 
@@ -70,8 +104,13 @@ inline int64_t rows_grain(int64_t row_size) {
 
 int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op);
 void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op);
+// Throws naming the op unless t is float32 or float64.
+void check_floating(const Tensor& t, std::string_view op);
 void check_defined(const Tensor& t, std::string_view op);
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
+
+// -1, 0 or 1 in x's dtype (differentiable ops, gradient 0).
+Tensor sign(const Tensor& x);
 
 // [outer, n, inner] view of a shape around one axis: the layout every axis op loops over.
 struct AxisView {

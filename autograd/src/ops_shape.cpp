@@ -5,7 +5,6 @@
 namespace minigrad {
 
 using detail::AxisView;
-using detail::dispatch_float;
 using Grads = TensorList;
 
 Tensor Tensor::reshape(Shape new_shape) const {
@@ -95,7 +94,7 @@ Tensor Tensor::gather(int64_t axis, const Tensor& index) const {
   const int64_t* idx = index.data<int64_t>();
   check_index_range(idx, index.numel(), vx.n, axis, "gather");
   Tensor out = empty(index.shape(), {.dtype = dtype()});
-  dispatch_float(*this, "gather", [&](auto z) {
+  detail::dispatch_any(dtype(), [&](auto z) {
     using T = decltype(z);
     const T* x = data<T>();
     T* o = out.data<T>();
@@ -125,7 +124,7 @@ Tensor scatter_add(const Shape& shape, int64_t axis, const Tensor& index, const 
   const int64_t* idx = index.data<int64_t>();
   check_index_range(idx, index.numel(), vx.n, axis, "scatter_add");
   Tensor out = zeros(shape, {.dtype = src.dtype()});
-  dispatch_float(src, "scatter_add", [&](auto z) {
+  detail::dispatch_any(src.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* s = src.data<T>();
     T* o = out.data<T>();
@@ -155,7 +154,7 @@ Tensor Tensor::index_select(int64_t axis, const Tensor& index) const {
   Shape out_shape = shape();
   out_shape[axis] = count;
   Tensor out = empty(out_shape, {.dtype = dtype()});
-  dispatch_float(*this, "index_select", [&](auto z) {
+  detail::dispatch_any(dtype(), [&](auto z) {
     using T = decltype(z);
     const T* x = data<T>();
     T* o = out.data<T>();
@@ -184,7 +183,7 @@ Tensor index_add(const Shape& shape, int64_t axis, const Tensor& index, const Te
   const int64_t count = index.numel();
   check_index_range(idx, count, v.n, axis, "index_add");
   Tensor out = zeros(shape, {.dtype = src.dtype()});
-  dispatch_float(src, "index_add", [&](auto z) {
+  detail::dispatch_any(src.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* s = src.data<T>();
     T* o = out.data<T>();

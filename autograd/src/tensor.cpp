@@ -15,12 +15,32 @@ std::string_view dtype_name(DType dtype) {
     case DType::Float32: return "float32";
     case DType::Float64: return "float64";
     case DType::Int64: return "int64";
+    case DType::Bool: return "bool";
   }
   return "unknown";
 }
 
-std::size_t dtype_size(DType dtype) { return dtype == DType::Float32 ? 4 : 8; }
-bool is_floating(DType dtype) { return dtype != DType::Int64; }
+std::size_t dtype_size(DType dtype) {
+  return dtype == DType::Float32 ? 4 : dtype == DType::Bool ? 1 : 8;
+}
+bool is_floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64; }
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  const int ca = detail::dtype_category(a), cb = detail::dtype_category(b);
+  if (ca != cb) return ca > cb ? a : b;
+  return DType::Float64;  // the only same-category pair that differs: float32 and float64
+}
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  // As PyTorch: a 0-d operand is like a number, it promotes a dimensioned one only when it is
+  // of a higher category (float32 (3,) + float64 () stays float32).
+  if ((a.dim() == 0) == (b.dim() == 0)) return promote_types(a.dtype(), b.dtype());
+  const DType dimmed = a.dim() == 0 ? b.dtype() : a.dtype();
+  const DType zero = a.dim() == 0 ? a.dtype() : b.dtype();
+  return detail::dtype_category(zero) > detail::dtype_category(dimmed) ? promote_types(dimmed, zero)
+                                                                       : dimmed;
+}
 
 std::string shape_str(const Shape& shape) {
   if (shape.size() == 1) return fmt::format("({},)", shape[0]);
@@ -50,6 +70,13 @@ int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op) {
 
 void check_defined(const Tensor& t, std::string_view op) {
   if (!t.defined()) throw Error(fmt::format("{}: tensor is undefined", op));
+}
+
+void check_floating(const Tensor& t, std::string_view op) {
+  check_defined(t, op);
+  if (!is_floating(t.dtype()))
+    throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 "
+                            "expected)", op, dtype_name(t.dtype()), shape_str(t.shape())));
 }
 
 void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
@@ -121,6 +148,7 @@ template <typename T>
 constexpr DType dtype_of() {
   if constexpr (std::is_same_v<T, float>) return DType::Float32;
   else if constexpr (std::is_same_v<T, double>) return DType::Float64;
+  else if constexpr (std::is_same_v<T, bool>) return DType::Bool;
   else return DType::Int64;
 }
 }  // namespace
@@ -139,21 +167,13 @@ const T* Tensor::data() const {
 template float* Tensor::data<float>();
 template double* Tensor::data<double>();
 template int64_t* Tensor::data<int64_t>();
+template bool* Tensor::data<bool>();
+template const bool* Tensor::data<bool>() const;
 template const float* Tensor::data<float>() const;
 template const double* Tensor::data<double>() const;
 template const int64_t* Tensor::data<int64_t>() const;
 
-namespace {
-// Calls f(T{}) for any dtype, integers included.
-template <typename F>
-decltype(auto) dispatch_any(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
-    default: return f(int64_t{});
-  }
-}
-}  // namespace
+using detail::dispatch_any;
 
 double Tensor::item() const {
   if (numel() != 1)
@@ -167,7 +187,7 @@ std::vector<T> Tensor::to_vector() const {
   std::vector<T> out(numel());
   dispatch_any(dtype(), [&](auto t) {
     const auto* p = data<decltype(t)>();
-    for (size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(p[i]);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = detail::convert<T>(p[i]);
   });
   return out;
 }
@@ -193,7 +213,7 @@ Tensor copy_as(const Tensor& src, DType dtype) {
     dispatch_any(src.dtype(), [&](auto s) {
       const auto* p = src.data<decltype(s)>();
       const int64_t n = src.numel();  // numel() and data() are calls: not in the loop
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<D>(p[i]);
+      for (int64_t i = 0; i < n; ++i) o[i] = detail::convert<D>(p[i]);
     });
   });
   return out;
@@ -207,9 +227,7 @@ Tensor Tensor::clone() const {
 
 Tensor Tensor::to(DType target) const {
   if (target == dtype()) return *this;
-  if (requires_grad() && !is_floating(target))
-    throw Error(fmt::format("to({}): cannot convert a tensor that requires grad to an integer "
-                            "dtype", dtype_name(target)));
+  if (!is_floating(target)) return copy_as(*this, target);  // no gradient into int64 or bool
   const DType source = dtype();
   return record_op("to", copy_as(*this, target), {*this},
                    [source](const Tensor& g) { return TensorList{g.to(source)}; });
@@ -269,7 +287,7 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
   dispatch_any(options.dtype, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
-    const T v = static_cast<T>(value);
+    const T v = detail::convert<T>(value);
     detail::parallel_for(t.numel(), [&](int64_t b, int64_t e) { std::fill(p + b, p + e, v); });
   });
   if (wants_grad) t.requires_grad_(true);
@@ -279,26 +297,28 @@ Tensor full(const Shape& shape, double value, TensorOptions options) {
 Tensor zeros(const Shape& shape, TensorOptions options) { return full(shape, 0.0, options); }
 Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
 
-Tensor arange(double start, double end, double step, TensorOptions options) {
-  if (step == 0 || !std::isfinite(start) || !std::isfinite(end) || !std::isfinite(step))
-    throw Error(fmt::format("arange({}, {}, {}): bounds and step must be finite, step nonzero",
-                            start, end, step));
-  const auto n = static_cast<int64_t>(std::max(0.0, std::ceil((end - start) / step)));
+Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
+  const double a = start.to_double(), b = end.to_double(), d = step.to_double();
+  if (d == 0 || !std::isfinite(a) || !std::isfinite(b) || !std::isfinite(d))
+    throw Error(fmt::format("arange({}, {}, {}): bounds and step must be finite, step nonzero", a,
+                            b, d));
+  const auto n = static_cast<int64_t>(std::max(0.0, std::ceil((b - a) / d)));
+  const bool integral = start.kind() != DType::Float64 && step.kind() != DType::Float64;
   const bool wants_grad = options.requires_grad;
   options.requires_grad = false;
   Tensor t = empty({n}, options);
   dispatch_any(options.dtype, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(start + static_cast<double>(i) * step);
+    for (int64_t i = 0; i < n; ++i)  // integral bounds count exactly, past 2^53 too
+      p[i] = integral ? detail::convert<T>(start.to_int() + i * step.to_int())
+                      : detail::convert<T>(a + static_cast<double>(i) * d);
   });
   if (wants_grad) t.requires_grad_(true);
   return t;
 }
 
-Tensor arange(int64_t end, TensorOptions options) {
-  return arange(0.0, static_cast<double>(end), 1.0, options);
-}
+Tensor arange(Scalar end, TensorOptions options) { return arange(0, end, 1, options); }
 
 namespace {
 template <typename V>
@@ -312,7 +332,7 @@ Tensor from_values(const std::vector<V>& values, const Shape& shape, TensorOptio
   dispatch_any(options.dtype, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
-    for (std::size_t i = 0; i < values.size(); ++i) p[i] = static_cast<T>(values[i]);
+    for (std::size_t i = 0; i < values.size(); ++i) p[i] = detail::convert<T>(values[i]);
   });
   if (wants_grad) t.requires_grad_(true);
   return t;
@@ -343,6 +363,21 @@ Tensor ones_like(const Tensor& like) { return ones(like.shape(), {.dtype = like.
 
 Tensor scalar_like(double value, const Tensor& like) {
   return full({}, value, {.dtype = like.dtype()});
+}
+
+Tensor scalar_for(Scalar value, const Tensor& like) {
+  detail::check_defined(like, "scalar");
+  const DType own = value.kind() == DType::Float64 ? DType::Float32 : value.kind();
+  const DType dtype = detail::dtype_category(own) > detail::dtype_category(like.dtype())
+                          ? own
+                          : like.dtype();
+  Tensor t = empty({}, {.dtype = dtype});
+  dispatch_any(dtype, [&](auto z) {
+    using T = decltype(z);
+    *t.data<T>() = value.kind() == DType::Float64 ? detail::convert<T>(value.to_double())
+                                                  : detail::convert<T>(value.to_int());
+  });
+  return t;
 }
 
 namespace {
@@ -385,6 +420,19 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
   return t;
 }
 }  // namespace
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options,
+               Generator* gen) {
+  if (low >= high)
+    throw Error(fmt::format("randint: low {} must be less than high {}", low, high));
+  if (options.requires_grad && !is_floating(options.dtype))
+    throw Error(fmt::format("randint: a {} tensor cannot require grad", dtype_name(options.dtype)));
+  Generator& g = gen ? *gen : default_generator();
+  const auto range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
+  std::vector<int64_t> values(static_cast<std::size_t>(shape_numel(shape)));
+  for (int64_t& v : values) v = static_cast<int64_t>(static_cast<uint64_t>(low) + g.below(range));
+  return tensor(values, shape, options);
+}
 
 Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
   return random_tensor<true>(
@@ -469,6 +517,9 @@ fmt::format_context::iterator fmt::formatter<minigrad::Tensor>::format(
       break;
     case minigrad::DType::Int64:
       format_values(body, t.data<int64_t>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+      break;
+    case minigrad::DType::Bool:
+      format_values(body, t.data<bool>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
       break;
   }
   return fmt::format_to(ctx.out(), "tensor({}, shape={}, dtype={}{})", fmt::to_string(body),

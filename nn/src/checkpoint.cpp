@@ -2,6 +2,7 @@
 #include <minigrad/nn/checkpoint.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <limits>
@@ -26,6 +27,8 @@ uint8_t dtype_code(DType d) {
       return 1;
     case DType::Int64:
       return 2;
+    case DType::Bool:
+      return 3;
   }
   return 255;
 }
@@ -177,8 +180,9 @@ Checkpoint load_tensors(const std::string& path) {
   for (auto& e : table) {
     e.name = r.get_str("tensor name");
     const auto code = r.get<uint8_t>("dtype");
-    if (code > 2) r.fail(fmt::format("tensor '{}' has unknown dtype code {}", e.name, code));
-    e.dtype = code == 0 ? kFloat32 : code == 1 ? kFloat64 : kInt64;
+    if (code > 3) r.fail(fmt::format("tensor '{}' has unknown dtype code {}", e.name, code));
+    constexpr DType kByCode[] = {kFloat32, kFloat64, kInt64, kBool};
+    e.dtype = kByCode[code];
     const auto rank = r.get<uint8_t>("rank");
     uint64_t numel = 1;
     bool empty_axis = false, too_big = false;  // the product must not overflow
@@ -206,7 +210,11 @@ Checkpoint load_tensors(const std::string& path) {
                        r.remaining()));
   for (const auto& e : table) {
     Tensor t = empty(e.shape, {.dtype = e.dtype});
-    std::memcpy(t.raw_data(), r.take(e.bytes, "tensor data"), e.bytes);
+    const char* data = r.take(e.bytes, "tensor data");
+    // A bool byte other than 0 or 1 is no bool value: reading it would be undefined.
+    if (e.dtype == kBool && std::any_of(data, data + e.bytes, [](char c) { return c != 0 && c != 1; }))
+      r.fail(fmt::format("bool tensor '{}' holds a byte other than 0 and 1", e.name));
+    std::memcpy(t.raw_data(), data, e.bytes);
     if (!out.tensors.emplace(e.name, t).second)
       r.fail(fmt::format("tensor '{}' appears twice", e.name));
   }

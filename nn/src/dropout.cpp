@@ -15,9 +15,10 @@ Dropout::Dropout(double p_, std::shared_ptr<Generator> generator)
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;  // as PyTorch: all dropped, no division by zero
-  const Tensor keep = fixed_mask_.defined()
-                          ? fixed_mask_.to(x.dtype())
-                          : rand(mask_shape(x), {.dtype = x.dtype()}, generator_.get()).ge(p);
+  const Tensor keep = (fixed_mask_.defined()
+                           ? fixed_mask_
+                           : rand(mask_shape(x), {.dtype = x.dtype()}, generator_.get()).ge(p))
+                          .to(x.dtype());  // a bool mask times 1/(1-p) alone would be float32
   return x * (keep * (1.0 / (1.0 - p)));
 }
 

@@ -59,7 +59,13 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, CrossEntropyOp
     target_dist = scatter_add({n, classes}, 1, targets.reshape({n, 1}),
                               full({n, 1}, 1.0 - s, {.dtype = logits.dtype()})) +
                   s / static_cast<double>(classes);
-    loss = reduce(-(target_dist * log_probs).sum(1), options.reduction);
+    // -(1-s) log p[target] - s/C sum_c log p[c], not -sum(q log p): a masked class (logit -inf)
+    // would make 0 * -inf = NaN there. With smoothing its -inf enters the sum and the loss is
+    // +inf, as in PyTorch 1.13 (the gradient, probs - q, stays finite).
+    const Tensor picked = log_probs.gather(1, targets.reshape({n, 1})).reshape({n});
+    Tensor per_row = picked * -(1.0 - s);
+    if (s > 0) per_row = per_row - log_probs.sum(1) * (s / static_cast<double>(classes));
+    loss = reduce(per_row, options.reduction);
   }
   const Reduction reduction = options.reduction;
   return record_op("cross_entropy", loss, {logits},

@@ -22,14 +22,41 @@
 
 namespace minigrad {
 
-enum class DType : uint8_t { Float32, Float64, Int64 };
+enum class DType : uint8_t { Float32, Float64, Int64, Bool };
 inline constexpr DType kFloat32 = DType::Float32;
 inline constexpr DType kFloat64 = DType::Float64;
 inline constexpr DType kInt64 = DType::Int64;  // indices: labels, gather/index_select, argmax
+inline constexpr DType kBool = DType::Bool;    // masks: comparisons, where, masked_fill (1 byte)
 
 std::string_view dtype_name(DType dtype);
 std::size_t dtype_size(DType dtype);
 bool is_floating(DType dtype);
+// PyTorch's promotion of two tensors' dtypes: bool < int64 < float32 < float64.
+DType promote_types(DType a, DType b);
+
+// A number handed to an op (t * 2, t.gt(0.5), masked_fill(m, -1e9)), typed as PyTorch types a
+// Python number: floating, integral or bool. Like PyTorch, it never widens a tensor's dtype
+// within its category (float32 * 2.5 stays float32); a higher category gives that category's
+// default (int64 * 2.5 is float32, bool + 1 is int64).
+class Scalar {
+ public:
+  Scalar(double value) : value_(value), int_(0), kind_(DType::Float64) {}  // NOLINT: implicit
+  template <typename I>
+    requires std::is_integral_v<I>
+  Scalar(I value)  // NOLINT: implicit
+      : value_(static_cast<double>(value)), int_(static_cast<int64_t>(value)),
+        kind_(std::is_same_v<I, bool> ? DType::Bool : DType::Int64) {}
+
+  double to_double() const { return value_; }
+  int64_t to_int() const { return kind_ == DType::Float64 ? static_cast<int64_t>(value_) : int_; }
+  // Float64 (a floating number), Int64 or Bool.
+  DType kind() const { return kind_; }
+
+ private:
+  double value_;
+  int64_t int_;
+  DType kind_;
+};
 
 // Sizes of the axes. Inline up to rank 5, so making a tensor allocates no shape.
 using Shape = SmallVector<int64_t, 5>;
@@ -70,7 +97,9 @@ class Tensor {
 
   double item() const;  // the value of a one-element tensor
   template <typename T> std::vector<T> to_vector() const;
-  Tensor to(DType dtype) const;  // differentiable between float types
+  // Differentiable between float types; a conversion to int64 or bool carries no gradient (as
+  // in PyTorch). Float to int64 truncates toward zero; NaN and out-of-range values give INT64_MIN.
+  Tensor to(DType dtype) const;
   Tensor clone() const;          // differentiable copy with its own buffer
   Tensor detach() const;         // shares the buffer, no graph
 
@@ -100,33 +129,77 @@ class Tensor {
   Tensor sigmoid() const;
   Tensor tanh() const;
   Tensor gelu() const;  // exact, erf-based
+  Tensor sin() const;
+  Tensor cos() const;
+  Tensor log1p() const;
+  Tensor expm1() const;
+  Tensor erf() const;
+  // log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's linear cut).
+  Tensor softplus(double beta = 1.0, double threshold = 20.0) const;
+  Tensor silu() const;                  // x sigmoid(x)
+  Tensor elu(double alpha = 1.0) const;  // x > 0 ? x : alpha (exp(x) - 1)
   Tensor maximum(const Tensor& other) const;
   Tensor minimum(const Tensor& other) const;
+  // out = value where mask (bool, broadcast against this) is true, this tensor elsewhere; this
+  // tensor's dtype. The gradient flows to the unfilled elements.
+  Tensor masked_fill(const Tensor& mask, Scalar value) const;
 
-  // Comparisons return masks of 0 and 1 in this tensor's dtype (no gradient).
+  // Comparisons return bool masks (no gradient); operands are compared in their promoted dtype.
+  // Multiplying a mask by a float tensor promotes it to that tensor's dtype.
   Tensor eq(const Tensor& other) const;
   Tensor ne(const Tensor& other) const;
   Tensor lt(const Tensor& other) const;
   Tensor le(const Tensor& other) const;
   Tensor gt(const Tensor& other) const;
   Tensor ge(const Tensor& other) const;
-  Tensor eq(double other) const;
-  Tensor ne(double other) const;
-  Tensor lt(double other) const;
-  Tensor le(double other) const;
-  Tensor gt(double other) const;
-  Tensor ge(double other) const;
+  Tensor eq(Scalar other) const;
+  Tensor ne(Scalar other) const;
+  Tensor lt(Scalar other) const;
+  Tensor le(Scalar other) const;
+  Tensor gt(Scalar other) const;
+  Tensor ge(Scalar other) const;
+  Tensor isnan() const;  // bool
+  // Of any dtype, nonzero is true; the results are bool.
+  Tensor logical_not() const;
+  Tensor logical_and(const Tensor& other) const;
+  Tensor logical_or(const Tensor& other) const;
 
   // ---- reductions (axis may be negative) ----
+  // sum of an int64 or bool tensor is int64 (exact), as in PyTorch; mean needs a float tensor.
   Tensor sum() const;
   Tensor sum(int64_t axis, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(int64_t axis, bool keepdim = false) const;
-  Tensor max() const;  // gradient shared evenly among tied maxima
+  // max/min propagate NaN; the gradient is shared evenly among tied extrema (NaNs tie with NaN).
+  Tensor max() const;
   Tensor max(int64_t axis, bool keepdim = false) const;
   Tensor min() const;
   Tensor min(int64_t axis, bool keepdim = false) const;
-  Tensor argmax() const;  // int64, no gradient; first maximum wins
+  // Over several axes at once (negative allowed, no repeats); an empty list reduces them all.
+  Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  Tensor mean(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  // log(sum(exp(x))) over dims, stable (the max is taken out); rows of -inf give -inf.
+  Tensor logsumexp(const std::vector<int64_t>& dims, bool keepdim = false) const;
+  // sum((x - mean)^2) / (N - correction) over dims (all when empty); N <= correction gives NaN
+  // (inf for a nonzero sum), as PyTorch.
+  Tensor var(const std::vector<int64_t>& dims = {}, int64_t correction = 1,
+             bool keepdim = false) const;
+  Tensor std(const std::vector<int64_t>& dims = {}, int64_t correction = 1,
+             bool keepdim = false) const;
+  // (sum |x|^p)^(1/p) over dims (all when empty); p = inf is max |x|. The gradient at x = 0 is 0.
+  Tensor norm(double p = 2.0, const std::vector<int64_t>& dims = {}, bool keepdim = false) const;
+  Tensor cumsum(int64_t axis) const;
+  // The gradient is exact with zeros: each element's is the product of all the others.
+  Tensor prod() const;
+  Tensor prod(int64_t axis, bool keepdim = false) const;
+  // (values, int64 indices) along axis, stable: equal values keep their order (as PyTorch's
+  // stable sort); NaN sorts as the largest value. The values are differentiable.
+  std::pair<Tensor, Tensor> sort(int64_t axis = -1, bool descending = false) const;
+  // The k largest (or smallest) along axis, sorted, as (values, int64 indices); ties keep the
+  // earlier index first.
+  std::pair<Tensor, Tensor> topk(int64_t k, int64_t axis = -1, bool largest = true) const;
+  // int64, no gradient; the first maximum wins and NaN counts as the maximum (as PyTorch).
+  Tensor argmax() const;
   Tensor argmax(int64_t axis, bool keepdim = false) const;
   Tensor softmax(int64_t axis) const;
   Tensor log_softmax(int64_t axis) const;
@@ -264,8 +337,10 @@ Tensor empty(const Shape& shape, TensorOptions options = {});
 Tensor zeros(const Shape& shape, TensorOptions options = {});
 Tensor ones(const Shape& shape, TensorOptions options = {});
 Tensor full(const Shape& shape, double value, TensorOptions options = {});
-Tensor arange(double start, double end, double step = 1.0, TensorOptions options = {});
-Tensor arange(int64_t end, TensorOptions options = {});
+// [start, end) in steps, ceil((end - start) / step) values, in options.dtype (float32 unless
+// given: unlike torch.arange, the dtype is not inferred from the numbers).
+Tensor arange(Scalar end, TensorOptions options = {});
+Tensor arange(Scalar start, Scalar end, Scalar step = 1, TensorOptions options = {});
 Tensor tensor(std::initializer_list<double> values, TensorOptions options = {});  // 1-D
 Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape,
               TensorOptions options = {});
@@ -280,12 +355,26 @@ Tensor ones_like(const Tensor& like);
 // Random tensors draw from `gen`, or from the global generator (see manual_seed) when null.
 Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // U[0,1)
 Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // N(0,1)
+// Integers uniform in [low, high), int64 unless options say otherwise.
+Tensor randint(int64_t low, int64_t high, const Shape& shape,
+               TensorOptions options = {.dtype = DType::Int64}, Generator* gen = nullptr);
 
 // ---- free-function forms of the ops (same semantics as the methods) ----
+// Binary ops promote their operands as PyTorch does (result_type). div is true division: int64
+// and bool operands give float32. sub of two bool tensors is an error, as in PyTorch.
+DType result_type(const Tensor& a, const Tensor& b);
 Tensor add(const Tensor& a, const Tensor& b);
 Tensor sub(const Tensor& a, const Tensor& b);
 Tensor mul(const Tensor& a, const Tensor& b);
 Tensor div(const Tensor& a, const Tensor& b);
+// Integer division rounding toward minus infinity (Python's //, torch.floor_divide): -7 // 2 is
+// -4. For int64 and bool operands only; dividing by zero is an error.
+Tensor floor_divide(const Tensor& a, const Tensor& b);
+// int64 indices of shape S -> int64 tensor of shape S + (num_classes,); num_classes = -1 takes
+// the largest index + 1.
+Tensor one_hot(const Tensor& indices, int64_t num_classes = -1);
+// cond ? a : b elementwise, all three broadcast; cond is bool; the result has result_type(a, b).
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
 Tensor matmul(const Tensor& a, const Tensor& b);
 // 2-D product of op(a) and op(b), where op transposes when asked. The transposes are folded into
 // the GEMM's packing: this is how matmul's backward avoids copying its operands.
@@ -325,14 +414,14 @@ Tensor operator+(const Tensor& a, const Tensor& b);
 Tensor operator-(const Tensor& a, const Tensor& b);
 Tensor operator*(const Tensor& a, const Tensor& b);
 Tensor operator/(const Tensor& a, const Tensor& b);
-Tensor operator+(const Tensor& a, double b);
-Tensor operator-(const Tensor& a, double b);
-Tensor operator*(const Tensor& a, double b);
-Tensor operator/(const Tensor& a, double b);
-Tensor operator+(double a, const Tensor& b);
-Tensor operator-(double a, const Tensor& b);
-Tensor operator*(double a, const Tensor& b);
-Tensor operator/(double a, const Tensor& b);
+Tensor operator+(const Tensor& a, Scalar b);
+Tensor operator-(const Tensor& a, Scalar b);
+Tensor operator*(const Tensor& a, Scalar b);
+Tensor operator/(const Tensor& a, Scalar b);
+Tensor operator+(Scalar a, const Tensor& b);
+Tensor operator-(Scalar a, const Tensor& b);
+Tensor operator*(Scalar a, const Tensor& b);
+Tensor operator/(Scalar a, const Tensor& b);
 Tensor operator-(const Tensor& a);
 
 // ---- defining ops ----
@@ -348,6 +437,8 @@ Tensor record_op(std::string_view name, Tensor output, TensorList inputs, Backwa
 
 // A 0-d tensor holding `value` in the dtype of `like`: a scalar that broadcasts against it.
 Tensor scalar_like(double value, const Tensor& like);
+// A 0-d tensor holding `value` in the dtype a binary op of `like` and `value` computes in.
+Tensor scalar_for(Scalar value, const Tensor& like);
 
 }  // namespace minigrad
 
