@@ -1,10 +1,12 @@
 // Sequence-model layers against PyTorch's numbers (tests/op_reference/seq.py wrote seq.inc), in
-// float32 and float64: layer_norm / LayerNorm, embedding / Embedding; their errors and the
-// PyTorch behaviours a user relies on (initial values, the padding row).
+// float32 and float64: layer_norm / LayerNorm, embedding / Embedding, MultiheadAttention, LSTM,
+// GRU (their parameters loaded from PyTorch's state_dict names); their errors and the PyTorch
+// behaviours a user relies on (initial values, the padding row, masks, dropout between layers).
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -83,6 +85,19 @@ void backward_with_cotangents(const RefCase& c, const std::vector<std::pair<std:
     total = total.defined() ? total + term : term;
   }
   total.backward();
+}
+
+// Each parameter's gradient against "grad:param:<name>".
+void check_param_grads(const nn::Module& m, const RefCase& c) {
+  for (const auto& [name, p] : m.named_parameters()) check_close(p.grad(), c, "grad:param:" + name);
+}
+
+// A module of type M with the case's parameters, in dtype.
+template <typename M, typename... Args>
+std::shared_ptr<M> loaded(const RefCase& c, mg::DType dtype, Args... args) {
+  auto m = std::make_shared<M>(args...);
+  m->load_state_dict(c.params(dtype));
+  return m;
 }
 
 const auto kDtypes = {mg::kFloat32, mg::kFloat64};
@@ -208,4 +223,134 @@ TEST_CASE("layer_norm, embedding and their modules refuse bad input, naming the 
   CHECK_THROWS_WITH(nn::Embedding(4, 2, {.padding_idx = -5}), Contains("padding_idx -5 is out of range"));
   nn::Embedding emb(4, 2);
   CHECK_THROWS_WITH(emb(mg::tensor(std::vector<int64_t>{4}, {1})), Contains("Embedding 4x2") && Contains("index 4"));
+}
+
+TEST_CASE("MultiheadAttention matches PyTorch: causal and key padding bool masks, cross attention with a float mask", "[nn][seq]") {
+  for (mg::DType dtype : kDtypes) {
+    SECTION(std::string(mg::dtype_name(dtype))) {
+      const RefCase& self = ref_case("MultiheadAttention 6/2 self, causal bool mask, key padding");
+      auto mha = loaded<nn::MultiheadAttention>(self, dtype, 6, 2, nn::MultiheadAttentionOptions{.dtype = dtype});
+      const mg::Tensor x = self.get("x", dtype, true);
+      const mg::Tensor causal = self.get("attn_mask").gt(0.5), padding = self.get("key_padding_mask").gt(0.5);
+      const auto [y, w] = (*mha)(x, x, x, padding, true, causal);
+      check_close(y, self, "out:y");
+      check_close(w, self, "out:weights");
+      backward_with_cotangents(self, {{"y", y}, {"weights", w}});
+      check_close(x.grad(), self, "grad:x");
+      check_param_grads(*mha, self);
+
+      const RefCase& cross = ref_case("MultiheadAttention 6/3 cross, float mask");
+      auto mha3 = loaded<nn::MultiheadAttention>(cross, dtype, 6, 3, nn::MultiheadAttentionOptions{.dtype = dtype});
+      const mg::Tensor q = cross.get("query", dtype, true), k = cross.get("key", dtype, true),
+                       v = cross.get("value", dtype, true);
+      const auto [y3, w3] = (*mha3)(q, k, v, {}, true, cross.get("attn_mask", dtype));
+      check_close(y3, cross, "out:y");
+      check_close(w3, cross, "out:weights");
+      backward_with_cotangents(cross, {{"y", y3}, {"weights", w3}});
+      check_close(q.grad(), cross, "grad:query");
+      check_close(k.grad(), cross, "grad:key");
+      check_close(v.grad(), cross, "grad:value");
+      check_param_grads(*mha3, cross);
+    }
+  }
+}
+
+TEST_CASE("MultiheadAttention: PyTorch's parameters and init, the causal mask, need_weights, errors", "[nn][seq]") {
+  nn::MultiheadAttention mha(8, 2);
+  std::vector<std::string> names;
+  for (const auto& [name, p] : mha.named_parameters()) names.push_back(name + mg::shape_str(p.shape()));
+  CHECK(names == std::vector<std::string>{"in_proj_weight(24, 8)", "in_proj_bias(24,)", "out_proj.weight(8, 8)",
+                                          "out_proj.bias(8,)"});
+  CHECK(mha.in_proj_bias.to_vector<float>() == std::vector<float>(24, 0.0f));
+  CHECK(mha.out_proj->bias.to_vector<float>() == std::vector<float>(8, 0.0f));
+  const double bound = std::sqrt(6.0 / (24 + 8));  // xavier_uniform_ over [3E, E]
+  for (float v : mha.in_proj_weight.to_vector<float>()) CHECK(std::abs(v) <= bound);
+
+  const double inf = std::numeric_limits<double>::infinity();
+  CHECK(nn::square_subsequent_mask(3, mg::kFloat64).to_vector<double>() ==
+        std::vector<double>{0, -inf, -inf, 0, 0, -inf, 0, 0, 0});
+
+  // A float -inf mask and the bool mask it stands for agree; without weights, none are returned.
+  const mg::Tensor x = mg::randn({2, 4, 8});
+  const auto [y_float, w_float] = mha(x, x, x, {}, true, nn::square_subsequent_mask(4));
+  const auto [y_bool, w_none] = mha(x, x, x, {}, false, nn::square_subsequent_mask(4).lt(0.0));
+  CHECK(y_float.to_vector<float>() == y_bool.to_vector<float>());
+  CHECK_FALSE(w_none.defined());
+  const std::vector<float> w = w_float.to_vector<float>();  // [2, 4, 4]: row i attends to j <= i
+  for (int i = 0; i < 4; ++i)
+    for (int j = i + 1; j < 4; ++j) CHECK(w[i * 4 + j] == 0.0f);
+
+  CHECK_THROWS_WITH(nn::MultiheadAttention(6, 4), Contains("embed_dim 6 must be a positive multiple of num_heads 4"));
+  CHECK_THROWS_WITH(mha(mg::ones({2, 4, 6}), x, x), Contains("MultiheadAttention 8/2 heads") && Contains("query must be [batch, length, 8], got shape (2, 4, 6)"));
+  CHECK_THROWS_WITH(mha(x, mg::ones({2, 3, 8}), x), Contains("key and value the length"));
+  CHECK_THROWS_WITH(mha(x, x, x, mg::ones({2, 5})), Contains("key_padding_mask of shape (2, 5) must be (2, 4)"));
+  CHECK_THROWS_WITH(mha(x, x, x, {}, true, mg::ones({4, 5})), Contains("attn_mask of shape (4, 5) must be (4, 4) or (4, 4, 4)"));
+}
+
+TEST_CASE("LSTM and GRU match PyTorch: two layers with an initial state, no bias from zeros", "[nn][seq]") {
+  for (mg::DType dtype : kDtypes) {
+    SECTION(std::string(mg::dtype_name(dtype))) {
+      for (const std::string kind : {"LSTM", "GRU"}) {
+        for (const std::string name : {kind + " 3->4, 2 layers, initial state", kind + " 3->4 no bias, zero state"}) {
+          const RefCase& c = ref_case(name);
+          const bool two = name.find("2 layers") != std::string::npos;
+          const nn::RNNOptions o{.num_layers = two ? 2 : 1, .bias = two, .dtype = dtype};
+          const mg::Tensor x = c.get("x", dtype, true);
+          const mg::Tensor h0 = two ? c.get("h0", dtype, true) : mg::Tensor();
+          if (kind == "LSTM") {
+            auto lstm = loaded<nn::LSTM>(c, dtype, 3, 4, o);
+            const mg::Tensor c0 = two ? c.get("c0", dtype, true) : mg::Tensor();
+            const auto [y, state] = (*lstm)(x, {h0, c0});
+            const auto [h, cell] = state;
+            check_close(y, c, "out:y");
+            check_close(h, c, "out:h");
+            check_close(cell, c, "out:c");
+            backward_with_cotangents(c, {{"y", y}, {"h", h}, {"c", cell}});
+            if (two) check_close(c0.grad(), c, "grad:c0");
+            check_param_grads(*lstm, c);
+          } else {
+            auto gru = loaded<nn::GRU>(c, dtype, 3, 4, o);
+            const auto [y, h] = (*gru)(x, h0);
+            check_close(y, c, "out:y");
+            check_close(h, c, "out:h");
+            backward_with_cotangents(c, {{"y", y}, {"h", h}});
+            check_param_grads(*gru, c);
+          }
+          check_close(x.grad(), c, "grad:x");
+          if (two) check_close(h0.grad(), c, "grad:h0");
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("LSTM and GRU: PyTorch's parameter names and init, dropout between layers, errors", "[nn][seq]") {
+  nn::LSTM lstm(5, 4, {.num_layers = 2});
+  std::vector<std::string> names;
+  for (const auto& [name, p] : lstm.named_parameters()) names.push_back(name + mg::shape_str(p.shape()));
+  CHECK(names == std::vector<std::string>{"weight_ih_l0(16, 5)", "weight_hh_l0(16, 4)", "bias_ih_l0(16,)", "bias_hh_l0(16,)",
+                                          "weight_ih_l1(16, 4)", "weight_hh_l1(16, 4)", "bias_ih_l1(16,)", "bias_hh_l1(16,)"});
+  for (const mg::Tensor& p : lstm.parameters())
+    for (float v : p.to_vector<float>()) CHECK(std::abs(v) <= 0.5f);  // U(+-1/sqrt(hidden))
+  CHECK(nn::GRU(5, 4, {.bias = false}).named_parameters().size() == 2);
+
+  // Dropout acts between layers in training only: eval matches the same weights without dropout.
+  mg::Generator gen(4);
+  nn::GRU dropped(3, 4, {.num_layers = 2, .dropout = 0.5, .generator = &gen});
+  nn::GRU plain(3, 4, {.num_layers = 2});
+  plain.load_state_dict(dropped.state_dict());
+  const mg::Tensor x = mg::randn({2, 5, 3});
+  const auto train_out = std::get<0>(dropped(x)).to_vector<float>();
+  dropped.eval();
+  const auto eval_out = std::get<0>(dropped(x)).to_vector<float>();
+  CHECK(eval_out == std::get<0>(plain(x)).to_vector<float>());
+  CHECK(train_out != eval_out);
+
+  CHECK_THROWS_WITH(nn::LSTM(0, 4), Contains("LSTM: input_size 0"));
+  CHECK_THROWS_WITH(nn::GRU(3, 4, {.dropout = 1.5}), Contains("GRU: dropout must be in [0, 1], got 1.5"));
+  CHECK_THROWS_WITH(lstm(mg::ones({2, 3, 4})), Contains("LSTM 5->4, 2 layers") && Contains("input must be [batch, time > 0, 5], got shape (2, 3, 4)"));
+  CHECK_THROWS_WITH(lstm(mg::ones({2, 0, 5})), Contains("time > 0"));
+  CHECK_THROWS_WITH(lstm(mg::ones({2, 3, 5}), {mg::zeros({1, 2, 4}), mg::Tensor()}),
+                    Contains("h0 of shape (1, 2, 4) must be (2, 2, 4)"));
+  CHECK_THROWS_WITH(plain(x, mg::zeros({2, 3, 4})), Contains("h0 of shape (2, 3, 4) must be (2, 2, 4)"));
 }

@@ -1,5 +1,6 @@
 // Registry entries of the sequence-model layers and their ops: layer_norm, embedding, LayerNorm,
-// Embedding.
+// Embedding, MultiheadAttention, LSTM, GRU. The last three are built from registered ops and
+// record none of their own; their cases check everything they return, flattened into one tensor.
 #include "registry.h"
 
 namespace gradcheck_tool {
@@ -90,11 +91,87 @@ void add_embedding(Registry& r) {
                                [rows, keep = unpadded(4)](nn::Module& m, const Inputs&) { return m(rows).tanh() * keep; }}}});
 }
 
+// A bool mask from 0/1 values (true: may not attend).
+Tensor bool_mask(std::vector<double> values, Shape shape) { return mg::tensor(values, shape).gt(0.5); }
+
+// The tensors a module returns, flattened and joined: one output for the checker.
+Tensor joined(const std::vector<Tensor>& outputs) {
+  std::vector<Tensor> flat;
+  for (const Tensor& t : outputs) flat.push_back(t.reshape({-1}));
+  return mg::cat(flat);
+}
+
+void add_attention(Registry& r) {
+  auto mha = [](int64_t embed, int64_t heads, bool bias) {
+    return [=](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+      auto m = std::make_shared<nn::MultiheadAttention>(
+          embed, heads, nn::MultiheadAttentionOptions{.bias = bias, .dtype = mg::kFloat64, .generator = &gen});
+      if (bias)  // PyTorch starts the biases at zero, where a wrong bias gradient would not show
+        for (Tensor b : {m->in_proj_bias, m->out_proj->bias}) nn::init::uniform_(b, -0.5, 0.5, &gen);
+      return m;
+    };
+  };
+  using MHA = nn::MultiheadAttention;
+  const Tensor causal = nn::square_subsequent_mask(3, mg::kFloat64);
+  const Tensor padding = bool_mask({0, 0, 0, 0, 0, 0, 0, 1, 1, 0}, {2, 5});
+  const Tensor per_head = bool_mask({0, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 1,  // [2 * 2 heads, 2, 3]
+                                     0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1}, {4, 2, 3});
+  r.add(ModuleEntry{
+      .name = "MultiheadAttention",
+      .cases = {{"E 4, 2 heads, self, causal float mask", mha(4, 2, true), {}, uniform_inputs({{2, 3, 4}}),
+                 [=](nn::Module& m, const Inputs& in) {
+                   const auto [y, w] = static_cast<MHA&>(m)(in[0], in[0], in[0], {}, true, causal);
+                   return joined({y, w});
+                 }},
+                {"E 6, 3 heads, cross, bool key padding", mha(6, 3, true), {}, uniform_inputs({{2, 3, 6}, {2, 5, 6}, {2, 5, 6}}),
+                 [=](nn::Module& m, const Inputs& in) {
+                   const auto [y, w] = static_cast<MHA&>(m)(in[0], in[1], in[2], padding);
+                   return joined({y, w});
+                 }},
+                {"E 4, 2 heads, no bias, per-head bool mask", mha(4, 2, false), {}, uniform_inputs({{2, 2, 4}, {2, 3, 4}}),
+                 [=](nn::Module& m, const Inputs& in) {
+                   return std::get<0>(static_cast<MHA&>(m)(in[0], in[1], in[1], {}, false, per_head));
+                 }}}});
+}
+
+void add_recurrent(Registry& r) {
+  auto make = [](bool lstm, int64_t layers, bool bias) {
+    return [=](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+      const nn::RNNOptions o{.num_layers = layers, .bias = bias, .dtype = mg::kFloat64, .generator = &gen};
+      if (lstm) return std::make_shared<nn::LSTM>(2, 3, o);
+      return std::make_shared<nn::GRU>(2, 3, o);
+    };
+  };
+  r.add(ModuleEntry{
+      .name = "LSTM",
+      .cases = {{"2->3, 2 layers, initial state", make(true, 2, true), {}, uniform_inputs({{2, 3, 2}, {2, 2, 3}, {2, 2, 3}}),
+                 [](nn::Module& m, const Inputs& in) {
+                   const auto [y, state] = static_cast<nn::LSTM&>(m)(in[0], {in[1], in[2]});
+                   return joined({y, std::get<0>(state), std::get<1>(state)});
+                 }},
+                {"2->3 no bias, zero state, one step", make(true, 1, false), {}, uniform_inputs({{3, 1, 2}}),
+                 [](nn::Module& m, const Inputs& in) {
+                   const auto [y, state] = static_cast<nn::LSTM&>(m)(in[0]);
+                   return joined({y, std::get<1>(state)});
+                 }}}});
+  r.add(ModuleEntry{
+      .name = "GRU",
+      .cases = {{"2->3, 2 layers, initial state", make(false, 2, true), {}, uniform_inputs({{2, 3, 2}, {2, 2, 3}}),
+                 [](nn::Module& m, const Inputs& in) {
+                   const auto [y, h] = static_cast<nn::GRU&>(m)(in[0], in[1]);
+                   return joined({y, h});
+                 }},
+                {"2->3 no bias, zero state", make(false, 1, false), {}, uniform_inputs({{3, 2, 2}}),
+                 [](nn::Module& m, const Inputs& in) { return std::get<0>(static_cast<nn::GRU&>(m)(in[0])); }}}});
+}
+
 }  // namespace
 
 void add_sequence_models(Registry& r) {
   add_layer_norm(r);
   add_embedding(r);
+  add_attention(r);
+  add_recurrent(r);
 }
 
 }  // namespace gradcheck_tool

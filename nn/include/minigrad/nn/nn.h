@@ -1,6 +1,7 @@
 #pragma once
 // minigrad::nn: modules, layers, losses, init and checkpoints.
 #include <minigrad/nn/activation.h>
+#include <minigrad/nn/attention.h>
 #include <minigrad/nn/checkpoint.h>
 #include <minigrad/nn/conv.h>
 #include <minigrad/nn/dropout.h>
@@ -10,4 +11,5 @@
 #include <minigrad/nn/linear.h>
 #include <minigrad/nn/loss.h>
 #include <minigrad/nn/module.h>
+#include <minigrad/nn/rnn.h>
 #include <minigrad/nn/sequential.h>
