@@ -6,7 +6,7 @@
 
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
-namespace gt = gradcheck_tool;
+namespace gt = minigrad::gradcheck_tool;
 
 int main(int argc, char** argv) {
   gt::Registry registry = gt::builtin_registry();

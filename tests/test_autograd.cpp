@@ -177,3 +177,21 @@ TEST_CASE("io: write_file_atomic replaces a file whole or not at all") {
   CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 2);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("io: read_file_limited reads regular files within the limit only; printable escapes and cuts") {
+  const std::string dir = fmt::format("/tmp/minigrad_io_read_{}", ::getpid());
+  std::filesystem::create_directories(dir);
+  mg::write_file_atomic(dir + "/ten", "0123456789");
+  CHECK(mg::read_file_limited(dir + "/ten", 10, "a test file") == "0123456789");
+  CHECK_THROWS_WITH(mg::read_file_limited(dir + "/ten", 9, "a test file"),
+                    Contains("ten: 10 bytes is larger than a test file can be (at most 9 bytes)"));
+  CHECK_THROWS_WITH(mg::read_file_limited("/dev/null", 10, "a test file"),
+                    Contains("/dev/null: is a character device, not a regular file (expected a test file)"));
+  CHECK_THROWS_WITH(mg::read_file_limited(dir, 10, "a test file"), Contains("is a directory, not a regular file"));
+  CHECK_THROWS_WITH(mg::read_file_limited(dir + "/none", 10, "a test file"), Contains("none: cannot open: No such file"));
+  std::filesystem::remove_all(dir);
+
+  CHECK(mg::printable(std::string("a\0b\tc\nd\x1b", 8)) == "a\\x00b\\tc\\nd\\x1b");
+  CHECK(mg::printable("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 is kept
+  CHECK(mg::printable(std::string(100, 'x'), 10) == "xxxxxxxxxx... (100 bytes in all)");
+}

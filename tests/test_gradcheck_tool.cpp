@@ -21,7 +21,7 @@
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
 namespace fs = std::filesystem;
-namespace gt = gradcheck_tool;
+namespace gt = minigrad::gradcheck_tool;
 using Catch::Matchers::Contains;
 using Inputs = std::vector<mg::Tensor>;
 
@@ -153,6 +153,44 @@ TEST_CASE("gradcheck: the registry refuses duplicates and entries without cases"
   CHECK_THROWS_WITH(r.add(gt::OpEntry{.name = "empty"}), Contains("'empty' has no cases"));
   r.add(gt::OpEntry{.name = "neg", .cases = {{"(2,)", gt::uniform_inputs({{2}}), [](const Inputs& in) { return -in[0]; }}}});
   CHECK_THROWS_WITH(r.add(gt::OpEntry{.name = "neg", .cases = r.ops()[0].cases}), Contains("'neg' is registered twice"));
+}
+
+TEST_CASE("gradcheck: a module saved with nn::save is checked given the module or by a registry entry") {
+  const std::string path = (fs::temp_directory_path() / fmt::format("gradcheck_saved_{}.ckpt", ::getpid())).string();
+  mg::Generator gen(3);
+  auto make = [&](mg::DType dtype) {
+    const nn::LinearOptions o{.dtype = dtype, .generator = &gen};
+    return std::make_shared<nn::Sequential>(nn::Linear(3, 4, o), nn::Tanh(), nn::Linear(4, 2, o));
+  };
+  nn::save(*make(mg::kFloat32), path);
+  const mg::Tensor x = gt::uniform_inputs({{5, 3}})(gen)[0];
+
+  auto module = make(mg::kFloat64);
+  const gt::CheckResult result = gt::check_saved_module(*module, path, x, {}, {});
+  INFO(result.report.message);
+  CHECK(result.report.passed);
+  CHECK(result.label == "Sequential, input (5, 3)");
+  // Every element of the input and the parameters, against each of the 5 x 2 outputs (no loss given).
+  CHECK(result.report.checked == (15 + 12 + 4 + 8 + 2) * 10);
+  CHECK_THROWS_WITH(gt::check_saved_module(*make(mg::kFloat32), path, x, {}, {}),
+                    Contains("parameter '0.weight' is float32: build the module with float64 parameters"));
+  auto wider = std::make_shared<nn::Sequential>(nn::Linear(3, 5, {.dtype = mg::kFloat64}), nn::Tanh(),
+                                                nn::Linear(5, 2, {.dtype = mg::kFloat64}));
+  CHECK_THROWS_WITH(gt::check_saved_module(*wider, path, x, {}, {}), Contains(path));
+
+  gt::Registry registry;
+  registry.add(gt::saved_module("Sequential", [&] { return make(mg::kFloat64); }, {3}));
+  CHECK_THROWS_WITH(registry.add(gt::saved_module("Sequential", [&] { return make(mg::kFloat64); }, {3})),
+                    Contains("'minigrad.module' of kind 'Sequential' is registered twice"));
+  const gt::CheckpointCheck check = gt::check_checkpoint(registry, path, {.batch = 2}, {});
+  INFO(check.result.report.message);
+  CHECK(check.result.report.passed);
+  CHECK(check.result.label == "Sequential, input (2, 3)");
+  CHECK_THAT(check.warning, Contains("float32"));
+  CHECK_THROWS_WITH(gt::check_checkpoint(gt::Registry(), path, {}, {}),
+                    Contains("no checkpoint entry for format 'minigrad.module' of kind 'Sequential' is registered "
+                             "(registered: none;"));
+  fs::remove(path);
 }
 
 TEST_CASE("gradcheck: at a kink the analytic value must lie between the one-sided differences") {

@@ -376,3 +376,61 @@ TEST_CASE("nn: module trees refuse cycles and absurd depths with an error", "[nn
   CHECK_THROWS_WITH(nn::Sequential().push_back(root),
                     Contains("register_module: '0': module tree deeper than 1000 levels"));
 }
+
+TEST_CASE("nn: ModuleList and ModuleDict hold children for a module's own forward", "[nn]") {
+  struct Net : nn::Module {
+    std::shared_ptr<nn::ModuleList> layers = register_module(
+        "layers", std::make_shared<nn::ModuleList>(nn::Linear(3, 4), nn::Tanh(), nn::Linear(4, 4)));
+    std::shared_ptr<nn::ModuleDict> heads = register_module(
+        "heads", std::make_shared<nn::ModuleDict>(std::initializer_list<
+                                                  std::pair<std::string, std::shared_ptr<nn::Module>>>{
+                     {"policy", std::make_shared<nn::Linear>(4, 2)},
+                     {"value", std::make_shared<nn::Linear>(4, 1)}}));
+    mg::Tensor forward(const mg::Tensor& x) override {
+      mg::Tensor h = x;
+      for (const auto& layer : *layers) h = (*layer)(h);
+      return (*heads)["policy"](h).sum(1) + (*heads)["value"](h).sum(1);
+    }
+  };
+  Net net;
+  std::vector<std::string> names;
+  for (const auto& [name, p] : net.named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"layers.0.weight", "layers.0.bias", "layers.2.weight",
+                                          "layers.2.bias", "heads.policy.weight",
+                                          "heads.policy.bias", "heads.value.weight",
+                                          "heads.value.bias"});
+  CHECK(net(mg::ones({5, 3})).shape() == mg::Shape{5});
+
+  nn::ModuleList& layers = *net.layers;
+  CHECK(layers.size() == 3);
+  CHECK(layers[-1].kind() == "Linear 4->4");
+  CHECK(layers.at<nn::Linear>(0).in_features == 3);
+  CHECK(layers.ptr(1).get() == &layers[1]);
+  CHECK_THROWS_WITH(layers.at<nn::Linear>(1), Contains("ModuleList::at: module 1 is a Tanh"));
+  CHECK_THROWS_WITH(layers[3], Contains("ModuleList: index 3 is out of range for 3 modules"));
+  CHECK_THROWS_WITH(layers[-4], Contains("index -4 is out of range"));
+  layers.push_back(std::make_shared<nn::ReLU>());
+  CHECK(layers.named_children().back().first == "3");
+  CHECK_THROWS_WITH(layers(mg::ones({1, 3})), Contains("ModuleList is not called"));
+
+  nn::ModuleDict& heads = *net.heads;
+  CHECK(heads.keys() == std::vector<std::string>{"policy", "value"});
+  CHECK(heads.contains("value"));
+  CHECK(heads.at<nn::Linear>("value").out_features == 1);
+  CHECK_THROWS_WITH(heads["q"], Contains("ModuleDict: no key 'q' (keys: policy, value)"));
+  CHECK_THROWS_WITH(heads.insert("value", nn::ReLU()),
+                    Contains("ModuleDict: key 'value' is already bound to a Linear 4->1"));
+  heads.insert("aux", nn::Identity());
+  std::vector<std::string> keys;
+  for (const auto& [key, module] : heads) keys.push_back(key);
+  CHECK(keys == std::vector<std::string>{"policy", "value", "aux"});
+  CHECK(&heads["aux"] == heads.items()[2].second.get());
+
+  // Errors inside name the path through the container.
+  net.set_name("net");
+  CHECK_THROWS_WITH(net(mg::ones({5, 2})), Contains("net.layers.0 (Linear 3->4): input has 2"));
+
+  // Negative indices reach Sequential too.
+  nn::Sequential seq{nn::Linear(2, 2), nn::ReLU()};
+  CHECK(seq[-1].kind() == "ReLU");
+}

@@ -127,6 +127,10 @@ TEST_CASE("shape ops: gradients at known points", "[ops][shape]") {
     const mg::Tensor x = leaf({7});
     CHECK(grad_of(x, x.slice(0, 1, 7, 2)) == std::vector<double>{0, 1, 0, 2, 0, 3, 0});
   }
+  {  // a step past the end takes one element (the gradient does not spread it over step zeros)
+    const mg::Tensor x = leaf({7});
+    CHECK(grad_of(x, x.slice(0, 2, 7, INT64_MAX)) == std::vector<double>{0, 0, 1, 0, 0, 0, 0});
+  }
   {  // a crop passes back only what it kept; padding gets none
     const mg::Tensor x = leaf({2, 3});
     CHECK(grad_of(x, mg::pad(x, {-1, 1, 1, 0})) == std::vector<double>{0, 4, 5, 0, 7, 8});

@@ -25,6 +25,12 @@ struct RefOptimizerCase {
   double lr_from_step_10;  // 0: lr unchanged
   std::vector<std::vector<std::vector<double>>> trajectory;  // [step][param][element]
 };
+struct RefGroupCase {
+  std::string name;
+  std::string optimizer;
+  std::vector<Options> groups;  // options of group k, which holds parameter k
+  std::vector<std::vector<std::vector<double>>> trajectory;  // [step][param][element]
+};
 struct RefSchedulerCase {
   std::string scheduler;
   Options options;
@@ -44,41 +50,62 @@ double option(const Options& options, const std::string& key, double fallback) {
   return it == options.end() ? fallback : it->second;
 }
 
-// Builds the optimizer a reference case names; options it does not list keep our defaults,
-// which are PyTorch's.
+// Options a reference case lists; those it does not list keep our defaults, which are PyTorch's.
+opt::SGDOptions sgd_options(const Options& o) {
+  const opt::SGDOptions s;
+  return {.lr = option(o, "lr", s.lr),
+          .momentum = option(o, "momentum", s.momentum),
+          .dampening = option(o, "dampening", s.dampening),
+          .nesterov = option(o, "nesterov", 0.0) != 0.0,
+          .weight_decay = option(o, "weight_decay", s.weight_decay)};
+}
+
+opt::AdamOptions adam_options(const Options& o, bool adamw) {
+  opt::AdamOptions a;
+  if (adamw) a.weight_decay = opt::AdamWOptions{}.weight_decay;
+  return {.lr = option(o, "lr", a.lr),
+          .betas = {option(o, "beta1", a.betas.first), option(o, "beta2", a.betas.second)},
+          .eps = option(o, "eps", a.eps),
+          .weight_decay = option(o, "weight_decay", a.weight_decay),
+          .amsgrad = option(o, "amsgrad", 0.0) != 0.0};
+}
+
+opt::RMSpropOptions rmsprop_options(const Options& o) {
+  const opt::RMSpropOptions r;
+  return {.lr = option(o, "lr", r.lr),
+          .alpha = option(o, "alpha", r.alpha),
+          .eps = option(o, "eps", r.eps),
+          .weight_decay = option(o, "weight_decay", r.weight_decay),
+          .momentum = option(o, "momentum", r.momentum),
+          .centered = option(o, "centered", 0.0) != 0.0};
+}
+
+// The optimizer a reference case names, over one group of all the parameters.
 std::unique_ptr<opt::Optimizer> make_optimizer(const RefOptimizerCase& c, std::vector<mg::Tensor> params) {
   const Options& o = c.options;
-  if (c.optimizer == "SGD") {
-    opt::SGDOptions s;
-    return std::make_unique<opt::SGD>(
-        params, opt::SGDOptions{.lr = option(o, "lr", s.lr),
-                                .momentum = option(o, "momentum", s.momentum),
-                                .dampening = option(o, "dampening", s.dampening),
-                                .nesterov = option(o, "nesterov", 0.0) != 0.0,
-                                .weight_decay = option(o, "weight_decay", s.weight_decay)});
-  }
-  if (c.optimizer == "Adam" || c.optimizer == "AdamW") {
-    opt::AdamOptions a;
-    if (c.optimizer == "AdamW") a.weight_decay = opt::AdamWOptions{}.weight_decay;
-    a = {.lr = option(o, "lr", a.lr),
-         .betas = {option(o, "beta1", a.betas.first), option(o, "beta2", a.betas.second)},
-         .eps = option(o, "eps", a.eps),
-         .weight_decay = option(o, "weight_decay", a.weight_decay),
-         .amsgrad = option(o, "amsgrad", 0.0) != 0.0};
-    if (c.optimizer == "Adam") return std::make_unique<opt::Adam>(params, a);
+  if (c.optimizer == "SGD") return std::make_unique<opt::SGD>(params, sgd_options(o));
+  if (c.optimizer == "Adam") return std::make_unique<opt::Adam>(params, adam_options(o, false));
+  if (c.optimizer == "AdamW") {
+    const opt::AdamOptions a = adam_options(o, true);
     return std::make_unique<opt::AdamW>(
         params, opt::AdamWOptions{.lr = a.lr, .betas = a.betas, .eps = a.eps,
                                   .weight_decay = a.weight_decay, .amsgrad = a.amsgrad});
   }
   REQUIRE(c.optimizer == "RMSprop");
-  opt::RMSpropOptions r;
-  return std::make_unique<opt::RMSprop>(
-      params, opt::RMSpropOptions{.lr = option(o, "lr", r.lr),
-                                  .alpha = option(o, "alpha", r.alpha),
-                                  .eps = option(o, "eps", r.eps),
-                                  .weight_decay = option(o, "weight_decay", r.weight_decay),
-                                  .momentum = option(o, "momentum", r.momentum),
-                                  .centered = option(o, "centered", 0.0) != 0.0});
+  return std::make_unique<opt::RMSprop>(params, rmsprop_options(o));
+}
+
+// The optimizer of a group case, parameter k in group k.
+std::unique_ptr<opt::Optimizer> make_grouped(const RefGroupCase& c, const std::vector<mg::Tensor>& params) {
+  if (c.optimizer == "SGD") {
+    std::vector<opt::SGD::Group> groups;
+    for (std::size_t k = 0; k < params.size(); ++k) groups.push_back({{params[k]}, sgd_options(c.groups[k])});
+    return std::make_unique<opt::SGD>(groups);
+  }
+  REQUIRE(c.optimizer == "AdamW");
+  std::vector<opt::AdamW::Group> groups;
+  for (std::size_t k = 0; k < params.size(); ++k) groups.push_back({{params[k]}, adam_options(c.groups[k], true)});
+  return std::make_unique<opt::AdamW>(groups);
 }
 
 std::vector<mg::Tensor> reference_params() {
@@ -119,6 +146,29 @@ TEST_CASE("optim: parity with PyTorch trajectories in float64") {
         for (std::size_t k = 0; k < params.size(); ++k)
           worst = std::max(worst, max_abs_diff(params[k].to_vector<double>(), c.trajectory[t][k]));
       }
+      INFO(c.name << ": max |ours - torch| over " << c.trajectory.size() << " steps = " << worst);
+      CHECK(worst <= 1e-10);
+    }
+  }
+}
+
+TEST_CASE("optim: parity with PyTorch for parameter groups with their own options under StepLR") {
+  for (const auto& c : kRefGroupCases) {
+    SECTION(c.name) {
+      auto params = reference_params();
+      auto optimizer = make_grouped(c, params);
+      REQUIRE(optimizer->num_groups() == 2);
+      opt::StepLR scheduler(*optimizer, kRefGroupStepSize, kRefGroupGamma);
+      double worst = 0.0;
+      for (std::size_t t = 0; t < c.trajectory.size(); ++t) {
+        set_reference_grads(params, t);
+        optimizer->step();
+        scheduler.step();
+        for (std::size_t k = 0; k < params.size(); ++k)
+          worst = std::max(worst, max_abs_diff(params[k].to_vector<double>(), c.trajectory[t][k]));
+      }
+      for (std::size_t g = 0; g < 2; ++g)
+        CHECK(optimizer->lr(g) == scheduler.lr_at(static_cast<int64_t>(c.trajectory.size()), g));
       INFO(c.name << ": max |ours - torch| over " << c.trajectory.size() << " steps = " << worst);
       CHECK(worst <= 1e-10);
     }

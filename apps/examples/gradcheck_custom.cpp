@@ -7,7 +7,7 @@
 
 #include "spiral_net.h"
 
-namespace gt = gradcheck_tool;
+namespace gt = minigrad::gradcheck_tool;
 
 int main(int argc, char** argv) {
   gt::Registry registry = gt::builtin_registry();

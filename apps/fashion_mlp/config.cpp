@@ -197,7 +197,8 @@ void validate(const TrainConfig& c) {
   one_of(c.on_nan, "on_nan", {"stop", "skip"});
   for (int64_t h : c.hidden) count("hidden size", h, 1);
   if (parameter_count(c) > kMaxParameters)
-    throw UsageError(fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
+    throw UsageError(
+        fmt::format("hidden {} makes a model of more than {} parameters", fmt::join(c.hidden, ","), kMaxParameters));
   fraction("dropout", c.dropout, false);
   fraction("input_dropout", c.input_dropout, false);
   require(c.init_scale > 0 && std::isfinite(c.init_scale), "init_scale", c.init_scale, "a finite number > 0");

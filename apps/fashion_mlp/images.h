@@ -14,8 +14,9 @@ struct GrayImage {
 };
 
 // Reads any of the formats above, averaging colour channels. Throws minigrad::Error naming the
-// file and the problem (not a regular file, larger than kMaxImageFileBytes, bad header, truncated or oversized raster, sample above maxval, image
-// larger than kMaxImagePixels) before allocating more than the file can fill.
+// file and the problem (not a regular file, larger than kMaxImageFileBytes, bad header, truncated
+// or oversized raster, sample above maxval, image larger than kMaxImagePixels) before allocating
+// more than the file can fill.
 GrayImage load_gray_image(const std::string& path);
 inline constexpr long long kMaxImagePixels = 1LL << 26;  // 8192 x 8192
 // Larger files are refused unread: 256 MB is more than any image of kMaxImagePixels takes in the

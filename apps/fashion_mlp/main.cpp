@@ -35,31 +35,26 @@ namespace {
 using namespace fashion;
 using minigrad::Error;
 
-// CLI11 2.1 reads integers with strtoll: out-of-range values saturate silently (--epochs
-// 99999999999999999999 would train forever) and a leading 0 means octal. Accept plain decimals
-// that fit in int64, nothing else.
-const CLI::Validator kDecimalInt64(
-    [](std::string& text) -> std::string {
-      int64_t value = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec == std::errc::result_out_of_range) return fmt::format("{} does not fit in a 64-bit integer", minigrad::printable(text));
-      if (ec != std::errc{} || end != text.data() + text.size()) return fmt::format("{} is not a decimal integer", minigrad::printable(text));
-      text = std::to_string(value);  // drops leading zeros, which strtoll would read as octal
-      return {};
-    },
-    "INT");
-
-// CLI11 reads numbers with strtold, which takes hexadecimal (--lr 0x10 is 16). Accept decimal
-// notation only (and inf or nan, which validate then refuses naming the setting).
-const CLI::Validator kDecimalNumber(
-    [](std::string& text) -> std::string {
-      double value = 0;
-      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-      if (ec == std::errc::result_out_of_range) return fmt::format("{} is outside the range of a double", minigrad::printable(text));
-      if (ec != std::errc{} || end != text.data() + text.size()) return fmt::format("{} is not a decimal number", minigrad::printable(text));
-      return {};
-    },
-    "NUMBER");
+// CLI11 2.1 reads numbers with strtoll and strtold: out-of-range integers saturate silently
+// (--epochs 99999999999999999999 would train forever), a leading 0 means octal and 0x10 is 16.
+// Accept plain decimals that fit in T, nothing else (inf and nan reach validate, which names the
+// setting).
+template <typename T>
+CLI::Validator decimal(std::string_view kind, std::string_view out_of_range, std::string name) {
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        T value{};
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec == std::errc::result_out_of_range) return fmt::format("{} {}", minigrad::printable(text), out_of_range);
+        if (ec != std::errc{} || end != text.data() + text.size())
+          return fmt::format("{} is not a decimal {}", minigrad::printable(text), kind);
+        if constexpr (std::is_integral_v<T>) text = std::to_string(value);  // drops leading zeros (octal to strtoll)
+        return {};
+      },
+      std::move(name));
+}
+const CLI::Validator kDecimalInt64 = decimal<int64_t>("integer", "does not fit in a 64-bit integer", "INT");
+const CLI::Validator kDecimalNumber = decimal<double>("number", "is outside the range of a double", "NUMBER");
 
 // Every config field as a --flag on `command`; the map tells later which ones were given.
 std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainConfig& cli) {
@@ -350,8 +345,9 @@ void run_lr_find(const TrainConfig& config, double start, double end, int64_t st
 int main(int argc, char** argv) {
   CLI::App app{"fashion_mlp: train, evaluate and query MLPs on Fashion-MNIST"};
   app.require_subcommand(1);
-  app.failure_message(
-      [](const CLI::App*, const CLI::Error& e) { return fmt::format("fashion_mlp: error: {}\n", printable_message(e.what())); });
+  app.failure_message([](const CLI::App*, const CLI::Error& e) {
+    return fmt::format("fashion_mlp: error: {}\n", printable_message(e.what()));
+  });
   app.footer("exit status: 0 done, 1 error while running, 2 usage error (bad flag, config or value), 3 training "
              "stopped on NaN or Inf, 128+N interrupted by signal N (130 for Ctrl-C; train --resume continues)");
 
@@ -422,7 +418,8 @@ int main(int argc, char** argv) {
     for (const CLI::App* command : std::as_const(app).get_subcommands([](const CLI::App*) { return true; }))
       commands.push_back(command->get_name());
     if (argc > 1 && argv[1][0] != '-' && std::find(commands.begin(), commands.end(), argv[1]) == commands.end())
-      throw UsageError(fmt::format("unknown subcommand '{}' (one of: {})", minigrad::printable(argv[1]), fmt::join(commands, ", ")));
+      throw UsageError(
+          fmt::format("unknown subcommand '{}' (one of: {})", minigrad::printable(argv[1]), fmt::join(commands, ", ")));
     app.parse(argc, argv);
     if (*train_cmd) {
       const bool resume = !resume_dir.empty();

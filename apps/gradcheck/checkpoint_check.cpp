@@ -2,7 +2,7 @@
 
 #include "train.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 CheckpointEntry fashion_checkpoint() {
   return {.format = "fashion_mlp", .load = [](const std::string& path, const CheckpointArgs& args) {
@@ -20,4 +20,4 @@ CheckpointEntry fashion_checkpoint() {
           }};
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

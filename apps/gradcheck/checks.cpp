@@ -5,7 +5,7 @@
 #include <chrono>
 #include <unordered_map>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 using mg::Tensor;
 using Inputs = std::vector<Tensor>;
@@ -338,4 +338,4 @@ LossFn loss_by_name(const std::string& name, const Tensor& targets, double label
   throw mg::Error(fmt::format("--loss '{}' is not one of cross_entropy, nll, mse", name));
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -9,7 +9,7 @@
 
 #include "registry.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace nn = minigrad::nn;
 
@@ -90,4 +90,4 @@ std::shared_ptr<nn::Sequential> to_float64(const nn::Sequential& model);
 // cross_entropy, nll (log_softmax then nll_loss) or mse (against one-hot targets).
 LossFn loss_by_name(const std::string& name, const mg::Tensor& targets, double label_smoothing = 0.0);
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

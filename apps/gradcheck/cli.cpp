@@ -7,7 +7,7 @@
 
 #include "report.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace {
 
@@ -57,14 +57,16 @@ std::vector<CheckResult> run_registry(const Registry& registry, const Flags& fla
 }
 
 void list_registry(const Registry& registry) {
-  fmt::print("{} ops:\n", registry.ops().size());
+  fmt::print("{} ops (name, kind, second order, check policy, cases):\n", registry.ops().size());
   for (const OpEntry& e : registry.ops())
-    fmt::print("  {:<14} {:<10} eps {:g} atol {:g} rtol {:g}{}  {} cases\n", e.name, e.composite ? "composite" : "op",
-               e.policy.eps, e.policy.atol, e.policy.rtol,
+    fmt::print("  {:<28} {:<10} 2nd-order {:<3}  eps {:g} atol {:g} rtol {:g}{}  {} cases\n", e.name,
+               e.composite ? "composite" : "op", has_second_order(e) ? "yes" : "no", e.policy.eps, e.policy.atol,
+               e.policy.rtol,
                e.policy.kink_values.empty() ? "" : fmt::format(", at kinks {}", fmt::join(e.policy.kink_values, " or ")),
                e.cases.size());
-  fmt::print("{} modules:\n", registry.modules().size());
-  for (const ModuleEntry& e : registry.modules()) fmt::print("  {:<14} {} cases\n", e.name, e.cases.size());
+  fmt::print("{} modules (name, second order, cases):\n", registry.modules().size());
+  for (const ModuleEntry& e : registry.modules())
+    fmt::print("  {:<28} 2nd-order {:<3}  {} cases\n", e.name, has_second_order(e) ? "yes" : "no", e.cases.size());
   fmt::print("{} checkpoint formats:\n", registry.checkpoints().size());
   for (const CheckpointEntry& e : registry.checkpoints())
     fmt::print("  {}{}\n", e.format, e.kind.empty() ? "" : fmt::format(" (kind {})", e.kind));
@@ -164,4 +166,4 @@ int main(int argc, char** argv, const Registry& registry) {
   }
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

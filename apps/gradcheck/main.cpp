@@ -8,8 +8,10 @@
 #include "checkpoint_check.h"
 #include "cli.h"
 
+namespace gt = minigrad::gradcheck_tool;
+
 int main(int argc, char** argv) {
-  gradcheck_tool::Registry registry = gradcheck_tool::builtin_registry();
-  registry.add(gradcheck_tool::fashion_checkpoint());
-  return gradcheck_tool::main(argc, argv, registry);
+  gt::Registry registry = gt::builtin_registry();
+  registry.add(gt::fashion_checkpoint());
+  return gt::main(argc, argv, registry);
 }

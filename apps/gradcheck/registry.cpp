@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <map>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace nn = minigrad::nn;
 using Inputs = std::vector<mg::Tensor>;
@@ -50,6 +50,13 @@ const CheckpointEntry* Registry::find_checkpoint(const std::string& format, cons
   });
   return it == checkpoints_.end() ? nullptr : &*it;
 }
+
+bool has_second_order(const OpEntry& entry) {
+  return entry.policy.second_order &&
+         std::any_of(entry.cases.begin(), entry.cases.end(), [](const OpCase& c) { return c.second_order; });
+}
+
+bool has_second_order(const ModuleEntry& entry) { return entry.policy.second_order; }
 
 std::function<Inputs(mg::Generator&)> uniform_inputs(std::vector<Shape> shapes, double lo, double hi) {
   return [shapes = std::move(shapes), lo, hi](mg::Generator& gen) {
@@ -341,4 +348,4 @@ Registry builtin_registry() {
   return r;
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

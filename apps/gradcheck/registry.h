@@ -11,7 +11,7 @@
 
 #include <minigrad/minigrad.h>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace mg = minigrad;
 
@@ -85,6 +85,11 @@ struct CheckpointEntry {
   std::function<SavedModel(const std::string& path, const CheckpointArgs& args)> load{};
 };
 
+// Whether `gradcheck --second-order` checks the entry: its policy allows it and (for an op) at
+// least one case does. docs/ops.md's second-order column must agree (tests/test_ops_doc.cpp).
+bool has_second_order(const OpEntry& entry);
+bool has_second_order(const ModuleEntry& entry);
+
 class Registry {
  public:
   // Throws on a duplicate name or an entry without cases.
@@ -109,8 +114,6 @@ class Registry {
 Registry builtin_registry();
 // LayerNorm, Embedding, MultiheadAttention, LSTM, GRU and their ops (registry_seq.cpp).
 void add_sequence_models(Registry& r);
-// The layout ops and matrix products (registry_shape.cpp).
-void add_views(Registry& r);
 
 // Float64 inputs uniform in [lo, hi), requiring grad.
 std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,
@@ -122,6 +125,8 @@ std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<
 
 // The convolution, pooling and batch-norm ops (registry_conv.cpp).
 void add_conv(Registry& r);
+// The layout ops and matrix products (registry_shape.cpp).
+void add_views(Registry& r);
 // Math and multi-axis reductions, masks, sort/topk (registry_math.cpp).
 void add_math(Registry& r);
 
@@ -129,4 +134,4 @@ void add_math(Registry& r);
 // identity); throws naming the choices.
 std::shared_ptr<mg::nn::Module> activation_module(const std::string& name);
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -1,7 +1,7 @@
 // Registry entries of the convolution, pooling and batch-norm ops (minigrad/conv.h).
 #include "registry.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 using Inputs = std::vector<mg::Tensor>;
 using mg::Shape;
@@ -186,4 +186,4 @@ void add_conv(Registry& r) {
   add_modules(r);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

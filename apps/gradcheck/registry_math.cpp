@@ -4,7 +4,7 @@
 #include <limits>
 #include <tuple>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 using Inputs = std::vector<mg::Tensor>;
 using mg::Shape;
@@ -181,4 +181,4 @@ void add_math(Registry& r) {
   add_selection(r);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

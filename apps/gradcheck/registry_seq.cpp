@@ -3,7 +3,7 @@
 // record none of their own; their cases check everything they return, flattened into one tensor.
 #include "registry.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace nn = minigrad::nn;
 using Inputs = std::vector<mg::Tensor>;
@@ -174,4 +174,4 @@ void add_sequence_models(Registry& r) {
   add_recurrent(r);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -3,7 +3,7 @@
 // and indices, size-1 and empty axes, steps above 1 and broadcast batch axes.
 #include "registry.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace {
 
@@ -189,4 +189,4 @@ void add_views(Registry& r) {
   add_products(r);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 namespace {
 
@@ -137,4 +137,4 @@ std::string to_json(const std::vector<CheckResult>& results, double seconds) {
                      fmt::join(rows, ",\n"), results.size(), static_cast<int64_t>(results.size()) - failed, failed, seconds);
 }
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

@@ -5,7 +5,7 @@
 
 #include "checks.h"
 
-namespace gradcheck_tool {
+namespace minigrad::gradcheck_tool {
 
 std::string table_header();
 // One line, plus indented details when the check failed, met kinks, or fell back from fast mode.
@@ -13,4 +13,4 @@ std::string table_row(const CheckResult& result);
 std::string summary_line(const std::vector<CheckResult>& results, double seconds);
 std::string to_json(const std::vector<CheckResult>& results, double seconds);
 
-}  // namespace gradcheck_tool
+}  // namespace minigrad::gradcheck_tool

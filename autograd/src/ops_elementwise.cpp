@@ -192,7 +192,8 @@ Tensor floor_divide(const Tensor& a_in, const Tensor& b_in) {
     throw Error(fmt::format("floor_divide: division by zero (divisor of shape {})",
                             shape_str(den.shape())));
   return binary(num, den, "floor_divide", [](int64_t x, int64_t y) {
-    if (y == -1) return int64_t(0) - x;  // INT64_MIN / -1 overflows; wrap as PyTorch does
+    // x / -1 would overflow for INT64_MIN: negate with unsigned wrap-around, as PyTorch's result.
+    if (y == -1) return static_cast<int64_t>(uint64_t{0} - static_cast<uint64_t>(x));
     const int64_t q = x / y;
     return (x % y != 0 && (x < 0) != (y < 0)) ? q - 1 : q;
   });
@@ -476,7 +477,20 @@ Tensor Tensor::isnan() const {
   return is_floating(dtype()) ? ne(*this) : zeros(shape(), {.dtype = DType::Bool});
 }
 
-Tensor Tensor::logical_not() const { return eq(0); }
+// One pass to bool: relu's backward runs it on every step.
+Tensor Tensor::logical_not() const {
+  detail::check_defined(*this, "logical_not");
+  Tensor out = empty(shape(), {.dtype = DType::Bool});
+  bool* o = out.data<bool>();
+  detail::dispatch_any(dtype(), [&](auto z) {
+    using T = decltype(z);
+    const T* p = data<T>();
+    detail::parallel_for(numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) o[i] = p[i] == T(0);
+    });
+  });
+  return out;
+}
 Tensor Tensor::logical_and(const Tensor& other) const { return ne(0) * other.ne(0); }
 Tensor Tensor::logical_or(const Tensor& other) const { return ne(0) + other.ne(0); }
 

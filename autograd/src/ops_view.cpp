@@ -175,11 +175,11 @@ Tensor pad_axes(const Tensor& x, const Shape& before, const Shape& after, double
     to.offset += std::max<int64_t>(0, before[a]) * to.strides[a];
   }
   strided_copy(x, from, out, to, kept);
-  return record_op("pad", out, {x}, [before, after](const Tensor& g) {
-    Shape b = before, e = after;
-    for (int64_t& v : b) v = -v;
-    for (int64_t& v : e) v = -v;
-    return Grads{pad_axes(g, b, e, 0.0)};
+  Shape undo_before = before, undo_after = after;
+  for (int64_t& v : undo_before) v = -v;
+  for (int64_t& v : undo_after) v = -v;
+  return record_op("pad", out, {x}, [undo_before, undo_after](const Tensor& g) {
+    return Grads{pad_axes(g, undo_before, undo_after, 0.0)};
   });
 }
 
@@ -289,6 +289,7 @@ Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) con
   start = clamp(start);
   end = clamp(end);
   const int64_t length = end > start ? 1 + (end - start - 1) / step : 0;
+  if (length <= 1) step = 1;  // it picks nothing then; a huge one would overflow the stride
   Layout from = contiguous(shape());
   from.offset = start * from.strides[axis];
   from.strides[axis] *= step;

@@ -39,11 +39,13 @@ std::string with_commas(int64_t n) {
 
 }  // namespace
 
-ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std::string detail_)
+ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std::string detail_,
+                         const Module* origin_)
     : Error(fmt::format("{} ({}): {}", join_path(path_), kind_, detail_)),
       path(std::move(path_)),
       kind(std::move(kind_)),
-      detail(std::move(detail_)) {}
+      detail(std::move(detail_)),
+      origin(origin_) {}
 
 Tensor Module::forward(const Tensor&) {
   throw Error(fmt::format("{} has no forward(const Tensor&): it takes or returns several tensors, "
@@ -60,12 +62,25 @@ void Module::rethrow_with_path() const {
   try {
     throw;
   } catch (const ModuleError& e) {
-    // A child failed: put our name in front of its path.
+    // A module we called failed: put our name in front of its path, and spell out where that
+    // module sits below us, which can be deeper than a child when containers that are not called
+    // themselves (ModuleList, ModuleDict) lie between: "net.layers.0".
     std::vector<std::string> path{name_};
-    path.insert(path.end(), e.path.begin(), e.path.end());
-    throw ModuleError(std::move(path), e.kind, e.detail);
+    std::string place;
+    walk(*this, [&](const std::string& prefix, const Module& m) {
+      if (&m == e.origin && place.empty()) place = prefix;
+    });
+    if (place.empty()) {
+      path.push_back(e.path.front());  // not below us: its own name
+    } else {
+      for (std::size_t begin = 0, dot; (dot = place.find('.', begin)) != std::string::npos;
+           begin = dot + 1)
+        path.push_back(place.substr(begin, dot - begin));
+    }
+    path.insert(path.end(), e.path.begin() + 1, e.path.end());
+    throw ModuleError(std::move(path), e.kind, e.detail, this);
   } catch (const Error& e) {
-    throw ModuleError({name_}, kind(), e.what());
+    throw ModuleError({name_}, kind(), e.what(), this);
   }
 }
 

@@ -6,16 +6,6 @@
 
 namespace minigrad::nn {
 
-void Sequential::push_back(std::shared_ptr<Module> module) {
-  register_module(std::to_string(size()), std::move(module));
-}
-
-Module& Sequential::operator[](std::size_t index) const {
-  if (index >= size())
-    throw Error(fmt::format("Sequential: index {} is out of range for {} modules", index, size()));
-  return *named_children()[index].second;
-}
-
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
   const auto& children = named_children();

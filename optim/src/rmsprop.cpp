@@ -7,41 +7,49 @@
 namespace minigrad::optim {
 
 RMSprop::RMSprop(std::vector<Tensor> params, RMSpropOptions options)
-    : Optimizer("RMSprop", std::move(params), options.lr), opts_(options) {
-  validate();
+    : RMSprop(std::vector<Group>{{std::move(params), std::nullopt}}, options) {}
+
+RMSprop::RMSprop(std::vector<Group> groups, RMSpropOptions defaults)
+    : OptimizerWith("RMSprop", std::move(groups), defaults) {
+  validate_groups();
 }
 
-void RMSprop::validate() const {
-  detail::check_at_least(name(), "alpha", opts_.alpha);
-  detail::check_at_least(name(), "eps", opts_.eps);
-  detail::check_at_least(name(), "weight_decay", opts_.weight_decay);
-  detail::check_at_least(name(), "momentum", opts_.momentum);
+void RMSprop::validate(std::size_t group) const {
+  const RMSpropOptions& o = opts_[group];
+  detail::check_at_least(name(), "alpha", o.alpha);
+  detail::check_at_least(name(), "eps", o.eps);
+  detail::check_at_least(name(), "weight_decay", o.weight_decay);
+  detail::check_at_least(name(), "momentum", o.momentum);
 }
 
 // Buffers absent from the configuration are not allocated, so their indices shift.
-std::vector<std::string_view> RMSprop::state_names() const {
+std::vector<std::string_view> RMSprop::state_names(std::size_t group) const {
+  const RMSpropOptions& o = opts_[group];
   std::vector<std::string_view> names{"square_avg"};
-  if (opts_.momentum > 0.0) names.push_back("momentum_buffer");
-  if (opts_.centered) names.push_back("grad_avg");
+  if (o.momentum > 0.0) names.push_back("momentum_buffer");
+  if (o.centered) names.push_back("grad_avg");
   return names;
 }
 
-void RMSprop::visit_hypers(HyperVisitor& visit) {
-  visit("alpha", opts_.alpha);
-  visit("eps", opts_.eps);
-  visit("weight_decay", opts_.weight_decay);
-  visit("momentum", opts_.momentum);
-  visit("centered", opts_.centered);
+void RMSprop::visit_hypers(HyperVisitor& visit, std::size_t group) {
+  RMSpropOptions& o = opts_[group];
+  visit("alpha", o.alpha);
+  visit("eps", o.eps);
+  visit("weight_decay", o.weight_decay);
+  visit("momentum", o.momentum);
+  visit("centered", o.centered);
 }
 
 void RMSprop::update(Slot& slot) {
+  const RMSpropOptions& o = opts_[slot.group];
+  const double rate = lr(slot.group);
   with_buffers(slot, [&]<typename T>(Buffers<T> b) {
-    const T alpha = T(opts_.alpha), keep = T(1.0 - opts_.alpha), eps = T(opts_.eps);
-    const T decay = T(opts_.weight_decay), mu = T(opts_.momentum), neg_lr = T(-lr());
-    const bool has_momentum = opts_.momentum > 0.0;
+    const T alpha = T(o.alpha), keep = T(1.0 - o.alpha), eps = T(o.eps);
+    const T decay = T(o.weight_decay), mu = T(o.momentum), neg_lr = T(-rate);
+    const bool has_momentum = o.momentum > 0.0;
     T* square_avg = b.state[0];
     T* buf = has_momentum ? b.state[1] : nullptr;
-    T* grad_avg = opts_.centered ? b.state[has_momentum ? 2 : 1] : nullptr;
+    T* grad_avg = o.centered ? b.state[has_momentum ? 2 : 1] : nullptr;
     // One loop per case, no null test per element (see Adam::update).
     auto loop = [&]<bool kCentered, bool kMomentum>() {
       for (int64_t i = 0; i < b.n; ++i) {

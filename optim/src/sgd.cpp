@@ -5,38 +5,46 @@
 namespace minigrad::optim {
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions options)
-    : Optimizer("SGD", std::move(params), options.lr), opts_(options) {
-  validate();
+    : SGD(std::vector<Group>{{std::move(params), std::nullopt}}, options) {}
+
+SGD::SGD(std::vector<Group> groups, SGDOptions defaults)
+    : OptimizerWith("SGD", std::move(groups), defaults) {
+  validate_groups();
 }
 
-void SGD::validate() const {
-  detail::check_at_least(name(), "momentum", opts_.momentum);
-  detail::check_at_least(name(), "weight_decay", opts_.weight_decay);
-  if (!(opts_.dampening >= 0.0 && opts_.dampening <= 1.0))
-    throw Error(fmt::format("SGD: dampening must be in [0, 1], got {}", opts_.dampening));
-  if (opts_.nesterov && (opts_.momentum <= 0.0 || opts_.dampening != 0.0))
+void SGD::validate(std::size_t group) const {
+  const SGDOptions& o = opts_[group];
+  detail::check_at_least(name(), "momentum", o.momentum);
+  detail::check_at_least(name(), "weight_decay", o.weight_decay);
+  if (!(o.dampening >= 0.0 && o.dampening <= 1.0))
+    throw Error(fmt::format("SGD: dampening must be in [0, 1], got {}", o.dampening));
+  if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
     throw Error(fmt::format("SGD: nesterov requires momentum > 0 and dampening == 0, got "
                             "momentum={} and dampening={}",
-                            opts_.momentum, opts_.dampening));
+                            o.momentum, o.dampening));
 }
 
-std::vector<std::string_view> SGD::state_names() const {
-  if (opts_.momentum == 0.0) return {};
+std::vector<std::string_view> SGD::state_names(std::size_t group) const {
+  const SGDOptions& o = opts_[group];
+  if (o.momentum == 0.0) return {};
   return {"momentum_buffer"};
 }
 
-void SGD::visit_hypers(HyperVisitor& visit) {
-  visit("momentum", opts_.momentum);
-  visit("dampening", opts_.dampening);
-  visit("nesterov", opts_.nesterov);
-  visit("weight_decay", opts_.weight_decay);
+void SGD::visit_hypers(HyperVisitor& visit, std::size_t group) {
+  SGDOptions& o = opts_[group];
+  visit("momentum", o.momentum);
+  visit("dampening", o.dampening);
+  visit("nesterov", o.nesterov);
+  visit("weight_decay", o.weight_decay);
 }
 
 void SGD::update(Slot& slot) {
+  const SGDOptions& o = opts_[slot.group];
+  const double rate = lr(slot.group);
   with_buffers(slot, [&]<typename T>(Buffers<T> b) {
-    const T lr = T(this->lr()), mu = T(opts_.momentum), keep = T(1.0 - opts_.dampening);
-    const T decay = T(opts_.weight_decay);
-    const bool first = slot.step == 1, nesterov = opts_.nesterov;
+    const T lr = T(rate), mu = T(o.momentum), keep = T(1.0 - o.dampening);
+    const T decay = T(o.weight_decay);
+    const bool first = slot.step == 1, nesterov = o.nesterov;
     T* buf = b.state[0];
     // One loop per case, no null test per element (see Adam::update).
     auto loop = [&]<bool kMomentum>() {

@@ -47,6 +47,19 @@ OPTIMIZERS = [
     ("rmsprop_weight_decay", torch.optim.RMSprop, dict(lr=0.01, alpha=0.9, weight_decay=0.1, eps=1e-4), None),
 ]
 
+# Parameter groups: parameter 0 in group 0, parameter 1 in group 1, each group with its own
+# options (merged with the defaults as torch does; the C++ side gets the merged options), under a
+# StepLR that scales every group's lr from its own base lr.
+# (name, class, defaults, [group 0 options, group 1 options])
+GROUP_CASES = [
+    ("sgd_groups", torch.optim.SGD, dict(lr=0.1, momentum=0.9),
+     [dict(weight_decay=0.1), dict(lr=0.02, momentum=0.5)]),
+    ("adamw_groups", torch.optim.AdamW, dict(lr=0.05),
+     [dict(weight_decay=0.2), dict(lr=0.01, weight_decay=0.0, amsgrad=True)]),
+]
+GROUP_STEP_SIZE = 4
+GROUP_GAMMA = 0.5
+
 SCHEDULERS = [
     ("StepLR", lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5),
      dict(step_size=3, gamma=0.5)),
@@ -96,6 +109,24 @@ def run_optimizer(cls, opts, lr2):
     return trajectory
 
 
+def run_groups(cls, defaults, groups):
+    params = [torch.tensor(v, dtype=torch.float64).reshape(s).requires_grad_()
+              for v, s in zip(INIT, SHAPES)]
+    opt = cls([dict(params=[p], **g) for p, g in zip(params, groups)], **defaults)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=GROUP_STEP_SIZE, gamma=GROUP_GAMMA)
+    merged = [{k: v for k, v in g.items() if k not in ("params", "initial_lr", "foreach", "maximize",
+                                                        "capturable", "differentiable", "fused")}
+              for g in opt.param_groups]
+    trajectory = []
+    for t in range(STEPS):
+        for p, g in zip(params, GRADS[t]):
+            p.grad = None if g is None else torch.tensor(g, dtype=torch.float64).reshape(p.shape)
+        opt.step()
+        sched.step()
+        trajectory.append([p.detach().flatten().tolist() for p in params])
+    return merged, trajectory
+
+
 def run_scheduler(make):
     opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=SCHEDULER_BASE_LR)
     sched = make(opt)
@@ -136,6 +167,21 @@ def main():
         options = "{" + ", ".join(f'{{"{k}", {num(v)}}}' for k, v in flat.items()) + "}"
         out.append(f'    {{"{name}", "{cls.__name__}", {options}, {num(lr2 or 0.0)}, {{')
         for params in run_optimizer(cls, opts, lr2):
+            out.append("        {" + ", ".join(vec(p) for p in params) + "},")
+        out.append("    }},")
+    out.append("};")
+    out.append("")
+    out.append("// Parameter k in group k: {name, optimizer, merged options per group, trajectory[step][param]};")
+    out.append(f"// a StepLR(step_size {GROUP_STEP_SIZE}, gamma {num(GROUP_GAMMA)}) steps after every optimizer step.")
+    out.append(f"inline constexpr int64_t kRefGroupStepSize = {GROUP_STEP_SIZE};")
+    out.append(f"inline constexpr double kRefGroupGamma = {num(GROUP_GAMMA)};")
+    out.append("inline const std::vector<RefGroupCase> kRefGroupCases = {")
+    for name, cls, defaults, groups in GROUP_CASES:
+        merged, trajectory = run_groups(cls, defaults, groups)
+        options = ", ".join("{" + ", ".join(f'{{"{k}", {num(v)}}}' for k, v in optimizer_options(cls, g).items()) + "}"
+                            for g in merged)
+        out.append(f'    {{"{name}", "{cls.__name__}", {{{options}}}, {{')
+        for params in trajectory:
             out.append("        {" + ", ".join(vec(p) for p in params) + "},")
         out.append("    }},")
     out.append("};")

@@ -108,10 +108,6 @@ const GemmKernels<T>& select_kernels() {
   }
 }
 
-// Below this many flops (about 5 us on one core) a parallel region costs more than it saves;
-// it is also the least work worth a task of its own. Low enough that the training calls with
-// N = 10 or M = 10 (the last layer's) still use two threads.
-constexpr double kParallelMinFlops = 1 << 19;
 // Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
 // host slows down does not leave the others waiting at the end.
 constexpr int64_t kTasksPerThread = 8;

@@ -2,7 +2,7 @@
 #include <minigrad/gradcheck/cli.h>
 
 namespace mg = minigrad;
-namespace gt = gradcheck_tool;
+namespace gt = minigrad::gradcheck_tool;
 
 mg::Tensor softsign(const mg::Tensor& x) {
   mg::Tensor out;

@@ -45,10 +45,15 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // What a module call throws when its forward fails: the path of the failing module from the
 // outermost module called, its kind, and the underlying message, e.g.
 // "model.2 (Linear 512->10): input has 784 features, expected 512".
+class Module;
 struct ModuleError : Error {
-  ModuleError(std::vector<std::string> path, std::string kind, std::string detail);
+  ModuleError(std::vector<std::string> path, std::string kind, std::string detail,
+              const Module* origin = nullptr);
   std::vector<std::string> path;
   std::string kind, detail;
+  // The module named by path.front(), so that a caller can find where it sits in its own tree
+  // (only compared, never dereferenced).
+  const Module* origin;
 };
 
 // One line of Module::summary(); built by Module::summary_rows, which containers override.

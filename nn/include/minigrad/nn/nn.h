@@ -3,6 +3,7 @@
 #include <minigrad/nn/activation.h>
 #include <minigrad/nn/attention.h>
 #include <minigrad/nn/checkpoint.h>
+#include <minigrad/nn/containers.h>
 #include <minigrad/nn/conv.h>
 #include <minigrad/nn/dropout.h>
 #include <minigrad/nn/embedding.h>

@@ -1,18 +1,19 @@
 #pragma once
-#include <minigrad/nn/module.h>
+#include <minigrad/nn/containers.h>
 
 #include <concepts>
 #include <memory>
 
 namespace minigrad::nn {
 
-// Runs its modules in order; they are named "0", "1", ... (so parameters are "0.weight", ...).
+// Runs its modules in order; they are named "0", "1", ... (so parameters are "0.weight", ...), and
+// model[i] and model.at<Linear>(i) reach them (see IndexedModules).
 // Takes modules by value (each is moved into its own shared_ptr) or shared_ptrs:
 //   Sequential model{Linear(784, 256), ReLU(), Dropout(0.2), Linear(256, 10)};
 // Every module must map one tensor to one tensor (TensorModule, see module.h): one with its own
 // several-tensor forward does not compile here, or, behind a shared_ptr<Module>, fails when called
 // with an error naming it.
-class Sequential : public Module {
+class Sequential : public IndexedModules {
  public:
   Sequential() = default;
   template <ModuleType... M>
@@ -33,18 +34,7 @@ class Sequential : public Module {
     require_one_tensor<M>();
     push_back(std::static_pointer_cast<Module>(module));
   }
-  void push_back(std::shared_ptr<Module> module);
-
-  std::size_t size() const { return named_children().size(); }
-  Module& operator[](std::size_t index) const;
-  // Typed access to a layer: model.at<Linear>(0).weight
-  template <typename M>
-  M& at(std::size_t index) const {
-    auto* typed = dynamic_cast<M*>(&(*this)[index]);
-    if (!typed)
-      throw Error(fmt::format("Sequential::at: module {} is a {}", index, (*this)[index].kind()));
-    return *typed;
-  }
+  void push_back(std::shared_ptr<Module> module) { append(std::move(module)); }
 
   Tensor forward(const Tensor& input) override;
   std::string kind() const override;

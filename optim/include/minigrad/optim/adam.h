@@ -29,26 +29,29 @@ struct AdamWOptions {
   bool amsgrad = false;
 };
 
-class Adam : public Optimizer {
+class Adam : public OptimizerWith<AdamOptions> {
  public:
   Adam(std::vector<Tensor> params, AdamOptions options = {});
+  Adam(std::vector<Group> groups, AdamOptions defaults = {});
 
  protected:
-  Adam(std::string name, std::vector<Tensor> params, AdamOptions options, bool decoupled);
+  Adam(std::string name, std::vector<Group> groups, AdamOptions defaults, bool decoupled);
 
  private:
   void update(Slot& slot) override;
-  std::vector<std::string_view> state_names() const override;
-  void visit_hypers(HyperVisitor& visit) override;
-  void validate() const override;
+  std::vector<std::string_view> state_names(std::size_t group) const override;
+  void visit_hypers(HyperVisitor& visit, std::size_t group) override;
+  void validate(std::size_t group) const override;
 
-  AdamOptions opts_;  // opts_.lr only seeds the base's lr, which schedulers change
-  bool decoupled_;    // AdamW
+  bool decoupled_;  // AdamW
 };
 
+// Its groups' options are AdamOptions, whose weight_decay default is Adam's: a group given options
+// states its decay.
 class AdamW final : public Adam {
  public:
   AdamW(std::vector<Tensor> params, AdamWOptions options = {});
+  AdamW(std::vector<Group> groups, AdamWOptions defaults = {});
 };
 
 }  // namespace minigrad::optim

@@ -17,17 +17,17 @@ struct MomentumOptions {
   double momentum = 0.9;
 };
 
-class Momentum final : public Optimizer {
+class Momentum final : public OptimizerWith<MomentumOptions> {
  public:
   Momentum(std::vector<Tensor> params, MomentumOptions options = {});
+  Momentum(std::vector<Group> groups, MomentumOptions defaults = {});
 
  private:
   void update(Slot& slot) override;
-  std::vector<std::string_view> state_names() const override;
-  void visit_hypers(HyperVisitor& visit) override;
-  void validate() const override;
+  std::vector<std::string_view> state_names(std::size_t group) const override;
+  void visit_hypers(HyperVisitor& visit, std::size_t group) override;
+  void validate(std::size_t group) const override;
 
-  MomentumOptions opts_;  // opts_.lr only seeds the base's lr, which schedulers change
 };
 
 }  // namespace minigrad::optim

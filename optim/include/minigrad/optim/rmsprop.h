@@ -17,17 +17,17 @@ struct RMSpropOptions {
   bool centered = false;
 };
 
-class RMSprop final : public Optimizer {
+class RMSprop final : public OptimizerWith<RMSpropOptions> {
  public:
   RMSprop(std::vector<Tensor> params, RMSpropOptions options = {});
+  RMSprop(std::vector<Group> groups, RMSpropOptions defaults = {});
 
  private:
   void update(Slot& slot) override;
-  std::vector<std::string_view> state_names() const override;
-  void visit_hypers(HyperVisitor& visit) override;
-  void validate() const override;
+  std::vector<std::string_view> state_names(std::size_t group) const override;
+  void visit_hypers(HyperVisitor& visit, std::size_t group) override;
+  void validate(std::size_t group) const override;
 
-  RMSpropOptions opts_;  // opts_.lr only seeds the base's lr, which schedulers change
 };
 
 }  // namespace minigrad::optim

@@ -1,8 +1,11 @@
 #pragma once
-// Learning-rate schedulers. Each computes the lr of an epoch in closed form from the optimizer's
-// lr at construction (base_lr), so the value at epoch e does not depend on rounding carried over
-// from earlier epochs. Construction sets the epoch-0 lr; step() moves to the next epoch.
+// Learning-rate schedulers. Each computes the lr of an epoch in closed form from each group's lr
+// at construction (its base lr), so the value at epoch e does not depend on rounding carried over
+// from earlier epochs. Construction sets the epoch-0 lrs; step() moves to the next epoch.
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 #include <minigrad/optim/optimizer.h>
 
@@ -13,19 +16,32 @@ class LRScheduler {
   virtual ~LRScheduler() = default;
 
   void step();  // call once per epoch, after the epoch's optimizer steps
-  double get_last_lr() const { return optimizer_.lr(); }
+  double get_last_lr(std::size_t group = 0) const { return optimizer_.lr(group); }
   int64_t last_epoch() const { return epoch_; }
-  double base_lr() const { return base_lr_; }
-  virtual double lr_at(int64_t epoch) const = 0;
+  double base_lr(std::size_t group = 0) const;
+  // The lr of a group at an epoch.
+  double lr_at(int64_t epoch, std::size_t group = 0) const {
+    return lr_from(base_lr(group), epoch);
+  }
+
+  // "last_epoch" (0-d int64) and "base_lrs" (float64, one per group); the options are the
+  // constructor's. Loading sets the optimizer's lrs to the loaded epoch's, so a resumed schedule
+  // continues exactly whether the optimizer's own state is loaded before or after.
+  std::map<std::string, Tensor> state_dict() const;
+  void load_state_dict(const std::map<std::string, Tensor>& state);
 
  protected:
-  explicit LRScheduler(Optimizer& optimizer);
-  // Sets the epoch-0 lr; subclasses call it last in their constructor, once lr_at works.
+  explicit LRScheduler(std::string name, Optimizer& optimizer);
+  // Sets the epoch-0 lrs; subclasses call it last in their constructor, once lr_from works.
   void start();
+  virtual double lr_from(double base_lr, int64_t epoch) const = 0;
 
  private:
+  void apply();  // sets every group's lr to the current epoch's
+
+  std::string name_;
   Optimizer& optimizer_;
-  double base_lr_;
+  std::vector<double> base_lrs_;
   int64_t epoch_ = 0;
 };
 
@@ -33,9 +49,9 @@ class LRScheduler {
 class StepLR final : public LRScheduler {
  public:
   StepLR(Optimizer& optimizer, int64_t step_size, double gamma = 0.1);
-  double lr_at(int64_t epoch) const override;
 
  private:
+  double lr_from(double base_lr, int64_t epoch) const override;
   int64_t step_size_;
   double gamma_;
 };
@@ -44,9 +60,9 @@ class StepLR final : public LRScheduler {
 class ExponentialLR final : public LRScheduler {
  public:
   ExponentialLR(Optimizer& optimizer, double gamma);
-  double lr_at(int64_t epoch) const override;
 
  private:
+  double lr_from(double base_lr, int64_t epoch) const override;
   double gamma_;
 };
 
@@ -55,9 +71,9 @@ class ExponentialLR final : public LRScheduler {
 class CosineAnnealingLR final : public LRScheduler {
  public:
   CosineAnnealingLR(Optimizer& optimizer, int64_t T_max, double eta_min = 0.0);
-  double lr_at(int64_t epoch) const override;
 
  private:
+  double lr_from(double base_lr, int64_t epoch) const override;
   int64_t T_max_;
   double eta_min_;
 };
@@ -67,9 +83,9 @@ class CosineAnnealingLR final : public LRScheduler {
 class LinearWarmup final : public LRScheduler {
  public:
   LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double start_factor = 1.0 / 3.0);
-  double lr_at(int64_t epoch) const override;
 
  private:
+  double lr_from(double base_lr, int64_t epoch) const override;
   int64_t warmup_steps_;
   double start_factor_;
 };

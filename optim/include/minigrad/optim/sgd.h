@@ -16,17 +16,17 @@ struct SGDOptions {
   double weight_decay = 0.0;
 };
 
-class SGD final : public Optimizer {
+class SGD final : public OptimizerWith<SGDOptions> {
  public:
   SGD(std::vector<Tensor> params, SGDOptions options = {});
+  SGD(std::vector<Group> groups, SGDOptions defaults = {});
 
  private:
   void update(Slot& slot) override;
-  std::vector<std::string_view> state_names() const override;
-  void visit_hypers(HyperVisitor& visit) override;
-  void validate() const override;
+  std::vector<std::string_view> state_names(std::size_t group) const override;
+  void visit_hypers(HyperVisitor& visit, std::size_t group) override;
+  void validate(std::size_t group) const override;
 
-  SGDOptions opts_;  // opts_.lr only seeds the base's lr, which schedulers change
 };
 
 }  // namespace minigrad::optim

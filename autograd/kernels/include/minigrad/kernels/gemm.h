@@ -29,9 +29,8 @@ struct GemmEpilogue {
 
 // Below this many flops (about 5 us on one core) a parallel region costs more than it saves: a
 // GEMM this small runs on one thread. It is also the least work worth a task of its own, which
-// is how batched products size theirs. At 2^21, the 128-row training calls with N = 10 or
-// M = 10 ran on one thread; at 2^19 they run 1.4-1.5x faster on two (Zen 3). The K = 10 one,
-// bound by its stores of C, gains least and varies most (44-66 against 57 GFLOP/s).
+// is how batched products size theirs. Low enough that the training calls with N = 10 or
+// M = 10 (the last layer's) still use two threads.
 inline constexpr double kGemmMinTaskFlops = 1 << 19;
 
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
