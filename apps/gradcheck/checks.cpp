@@ -50,8 +50,10 @@ class ObserverScope {
 
 struct StopReplay {};  // thrown by the observer once the node under check has run
 
-nn::NamedTensors leaf_names(const Tensor& input, const nn::Module& module) {
-  nn::NamedTensors names{{"input", input}};
+nn::NamedTensors leaf_names(const Inputs& inputs, const nn::Module& module) {
+  nn::NamedTensors names;
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    names.emplace_back(inputs.size() == 1 ? "input" : fmt::format("input {}", i), inputs[i]);
   for (const auto& named : module.named_parameters()) names.push_back(named);
   return names;
 }
@@ -96,14 +98,14 @@ std::vector<CheckResult> check_module(const ModuleEntry& entry, const RunOptions
     const ModuleCase& c = entry.cases[i];
     mg::Generator gen = case_generator(run, entry.name, i);
     const std::shared_ptr<nn::Module> module = c.make(gen);
-    const Tensor x = uniform_inputs({c.input})(gen)[0];
+    const Inputs inputs = c.apply ? (c.make_inputs ? c.make_inputs(gen) : Inputs{}) : uniform_inputs({c.input})(gen);
+    const mg::GradcheckFn fn = [&](const Inputs& in) { return c.apply ? c.apply(*module, in) : (*module)(in[0]); };
     CheckResult result{.kind = "module", .name = entry.name, .label = c.label, .second_order = second_order};
     if (second_order) {
-      results.push_back(timed(std::move(result), [&](CheckResult& r) {
-        r.report = mg::gradgradcheck([&](const Inputs& in) { return (*module)(in[0]); }, {x}, options);
-      }));
+      if (inputs.empty()) continue;  // second order is with respect to the inputs
+      results.push_back(timed(std::move(result), [&](CheckResult& r) { r.report = mg::gradgradcheck(fn, inputs, options); }));
     } else {
-      results.push_back(check_leaves(std::move(result), [&] { return (*module)(x); }, leaf_names(x, *module), options));
+      results.push_back(check_leaves(std::move(result), [&] { return fn(inputs); }, leaf_names(inputs, *module), options));
     }
   }
   return results;
@@ -113,7 +115,7 @@ CheckResult check_model(nn::Module& model, const Tensor& input, const LossFn& lo
                         std::string kind, std::string name, std::string label) {
   const Tensor x = input.to(mg::kFloat64).detach().clone().requires_grad_();
   return check_leaves({.kind = std::move(kind), .name = std::move(name), .label = std::move(label)},
-                      [&] { return loss ? loss(model(x)) : model(x); }, leaf_names(x, model), gradcheck_options({}, run));
+                      [&] { return loss ? loss(model(x)) : model(x); }, leaf_names({x}, model), gradcheck_options({}, run));
 }
 
 namespace {

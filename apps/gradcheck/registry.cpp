@@ -343,6 +343,7 @@ Registry builtin_registry() {
   add_losses(r);
   add_modules(r);
   add_conv(r);
+  add_sequence_models(r);
   add_math(r);
   return r;
 }

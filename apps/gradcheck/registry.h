@@ -46,6 +46,11 @@ struct ModuleCase {
   std::string label{};
   std::function<std::shared_ptr<mg::nn::Module>(mg::Generator&)> make{};  // float64 parameters
   mg::Shape input{};
+  // For a forward other than one float tensor in and out (indices, several tensors): draws the
+  // float64 inputs checked besides the parameters (none when null) and calls the module on them;
+  // `input` is then unused.
+  std::function<std::vector<mg::Tensor>(mg::Generator&)> make_inputs{};
+  std::function<mg::Tensor(mg::nn::Module&, const std::vector<mg::Tensor>&)> apply{};
 };
 
 struct ModuleEntry {
@@ -107,6 +112,8 @@ class Registry {
 
 // Every op of autograd and nn, and every nn module.
 Registry builtin_registry();
+// LayerNorm, Embedding, MultiheadAttention, LSTM, GRU and their ops (registry_seq.cpp).
+void add_sequence_models(Registry& r);
 
 // Float64 inputs uniform in [lo, hi), requiring grad.
 std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,

@@ -6,6 +6,7 @@
 #include <minigrad/data/data.h>
 #include <minigrad/gradcheck.h>
 #include <minigrad/io.h>
+#include <minigrad/layer_ops.h>
 #include <minigrad/optim/optim.h>
 #include <minigrad/random.h>
 #include <minigrad/tensor.h>
