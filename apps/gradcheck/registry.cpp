@@ -313,6 +313,10 @@ void add_modules(Registry& r) {
   r.add(ModuleEntry{.name = "LogSoftmax", .cases = {{"axis 0, (3, 4)", stateless<nn::LogSoftmax>(int64_t{0}), s}}});
   r.add(ModuleEntry{.name = "Identity", .cases = {{"(3, 4)", stateless<nn::Identity>(), s}}});
   r.add(ModuleEntry{.name = "Flatten", .cases = {{"(2, 3, 2)", stateless<nn::Flatten>(), {2, 3, 2}}}});
+  r.add(ModuleEntry{.name = "Unflatten",
+                    .cases = {{"(2, 12) to (2, 3, 4)",
+                               [](mg::Generator&) { return std::make_shared<nn::Unflatten>(1, Shape{3, 4}); },
+                               {2, 12}}}});
   r.add(ModuleEntry{.name = "Dropout",
                     .cases = {{"p 0.4, fixed mask, (3, 4)",
                                [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
