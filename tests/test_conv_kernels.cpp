@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "thread_count.h"
+
 namespace k = minigrad::kernels;
 
 namespace {
@@ -27,12 +29,6 @@ std::vector<T> random_values(int64_t n, uint32_t seed) {
 }
 
 // Restores the thread count when a test ends, passed or not.
-struct ThreadCount {
-  int saved = k::max_threads();
-  explicit ThreadCount(int n) { k::set_max_threads(n); }
-  ~ThreadCount() { k::set_max_threads(saved); }
-};
-
 std::string describe(const k::Conv2dShape& s) {
   return "N" + std::to_string(s.batch) + " C" + std::to_string(s.in_channels) + " " + std::to_string(s.in_h) + "x" +
          std::to_string(s.in_w) + " O" + std::to_string(s.out_channels) + " k" + std::to_string(s.kernel_h) + "x" +

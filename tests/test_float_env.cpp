@@ -9,6 +9,8 @@
 
 #include <minigrad/minigrad.h>
 
+#include "thread_count.h"
+
 namespace mg = minigrad;
 namespace kernels = minigrad::kernels;
 
@@ -16,12 +18,6 @@ namespace kernels = minigrad::kernels;
 #if defined(__SSE__)
 
 namespace {
-
-struct Threads {
-  explicit Threads(int n) : saved(mg::get_num_threads()) { mg::set_num_threads(n); }
-  ~Threads() { mg::set_num_threads(saved); }
-  int saved;
-};
 
 struct FlushPolicy {
   explicit FlushPolicy(bool flush) : saved(mg::flush_denormal()) { mg::set_flush_denormal(flush); }
@@ -33,7 +29,7 @@ struct FlushPolicy {
 
 TEST_CASE("float env: every pool thread runs a job with the caller's denormal bits") {
   for (int threads : {2, 3}) {
-    Threads t(threads);
+    ThreadCount t(threads);
     for (bool flush : {true, false, true}) {
       const kernels::DenormalScope scope(flush);
       std::vector<uint32_t> bits(256, 0xdead);
@@ -54,7 +50,7 @@ TEST_CASE("float env: float32 ops flush denormals on every thread, float64 ops n
   const double tiny64 = std::numeric_limits<double>::denorm_min() * 1000;
   const int64_t n = 1 << 18;  // many parallel chunks
   for (int threads : {1, 2, 3}) {
-    Threads t(threads);
+    ThreadCount t(threads);
     const uint32_t caller_bits = kernels::denormal_bits();
     {
       FlushPolicy policy(true);

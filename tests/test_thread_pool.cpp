@@ -8,22 +8,13 @@
 
 #include <minigrad/minigrad.h>
 
+#include "thread_count.h"
+
 namespace mg = minigrad;
-
-namespace {
-
-// Sets the pool's size for one test and restores it after.
-struct Threads {
-  explicit Threads(int n) : saved(mg::get_num_threads()) { mg::set_num_threads(n); }
-  ~Threads() { mg::set_num_threads(saved); }
-  int saved;
-};
-
-}  // namespace
 
 TEST_CASE("thread pool: parallel_for visits every index once, in grain-sized chunks") {
   for (int threads : {1, 2, 3}) {
-    Threads t(threads);
+    ThreadCount t(threads);
     for (int64_t n : {0, 1, 7, 1000, 4097}) {
       std::vector<std::atomic<int>> seen(static_cast<size_t>(n));
       std::atomic<int> bad_chunks{0};
@@ -38,7 +29,7 @@ TEST_CASE("thread pool: parallel_for visits every index once, in grain-sized chu
 }
 
 TEST_CASE("thread pool: a task's exception reaches the caller and the pool stays usable") {
-  Threads t(2);
+  ThreadCount t(2);
   std::atomic<int> ran{0};
   CHECK_THROWS_WITH(mg::parallel_tasks(16, [&](int64_t i) {
     ++ran;
@@ -51,7 +42,7 @@ TEST_CASE("thread pool: a task's exception reaches the caller and the pool stays
 }
 
 TEST_CASE("thread pool: nested loops run inline and concurrent callers both finish") {
-  Threads t(2);
+  ThreadCount t(2);
   std::atomic<int64_t> total{0};
   mg::parallel_tasks(4, [&](int64_t) {
     mg::parallel_for(1000, 10, [&](int64_t b, int64_t e) { total += e - b; });
@@ -75,7 +66,7 @@ TEST_CASE("thread pool: nested loops run inline and concurrent callers both fini
 
 TEST_CASE("thread pool: thread counts are validated") {
   CHECK_THROWS_WITH(mg::set_num_threads(0), Catch::Matchers::Contains("0 is not a positive count"));
-  Threads t(3);
+  ThreadCount t(3);
   CHECK(mg::get_num_threads() == 3);
 }
 
@@ -86,7 +77,7 @@ TEST_CASE("thread pool: rand fills pieces in parallel with the sequential stream
   std::vector<double> expected(n);
   for (auto& x : expected) x = serial.uniform();
   for (int threads : {1, 2, 3}) {
-    Threads t(threads);
+    ThreadCount t(threads);
     mg::Generator g64(21), g32(21);
     CHECK(mg::rand({n}, {.dtype = mg::kFloat64}, &g64).to_vector<double>() == expected);
     CHECK(g64.state() == serial.state());  // and the generator moved on by exactly n draws
