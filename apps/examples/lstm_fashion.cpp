@@ -28,6 +28,7 @@ class RowReader : public nn::Module {
 };
 
 int main(int argc, char** argv) {
+  flags::expect(argc, argv, {"--data", "--epochs", "--train-limit", "--test-limit", "--min-accuracy"});
   const std::string dir = data::find_fashion_mnist(flags::get(argc, argv, "--data", std::string()));
   const auto epochs = flags::get<int64_t>(argc, argv, "--epochs", 6);
   const auto train_limit = flags::get<int64_t>(argc, argv, "--train-limit", 60000);

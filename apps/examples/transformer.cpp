@@ -85,6 +85,7 @@ mg::Tensor answer_logits(Transformer& model, const mg::Tensor& inputs) {
 }
 
 int main(int argc, char** argv) {
+  flags::expect(argc, argv, {"--steps", "--min-accuracy"});
   const int64_t steps = flags::get<int64_t>(argc, argv, "--steps", 600);
   const double min_accuracy = flags::get(argc, argv, "--min-accuracy", 99.0);
   mg::Generator gen(7);
