@@ -420,7 +420,8 @@ TEST_CASE("bad input: every command-line flag", "[fashion][bad-input][cli]") {
   fashion::TrainConfig probe;
   fashion::for_each_field(probe, [&](std::string_view name, const auto& field, std::string_view) {
     using T = std::remove_cvref_t<decltype(field)>;
-    if constexpr (std::is_same_v<T, std::string>) return;  // any text is a string; validate judges it below
+    // Any text is a string (and a list of strings, such as arch): validate judges them below.
+    if constexpr (std::is_same_v<T, std::string> || std::is_same_v<T, std::vector<std::string>>) return;
     const std::string bad = std::is_same_v<T, bool> ? "maybe" : std::is_same_v<T, double> ? "fast" : "1.5x";
     for (const char* command : {"train", "sweep", "lr-find"})
       cases.push_back({{command, flag_of(name), bad}, flag_of(name)});

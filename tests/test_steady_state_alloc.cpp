@@ -124,7 +124,8 @@ TEST_CASE("a steady-state CNN step takes no heap allocation at all") {
 TEST_CASE("fashion_mlp's training loop takes no heap allocation per step") {
   constexpr int64_t kBatch = 128, kBatches = 12;
   const mg::data::Dataset data{mg::randn({kBatch * kBatches, 784}),
-                               mg::tensor(std::vector<int64_t>(kBatch * kBatches, 3), {kBatch * kBatches})};
+                               mg::tensor(std::vector<int64_t>(kBatch * kBatches, 3), {kBatch * kBatches}),
+                               {.channels = 1, .height = 28, .width = 28}};
   fashion::Splits splits{data, data.head(kBatch), data.head(0)};
   fashion::TrainConfig config;  // the defaults: the README's main job
   config.epochs = 2;

@@ -182,6 +182,7 @@ int main(int argc, char** argv) {
   int count = int(args.size());
   benchmark::Initialize(&count, args.data());
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
+  benchmark::AddCustomContext("gemm_isa", minigrad::kernels::gemm_isa());
   benchmark::AddCustomContext("machine", bench::machine_description());
   register_all(openblas ? OpenBlas::load(openblas) : OpenBlas{});
   benchmark::RunSpecifiedBenchmarks();

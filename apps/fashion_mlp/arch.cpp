@@ -125,15 +125,18 @@ std::shared_ptr<nn::Module> make_activation(const std::string& name) {
 // A residual block of two 3x3 convolutions (He et al.'s basic block).
 class ResidualBlock : public nn::Module {
  public:
-  ResidualBlock(int64_t in, int64_t out, int64_t stride) : in_(in), out_(out), stride_(stride) {
-    body_ = register_module("body", std::make_shared<nn::Sequential>(
-                                        nn::Conv2d(in, out, 3, {.stride = stride, .padding = 1, .bias = false}),
-                                        nn::BatchNorm2d(out), nn::ReLU(),
-                                        nn::Conv2d(out, out, 3, {.padding = 1, .bias = false}), nn::BatchNorm2d(out)));
+  ResidualBlock(int64_t in, int64_t out, int64_t stride, minigrad::DType dtype)
+      : in_(in), out_(out), stride_(stride) {
+    body_ = register_module(
+        "body", std::make_shared<nn::Sequential>(
+                    nn::Conv2d(in, out, 3, {.stride = stride, .padding = 1, .bias = false, .dtype = dtype}),
+                    nn::BatchNorm2d(out, {.dtype = dtype}), nn::ReLU(),
+                    nn::Conv2d(out, out, 3, {.padding = 1, .bias = false, .dtype = dtype}),
+                    nn::BatchNorm2d(out, {.dtype = dtype})));
     if (in != out || stride != 1)
       shortcut_ = register_module("shortcut", std::make_shared<nn::Sequential>(
-                                                  nn::Conv2d(in, out, 1, {.stride = stride, .bias = false}),
-                                                  nn::BatchNorm2d(out)));
+                                                  nn::Conv2d(in, out, 1, {.stride = stride, .bias = false, .dtype = dtype}),
+                                                  nn::BatchNorm2d(out, {.dtype = dtype})));
   }
   Tensor forward(const Tensor& x) override {
     return ((*body_)(x) + (shortcut_ ? (*shortcut_)(x) : x)).relu();
@@ -271,7 +274,7 @@ ArchSize arch_size(const std::vector<Layer>& layers) {
   return size;
 }
 
-std::shared_ptr<nn::Sequential> build_arch(const TrainConfig& c) {
+std::shared_ptr<nn::Sequential> build_arch(const TrainConfig& c, minigrad::DType dtype) {
   const std::vector<Layer> layers = plan_arch(c.arch.empty() ? mlp_arch(c) : c.arch);
   auto model = std::make_shared<nn::Sequential>();
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -281,20 +284,20 @@ std::shared_ptr<nn::Sequential> build_arch(const TrainConfig& c) {
       model->push_back(nn::Unflatten(1, {l.channels, l.height, l.width}));
     if (k == "conv") {
       auto conv = std::make_shared<nn::Conv2d>(l.channels, l.size, l.kernel,
-                                               nn::Conv2dOptions{.stride = l.stride, .padding = l.pad});
+                                               nn::Conv2dOptions{.stride = l.stride, .padding = l.pad, .dtype = dtype});
       initialize_weight(conv->weight, conv->bias, c, following_nonlinearity(layers, i));
       model->push_back(conv);
     } else if (k == "linear") {
-      auto linear = std::make_shared<nn::Linear>(l.features, l.size);
+      auto linear = std::make_shared<nn::Linear>(l.features, l.size, nn::LinearOptions{.dtype = dtype});
       initialize_weight(linear->weight, linear->bias, c, following_nonlinearity(layers, i));
       model->push_back(linear);
     } else if (k == "res") {
-      auto block = std::make_shared<ResidualBlock>(l.channels, l.size, l.stride);
+      auto block = std::make_shared<ResidualBlock>(l.channels, l.size, l.stride, dtype);
       block->initialize(c);
       model->push_back(block);
     } else if (k == "bn") {
-      if (l.image_input) model->push_back(nn::BatchNorm2d(l.channels));
-      else model->push_back(nn::BatchNorm1d(l.features));
+      if (l.image_input) model->push_back(nn::BatchNorm2d(l.channels, {.dtype = dtype}));
+      else model->push_back(nn::BatchNorm1d(l.features, {.dtype = dtype}));
     } else if (k == "maxpool") {
       model->push_back(nn::MaxPool2d(l.kernel, l.stride, l.pad));
     } else if (k == "avgpool") {

@@ -54,8 +54,10 @@ struct ArchSize {
 ArchSize arch_size(const std::vector<Layer>& layers);
 
 // The model of config.arch, or of mlp_arch(config) when arch is empty; Linear and Conv2d weights
-// are initialized as config.init says, for the nonlinearity that follows them.
-std::shared_ptr<minigrad::nn::Sequential> build_arch(const TrainConfig& config);
+// are initialized as config.init says, for the nonlinearity that follows them. Parameters and
+// buffers are of `dtype` (float64 for gradient checks).
+std::shared_ptr<minigrad::nn::Sequential> build_arch(const TrainConfig& config,
+                                                   minigrad::DType dtype = minigrad::kFloat32);
 
 // Fills weight (and bias, when defined) as config.init says for a layer followed by
 // `nonlinearity`; Linear means the output layer, which keeps its PyTorch default under kaiming.

@@ -1,5 +1,6 @@
 #include "checkpoint_check.h"
 
+#include "arch.h"
 #include "train.h"
 
 namespace minigrad::gradcheck_tool {
@@ -11,8 +12,12 @@ CheckpointEntry fashion_checkpoint() {
             mg::data::Dataset images =
                 mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Test).head(args.batch);
             fashion::normalize(images, loaded.config, loaded.standardization);
+            // The same model in float64, holding the checkpoint's values (load_state_dict converts).
+            std::shared_ptr<nn::Sequential> model = fashion::build_arch(loaded.config, mg::kFloat64);
+            model->load_state_dict(loaded.model->state_dict());
+            model->train(loaded.model->is_training());
             return SavedModel{
-                .model = to_float64(*loaded.model),
+                .model = model,
                 .input = images.images,
                 .loss = loss_by_name("cross_entropy", images.labels, loaded.config.label_smoothing),
                 .label = loaded.config.arch.empty()

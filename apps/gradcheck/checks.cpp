@@ -307,24 +307,6 @@ std::shared_ptr<nn::Sequential> mlp_from_spec(const std::string& spec, const std
   return model;
 }
 
-std::shared_ptr<nn::Sequential> to_float64(const nn::Sequential& model) {
-  auto copy = std::make_shared<nn::Sequential>();
-  for (const auto& [name, child] : model.named_children()) {
-    if (const auto* linear = dynamic_cast<const nn::Linear*>(child.get())) {
-      copy->push_back(std::make_shared<nn::Linear>(
-          linear->in_features, linear->out_features,
-          nn::LinearOptions{.bias = linear->bias.defined(), .dtype = mg::kFloat64}));
-    } else if (child->parameters().empty()) {
-      copy->push_back(child);
-    } else {
-      throw mg::Error(fmt::format("to_float64: layer {} ({}) has parameters and is not a Linear", name, child->kind()));
-    }
-  }
-  copy->load_state_dict(model.state_dict());  // converts to float64
-  copy->train(model.is_training());
-  return copy;
-}
-
 LossFn loss_by_name(const std::string& name, const Tensor& targets, double label_smoothing) {
   if (name == "cross_entropy")
     return [=](const Tensor& out) { return nn::cross_entropy(out, targets, {.label_smoothing = label_smoothing}); };

@@ -85,8 +85,6 @@ std::optional<WrongNode> first_wrong_node(const std::function<mg::Tensor()>& fn,
 // An MLP from "784-128-64-10": Linear layers (float64) with the activation between them.
 std::shared_ptr<nn::Sequential> mlp_from_spec(const std::string& spec, const std::string& activation,
                                               mg::Generator& gen);
-// A float64 copy of a Sequential of Linear and parameter-free layers (which are shared).
-std::shared_ptr<nn::Sequential> to_float64(const nn::Sequential& model);
 // cross_entropy, nll (log_softmax then nll_loss) or mse (against one-hot targets).
 LossFn loss_by_name(const std::string& name, const mg::Tensor& targets, double label_smoothing = 0.0);
 

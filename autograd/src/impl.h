@@ -35,31 +35,34 @@ struct TensorImpl {
 
 namespace detail {
 
-// Calls f(T{}) with T the C++ type of t's floating dtype, under T's denormal policy (see
-// kernels/float_env.h); other dtypes are an error naming the op and t's shape.
+// f(T{}) under T's denormal policy (kernels/float_env.h): float32 work flushes denormals unless
+// turned off, float64 work never does.
+template <typename T, typename F>
+decltype(auto) with_denormal_policy(F&& f) {
+  const auto scope = kernels::denormal_scope_for<T>();
+  return f(T{});
+}
+
+// Calls f(T{}) with T the C++ type of t's floating dtype, under T's denormal policy; other dtypes
+// are an error naming the op and t's shape.
 template <typename F>
 decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
   switch (t.dtype()) {
-    case DType::Float32: {
-      const auto scope = kernels::denormal_scope_for<float>();
-      return f(float{});
-    }
-    case DType::Float64: {
-      const auto scope = kernels::denormal_scope_for<double>();
-      return f(double{});
-    }
+    case DType::Float32: return with_denormal_policy<float>(f);
+    case DType::Float64: return with_denormal_policy<double>(f);
     default:
       throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 expected)", op,
                               dtype_name(t.dtype()), shape_str(t.shape())));
   }
 }
 
-// Calls f(T{}) with T the C++ type of any dtype (bool for Bool).
+// Calls f(T{}) with T the C++ type of any dtype (bool for Bool); floating types under their
+// denormal policy.
 template <typename F>
 decltype(auto) dispatch_any(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::Float32: return f(float{});
-    case DType::Float64: return f(double{});
+    case DType::Float32: return with_denormal_policy<float>(f);
+    case DType::Float64: return with_denormal_policy<double>(f);
     case DType::Int64: return f(int64_t{});
     case DType::Bool: return f(bool{});
   }
