@@ -11,6 +11,8 @@
 
 #include <minigrad/minigrad.h>
 
+#include "thread_count.h"
+
 #include "train.h"
 
 namespace {
@@ -41,81 +43,63 @@ void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); 
 
 namespace mg = minigrad;
 
+// Trains `model` on (x, y) one step at a time, each step followed by an evaluation pass, and
+// checks that steps after a warm-up take no heap allocation and no new buffer from the system.
+void check_steady_state(mg::nn::Module& model, mg::optim::Optimizer& opt, const mg::Tensor& x, const mg::Tensor& y,
+                        double label_smoothing, int threads) {
+  double checksum = 0;  // uses every result, so nothing is optimized away
+  auto step = [&] {
+    mg::Tensor loss = mg::nn::cross_entropy(model(x), y, {.label_smoothing = label_smoothing});
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    mg::NoGradGuard no_grad;
+    model.eval();
+    checksum += model(x).sum().item() + loss.item();
+    model.train();
+  };
+  for (int i = 0; i < 3; ++i) step();  // warm-up: optimizer state, caches, pools, pool threads
+
+  const auto buffers_before = mg::allocator_stats().system_allocations;
+  const long before = heap_allocations.load();
+  for (int i = 0; i < 5; ++i) step();
+  const long allocations = heap_allocations.load() - before;
+  INFO(threads << " thread(s): " << allocations << " operator new calls in 5 steps");
+  CHECK(mg::allocator_stats().system_allocations == buffers_before);
+  CHECK(allocations == 0);
+  CHECK(std::isfinite(checksum));
+}
+
+// Labels 0..9 repeated, n of them.
+mg::Tensor cycling_labels(int64_t n) {
+  std::vector<int64_t> labels(static_cast<std::size_t>(n));
+  for (int64_t i = 0; i < n; ++i) labels[static_cast<std::size_t>(i)] = i % 10;
+  return mg::tensor(labels, {n});
+}
+
 TEST_CASE("steady-state training and evaluation take no heap allocation at all") {
-  const int saved_threads = mg::get_num_threads();
   for (int threads : {1, 2}) {
-    mg::set_num_threads(threads);
+    ThreadCount pool(threads);
     // apps/fashion_mlp's default model, loss and optimizer.
     mg::nn::Sequential model{mg::nn::Linear(784, 512), mg::nn::ReLU(),   mg::nn::Dropout(0.2),
                              mg::nn::Linear(512, 256), mg::nn::ReLU(),   mg::nn::Dropout(0.2),
                              mg::nn::Linear(256, 10)};
     mg::optim::Adam opt(model.parameters(), {.lr = 1e-3});
-    const mg::Tensor x = mg::rand({128, 784});
-    std::vector<int64_t> labels(128);
-    for (int64_t i = 0; i < 128; ++i) labels[i] = i % 10;
-    const mg::Tensor y = mg::tensor(labels, {128});
-    double checksum = 0;  // uses every result, so nothing is optimized away
-    auto step = [&] {
-      mg::Tensor loss = mg::nn::cross_entropy(model(x), y, {.label_smoothing = 0.1});
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      mg::NoGradGuard no_grad;
-      model.eval();
-      checksum += model(x).sum().item() + loss.item();
-      model.train();
-    };
-    for (int i = 0; i < 3; ++i) step();  // warm-up: optimizer state, caches, pools, pool threads
-
-    const auto buffers_before = mg::allocator_stats().system_allocations;
-    const long before = heap_allocations.load();
-    for (int i = 0; i < 5; ++i) step();
-    const long allocations = heap_allocations.load() - before;
-    INFO(threads << " thread(s): " << allocations << " operator new calls in 5 steps");
-    CHECK(mg::allocator_stats().system_allocations == buffers_before);
-    CHECK(allocations == 0);
-    CHECK(std::isfinite(checksum));
+    check_steady_state(model, opt, mg::rand({128, 784}), cycling_labels(128), 0.1, threads);
   }
-  mg::set_num_threads(saved_threads);
 }
 
 TEST_CASE("a steady-state CNN step takes no heap allocation at all") {
-  const int saved_threads = mg::get_num_threads();
   for (int threads : {1, 2}) {
-    mg::set_num_threads(threads);
+    ThreadCount pool(threads);
     namespace nn = mg::nn;
     nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
                          nn::Conv2d(8, 16, 3, {.padding = 1}), nn::ReLU(), nn::Dropout2d(0.1),
                          nn::AvgPool2d(2), nn::ConvTranspose2d(16, 8, 2, {.stride = 2}), nn::AdaptiveAvgPool2d(3),
                          nn::Flatten(), nn::Linear(8 * 3 * 3, 10)};
     mg::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
-    const mg::Tensor x = mg::rand({16, 1, 12, 12});
-    std::vector<int64_t> labels(16);
-    for (int64_t i = 0; i < 16; ++i) labels[i] = i % 10;
-    const mg::Tensor y = mg::tensor(labels, {16});
-    double checksum = 0;
-    auto step = [&] {
-      mg::Tensor loss = mg::nn::cross_entropy(model(x), y);
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-      mg::NoGradGuard no_grad;
-      model.eval();
-      checksum += model(x).sum().item() + loss.item();
-      model.train();
-    };
-    for (int i = 0; i < 3; ++i) step();
-
-    const auto buffers_before = mg::allocator_stats().system_allocations;
-    const long before = heap_allocations.load();
-    for (int i = 0; i < 5; ++i) step();
-    const long allocations = heap_allocations.load() - before;
-    INFO(threads << " thread(s): " << allocations << " operator new calls in 5 steps");
-    CHECK(mg::allocator_stats().system_allocations == buffers_before);
-    CHECK(allocations == 0);
-    CHECK(std::isfinite(checksum));
+    check_steady_state(model, opt, mg::rand({16, 1, 12, 12}), cycling_labels(16), 0.0, threads);
   }
-  mg::set_num_threads(saved_threads);
 }
 
 // The README's main job runs fashion_mlp's own loop, not the bare step above: its batches,
