@@ -137,6 +137,10 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
       {"arch = [\"dropout 1\"]", "arch[0] 'dropout 1': '1' is not a probability in [0, 1)"},
       {"arch = [\"\"]", "arch[0] '': is empty"},
       {"arch = [\"linear 100000\", \"linear 100000\"]", "arch makes a model of more than 1073741824 parameters"},
+      {"arch = [\"conv 596621554583428546 3 pad 1\", \"maxpool 2\"]",
+       "arch[0] 'conv 596621554583428546 3 pad 1': the number of output channels 596621554583428546 is larger than 16777216"},
+      // Every number at its bound: the feature count saturates instead of overflowing.
+      {"arch = [\"conv 16777216 1 pad 16777216\"]", "arch makes a model of more than 1073741824 parameters"},
   };
   for (const auto& [text, expect] : invalid) {
     CHECK_THROWS_WITH(fashion::validate(fashion::from_toml(text, "x.toml")), Contains(expect));

@@ -72,9 +72,12 @@ class Words {
     int64_t v = 0;
     const auto [end, ec] = std::from_chars(w.data(), w.data() + w.size(), v);
     if (ec != std::errc{} || end != w.data() + w.size()) fail(fmt::format("{} '{}' is not an integer", what, w));
+    // Bounded so that window sizes cannot overflow; a model this wide is refused later by its size.
+    if (v > kMaxNumber) fail(fmt::format("{} {} is larger than {}", what, v, kMaxNumber));
     return v;
   }
 
+  static constexpr int64_t kMaxNumber = int64_t{1} << 24;
   std::string where_;
   std::vector<std::string> words_;
   size_t at_ = 1;
@@ -232,14 +235,14 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
     } else if (k == "dropout" || k == "dropout2d") {
       layer.p = words.probability();
     } else if (k == "gap" || k == "flatten") {
-      features = k == "gap" ? channels : channels * height * width;
+      features = k == "gap" ? channels : saturating_mul(saturating_mul(channels, height), width);
       image = false;
     } else if (k != "bn" && !is_activation(k)) {
       words.fail("unknown layer (conv, res, maxpool, avgpool, gap, flatten, linear, bn, dropout, dropout2d, "
                  "relu, leaky_relu, tanh, sigmoid, gelu)");
     }
     words.end();
-    if (image) features = channels * height * width;
+    if (image) features = saturating_mul(saturating_mul(channels, height), width);
     layers.push_back(std::move(layer));
   }
   // The output layer, after a flatten when the last entry leaves an image.
