@@ -1,13 +1,16 @@
-// One training epoch of the workload, timed end to end: 784-512-256-10 ReLU MLP, Adam,
-// batch 128, the 60,000 Fashion-MNIST training images; then the forward pass over the 10,000
-// test images. torch_epoch.py runs the same in PyTorch; compare_torch.py runs both and prints
-// the ratios. Prints one JSON line:
-//   bench_epoch [--threads N] [--epochs E] [--data DIR]
+// One training epoch of a reference workload, timed end to end; then the forward pass over the
+// 10,000 test images. compare_torch.py runs the same in PyTorch and prints the ratios.
+//   --model mlp (default): 784-512-256-10 ReLU MLP, Adam lr 1e-3, batch 128, flat images.
+//   --model cnn: the `cnn` recipe's network (two stages of two 3x3 conv + BN + ReLU blocks and 2x2
+//                max pooling, 3136-256-10 classifier with dropout), AdamW, batch 128, NCHW images.
+// --images N trains on the first N training images (the CNN's epoch is long). Prints one JSON line:
+//   bench_epoch [--model mlp|cnn] [--threads N] [--epochs E] [--images N] [--data DIR]
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,18 +27,43 @@ namespace {
 
 constexpr int64_t kLayers[] = {784, 512, 256, 10};
 
-// Multiply-adds of one image's forward pass, two flops each.
-double forward_flops_per_image() {
+// Multiply-adds of one image's forward pass through the MLP, two flops each.
+double mlp_forward_flops() {
   double macs = 0;
   for (int l = 0; l + 1 < 4; ++l) macs += double(kLayers[l]) * double(kLayers[l + 1]);
   return 2.0 * macs;
 }
 
+// The `cnn` recipe's 3x3 convolutions (in, out, image side) and its classifier.
+struct ConvLayer {
+  int64_t in, out, side;
+};
+constexpr ConvLayer kConvs[] = {{1, 32, 28}, {32, 32, 28}, {32, 64, 14}, {64, 64, 14}};
+
+double cnn_forward_flops() {
+  double macs = 64.0 * 7 * 7 * 256 + 256.0 * 10;
+  for (const ConvLayer& c : kConvs) macs += double(c.in) * double(c.out) * 9.0 * double(c.side * c.side);
+  return 2.0 * macs;
+}
+
 // Training: forward, weight gradients, and input gradients of every layer but the first (the
-// images need none).
-double flops_per_image() {
-  const double first_layer = 2.0 * double(kLayers[0]) * double(kLayers[1]);
-  return 3.0 * forward_flops_per_image() - first_layer;
+// images need none). The first layer's forward share is the same fraction in both models' terms.
+double training_flops(bool cnn) {
+  if (cnn) return 3.0 * cnn_forward_flops() - 2.0 * 2.0 * 1 * 32 * 9 * 28 * 28;
+  return 3.0 * mlp_forward_flops() - 2.0 * double(kLayers[0]) * double(kLayers[1]);
+}
+
+mg::nn::Sequential make_model(bool cnn) {
+  namespace nn = mg::nn;
+  if (!cnn)
+    return nn::Sequential{nn::Linear(kLayers[0], kLayers[1]), nn::ReLU(), nn::Linear(kLayers[1], kLayers[2]),
+                          nn::ReLU(), nn::Linear(kLayers[2], kLayers[3])};
+  return nn::Sequential{
+      nn::Conv2d(1, 32, 3, {.padding = 1}),  nn::BatchNorm2d(32), nn::ReLU(),
+      nn::Conv2d(32, 32, 3, {.padding = 1}), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
+      nn::Conv2d(32, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(),
+      nn::Conv2d(64, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(), nn::MaxPool2d(2),
+      nn::Flatten(), nn::Linear(64 * 7 * 7, 256), nn::ReLU(), nn::Dropout(0.5), nn::Linear(256, 10)};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -57,7 +85,7 @@ double median(std::vector<double> v) {
 }
 
 [[noreturn]] void usage(const std::string& why) {
-  fmt::print(stderr, "bench_epoch: {}\nusage: bench_epoch [--threads N] [--epochs E] [--data DIR]\n",
+  fmt::print(stderr, "bench_epoch: {}\nusage: bench_epoch [--model mlp|cnn] [--threads N] [--epochs E] [--images N] [--data DIR]\n",
              why);
   std::exit(2);
 }
@@ -67,7 +95,8 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   int threads = mg::get_num_threads();
   int epochs = 3;
-  std::string data_dir;
+  int64_t images = 0;
+  std::string data_dir, model_name = "mlp";
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (i + 1 >= argc) usage(fmt::format("{} needs a value", arg));
@@ -75,26 +104,32 @@ int main(int argc, char** argv) {
     try {
       if (arg == "--threads") threads = std::stoi(value);
       else if (arg == "--epochs") epochs = std::stoi(value);
+      else if (arg == "--images") images = std::stoll(value);
+      else if (arg == "--model") model_name = value;
       else if (arg == "--data") data_dir = value;
       else usage(fmt::format("unknown option {}", arg));
     } catch (const std::logic_error&) {
       usage(fmt::format("{} expects a number, got '{}'", arg, value));
     }
   }
-  if (threads < 1 || epochs < 1) usage("--threads and --epochs must be at least 1");
+  if (threads < 1 || epochs < 1 || images < 0) usage("--threads and --epochs must be at least 1, --images >= 0");
+  if (model_name != "mlp" && model_name != "cnn") usage(fmt::format("--model must be mlp or cnn, got '{}'", model_name));
+  const bool cnn = model_name == "cnn";
 
   try {
     mg::set_num_threads(threads);
     const std::string dir = mg::data::find_fashion_mnist(data_dir);
-    const auto train = mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Train);
+    auto train = mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Train);
+    if (images > 0) train = train.head(images);
     const auto test = mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Test);
 
     mg::manual_seed(0);
-    mg::nn::Sequential model{mg::nn::Linear(kLayers[0], kLayers[1]), mg::nn::ReLU(),
-                             mg::nn::Linear(kLayers[1], kLayers[2]), mg::nn::ReLU(),
-                             mg::nn::Linear(kLayers[2], kLayers[3])};
-    mg::optim::Adam opt(model.parameters(), {.lr = 1e-3});
-    mg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 0});
+    mg::nn::Sequential model = make_model(cnn);
+    std::unique_ptr<mg::optim::Optimizer> optimizer;
+    if (cnn) optimizer = std::make_unique<mg::optim::AdamW>(model.parameters(), mg::optim::AdamWOptions{.lr = 2e-3, .weight_decay = 5e-4});
+    else optimizer = std::make_unique<mg::optim::Adam>(model.parameters(), mg::optim::AdamOptions{.lr = 1e-3});
+    mg::optim::Optimizer& opt = *optimizer;
+    mg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 0, .nchw = cnn});
 
     std::vector<double> epoch_seconds, epoch_cpu_seconds, eval_seconds;
     double last_loss = 0;
@@ -113,26 +148,34 @@ int main(int argc, char** argv) {
       epoch_cpu_seconds.push_back(cpu_seconds() - cpu_start);
 
       mg::NoGradGuard no_grad;
+      model.eval();
       const auto eval_start = std::chrono::steady_clock::now();
-      const mg::Tensor logits = model(test.images);
+      // The CNN in batches: one 10,000-image pass would hold gigabytes of activations.
+      const int64_t n = test.images.size(0), eval_batch = cnn ? 500 : n;
+      int64_t logits = 0;
+      for (int64_t i = 0; i < n; i += eval_batch) {
+        const mg::Tensor x = test.images.narrow(0, i, std::min(eval_batch, n - i));
+        logits += model(cnn ? x.reshape({-1, 1, 28, 28}) : x).size(0);
+      }
       eval_seconds.push_back(seconds_since(eval_start));
-      if (logits.size(0) != test.images.size(0)) throw mg::Error("eval: wrong number of logits");
+      model.train();
+      if (logits != n) throw mg::Error("eval: wrong number of logits");
     }
 
     rusage usage_stats{};
     getrusage(RUSAGE_SELF, &usage_stats);
-    const double epoch_flops = flops_per_image() * double(train.images.size(0));
+    const double epoch_flops = training_flops(cnn) * double(train.images.size(0));
     const double epoch_s = median(epoch_seconds);
     const double peak = bench::fma_peak() * threads;
     fmt::print(
-        "{{\"impl\": \"minigrad\", \"threads\": {}, \"epoch_s\": [{:.4f}], \"epoch_cpu_s\": [{:.4f}], "
+        "{{\"impl\": \"minigrad\", \"model\": \"{}\", \"threads\": {}, \"epoch_s\": [{:.4f}], \"epoch_cpu_s\": [{:.4f}], "
         "\"eval_s\": [{:.5f}], "
         "\"loss\": {:.4f}, \"epoch_gflop\": {:.2f}, \"gflops\": {:.1f}, \"peak_gflops\": {:.1f}, "
         "\"peak_fraction\": {:.3f}, \"eval_gflop\": {:.3f}, \"max_rss_mb\": {:.1f}, \"gemm_isa\": \"{}\", \"machine\": \"{}\"}}\n",
-        threads, fmt::join(epoch_seconds, ", "), fmt::join(epoch_cpu_seconds, ", "),
+        model_name, threads, fmt::join(epoch_seconds, ", "), fmt::join(epoch_cpu_seconds, ", "),
         fmt::join(eval_seconds, ", "), last_loss,
         epoch_flops / 1e9, epoch_flops / epoch_s / 1e9, peak / 1e9, epoch_flops / epoch_s / peak,
-        forward_flops_per_image() * double(test.images.size(0)) / 1e9,
+        (cnn ? cnn_forward_flops() : mlp_forward_flops()) * double(test.images.size(0)) / 1e9,
         double(usage_stats.ru_maxrss) / 1024.0, minigrad::kernels::gemm_isa(), bench::machine_description());
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_epoch: {}\n", e.what());
