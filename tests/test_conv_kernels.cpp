@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cmath>
+#include <cstring>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -56,6 +57,10 @@ const std::vector<k::Conv2dShape> kConvShapes = {
      .pad_h = 2, .pad_w = 2},  // kernel wider than the image
     {.batch = 3, .in_channels = 33, .in_h = 10, .in_w = 10, .out_channels = 35, .kernel_h = 3, .kernel_w = 3,
      .pad_h = 1, .pad_w = 1},  // big enough for the GEMM's packed path
+    // K = 432 deeper than a packed block, output columns in two blocks, a ragged last tile, and
+    // three chunks of the weight gradient's images.
+    {.batch = 17, .in_channels = 48, .in_h = 15, .in_w = 13, .out_channels = 30, .kernel_h = 3, .kernel_w = 3,
+     .pad_h = 1, .pad_w = 1},
 };
 
 struct ConvResult {
@@ -199,6 +204,18 @@ TEST_CASE("max_pool2d kernel: NaN wins, padding never does", "[conv_kernels]") {
   REQUIRE(idx[1] == 1);
   REQUIRE(std::isnan(y[4]));  // the centre window holds all four
   REQUIRE(y[6] == 5.0);
+
+  // The 2x2 stride-2 windows (their own loop): NaN, -inf and ties at every position of a window.
+  const double values[] = {nan, -inf, 1.0, 2.0};
+  const k::Pool2dShape pairs{.planes = 1, .in_h = 16, .in_w = 32, .kernel_h = 2, .kernel_w = 2, .stride_h = 2,
+                             .stride_w = 2};
+  std::vector<double> xs(16 * 32), ys(8 * 16), ys_ref(ys.size());
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = values[(i * 7 + i / 32 * 3) % 4];
+  std::vector<int64_t> is(ys.size()), is_ref(ys.size());
+  k::max_pool2d_forward(pairs, xs.data(), ys.data(), is.data());
+  k::max_pool2d_reference(pairs, xs.data(), ys_ref.data(), is_ref.data());
+  REQUIRE(is == is_ref);
+  for (size_t i = 0; i < ys.size(); ++i) REQUIRE(std::memcmp(&ys[i], &ys_ref[i], sizeof(double)) == 0);
 }
 
 TEST_CASE("adaptive_avg_pool2d kernel matches the reference loop and its adjoint", "[conv_kernels]") {
@@ -238,4 +255,32 @@ TEST_CASE("batch-norm kernels: statistics and the folded normalization", "[conv_
   std::vector<float> y(x.size());
   k::batch_norm_apply(N, C, S, x.data(), scale.data(), shift.data(), y.data());
   for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == x[i] * scale[i / S % C] + shift[i / S % C]);
+}
+
+TEST_CASE("batch-norm kernels: the fused backward against its formula, loop by loop", "[conv_kernels]") {
+  const int64_t N = 3, C = 4, S = 7;
+  const auto x = random_values<double>(N * C * S, 11), dy = random_values<double>(N * C * S, 12);
+  const std::vector<double> mean = {0.1, -0.2, 0.3, 0.0}, invstd = {1.5, 0.5, 2.0, 1.0}, weight = {1, -2, 0.5, 3};
+  std::vector<double> scale(C), dx(x.size()), dy_sum(C), dy_xhat_sum(C);
+  for (size_t c = 0; c < size_t(C); ++c) scale[c] = weight[c] * invstd[c];
+  k::batch_norm_backward(N, C, S, x.data(), dy.data(), mean.data(), invstd.data(), scale.data(), dy_sum.data(),
+                         dy_xhat_sum.data(), dx.data());
+  const double M = double(N * S);
+  for (int64_t c = 0; c < C; ++c) {
+    const auto at = [&](int64_t n, int64_t i) { return size_t((n * C + c) * S + i); };
+    const auto xhat = [&](int64_t n, int64_t i) { return (x[at(n, i)] - mean[size_t(c)]) * invstd[size_t(c)]; };
+    double g = 0, gx = 0;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i) g += dy[at(n, i)], gx += dy[at(n, i)] * xhat(n, i);
+    REQUIRE(dy_sum[size_t(c)] == Approx(g).epsilon(1e-13));
+    REQUIRE(dy_xhat_sum[size_t(c)] == Approx(gx).epsilon(1e-13));
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t i = 0; i < S; ++i)
+        REQUIRE(dx[at(n, i)] == Approx(scale[size_t(c)] * (dy[at(n, i)] - g / M - xhat(n, i) * gx / M)).margin(1e-13));
+  }
+  // Without dx (the input needs no gradient) only the sums are written.
+  std::vector<double> only_sums(C);
+  k::batch_norm_backward(N, C, S, x.data(), dy.data(), mean.data(), invstd.data(), scale.data(), only_sums.data(),
+                         dy_xhat_sum.data(), nullptr);
+  REQUIRE(only_sums == dy_sum);
 }

@@ -366,6 +366,26 @@ Tensor per_channel(const Tensor& v) { return v.reshape({1, v.size(0), 1}); }
 // Sum over axes 0 and 2 of [N, C, S], kept as [1, C, 1].
 Tensor sum_but_channels(const Tensor& t) { return t.sum(0, true).sum(2, true); }
 
+// The first-order gradients of training-mode batch norm in two fused passes (the backward below
+// spells the same formula in Tensor ops, which second order differentiates).
+Grads batch_norm_grads(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                       const Tensor& invstd, const Shape& x3) {
+  const int64_t C = x3[1];
+  Tensor sums = empty({2, C}, {.dtype = kFloat64});
+  Tensor gx = x.requires_grad() ? empty(x.shape(), {.dtype = x.dtype()}) : Tensor();
+  const Tensor scale = weight.defined() ? invstd * weight : invstd;
+  detail::dispatch_float(x, "batch_norm", [&](auto z) {
+    using T = decltype(z);
+    double* g_sum = sums.data<double>();
+    kernels::batch_norm_backward(x3[0], C, x3[2], x.data<T>(), g.data<T>(), mean.data<T>(), invstd.data<T>(),
+                                 scale.data<T>(), g_sum, g_sum + C, gx.defined() ? gx.data<T>() : nullptr);
+  });
+  Tensor gw, gb;
+  if (weight.defined() && weight.requires_grad()) gw = sums.select(0, 1).to(x.dtype());
+  if (bias.defined() && bias.requires_grad()) gb = sums.select(0, 0).to(x.dtype());
+  return Grads{gx, gw, gb};
+}
+
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
@@ -388,6 +408,15 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     // Running statistics are constants here: the normalization is a per-channel affine map.
     Tensor scale = (running_var.detach() + eps).pow(-0.5);
     if (weight.defined()) scale = scale * weight;
+    if (!grad_enabled()) {  // evaluation: one pass, y = x * scale + shift
+      const Tensor shift = bias.defined() ? bias - running_mean * scale : -(running_mean * scale);
+      Tensor out = empty(x.shape(), {.dtype = x.dtype()});
+      detail::dispatch_float(x, "batch_norm", [&](auto z) {
+        using T = decltype(z);
+        kernels::batch_norm_apply(N, C, S, x.data<T>(), scale.data<T>(), shift.data<T>(), out.data<T>());
+      });
+      return out;
+    }
     Tensor y = (x.reshape(x3) - per_channel(running_mean.detach())) * per_channel(scale);
     if (bias.defined()) y = y + per_channel(bias);
     return y.reshape(x.shape());
@@ -428,16 +457,12 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   // dx = weight invstd (g - mean(g) - xhat mean(g xhat)), means over every axis but 1.
   return record_op("batch_norm", out, {x, weight, bias},
                    [x, weight, bias, mean, invstd, x3, eps](const Tensor& g) {
+    if (!grad_enabled()) return batch_norm_grads(x, g, weight, bias, mean, invstd, x3);
+    // create_graph: the statistics as functions of x, for second order.
     const double M = double(x3[0] * x3[2]);
-    Tensor xc, is;
-    if (grad_enabled()) {  // create_graph: the statistics as functions of x, for second order
-      const Tensor x_3 = x.reshape(x3);
-      xc = x_3 - sum_but_channels(x_3) / M;
-      is = (sum_but_channels(xc * xc) / M + eps).pow(-0.5);
-    } else {
-      xc = x.reshape(x3) - per_channel(mean);
-      is = per_channel(invstd);
-    }
+    const Tensor x_3 = x.reshape(x3);
+    const Tensor xc = x_3 - sum_but_channels(x_3) / M;
+    const Tensor is = (sum_but_channels(xc * xc) / M + eps).pow(-0.5);
     const Tensor xhat = xc * is, g3 = g.reshape(x3);
     const Tensor g_sum = sum_but_channels(g3), gxhat_sum = sum_but_channels(g3 * xhat);
     Tensor gx, gw, gb;

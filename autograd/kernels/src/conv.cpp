@@ -2,10 +2,13 @@
 #include <minigrad/kernels/conv.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include <minigrad/kernels/gemm.h>
 #include <minigrad/kernels/thread_pool.h>
+
+#include "gemm_internal.h"
 
 namespace minigrad::kernels {
 namespace {
@@ -99,21 +102,222 @@ void for_images(const Conv2dShape& s, T* workspace, F&& per_image) {
   parallel_tasks(slots, run);
 }
 
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// ---- forward: im2col straight into the GEMM's packed B panels ----
+//
+// With stride 1 the output columns are taken over the padded width, p = oh * Wp + ow with
+// Wp = W + 2 pw: row r = (c, i, j) of that column matrix is then the zero-padded image itself,
+// read from offset (c Hp + i dh) Wp + j dw on, so each packed panel row is one contiguous copy.
+// The columns ow >= OW are computed and dropped (2 of 30 at 28x28 with a 3x3 kernel): far less
+// than the gathers of a row-by-row im2col cost. Other strides gather column by column.
+
+// Elements of the column matrix packed at a time (a block of whole panels): small enough to stay
+// in L2 while every A panel passes over it.
+constexpr int64_t kColumnBlockElements = int64_t(64) << 10;
+
+// How the forward splits its work: the weights packed once into mr-row panels per group; units
+// of (image, group), each packing its columns block by block into its slot of the workspace.
+struct ForwardPlan {
+  int mr, nr;
+  bool wide;  // stride 1: columns over the padded width
+  int64_t kc, a_panels, Hp, Wp, columns, block_columns, blocks;
+  int64_t packed_weights(int64_t K) const { return a_panels * mr * K; }  // per group
+  // A padded image of one group, with room for the last panel's reads past its end.
+  int64_t padded(int64_t Cg) const { return wide ? Cg * Hp * Wp + Wp + nr : 0; }
+  int64_t slot(int64_t K, int64_t Cg) const {
+    return padded(Cg) + K * block_columns + (wide ? a_panels * mr * block_columns : 0);
+  }
+};
+
+template <typename T>
+ForwardPlan forward_plan(const Conv2dShape& s) {
+  const detail::GemmKernels<T>& g = detail::gemm_kernels<T>();
+  const int64_t K = s.col_rows(), Og = s.out_channels / s.groups;
+  const bool wide = s.stride_h == 1 && s.stride_w == 1;
+  const int64_t Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w;
+  const int64_t columns = wide ? s.out_h() * Wp : s.out_h() * s.out_w();
+  const int64_t most = g.nr * std::max<int64_t>(1, kColumnBlockElements / (K * g.nr));
+  const int64_t blocks = std::max<int64_t>(1, ceil_div(columns, most));
+  // Blocks of equal width rather than full blocks plus a sliver.
+  const int64_t block_columns = ceil_div(ceil_div(columns, blocks), g.nr) * g.nr;
+  return {g.mr, g.nr, wide, ceil_div(K, ceil_div(K, g.kc)), ceil_div(Og, g.mr), Hp, Wp, columns, block_columns,
+          blocks};
+}
+
+// Elements the forward needs: the packed weights of every group, then one slot per thread.
+template <typename T>
+int64_t forward_workspace(const Conv2dShape& s) {
+  const ForwardPlan plan = forward_plan<T>(s);
+  const int64_t K = s.col_rows(), Cg = s.in_channels / s.groups;
+  return s.groups * plan.packed_weights(K) + max_threads() * plan.slot(K, Cg);
+}
+
+// The group's image [Cg, H, W] into [Cg, Hp, Wp] with zeros around it, and zeros after it.
+template <typename T>
+void pad_image(const Conv2dShape& s, const ForwardPlan& plan, const T* x, T* out) {
+  const int64_t Cg = s.in_channels / s.groups, H = s.in_h, W = s.in_w;
+  std::fill_n(out, plan.padded(Cg), T(0));
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t ih = 0; ih < H; ++ih)
+      std::copy_n(x + (c * H + ih) * W, W, out + (c * plan.Hp + ih + s.pad_h) * plan.Wp + s.pad_w);
+}
+
+// Panels of columns [j0, j1) over the padded width: row r of a panel is nr elements of the padded
+// image from (c Hp + i dh) Wp + j dw + column on. NR is the panel width as a constant, so each row
+// is a few whole-vector moves.
+template <int NR, typename T>
+void pack_wide_columns(const Conv2dShape& s, const ForwardPlan& plan, const T* padded, int64_t j0, int64_t j1, T* dst) {
+  const int64_t K = s.col_rows(), kk = s.kernel_h * s.kernel_w;
+  for (int64_t jt = j0; jt < j1; jt += NR) {  // panel by panel: the writes run in order
+    T* panel = dst + (jt - j0) * K;
+    for (int64_t r = 0; r < K; ++r) {
+      const int64_t c = r / kk, i = r % kk / s.kernel_w, j = r % s.kernel_w;
+      std::memcpy(panel + r * NR, padded + (c * plan.Hp + i * s.dilation_h) * plan.Wp + j * s.dilation_w + jt,
+                  NR * sizeof(T));
+    }
+  }
+}
+
+template <typename T>
+void pack_wide(const Conv2dShape& s, const ForwardPlan& plan, const T* padded, int64_t j0, int64_t j1, T* dst) {
+  switch (plan.nr) {
+    case 32: return pack_wide_columns<32>(s, plan, padded, j0, j1, dst);
+    case 16: return pack_wide_columns<16>(s, plan, padded, j0, j1, dst);
+    case 8: return pack_wide_columns<8>(s, plan, padded, j0, j1, dst);
+    default: return pack_wide_columns<1>(s, plan, padded, j0, j1, dst);
+  }
+}
+
+// Columns [j0, j1) of the group's column matrix (row r = (c, i, j), column p = (oh, ow)) packed as
+// the GEMM packs B: nr-wide panels K * nr apart, element (r, p) at panel[r * nr + lane], and
+// lanes past j1 zero. im2col's walk, without the column matrix in between.
+template <typename T>
+void pack_columns(const Conv2dShape& s, const T* x, int64_t j0, int64_t j1, int nr, T* dst) {
+  const int64_t K = s.col_rows(), OW = s.out_w(), kk = s.kernel_h * s.kernel_w;
+  const int64_t H = s.in_h, W = s.in_w, sw = s.stride_w;
+  struct Run {  // lanes [lane, lane + len) read output row oh from column ow on
+    int lane, len;
+    int64_t oh, ow;
+  };
+  std::array<Run, 64> runs;
+  for (int64_t jt = j0; jt < j1; jt += nr) {
+    T* panel = dst + (jt - j0) * K;
+    const int n = int(std::min<int64_t>(nr, j1 - jt));
+    int count = 0;
+    for (int lane = 0; lane < n;) {
+      const int64_t p = jt + lane, oh = p / OW, ow = p % OW;
+      const int len = int(std::min<int64_t>(n - lane, OW - ow));
+      runs[size_t(count++)] = {lane, len, oh, ow};
+      lane += len;
+    }
+    for (int64_t r = 0; r < K; ++r) {
+      const int64_t c = r / kk, i = r % kk / s.kernel_w, j = r % s.kernel_w;
+      const Span span = valid_span(OW, W, sw, s.pad_w, j * s.dilation_w);
+      T* out = panel + r * nr;
+      for (int q = 0; q < count; ++q) {
+        const Run& run = runs[size_t(q)];
+        T* o = out + run.lane - run.ow;  // o[ow] is output column ow's lane
+        const int64_t ih = run.oh * s.stride_h - s.pad_h + i * s.dilation_h, end = run.ow + run.len;
+        const int64_t lo = std::clamp(span.lo, run.ow, end), hi = std::clamp(span.hi, lo, end);
+        if (ih < 0 || ih >= H) {
+          std::fill(o + run.ow, o + end, T(0));
+          continue;
+        }
+        const T* src = x + (c * H + ih) * W + j * s.dilation_w - s.pad_w;  // column ow at src[ow * sw]
+        std::fill(o + run.ow, o + lo, T(0));
+        if (sw == 1) {
+          for (int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow];
+        } else {
+          for (int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow * sw];
+        }
+        std::fill(o + hi, o + end, T(0));
+      }
+      std::fill(out + n, out + nr, T(0));
+    }
+  }
+}
+
 template <typename T>
 void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace) {
   const Dims d(s);
-  for_images(s, workspace, [&](int64_t n, T* col) {
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
-      T* yg = y + n * d.out_image + g * d.Og * d.P;
-      if (!s.direct()) im2col(s, xg, col, 0, d.K);
-      // The bias is C's starting value (the GEMM's epilogue adds per column, not per row).
-      if (bias)
-        for (int64_t o = 0; o < d.Og; ++o) std::fill_n(yg + o * d.P, d.P, bias[g * d.Og + o]);
-      gemm(false, false, d.Og, d.P, d.K, T(1), w + g * d.Og * d.K, d.K, s.direct() ? xg : col, d.P,
-           bias ? T(1) : T(0), yg, d.P);
+  // The bias is C's starting value (the GEMM's epilogue adds per column, not per row).
+  const auto fill_bias = [&](T* yg, int64_t g, int64_t j0, int64_t j1) {
+    if (bias)
+      for (int64_t o = 0; o < d.Og; ++o) std::fill(yg + o * d.P + j0, yg + o * d.P + j1, bias[g * d.Og + o]);
+  };
+  if (s.direct()) {  // the image is the column matrix
+    return for_images(s, workspace, [&](int64_t n, T*) {
+      for (int64_t g = 0; g < s.groups; ++g) {
+        T* yg = y + n * d.out_image + g * d.Og * d.P;
+        fill_bias(yg, g, 0, d.P);
+        gemm(false, false, d.Og, d.P, d.K, T(1), w + g * d.Og * d.K, d.K, x + n * d.in_image + g * d.Cg * s.in_h * s.in_w,
+             d.P, bias ? T(1) : T(0), yg, d.P);
+      }
+    });
+  }
+  const detail::GemmKernels<T>& g = detail::gemm_kernels<T>();
+  const ForwardPlan plan = forward_plan<T>(s);
+  const int64_t K = d.K, mr = plan.mr, nr = plan.nr;
+  // Weights: per group, mr-row panels over all of K, each kc-deep block as the GEMM packs it.
+  T* const packed_w = workspace;
+  const int64_t group_w = plan.packed_weights(K);
+  for (int64_t gi = 0; gi < s.groups; ++gi)
+    for (int64_t p = 0; p < plan.a_panels; ++p)
+      for (int64_t pc = 0; pc < K; pc += plan.kc)
+        g.pack_xk(w + (gi * d.Og + p * mr) * K + pc, K, int(std::min(mr, d.Og - p * mr)), std::min(plan.kc, K - pc),
+                  packed_w + gi * group_w + p * mr * K + pc * mr, int(mr));
+  T* const slots_begin = packed_w + s.groups * group_w;
+
+  // A unit is one image of one group; units are dealt to the slots in a fixed pattern, and each
+  // output element is summed in the GEMM's order, whatever the thread count.
+  const int64_t units = s.batch * s.groups, slots = std::min<int64_t>(max_threads(), units);
+  const int64_t bc = plan.block_columns;
+  const auto run = [&](int64_t slot) {
+    T* const padded = slots_begin + slot * plan.slot(K, d.Cg);
+    T* const cols = padded + plan.padded(d.Cg);
+    T* const wide_out = cols + K * bc;  // a block of wide columns, before the dropped ones go
+    for (int64_t u = slot; u < units; u += slots) {
+      const int64_t n = u / s.groups, gi = u % s.groups;
+      const T* xg = x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w;
+      T* yg = y + n * d.out_image + gi * d.Og * d.P;
+      if (plan.wide) pad_image(s, plan, xg, padded);
+      for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
+        const int64_t j1 = std::min(plan.columns, j0 + bc);
+        if (plan.wide) pack_wide(s, plan, padded, j0, j1, cols);
+        else pack_columns(s, xg, j0, j1, int(nr), cols);
+        if (!plan.wide) fill_bias(yg, gi, j0, j1);
+        // Wide blocks land in wide_out (ldc = bc), others in y itself.
+        const int64_t ldc = plan.wide ? bc : d.P;
+        const auto c_at = [&](int64_t row, int64_t j) { return plan.wide ? wide_out + row * bc + (j - j0) : yg + row * d.P + j; };
+        for (int64_t pc = 0; pc < K; pc += plan.kc) {
+          const int64_t k_len = std::min(plan.kc, K - pc);
+          const T beta = pc > 0 || (bias && !plan.wide) ? T(1) : T(0);
+          for (int64_t p = 0; p < plan.a_panels; ++p) {
+            const T* a = packed_w + gi * group_w + p * mr * K + pc * mr;
+            const int m = int(std::min(mr, d.Og - p * mr));
+            for (int64_t j = j0; j < j1; j += nr)
+              g.micro(k_len, a, 1, mr, cols + (j - j0) * K + pc * nr, nr, c_at(p * mr, j), ldc, m,
+                      int(std::min(nr, j1 - j)), T(1), beta, nullptr, false);
+          }
+        }
+        if (plan.wide) {  // keep columns ow < OW, adding the bias
+          const int64_t OW = s.out_w();
+          for (int64_t o = 0; o < d.Og; ++o) {
+            const T b = bias ? bias[gi * d.Og + o] : T(0);
+            const T* from = wide_out + o * bc;
+            for (int64_t oh = j0 / plan.Wp; oh * plan.Wp < j1; ++oh) {
+              const int64_t lo = std::max(j0, oh * plan.Wp), hi = std::min(j1, oh * plan.Wp + OW);
+              T* to = yg + o * d.P + oh * OW;
+              for (int64_t q = lo; q < hi; ++q) to[q - oh * plan.Wp] = from[q - j0] + b;
+            }
+          }
+        }
+      }
     }
-  });
+  };
+  if (slots <= 1) return run(0);
+  parallel_tasks(slots, run);
 }
 
 template <typename T>
@@ -135,28 +339,61 @@ void backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx, T* wor
   });
 }
 
+// Images per chunk of the weight gradient: each chunk sums its images into a partial gradient of
+// its own and the partials are added in chunk order, a fixed order whatever the thread count.
+constexpr int64_t kImagesPerChunk = 8;
+
+int64_t weight_chunks(const Conv2dShape& s) { return std::max<int64_t>(1, ceil_div(s.batch, kImagesPerChunk)); }
+
+// Elements the weight gradient needs: the partial sums of chunks 1.. (chunk 0 sums into dw), then
+// a column matrix per slot.
+int64_t backward_weight_workspace(const Conv2dShape& s) {
+  const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
+  return (chunks - 1) * s.out_channels * s.col_rows() + (s.direct() ? 0 : slots * s.col_rows() * s.out_h() * s.out_w());
+}
+
 template <typename T>
-void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* col) {
+void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* workspace) {
   const Dims d(s);
-  const int64_t kk = s.kernel_h * s.kernel_w;
-  for (int64_t n = 0; n < s.batch; ++n)
-    for (int64_t g = 0; g < s.groups; ++g) {
-      const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
-      if (!s.direct())  // whole channels per chunk: about 32K elements each
-        parallel_for(d.Cg, std::max<int64_t>(1, (int64_t(1) << 15) / (kk * d.P)), [&](int64_t c0, int64_t c1) {
-          im2col(s, xg, col, c0 * kk, c1 * kk);
-        });
-      gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P,
-           s.direct() ? xg : col, d.P, n == 0 ? T(0) : T(1), dw + g * d.Og * d.K, d.K);
+  const int64_t weights = s.out_channels * d.K;
+  if (s.batch == 0) {
+    std::fill_n(dw, weights, T(0));
+    return;
+  }
+  const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
+  T* const partials = workspace;
+  T* const cols = partials + (chunks - 1) * weights;
+  const auto run = [&](int64_t slot) {
+    T* const col = cols + slot * (s.direct() ? 0 : d.K * d.P);
+    for (int64_t ch = slot; ch < chunks; ch += slots) {
+      T* const out = ch == 0 ? dw : partials + (ch - 1) * weights;
+      const int64_t first = ch * kImagesPerChunk, last = std::min(s.batch, first + kImagesPerChunk);
+      for (int64_t n = first; n < last; ++n)
+        for (int64_t g = 0; g < s.groups; ++g) {
+          const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
+          if (!s.direct()) im2col(s, xg, col, 0, d.K);
+          gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P,
+               s.direct() ? xg : col, d.P, n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
+        }
     }
-  if (s.batch == 0) std::fill_n(dw, s.out_channels * d.K, T(0));
+  };
+  if (slots <= 1) run(0);
+  else parallel_tasks(slots, run);
+  if (chunks > 1)
+    parallel_for(weights, int64_t(1) << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t ch = 1; ch < chunks; ++ch) {
+        const T* part = partials + (ch - 1) * weights;
+        for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
+      }
+    });
 }
 
 }  // namespace
 
 int64_t conv2d_workspace_size(const Conv2dShape& s) {
-  if (s.direct()) return 0;
-  return image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
+  const int64_t backward_input = s.direct() ? 0 : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
+  return std::max({forward_workspace<float>(s), forward_workspace<double>(s), backward_input,
+                   backward_weight_workspace(s)});
 }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,

@@ -108,6 +108,17 @@ const GemmKernels<T>& select_kernels() {
   }
 }
 
+}  // namespace
+
+template <typename T>
+const GemmKernels<T>& gemm_kernels() {
+  return select_kernels<T>();
+}
+template const GemmKernels<float>& gemm_kernels();
+template const GemmKernels<double>& gemm_kernels();
+
+namespace {
+
 // Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
 // host slows down does not leave the others waiting at the end.
 constexpr int64_t kTasksPerThread = 8;

@@ -31,6 +31,11 @@ struct GemmKernels {
 // leaving the rest to the A rows and C streaming through; `fallback` when the size is unknown.
 int64_t l2_block_columns(int64_t kc, int64_t elem_bytes, int nr, int64_t fallback);
 
+// The kernels the dispatch picked for this CPU (as gemm() uses them): for drivers of their own,
+// such as the convolution's, that pack an operand straight from its source.
+template <typename T>
+const GemmKernels<T>& gemm_kernels();
+
 const GemmKernels<float>& avx512_kernels(float);
 const GemmKernels<double>& avx512_kernels(double);
 const GemmKernels<float>& avx2_kernels(float);

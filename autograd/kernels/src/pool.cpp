@@ -65,8 +65,52 @@ Axis pool_rows(const Pool2dShape& s) { return {s.in_h, s.out_h(), s.kernel_h, s.
 Axis pool_cols(const Pool2dShape& s) { return {s.in_w, s.out_w(), s.kernel_w, s.stride_w, s.pad_w}; }
 Axis adaptive(int64_t size, int64_t out) { return {.size = size, .out = out, .adaptive = true}; }
 
+// Keeps v (at index i) when it beats the best so far; a NaN always wins, ties keep the first.
+template <typename T>
+inline void keep_max(T v, int64_t i, T& best, int64_t& at) {
+  const bool take = v > best || v != v;
+  best = take ? v : best;
+  at = take ? i : at;
+}
+
+// The 2x2, stride 2, unpadded window of CNNs: the four candidates compared with selects, not
+// branches (which mispredict on every other window), so the loop vectorizes.
+template <typename T>
+void max_pool_2x2(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
+  // Sizes by value: the int64 index stores could alias them through a reference.
+  parallel_for(s.planes, grain_for(s.in_h * s.in_w), [=](int64_t p0, int64_t p1) {
+    const int64_t H = s.in_h, W = s.in_w, OH = s.out_h(), OW = s.out_w();
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t top = 2 * oh * W;
+        const T* r0 = x + p * H * W + top;
+        const T* r1 = r0 + W;
+        T* yr = y + (p * OH + oh) * OW;
+        int64_t* ir = indices + (p * OH + oh) * OW;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          T best = a;
+          int64_t at = top + 2 * ow;
+          const bool take_b = b > best || b != b;
+          best = take_b ? b : best;
+          at = take_b ? top + 2 * ow + 1 : at;
+          const bool take_c = c > best || c != c;
+          best = take_c ? c : best;
+          at = take_c ? top + W + 2 * ow : at;
+          const bool take_d = d > best || d != d;
+          best = take_d ? d : best;
+          at = take_d ? top + W + 2 * ow + 1 : at;
+          yr[ow] = best;
+          ir[ow] = at;
+        }
+      }
+  });
+}
+
 template <typename T>
 void max_pool(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
+  if (s.kernel_h == 2 && s.kernel_w == 2 && s.stride_h == 2 && s.stride_w == 2 && s.pad_h == 0 && s.pad_w == 0)
+    return max_pool_2x2(s, x, y, indices);
   const int64_t H = s.in_h, W = s.in_w, OH = s.out_h(), OW = s.out_w();
   const Axis rows = pool_rows(s), cols = pool_cols(s);
   parallel_for(s.planes, grain_for(H * W), [&](int64_t p0, int64_t p1) {
@@ -80,11 +124,7 @@ void max_pool(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
           int64_t at = r.begin * W + c.begin;
           for (int64_t ih = r.begin; ih < r.end; ++ih)
             for (int64_t iw = c.begin; iw < c.end; ++iw) {
-              const T v = xp[ih * W + iw];
-              if (v > best || std::isnan(v)) {
-                best = v;
-                at = ih * W + iw;
-              }
+              keep_max(xp[ih * W + iw], ih * W + iw, best, at);
             }
           y[(p * OH + oh) * OW + ow] = best;
           indices[(p * OH + oh) * OW + ow] = at;
@@ -127,7 +167,50 @@ void apply(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T*
   });
 }
 
+template <typename T>
+void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T* mean, const T* invstd,
+              const T* scale, double* dy_sum, double* dy_xhat_sum, T* dx) {
+  parallel_for(C, grain_for(N * S), [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double sum = 0, sum_xhat = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xc = x + (n * C + c) * S;
+        const T* gc = dy + (n * C + c) * S;
+        for (int64_t i = 0; i < S; ++i) {
+          sum += double(gc[i]);
+          sum_xhat += double(gc[i]) * double(xc[i] - mean[c]);
+        }
+      }
+      dy_sum[c] = sum;
+      dy_xhat_sum[c] = sum_xhat * double(invstd[c]);
+    }
+  });
+  if (!dx) return;
+  const double M = double(N * S);
+  parallel_for(N * C, grain_for(S), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r % C;
+      const T a = scale[c], m = mean[c], is = invstd[c];
+      const T g_mean = T(dy_sum[c] / M), gx_mean = T(dy_xhat_sum[c] / M) * is;
+      const T* xr = x + r * S;
+      const T* gr = dy + r * S;
+      T* dxr = dx + r * S;
+      for (int64_t i = 0; i < S; ++i) dxr[i] = a * (gr[i] - g_mean - (xr[i] - m) * gx_mean);
+    }
+  });
+}
+
 }  // namespace
+
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* mean,
+                         const float* invstd, const float* scale, double* dy_sum, double* dy_xhat_sum, float* dx) {
+  backward(N, C, S, x, dy, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
+}
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* mean,
+                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum,
+                         double* dx) {
+  backward(N, C, S, x, dy, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
+}
 
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* indices) { max_pool(s, x, y, indices); }
 void max_pool2d_forward(const Pool2dShape& s, const double* x, double* y, int64_t* indices) { max_pool(s, x, y, indices); }

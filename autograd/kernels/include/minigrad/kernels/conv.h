@@ -11,13 +11,14 @@
 // and the product lands in NCHW order with no transpose. A 1x1 kernel with stride 1 and no
 // padding reads the image itself as the column matrix.
 //
-// Images are split among threads (each image's GEMM on one thread) when there are at least as
-// many images as threads, else one image at a time with the GEMM's own threads; either way each
-// output element is summed in one fixed order, so results do not depend on the thread count.
-// The weight gradient sums over images in order, its GEMM split as gemm() splits it.
+// The forward packs the column matrix straight into the GEMM's B panels block by block (with
+// stride 1 over the padded width, so that each panel row is one contiguous copy) and runs the
+// GEMM's micro-kernels on them: no column matrix in memory. The input gradient multiplies into a
+// column matrix and scatters it back (col2im). Work is dealt to threads in fixed pieces (images;
+// for the weight gradient, chunks of 8 images whose partial sums are added in order), so every
+// result is the same bit for bit whatever the thread count.
 //
-// No allocation: the column matrices live in a caller's workspace of conv2d_workspace_size()
-// elements (zero for the direct 1x1 case).
+// No allocation: buffers live in a caller's workspace of conv2d_workspace_size() elements.
 #include <cstdint>
 
 namespace minigrad::kernels {

@@ -48,6 +48,16 @@ void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const flo
                       float* y);
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
                       const double* shift, double* y);
+// The first-order backward of training-mode batch norm, in two passes over x and dy [N, C, S]:
+// per channel, dy_sum = sum dy and dy_xhat_sum = sum dy * xhat with xhat = (x - mean) * invstd
+// (summed in double); then, when dx is not null,
+//   dx = scale[c] * (dy - dy_sum / M - xhat * dy_xhat_sum / M),  M = N * S,
+// with scale = weight * invstd (invstd alone without a weight).
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* mean,
+                         const float* invstd, const float* scale, double* dy_sum, double* dy_xhat_sum, float* dx);
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* mean,
+                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum,
+                         double* dx);
 
 // ---- the oracles, loop by loop ----
 
