@@ -2,6 +2,9 @@
 #include <minigrad/kernels/pool.h>
 
 #include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 #include <minigrad/kernels/thread_pool.h>
 
@@ -68,18 +71,49 @@ Axis adaptive(int64_t size, int64_t out) { return {.size = size, .out = out, .ad
 // Keeps v (at index i) when it beats the best so far; a NaN always wins, ties keep the first.
 template <typename T>
 inline void keep_max(T v, int64_t i, T& best, int64_t& at) {
-  const bool take = v > best || v != v;
-  best = take ? v : best;
-  at = take ? i : at;
+  if (v > best || v != v) {
+    best = v;
+    at = i;
+  }
 }
 
-// The 2x2, stride 2, unpadded window of CNNs: the four candidates compared with selects, not
-// branches (which mispredict on every other window), so the loop vectorizes.
+// The 2x2, stride 2, unpadded window of CNNs, a vector of L outputs at a time (GCC/Clang vector
+// extensions: the compiler picks the instructions). Branches on the data would mispredict on
+// every other window, and rows of 14 or 7 outputs are too short for the auto-vectorizer. Each
+// output's candidates are compared in the window's order, as keep_max does.
+template <typename T>
+struct PoolVectors {
+  static constexpr int L = 64 / int(sizeof(T));
+  using Int = std::conditional_t<sizeof(T) == 4, int32_t, int64_t>;
+  typedef T V __attribute__((vector_size(64)));
+  typedef Int I __attribute__((vector_size(64)));
+  static V load(const T* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  }
+  // Columns 2l (even) or 2l + 1 (odd) of the 2L values from p.
+  static V columns(const T* p, bool odd) {
+    const V lo = load(p), hi = load(p + L);
+    if constexpr (L == 16) {
+      return odd ? __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31)
+                 : __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    } else {
+      return odd ? __builtin_shufflevector(lo, hi, 1, 3, 5, 7, 9, 11, 13, 15)
+                 : __builtin_shufflevector(lo, hi, 0, 2, 4, 6, 8, 10, 12, 14);
+    }
+  }
+};
+
 template <typename T>
 void max_pool_2x2(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
+  using PV = PoolVectors<T>;
+  constexpr int L = PV::L;
   // Sizes by value: the int64 index stores could alias them through a reference.
   parallel_for(s.planes, grain_for(s.in_h * s.in_w), [=](int64_t p0, int64_t p1) {
     const int64_t H = s.in_h, W = s.in_w, OH = s.out_h(), OW = s.out_w();
+    const T* const x_end = x + s.planes * H * W;
+    T tail[4 * L] = {};  // rows copied out where 2L values would read past the input's end
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t oh = 0; oh < OH; ++oh) {
         const int64_t top = 2 * oh * W;
@@ -87,21 +121,28 @@ void max_pool_2x2(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
         const T* r1 = r0 + W;
         T* yr = y + (p * OH + oh) * OW;
         int64_t* ir = indices + (p * OH + oh) * OW;
-        for (int64_t ow = 0; ow < OW; ++ow) {
-          const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-          T best = a;
-          int64_t at = top + 2 * ow;
-          const bool take_b = b > best || b != b;
-          best = take_b ? b : best;
-          at = take_b ? top + 2 * ow + 1 : at;
-          const bool take_c = c > best || c != c;
-          best = take_c ? c : best;
-          at = take_c ? top + W + 2 * ow : at;
-          const bool take_d = d > best || d != d;
-          best = take_d ? d : best;
-          at = take_d ? top + W + 2 * ow + 1 : at;
-          yr[ow] = best;
-          ir[ow] = at;
+        for (int64_t ow0 = 0; ow0 < OW; ow0 += L) {
+          const int n = int(std::min<int64_t>(L, OW - ow0));
+          const T* a = r0 + 2 * ow0;
+          const T* c = r1 + 2 * ow0;
+          if (c + 2 * L > x_end) {
+            std::copy_n(a, 2 * n, tail);
+            std::copy_n(c, 2 * n, tail + 2 * L);
+            a = tail, c = tail + 2 * L;
+          }
+          typename PV::V best = PV::columns(a, false);
+          typename PV::I which = {};  // 0..3: the window's position of the winner
+          const auto step = [&](typename PV::V v, typename PV::Int position) {
+            const typename PV::I take = (v > best) | (v != v);
+            best = take ? v : best;
+            which = take ? position : which;
+          };
+          step(PV::columns(a, true), 1);
+          step(PV::columns(c, false), 2);
+          step(PV::columns(c, true), 3);
+          std::memcpy(yr + ow0, &best, size_t(n) * sizeof(T));
+          for (int l = 0; l < n; ++l)
+            ir[ow0 + l] = top + 2 * (ow0 + l) + (which[l] & 1) + (which[l] >> 1) * W;
         }
       }
   });
@@ -134,20 +175,37 @@ void max_pool(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
   });
 }
 
+// Per-channel sums over [N, C, S] in double: kLanes independent partial sums (a chain of dependent
+// adds would wait on each add's latency), combined in a fixed order, so the result is the same
+// whatever the thread count. f(i) is the term of element i of an S-long row.
+constexpr int kLanes = 8;
+
+template <typename F>
+double lane_sum(int64_t S, F&& f) {
+  double lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= S; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lanes[l] += f(i + l);
+  for (int l = 0; i < S; ++i, ++l) lanes[l] += f(i);
+  double sum = 0;
+  for (double v : lanes) sum += v;
+  return sum;
+}
+
 template <typename T>
 void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* var) {
-  parallel_for(C, grain_for(N * S), [&](int64_t c0, int64_t c1) {
+  parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double sum = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* xc = x + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) sum += double(xc[i]);
+        sum += lane_sum(S, [&](int64_t i) { return double(xc[i]); });
       }
       const double m = N * S > 0 ? sum / double(N * S) : 0.0;
       double sq = 0;
       for (int64_t n = 0; n < N; ++n) {
         const T* xc = x + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) sq += (double(xc[i]) - m) * (double(xc[i]) - m);
+        sq += lane_sum(S, [&](int64_t i) { return (double(xc[i]) - m) * (double(xc[i]) - m); });
       }
       mean[c] = m;
       var[c] = N * S > 0 ? sq / double(N * S) : 0.0;
@@ -173,13 +231,12 @@ void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T*
   parallel_for(C, grain_for(N * S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double sum = 0, sum_xhat = 0;
+      const double m = double(mean[c]);
       for (int64_t n = 0; n < N; ++n) {
         const T* xc = x + (n * C + c) * S;
         const T* gc = dy + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) {
-          sum += double(gc[i]);
-          sum_xhat += double(gc[i]) * double(xc[i] - mean[c]);
-        }
+        sum += lane_sum(S, [&](int64_t i) { return double(gc[i]); });
+        sum_xhat += lane_sum(S, [&](int64_t i) { return double(gc[i]) * (double(xc[i]) - m); });
       }
       dy_sum[c] = sum;
       dy_xhat_sum[c] = sum_xhat * double(invstd[c]);
