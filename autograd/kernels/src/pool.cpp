@@ -81,6 +81,9 @@ inline void keep_max(T v, int64_t i, T& best, int64_t& at) {
 // extensions: the compiler picks the instructions). Branches on the data would mispredict on
 // every other window, and rows of 14 or 7 outputs are too short for the auto-vectorizer. Each
 // output's candidates are compared in the window's order, as keep_max does.
+// Without AVX-512 a 64-byte vector returned by value has a different ABI; these helpers are
+// internal and inlined, so no call crosses it.
+#pragma GCC diagnostic ignored "-Wpsabi"
 template <typename T>
 struct PoolVectors {
   static constexpr int L = 64 / int(sizeof(T));
