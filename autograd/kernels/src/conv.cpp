@@ -320,9 +320,41 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
   parallel_tasks(slots, run);
 }
 
+// With stride 1 the input gradient is itself a stride-1 convolution: dy, padded by
+// dilation * (kernel - 1) - pad, with the kernels flipped and their two channel axes swapped.
+// Run on the forward's driver, it needs no column matrix and no scatter (col2im); its output
+// channels (the input's) fill the micro-kernel's rows only when there are enough of them.
+bool gradient_as_convolution(const Conv2dShape& s) {
+  return !s.direct() && s.in_channels / s.groups >= 16 && s.stride_h == 1 && s.stride_w == 1 &&
+         s.pad_h <= s.dilation_h * (s.kernel_h - 1) &&
+         s.pad_w <= s.dilation_w * (s.kernel_w - 1);
+}
+
+Conv2dShape gradient_convolution(const Conv2dShape& s) {
+  Conv2dShape t = s;
+  t.in_channels = s.out_channels, t.out_channels = s.in_channels;
+  t.in_h = s.out_h(), t.in_w = s.out_w();
+  t.pad_h = s.dilation_h * (s.kernel_h - 1) - s.pad_h, t.pad_w = s.dilation_w * (s.kernel_w - 1) - s.pad_w;
+  return t;
+}
+
 template <typename T>
 void backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx, T* workspace) {
   const Dims d(s);
+  if (gradient_as_convolution(s)) {
+    // flipped[c, o, i, j] = w[o, c, kh - 1 - i, kw - 1 - j] within each group.
+    T* const flipped = workspace;
+    const int64_t kh = s.kernel_h, kw = s.kernel_w;
+    for (int64_t g = 0; g < s.groups; ++g)
+      for (int64_t o = 0; o < d.Og; ++o)
+        for (int64_t c = 0; c < d.Cg; ++c)
+          for (int64_t i = 0; i < kh; ++i)
+            for (int64_t j = 0; j < kw; ++j)
+              flipped[(((g * d.Cg + c) * d.Og + o) * kh + i) * kw + j] =
+                  w[(((g * d.Og + o) * d.Cg + c) * kh + kh - 1 - i) * kw + kw - 1 - j];
+    return forward(gradient_convolution(s), dy, flipped, static_cast<const T*>(nullptr), dx,
+                   flipped + s.out_channels * d.K);
+  }
   for_images(s, workspace, [&](int64_t n, T* col) {
     for (int64_t g = 0; g < s.groups; ++g) {
       T* dxg = dx + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
@@ -391,7 +423,12 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
 }  // namespace
 
 int64_t conv2d_workspace_size(const Conv2dShape& s) {
-  const int64_t backward_input = s.direct() ? 0 : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
+  const int64_t backward_input =
+      gradient_as_convolution(s)
+          ? s.out_channels * s.col_rows() + std::max(forward_workspace<float>(gradient_convolution(s)),
+                                                     forward_workspace<double>(gradient_convolution(s)))
+      : s.direct() ? 0
+                   : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
   return std::max({forward_workspace<float>(s), forward_workspace<double>(s), backward_input,
                    backward_weight_workspace(s)});
 }
