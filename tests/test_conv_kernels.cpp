@@ -236,7 +236,7 @@ TEST_CASE("adaptive_avg_pool2d kernel matches the reference loop and its adjoint
   }
 }
 
-TEST_CASE("batch-norm kernels: statistics and the folded normalization", "[conv_kernels]") {
+TEST_CASE("batch-norm kernels: statistics, channel sums and the folded normalization", "[conv_kernels]") {
   const int64_t N = 3, C = 4, S = 5;
   const auto x = random_values<float>(N * C * S, 10);
   std::vector<double> mean(C), var(C);
@@ -251,6 +251,9 @@ TEST_CASE("batch-norm kernels: statistics and the folded normalization", "[conv_
     REQUIRE(mean[size_t(c)] == Approx(m).epsilon(1e-12));
     REQUIRE(var[size_t(c)] == Approx(v / double(N * S)).epsilon(1e-12));
   }
+  std::vector<double> sums(C);
+  k::channel_sums(N, C, S, x.data(), sums.data());
+  for (int64_t c = 0; c < C; ++c) REQUIRE(sums[size_t(c)] == Approx(mean[size_t(c)] * double(N * S)).epsilon(1e-12));
   const std::vector<float> scale = {1, 2, -1, 0.5f}, shift = {0, 1, 2, -3};
   std::vector<float> y(x.size());
   k::batch_norm_apply(N, C, S, x.data(), scale.data(), shift.data(), y.data());

@@ -73,10 +73,17 @@ void check_bias(const Tensor& x, const Tensor& bias, int64_t channels, std::stri
 // A workspace tensor from the caching allocator (no graph, never read before written).
 Tensor workspace(int64_t elements, DType dtype) { return empty({std::max<int64_t>(elements, 1)}, {.dtype = dtype}); }
 
-// Sum of g [N, C, ...] over every axis but 1, as [C]: a bias gradient.
+// Sum of g [N, C, ...] over every axis but 1, as [C]: a bias gradient. One pass in double when
+// no graph is recorded; Tensor ops when create_graph differentiates it again.
 Tensor channel_sum(const Tensor& g) {
-  const int64_t N = g.size(0), C = g.size(1);
-  return g.reshape({N, C, N * C == 0 ? 0 : g.numel() / (N * C)}).sum(0).sum(1);
+  const int64_t N = g.size(0), C = g.size(1), S = N * C == 0 ? 0 : g.numel() / (N * C);
+  if (grad_enabled()) return g.reshape({N, C, S}).sum(0).sum(1);
+  Tensor sums = empty({C}, {.dtype = kFloat64});
+  detail::dispatch_float(g, "channel_sum", [&](auto z) {
+    using T = decltype(z);
+    kernels::channel_sums(N, C, S, g.data<T>(), sums.data<double>());
+  });
+  return sums.to(g.dtype());
 }
 
 // y[:, c] += bias[c], in place.

@@ -196,6 +196,20 @@ double lane_sum(int64_t S, F&& f) {
 }
 
 template <typename T>
+void sums(int64_t N, int64_t C, int64_t S, const T* x, double* out) {
+  parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double sum = 0;
+      for (int64_t n = 0; n < N; ++n) {
+        const T* xc = x + (n * C + c) * S;
+        sum += lane_sum(S, [&](int64_t i) { return double(xc[i]); });
+      }
+      out[c] = sum;
+    }
+  });
+}
+
+template <typename T>
 void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* var) {
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -300,6 +314,9 @@ void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t oh, int64_t ow, 
 void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t oh, int64_t ow, const double* dy, double* dx) {
   window_average(s.planes, adaptive(s.in_h, oh), adaptive(s.in_w, ow), dy, dx, true);
 }
+
+void channel_sums(int64_t N, int64_t C, int64_t S, const float* x, double* out) { sums(N, C, S, x, out); }
+void channel_sums(int64_t N, int64_t C, int64_t S, const double* x, double* out) { sums(N, C, S, x, out); }
 
 void batch_norm_stats(int64_t N, int64_t C, int64_t S, const float* x, double* mean, double* var) {
   stats(N, C, S, x, mean, var);

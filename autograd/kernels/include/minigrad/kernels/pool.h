@@ -43,6 +43,9 @@ void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t out_h, int64_t o
 // double, two passes).
 void batch_norm_stats(int64_t N, int64_t C, int64_t S, const float* x, double* mean, double* var);
 void batch_norm_stats(int64_t N, int64_t C, int64_t S, const double* x, double* mean, double* var);
+// sums[c] = the sum of channel c of x [N, C, S] over its N * S values, in double (a bias gradient).
+void channel_sums(int64_t N, int64_t C, int64_t S, const float* x, double* sums);
+void channel_sums(int64_t N, int64_t C, int64_t S, const double* x, double* sums);
 // y[n, c, s] = x[n, c, s] * scale[c] + shift[c]: normalization folded into one multiply-add.
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
                       float* y);
