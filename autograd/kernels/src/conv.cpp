@@ -118,10 +118,11 @@ constexpr int64_t kColumnBlockElements = int64_t(64) << 10;
 
 // How the forward splits its work: the weights packed once into mr-row panels per group; units
 // of (image, group), each packing its columns block by block into its slot of the workspace.
+// The k blocking is the GEMM's (kc from K alone), so each sum runs in the GEMM's order.
 struct ForwardPlan {
   int mr, nr;
   bool wide;  // stride 1: columns over the padded width
-  int64_t kc, a_panels, Hp, Wp, columns, block_columns, blocks;
+  int64_t kc, a_panels, Hp, Wp, columns, block_columns;
   int64_t packed_weights(int64_t K) const { return a_panels * mr * K; }  // per group
   // A padded image of one group, with room for the last panel's reads past its end.
   int64_t padded(int64_t Cg) const { return wide ? Cg * Hp * Wp + Wp + nr : 0; }
@@ -141,8 +142,7 @@ ForwardPlan forward_plan(const Conv2dShape& s) {
   const int64_t blocks = std::max<int64_t>(1, ceil_div(columns, most));
   // Blocks of equal width rather than full blocks plus a sliver.
   const int64_t block_columns = ceil_div(ceil_div(columns, blocks), g.nr) * g.nr;
-  return {g.mr, g.nr, wide, ceil_div(K, ceil_div(K, g.kc)), ceil_div(Og, g.mr), Hp, Wp, columns, block_columns,
-          blocks};
+  return {g.mr, g.nr, wide, ceil_div(K, ceil_div(K, g.kc)), ceil_div(Og, g.mr), Hp, Wp, columns, block_columns};
 }
 
 // Elements the forward needs: the packed weights of every group, then one slot per thread.
