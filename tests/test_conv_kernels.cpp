@@ -61,6 +61,9 @@ const std::vector<k::Conv2dShape> kConvShapes = {
     // three chunks of the weight gradient's images.
     {.batch = 17, .in_channels = 48, .in_h = 15, .in_w = 13, .out_channels = 30, .kernel_h = 3, .kernel_w = 3,
      .pad_h = 1, .pad_w = 1},
+    // Padding on one axis only, with channels enough for the input gradient as a convolution.
+    {.batch = 2, .in_channels = 17, .in_h = 6, .in_w = 7, .out_channels = 18, .kernel_h = 3, .kernel_w = 2,
+     .pad_w = 1},
 };
 
 struct ConvResult {

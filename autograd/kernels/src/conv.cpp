@@ -156,26 +156,35 @@ int64_t forward_workspace(const Conv2dShape& s) {
 // The group's image [Cg, H, W] into [Cg, Hp, Wp] with zeros around it, and zeros after it.
 template <typename T>
 void pad_image(const Conv2dShape& s, const ForwardPlan& plan, const T* x, T* out) {
-  const int64_t Cg = s.in_channels / s.groups, H = s.in_h, W = s.in_w;
-  std::fill_n(out, plan.padded(Cg), T(0));
-  for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t ih = 0; ih < H; ++ih)
-      std::copy_n(x + (c * H + ih) * W, W, out + (c * plan.Hp + ih + s.pad_h) * plan.Wp + s.pad_w);
+  const int64_t Cg = s.in_channels / s.groups, H = s.in_h, W = s.in_w, Wp = plan.Wp;
+  for (int64_t c = 0; c < Cg; ++c) {
+    T* plane = out + c * plan.Hp * Wp;
+    std::fill_n(plane, s.pad_h * Wp + s.pad_w, T(0));
+    for (int64_t ih = 0; ih < H; ++ih) {
+      T* row = plane + (ih + s.pad_h) * Wp + s.pad_w;
+      std::copy_n(x + (c * H + ih) * W, W, row);
+      // The right padding of this row and the left padding of the next.
+      std::fill_n(row + W, Wp - W, T(0));
+    }
+    T* const bottom = plane + (H + s.pad_h) * Wp + s.pad_w;  // past the plane when pad_h = 0
+    if (bottom < plane + plan.Hp * Wp) std::fill(bottom, plane + plan.Hp * Wp, T(0));
+  }
+  std::fill(out + Cg * plan.Hp * Wp, out + plan.padded(Cg), T(0));
 }
 
-// Panels of columns [j0, j1) over the padded width: row r of a panel is nr elements of the padded
-// image from (c Hp + i dh) Wp + j dw + column on. NR is the panel width as a constant, so each row
-// is a few whole-vector moves.
+// Panels of columns [j0, j1) over the padded width: row (c, i, j) of a panel is NR elements of
+// the padded image from (c Hp + i dh) Wp + j dw + column on. NR is the panel width as a constant,
+// so each row is a few whole-vector moves.
 template <int NR, typename T>
 void pack_wide_columns(const Conv2dShape& s, const ForwardPlan& plan, const T* padded, int64_t j0, int64_t j1, T* dst) {
-  const int64_t K = s.col_rows(), kk = s.kernel_h * s.kernel_w;
+  const int64_t Cg = s.in_channels / s.groups, K = s.col_rows();
   for (int64_t jt = j0; jt < j1; jt += NR) {  // panel by panel: the writes run in order
-    T* panel = dst + (jt - j0) * K;
-    for (int64_t r = 0; r < K; ++r) {
-      const int64_t c = r / kk, i = r % kk / s.kernel_w, j = r % s.kernel_w;
-      std::memcpy(panel + r * NR, padded + (c * plan.Hp + i * s.dilation_h) * plan.Wp + j * s.dilation_w + jt,
-                  NR * sizeof(T));
-    }
+    T* row = dst + (jt - j0) * K;
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t i = 0; i < s.kernel_h; ++i) {
+        const T* src = padded + (c * plan.Hp + i * s.dilation_h) * plan.Wp + jt;
+        for (int64_t j = 0; j < s.kernel_w; ++j, row += NR) std::memcpy(row, src + j * s.dilation_w, NR * sizeof(T));
+      }
   }
 }
 
