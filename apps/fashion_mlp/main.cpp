@@ -228,25 +228,25 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     for (int64_t i : indices) {
       if (i < 0 || i >= test.size())
         throw UsageError(fmt::format("predict: --index {} is out of range (the test set has {} images)", i, test.size()));
-      const float* p = test.images.data<float>() + i * 784;
-      pixels.insert(pixels.end(), p, p + 784);
+      const float* p = test.images.data<float>() + i * kImagePixels;
+      pixels.insert(pixels.end(), p, p + kImagePixels);
       labels.push_back(fmt::format("test[{}]", i));
       truth.push_back(test.labels.data<int64_t>()[i]);
     }
   }
   const auto n = static_cast<int64_t>(labels.size());
-  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, 784}), minigrad::zeros({n}, {.dtype = minigrad::kInt64}),
-                                {1, 28, 28}};
+  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, kImagePixels}), minigrad::zeros({n}, {.dtype = minigrad::kInt64}),
+                                {1, kImageSide, kImageSide}};
   normalize(batch, loaded.config, loaded.standardization);
   const Evaluation result = evaluate(*loaded.model, batch, loaded.config.tta_flip);
   const float* probs = result.probabilities.data<float>();
   for (int64_t i = 0; i < n; ++i) {
-    std::vector<int> order(10);
+    std::vector<int> order(kClasses);
     std::iota(order.begin(), order.end(), 0);
     std::partial_sort(order.begin(), order.begin() + 3, order.end(),
-                      [&](int a, int b) { return probs[i * 10 + a] > probs[i * 10 + b]; });
+                      [&](int a, int b) { return probs[i * kClasses + a] > probs[i * kClasses + b]; });
     std::string line = fmt::format("{}:", labels[i]);
-    for (int k = 0; k < 3; ++k) line += fmt::format("  {} {:.1f}%", names[order[k]], 100 * probs[i * 10 + order[k]]);
+    for (int k = 0; k < 3; ++k) line += fmt::format("  {} {:.1f}%", names[order[k]], 100 * probs[i * kClasses + order[k]]);
     if (truth[i] >= 0) line += fmt::format("   (true: {})", names[truth[i]]);
     fmt::print("{}\n", line);
   }

@@ -37,8 +37,11 @@ std::vector<std::string_view> class_names() {
 // ---- data ----
 
 void normalize(data::Dataset& d, const TrainConfig& config, const data::Standardization& s) {
-  if (config.normalize == "standardize") data::standardize(d, s);
-  else if (config.normalize == "per_image") data::standardize_per_image(d);
+  switch (choice<Normalize>(config.normalize)) {
+    case Normalize::Scale: break;  // the loader's [0, 1] already
+    case Normalize::Standardize: data::standardize(d, s); break;
+    case Normalize::PerImage: data::standardize_per_image(d); break;
+  }
 }
 
 Splits load_splits(const TrainConfig& config) {
@@ -50,7 +53,7 @@ Splits load_splits(const TrainConfig& config) {
   Splits s;
   std::tie(s.train, s.val) = data::train_val_split(train, config.val_fraction, static_cast<uint64_t>(config.seed));
   s.test = std::move(test);
-  if (config.normalize == "standardize") s.standardization = data::fit_standardization(s.train);
+  if (choice<Normalize>(config.normalize) == Normalize::Standardize) s.standardization = data::fit_standardization(s.train);
   for (data::Dataset* d : {&s.train, &s.val, &s.test}) normalize(*d, config, s.standardization);
   return s;
 }
@@ -64,18 +67,20 @@ std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c) {
 }
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
-  const std::string& o = c.optimizer;
-  if (o == "sgd") return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .weight_decay = c.weight_decay});
-  if (o == "nesterov")
-    return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
-  if (o == "momentum") {
-    if (c.weight_decay > 0) return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-    return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum});
+  switch (choice<OptimizerKind>(c.optimizer)) {
+    case OptimizerKind::SGD:
+      return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+    case OptimizerKind::Nesterov:
+      return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
+    case OptimizerKind::Momentum:
+      if (c.weight_decay > 0) return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+      return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum});
+    case OptimizerKind::AdamW:
+      return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
+    case OptimizerKind::RMSprop:
+      return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
+    case OptimizerKind::Adam: break;
   }
-  if (o == "adamw")
-    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
-  if (o == "rmsprop")
-    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
   return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
 }
 
@@ -104,9 +109,12 @@ class EpochSchedule {
  public:
   EpochSchedule(const TrainConfig& c, optim::Optimizer& opt) : config_(c) {
     const int64_t span = std::max<int64_t>(1, c.epochs - c.warmup_epochs);
-    if (c.schedule == "step") main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma);
-    else if (c.schedule == "exponential") main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma);
-    else if (c.schedule == "cosine") main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01);
+    switch (choice<Schedule>(c.schedule)) {
+      case Schedule::None: break;
+      case Schedule::Step: main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma); break;
+      case Schedule::Exponential: main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma); break;
+      case Schedule::Cosine: main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01); break;
+    }
   }
   double lr_at(int64_t epoch) const {
     if (epoch < config_.warmup_epochs) return config_.lr * (epoch + 1) / static_cast<double>(config_.warmup_epochs + 1);
@@ -175,13 +183,13 @@ std::string summary_json(const TrainConfig& config, const TrainResult& result, c
                      {"loss", result.test->loss}, {"images", cm.total()}};
     toml::table per_class;
     const auto names = class_names();
-    for (int c = 0; c < 10; ++c)
+    for (int c = 0; c < kClasses; ++c)
       per_class.insert(std::string(names[c]), toml::table{{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)}});
     test.insert("per_class", per_class);
     toml::array matrix;
-    for (int t = 0; t < 10; ++t) {
+    for (int t = 0; t < kClasses; ++t) {
       toml::array row;
-      for (int p = 0; p < 10; ++p) row.push_back(cm.at(t, p));
+      for (int p = 0; p < kClasses; ++p) row.push_back(cm.at(t, p));
       matrix.push_back(row);
     }
     test.insert("confusion", matrix);
@@ -201,7 +209,7 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
   const bool was_training = model.is_training();
   model.eval();
   Evaluation result;
-  result.probabilities = minigrad::empty({d.size(), 10});
+  result.probabilities = minigrad::empty({d.size(), kClasses});
   double loss_sum = 0;
   constexpr int64_t kBatch = 1000;
   data::DataLoader loader(d, {.batch_size = kBatch, .shuffle = false});
@@ -219,12 +227,12 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
       }
     }
     const int64_t* y = batch.y.data<int64_t>();
-    float* probs = result.probabilities.data<float>() + offset * 10;
+    float* probs = result.probabilities.data<float>() + offset * kClasses;
     for (int64_t i = 0; i < batch.y.numel(); ++i) {
-      const float* row = lp + i * 10;
+      const float* row = lp + i * kClasses;
       loss_sum -= row[y[i]];
-      result.confusion.add(y[i], std::max_element(row, row + 10) - row);
-      for (int k = 0; k < 10; ++k) probs[i * 10 + k] = std::exp(row[k]);
+      result.confusion.add(y[i], std::max_element(row, row + kClasses) - row);
+      for (int k = 0; k < kClasses; ++k) probs[i * kClasses + k] = std::exp(row[k]);
     }
     offset += batch.y.numel();
   }
@@ -432,7 +440,7 @@ void TrainingRun::open_run_directory() {
 }
 
 void TrainingRun::print_header() const {
-  fmt::print("{}", model_->summary(minigrad::Shape{-1, 784}));
+  fmt::print("{}", model_->summary(minigrad::Shape{-1, kImagePixels}));
   fmt::print("train {} images, validate {}, test {}; batch {}, {} threads, {} GEMM kernels\n", splits_.train.size(),
              splits_.val.size(), splits_.test.size(), batch_size(config_, splits_.train), minigrad::get_num_threads(),
              minigrad::kernels::gemm_isa());
@@ -488,7 +496,7 @@ bool TrainingRun::train_step(ProgressBar& bar) {
   const Tensor logits = (*model_)(batch.x);
   Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config_.label_smoothing});
   const double data_loss = loss.item();
-  if (epoch == 0 && b == 0 && !options_.quiet && std::abs(data_loss - std::log(10.0)) > 1.0)
+  if (epoch == 0 && b == 0 && !options_.quiet && std::abs(data_loss - std::log(double{kClasses})) > 1.0)
     fmt::print(stderr, "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
                        "model: check the init scale and the input normalization\n", data_loss);
   if (config_.l2 > 0) loss = loss + nn::l2_penalty(weights_) * (config_.l2 / 2);
@@ -499,7 +507,7 @@ bool TrainingRun::train_step(ProgressBar& bar) {
   const double total_loss = config_.l1 > 0 || config_.l2 > 0 ? loss.item() : data_loss;
   if (const std::string bad = check_step(total_loss, named_params_, optimizer_->lr()); !bad.empty()) {
     const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1, bad);
-    if (config_.on_nan == "stop") {
+    if (choice<OnNan>(config_.on_nan) == OnNan::Stop) {
       result_.non_finite = where;
       return false;
     }
@@ -541,7 +549,7 @@ TrainingRun::EpochOutcome TrainingRun::evaluate_and_checkpoint() {
   state_.history.push_back(record);
   // Lower is better for both: accuracy is negated. Without a validation split the training
   // numbers stand in.
-  const double monitored = config_.monitor == "val_loss" ? (has_val ? record.val_loss : record.train_loss)
+  const double monitored = choice<Monitor>(config_.monitor) == Monitor::ValLoss ? (has_val ? record.val_loss : record.train_loss)
                                                          : -(has_val ? record.val_accuracy : record.train_accuracy);
   const bool improved = monitored < state_.best_monitored;
   if (improved) {

@@ -37,8 +37,8 @@ mg::data::DataLoader make_train_loader(const TrainConfig& config, const mg::data
 
 struct Evaluation {
   double loss = 0;
-  ConfusionMatrix confusion{10};
-  mg::Tensor probabilities;  // [N, 10], float32
+  ConfusionMatrix confusion{kClasses};
+  mg::Tensor probabilities;  // [N, kClasses], float32
 };
 // Loss and predictions of `model` on `data`; with tta_flip, of the mean of the probabilities
 // for each image and for its mirror image.
