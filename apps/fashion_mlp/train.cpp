@@ -73,8 +73,7 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vect
     case OptimizerKind::Nesterov:
       return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
     case OptimizerKind::Momentum:
-      if (c.weight_decay > 0) return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-      return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum});
+      return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
     case OptimizerKind::AdamW:
       return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
     case OptimizerKind::RMSprop:
@@ -104,10 +103,13 @@ data::DataLoader make_train_loader(const TrainConfig& config, const data::Datase
 
 namespace {
 
-// The lr of an epoch: linear warmup, then the schedule (in closed form, counted after warmup).
+// The lr of an epoch: linear warmup from lr / (warmup_epochs + 1) up to lr, then the schedule
+// (in closed form, counted after warmup).
 class EpochSchedule {
  public:
   EpochSchedule(const TrainConfig& c, optim::Optimizer& opt) : config_(c) {
+    // Each scheduler takes the optimizer's lr as its base and sets the optimizer to its epoch-0
+    // lr: the warmup comes second, and both start from the config's lr.
     const int64_t span = std::max<int64_t>(1, c.epochs - c.warmup_epochs);
     switch (choice<Schedule>(c.schedule)) {
       case Schedule::None: break;
@@ -115,15 +117,19 @@ class EpochSchedule {
       case Schedule::Exponential: main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma); break;
       case Schedule::Cosine: main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01); break;
     }
+    if (c.warmup_epochs > 0) {
+      opt.set_lr(c.lr);
+      warmup_ = std::make_unique<optim::LinearWarmup>(opt, c.warmup_epochs, 1.0 / static_cast<double>(c.warmup_epochs + 1));
+    }
   }
   double lr_at(int64_t epoch) const {
-    if (epoch < config_.warmup_epochs) return config_.lr * (epoch + 1) / static_cast<double>(config_.warmup_epochs + 1);
+    if (epoch < config_.warmup_epochs) return warmup_->lr_at(epoch);
     return main_ ? main_->lr_at(epoch - config_.warmup_epochs) : config_.lr;
   }
 
  private:
   const TrainConfig& config_;
-  std::unique_ptr<optim::LRScheduler> main_;
+  std::unique_ptr<optim::LRScheduler> warmup_, main_;
 };
 
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
@@ -143,9 +149,9 @@ std::vector<Tensor> weights_of(const nn::Module& model) {
   return weights;
 }
 
-nn::StateDict snapshot(const nn::Module& model) {
+minigrad::StateDict snapshot(const nn::Module& model) {
   minigrad::NoGradGuard no_grad;
-  nn::StateDict copy;
+  minigrad::StateDict copy;
   for (const auto& [name, t] : model.state_dict()) copy[name] = t.clone();
   return copy;
 }

@@ -35,9 +35,6 @@
 
 namespace minigrad::nn {
 
-// Parameters and persistent buffers by dotted name ("0.weight", "bn.running_mean"). Sorted by
-// name; saved and loaded by name.
-using StateDict = std::map<std::string, Tensor>;
 // Tensors with their names, in an order that matters (registration order for parameters).
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
