@@ -283,7 +283,7 @@ TEST_CASE("bad input: image corpus for predict", "[fashion][bad-input]") {
 namespace {
 
 // A fashion_mlp checkpoint of a small model (no training: the reader does not care).
-void write_checkpoint(const std::string& path, fashion::TrainConfig config, minigrad::nn::TensorMap edit = {},
+void write_checkpoint(const std::string& path, fashion::TrainConfig config, minigrad::StateDict edit = {},
                       minigrad::nn::Metadata meta_edit = {}) {
   auto model = fashion::build_model(config);
   auto state = model->state_dict();

@@ -2,8 +2,10 @@
 // and odd sizes, padded leading dimensions, and bit-identical results for 1 and 2 threads.
 #include <catch2/catch.hpp>
 #include <minigrad/kernels/gemm.h>
+#include <minigrad/kernels/gemm_plan.h>
 #include <minigrad/kernels/thread_pool.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -223,4 +225,57 @@ TEST_CASE("gemm results do not depend on the thread count", "[gemm]") {
           CHECK(one_double == run_with_threads<double>(threads, ta, tb, s));
         }
       }
+}
+
+namespace {
+
+// The AVX-512 float kernels' sizes, with a fixed nc (the real one depends on the L2 size).
+constexpr minigrad::kernels::GemmBlocking kAvx512Float{.mr = 12, .nr = 32, .kc = 384, .mc = 3072, .nc = 320};
+
+// The tasks of a plan cover C exactly once, on tile boundaries, in blocks of at most mc x nc.
+void check_tasks_tile_c(const minigrad::kernels::GemmPlan& plan) {
+  const auto& s = plan.shape;
+  std::vector<int> covered(static_cast<std::size_t>(s.m * s.n), 0);
+  for (int64_t t = 0; t < plan.tasks; ++t) {
+    const auto task = plan.task(t);
+    if (task.empty()) continue;
+    CHECK((task.m0 % plan.blocking.mr == 0 && task.n0 % plan.blocking.nr == 0));
+    CHECK((task.mc % plan.blocking.mr == 0 && task.nc % plan.blocking.nr == 0));
+    CHECK((task.mc <= plan.blocking.mc + plan.blocking.mr && task.nc <= plan.blocking.nc + plan.blocking.nr));
+    for (int64_t i = task.m0; i < task.m1; ++i)
+      for (int64_t j = task.n0; j < task.n1; ++j) ++covered[static_cast<std::size_t>(i * s.n + j)];
+  }
+  CHECK(std::count(covered.begin(), covered.end(), 1) == s.m * s.n);
+}
+
+}  // namespace
+
+TEST_CASE("gemm: the plan blocks K alone and its tasks cover C once", "[gemm]") {
+  using minigrad::kernels::plan_gemm;
+  // The training step's calls (batch 128, 784-512-10), the 10,000-row evaluation, and odd sizes.
+  const minigrad::kernels::GemmShape shapes[] = {
+      {.m = 128, .n = 512, .k = 784},  {.tb = true, .m = 128, .n = 10, .k = 512},
+      {.ta = true, .m = 784, .n = 512, .k = 128}, {.m = 10000, .n = 512, .k = 784},
+      {.m = 37, .n = 53, .k = 1001},   {.ta = true, .tb = true, .m = 5, .n = 3, .k = 2, .elem_bytes = 8}};
+  for (const auto& shape : shapes)
+    for (int threads : {1, 2, 3, 8}) {
+      const auto plan = plan_gemm(shape, kAvx512Float, threads);
+      INFO(to_string(plan));
+      // Equal k blocks of at most kc, the same for any thread count: the order of the sums.
+      CHECK(plan.kc == plan_gemm(shape, kAvx512Float, 1).kc);
+      CHECK(plan.kc <= kAvx512Float.kc);
+      CHECK((shape.k + plan.kc - 1) / plan.kc == (shape.k + kAvx512Float.kc - 1) / kAvx512Float.kc);
+      CHECK(plan.tasks >= plan.threads);
+      check_tasks_tile_c(plan);
+    }
+
+  // A tiny call runs on one thread; the evaluation batch splits rows and shares a packed B.
+  CHECK(plan_gemm({.m = 5, .n = 3, .k = 2}, kAvx512Float, 8).threads == 1);
+  const auto eval = plan_gemm({.m = 10000, .n = 512, .k = 784}, kAvx512Float, 2);
+  CHECK_FALSE(eval.split_n);
+  CHECK(eval.b_whole);
+  CHECK(eval.tasks > 2);
+  CHECK(plan_gemm({.m = 1000, .n = 1000, .k = 1000}, kAvx512Float, 2).kc == 334);
+  CHECK(to_string(eval) == "gemm plan: 10000x512x784 NN f32, 12x32 tiles, kc 262, 2 threads, " +
+                               std::to_string(eval.tasks) + " row tasks, pack A yes, pack B yes (whole, shared)");
 }

@@ -83,7 +83,7 @@ TEST_CASE("nn: load_state_dict names the parameter and both shapes, and missing/
 TEST_CASE("nn: save_tensors / load_tensors round trip any dtype and rank, with metadata", "[nn]") {
   TempDir dir;
   const std::string path = dir.file("state.ckpt");
-  const nn::TensorMap tensors{{"w", mg::tensor({1.5, -2.0, 3.25, 0.0, 1e-30, 7.0}, {2, 3})},
+  const mg::StateDict tensors{{"w", mg::tensor({1.5, -2.0, 3.25, 0.0, 1e-30, 7.0}, {2, 3})},
                               {"step", mg::full({}, 1234.5, {.dtype = mg::kFloat64})},
                               {"idx", mg::tensor(std::vector<int64_t>{-1, 0, 1LL << 40}, {3})},
                               {"empty", mg::zeros({0, 4})}};

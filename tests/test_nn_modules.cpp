@@ -179,6 +179,34 @@ TEST_CASE("nn: parameters and named_parameters follow registration order with do
   for (const auto& p : net.parameters()) CHECK(!p.grad().defined());
 }
 
+TEST_CASE("nn: Sequential runs a Linear and the ReLU after it as one op, with the same values",
+          "[nn]") {
+  mg::Generator gen(5);
+  nn::Sequential model{nn::Linear(4, 3, {.dtype = mg::kFloat64, .generator = &gen}), nn::ReLU(),
+                       nn::Linear(3, 2, {.dtype = mg::kFloat64, .generator = &gen}), nn::Tanh()};
+  const mg::Tensor x = mg::randn({5, 4}, {.dtype = mg::kFloat64}, &gen);
+  const mg::Tensor y = model(x);
+  const mg::Tensor apart = model[3](model[2](model[1](model[0](x))));
+  CHECK(y.to_vector<double>() == apart.to_vector<double>());
+
+  CHECK(model[0].fuses(model[1]));
+  CHECK_FALSE(model[2].fuses(model[3]));
+  CHECK_FALSE(model[1].fuses(model[2]));
+  // A subclass may change forward, so only the exact types fuse.
+  struct CountingReLU : nn::ReLU {};
+  struct WideLinear : nn::Linear {
+    using nn::Linear::Linear;
+  };
+  CHECK_FALSE(model[0].fuses(CountingReLU()));
+  CHECK_FALSE(WideLinear(4, 3).fuses(nn::ReLU()));
+
+  // The pair is one graph node: the ReLU's output comes straight from linear.
+  nn::Sequential pair;
+  pair.push_back(model.ptr(0));
+  pair.push_back(model.ptr(1));
+  CHECK(pair(x).grad_fn()->name == "linear");
+}
+
 TEST_CASE("nn: Sequential takes modules by value or shared_ptr, with push_back, size and []",
           "[nn]") {
   nn::Sequential model{nn::Linear(8, 6), nn::ReLU(), nn::Dropout(0.2), nn::Linear(6, 2)};

@@ -42,8 +42,8 @@ struct RefCase {
     return requires_grad ? out.requires_grad_() : out;
   }
   // The parameters ("param:<name>") as a state dict in `dtype`.
-  nn::StateDict params(mg::DType dtype) const {
-    nn::StateDict state;
+  mg::StateDict params(mg::DType dtype) const {
+    mg::StateDict state;
     for (const RefTensor& t : tensors)
       if (t.name.starts_with("param:")) state[t.name.substr(6)] = get(t.name, dtype);
     return state;

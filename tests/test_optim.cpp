@@ -110,6 +110,29 @@ TEST_CASE("optim: Momentum follows SGD(momentum) at constant lr and parts when l
   CHECK(max_abs_diff(flat(p_sgd), before) < max_abs_diff(flat(p_mom), before));
 }
 
+TEST_CASE("optim: Momentum's weight decay is added to the gradient, as in SGD") {
+  // d = g + weight_decay * w; v = momentum * v - lr * d; w += v
+  mg::Tensor w = mg::tensor({2.0}, {1}, {.dtype = mg::kFloat64, .requires_grad = true});
+  opt::Momentum momentum({w}, {.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1});
+  for (const double expected : {1.93, 1.7977}) {
+    w.zero_grad();
+    (w * 0.5).sum().backward();
+    momentum.step();
+    CHECK(w.item() == Approx(expected).epsilon(1e-12));
+  }
+
+  // At constant lr it follows SGD(momentum, weight_decay), as without decay.
+  auto p_sgd = make_params(), p_mom = make_params();
+  opt::SGD sgd(p_sgd, {.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01});
+  opt::Momentum with_decay(p_mom, {.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01});
+  run(sgd, p_sgd, 0, 15);
+  run(with_decay, p_mom, 0, 15);
+  CHECK(max_abs_diff(flat(p_sgd), flat(p_mom)) < 1e-12);
+  CHECK(with_decay.state_dict().at("weight_decay").to_vector<double>() == std::vector<double>{0.01});
+  CHECK_THROWS_WITH(opt::Momentum(make_params(), {.weight_decay = -1.0}),
+                    Contains("weight_decay must be finite and >= 0, got -1"));
+}
+
 TEST_CASE("optim: state_dict round trip resumes bit-identically") {
   for (const auto& kind : kinds()) {
     SECTION(kind.name) {
@@ -165,7 +188,7 @@ TEST_CASE("optim: load_state_dict refuses bad state and changes nothing") {
   opt::Adam target(params2, {.lr = 0.5, .betas = {0.5, 0.5}});
   const auto target_before = target.state_dict();
 
-  auto refused = [&](std::map<std::string, mg::Tensor> bad, const std::string& message) {
+  auto refused = [&](mg::StateDict bad, const std::string& message) {
     INFO(message);
     CHECK_THROWS_WITH(target.load_state_dict(bad), Contains(message));
     const auto after = target.state_dict();

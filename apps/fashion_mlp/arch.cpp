@@ -17,10 +17,9 @@ using minigrad::Tensor;
 
 namespace {
 
-constexpr std::string_view kActivations[] = {"relu", "leaky_relu", "tanh", "sigmoid", "gelu"};
-
 bool is_activation(std::string_view kind) {
-  return std::find(std::begin(kActivations), std::end(kActivations), kind) != std::end(kActivations);
+  const std::vector<std::string_view> names = nn::activation_names();
+  return std::find(names.begin(), names.end(), kind) != names.end();
 }
 
 // The words of one entry, read left to right with errors that name the entry.
@@ -117,14 +116,6 @@ nn::init::Nonlinearity following_nonlinearity(const std::vector<Layer>& layers, 
   return Nonlinearity::Linear;
 }
 
-std::shared_ptr<nn::Module> make_activation(const std::string& name) {
-  if (name == "relu") return std::make_shared<nn::ReLU>();
-  if (name == "leaky_relu") return std::make_shared<nn::LeakyReLU>(0.01);
-  if (name == "tanh") return std::make_shared<nn::Tanh>();
-  if (name == "sigmoid") return std::make_shared<nn::Sigmoid>();
-  return std::make_shared<nn::GELU>();
-}
-
 // A residual block of two 3x3 convolutions (He et al.'s basic block).
 class ResidualBlock : public nn::Module {
  public:
@@ -168,13 +159,19 @@ void initialize_weight(Tensor& weight, Tensor bias, const TrainConfig& c, nn::in
   // The layer's own (PyTorch's) default; also kept for the output layer under kaiming, whose gain
   // would make the first logits large (a first loss far above ln 10).
   const bool output_layer = nonlinearity == nn::init::Nonlinearity::Linear;
-  if (c.init == "torch" || (c.init == "kaiming" && output_layer)) return;
-  if (c.init == "kaiming") nn::init::kaiming_normal_(weight, {.nonlinearity = nonlinearity});
-  else if (c.init == "xavier") nn::init::xavier_uniform_(weight, nn::init::calculate_gain(nonlinearity));
-  else if (c.init == "normal") nn::init::normal_(weight, 0.0, c.init_scale);
-  else nn::init::uniform_(weight, -c.init_scale, c.init_scale);
+  const Init init = choice<Init>(c.init);
+  switch (init) {
+    case Init::Torch: return;
+    case Init::Kaiming:
+      if (output_layer) return;
+      nn::init::kaiming_normal_(weight, {.nonlinearity = nonlinearity});
+      break;
+    case Init::Xavier: nn::init::xavier_uniform_(weight, nn::init::calculate_gain(nonlinearity)); break;
+    case Init::Normal: nn::init::normal_(weight, 0.0, c.init_scale); break;
+    case Init::Uniform: nn::init::uniform_(weight, -c.init_scale, c.init_scale); break;
+  }
   if (!bias.defined()) return;
-  if (c.init == "uniform") nn::init::uniform_(bias, -c.init_scale, c.init_scale);
+  if (init == Init::Uniform) nn::init::uniform_(bias, -c.init_scale, c.init_scale);
   else nn::init::zeros_(bias);
 }
 
@@ -193,7 +190,7 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
   std::vector<Layer> layers;
   bool image = false;  // the input is flat pixels until a layer needs an image
   bool pixels = true;  // the input is still the pixels (nothing has mixed them into features)
-  int64_t channels = 1, height = 28, width = 28, features = 784;
+  int64_t channels = 1, height = kImageSide, width = kImageSide, features = kImagePixels;
   for (size_t i = 0; i < arch.size(); ++i) {
     Words words(arch[i], i);
     Layer layer{.entry = arch[i], .kind = words.kind()};
@@ -248,7 +245,7 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
   // The output layer, after a flatten when the last entry leaves an image.
   if (image) layers.push_back({.entry = "flatten", .kind = "flatten", .image_input = true, .channels = channels,
                                .height = height, .width = width, .features = features});
-  layers.push_back({.entry = "linear 10", .kind = "linear", .size = 10, .features = features});
+  layers.push_back({.entry = fmt::format("linear {}", kClasses), .kind = "linear", .size = kClasses, .features = features});
   return layers;
 }
 
@@ -315,7 +312,7 @@ std::shared_ptr<nn::Sequential> build_arch(const TrainConfig& c, minigrad::DType
     } else if (k == "dropout2d") {
       model->push_back(nn::Dropout2d(l.p));
     } else {
-      model->push_back(make_activation(k));
+      model->push_back(nn::make_activation(k));
     }
   }
   return model;

@@ -197,13 +197,13 @@ void set_field(TrainConfig& config, const std::string& name, const std::string& 
   copy_field(config, from_toml(fmt::format("{} = {}", name, *literal), fmt::format("--{}", name)), name);
 }
 
+void throw_not_a_choice(std::string_view setting, const std::string& name, const std::vector<std::string_view>& names) {
+  throw UsageError(fmt::format("{} '{}' must be one of: {}", setting, minigrad::printable(name), fmt::join(names, ", ")));
+}
+
 void validate(const TrainConfig& c) {
   auto require = [](bool ok, std::string_view name, const auto& value, std::string_view range) {
     if (!ok) throw UsageError(fmt::format("{} {} must be {}", name, value, range));
-  };
-  auto one_of = [&](const std::string& value, std::string_view name, std::vector<std::string_view> options) {
-    require(std::find(options.begin(), options.end(), value) != options.end(), name,
-            fmt::format("'{}'", minigrad::printable(value)), fmt::format("one of: {}", fmt::join(options, ", ")));
   };
   // NaN fails every comparison, so each of these refuses it too.
   auto at_least = [&](std::string_view name, double v, double lo) {
@@ -215,13 +215,14 @@ void validate(const TrainConfig& c) {
   auto count = [&](std::string_view name, int64_t v, int64_t lo, std::string_view meaning = "") {
     require(v >= lo, name, v, fmt::format(">= {}{}", lo, meaning));
   };
-  one_of(c.activation, "activation", {"relu", "leaky_relu", "tanh", "sigmoid", "gelu"});
-  one_of(c.init, "init", {"kaiming", "xavier", "torch", "normal", "uniform"});
-  one_of(c.optimizer, "optimizer", {"sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop"});
-  one_of(c.schedule, "schedule", {"none", "step", "exponential", "cosine"});
-  one_of(c.normalize, "normalize", {"scale", "standardize", "per_image"});
-  one_of(c.monitor, "monitor", {"val_accuracy", "val_loss"});
-  one_of(c.on_nan, "on_nan", {"stop", "skip"});
+  if (!minigrad::nn::make_activation(c.activation))
+    throw_not_a_choice("activation", c.activation, minigrad::nn::activation_names());
+  choice<Init>(c.init);
+  choice<OptimizerKind>(c.optimizer);
+  choice<Schedule>(c.schedule);
+  choice<Normalize>(c.normalize);
+  choice<Monitor>(c.monitor);
+  choice<OnNan>(c.on_nan);
   for (int64_t h : c.hidden) count("hidden size", h, 1);
   fraction("dropout", c.dropout, false);
   fraction("input_dropout", c.input_dropout, false);
@@ -257,7 +258,8 @@ void validate(const TrainConfig& c) {
       throw UsageError(fmt::format("train_limit {} with val_fraction {} leaves no training images ({} held out for "
                                    "validation)", c.train_limit, c.val_fraction, held_out));
   }
-  require(c.augment_shift >= 0 && c.augment_shift < 14, "augment_shift", c.augment_shift, "in [0, 13]");
+  require(c.augment_shift >= 0 && c.augment_shift < kImageSide / 2, "augment_shift", c.augment_shift,
+          fmt::format("in [0, {}]", kImageSide / 2 - 1));
   fraction("augment_erase", c.augment_erase, true);
   count("patience", c.patience, 0, " (0 = off)");
   count("threads", c.threads, 0, " (0 = all cores)");

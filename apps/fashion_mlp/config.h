@@ -7,7 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include <minigrad/data/fashion_mnist.h>
+#include <minigrad/nn/activation.h>
 #include <minigrad/tensor.h>
+
+#include "choices.h"
 
 namespace fashion {
 
@@ -17,17 +21,24 @@ struct UsageError : minigrad::Error {
   using minigrad::Error::Error;
 };
 
+// What every model here takes and predicts: 28x28 grayscale images, flat, and ten classes.
+inline constexpr int64_t kImageSide = minigrad::data::kFashionMnistSide;
+inline constexpr int64_t kImagePixels = minigrad::data::kFashionMnistPixels;
+inline constexpr int64_t kClasses = minigrad::data::kFashionMnistClasses;
+
+// The choices (activation, init, optimizer, schedule, normalize, monitor, on_nan) are kept as
+// their names, as files and flags give them; choices.h reads them as enums.
 struct TrainConfig {
   // model
   std::vector<std::string> arch = {};  // layer entries (arch.h); empty: the MLP of the next four
   std::vector<int64_t> hidden = {512, 256};
-  std::string activation = "relu";  // relu, leaky_relu, tanh, sigmoid, gelu
+  std::string activation = "relu";  // nn::activation_names()
   double dropout = 0.2;
   double input_dropout = 0.0;  // dropout on the pixels, before the first layer
-  std::string init = "kaiming";  // kaiming, xavier, torch, normal, uniform
+  std::string init = "kaiming";  // Init
   double init_scale = 0.01;      // std for init=normal, bound for init=uniform
   // optimization
-  std::string optimizer = "adam";  // sgd, momentum, nesterov, adam, adamw, rmsprop
+  std::string optimizer = "adam";  // OptimizerKind
   double lr = 1e-3;
   double momentum = 0.9;
   double beta1 = 0.9, beta2 = 0.999;
@@ -35,7 +46,7 @@ struct TrainConfig {
   double l1 = 0.0;            // + l1 * sum|W| added to the loss (weights, not biases)
   double l2 = 0.0;            // + l2/2 * sum W^2 added to the loss
   double label_smoothing = 0.1;
-  std::string schedule = "cosine";  // none, step, exponential, cosine
+  std::string schedule = "cosine";  // Schedule
   int64_t step_size = 10;
   double gamma = 0.5;
   int64_t warmup_epochs = 0;
@@ -44,7 +55,7 @@ struct TrainConfig {
   int64_t batch_size = 128;  // 0 = full batch
   int64_t epochs = 30;
   // data
-  std::string normalize = "standardize";  // scale, standardize, per_image
+  std::string normalize = "standardize";  // Normalize
   double val_fraction = 0.1;
   int64_t train_limit = 0;  // use only the first N training images (0 = all)
   int64_t test_limit = 0;
@@ -53,7 +64,7 @@ struct TrainConfig {
   double augment_erase = 0.0;  // random erasing probability (PyTorch's RandomErasing, its defaults)
   bool tta_flip = false;  // test-time augmentation: average each image's and its mirror's predictions
   // early stopping and best-epoch selection
-  std::string monitor = "val_accuracy";  // val_accuracy or val_loss (loss misleads under label smoothing)
+  std::string monitor = "val_accuracy";  // Monitor (val_loss misleads under label smoothing)
   int64_t patience = 0;  // epochs without improvement before stopping (0 = never stop early)
   bool restore_best = true;
   // run
@@ -61,21 +72,21 @@ struct TrainConfig {
   int64_t threads = 0;  // 0 = MINIGRAD_THREADS or all cores
   std::string data;     // the Fashion-MNIST folder; searched for when empty
   std::string out;      // run directory; runs/<timestamp> when empty
-  std::string on_nan = "stop";  // stop | skip: what a NaN or Inf in the loss or a gradient does
+  std::string on_nan = "stop";  // OnNan: what a NaN or Inf in the loss or a gradient does
   int64_t log_every = 0;        // a progress line on stdout every N steps (0 = off)
 };
 
-// Calls visit(name, field, help) for every field, in a stable order.
+// Calls visit(name, field, help) for every field, in a stable order; help lasts for the call only.
 template <typename Config, typename Visit>
 void for_each_field(Config& c, Visit&& visit) {
   visit("arch", c.arch, "layers, e.g. 'conv 32 3 pad 1,bn,relu,maxpool 2,flatten' (empty: an MLP of hidden)");
   visit("hidden", c.hidden, "hidden layer sizes, e.g. 512,256");
-  visit("activation", c.activation, "relu | leaky_relu | tanh | sigmoid | gelu");
+  visit("activation", c.activation, fmt::format("{}", fmt::join(minigrad::nn::activation_names(), " | ")));
   visit("dropout", c.dropout, "dropout probability after each hidden layer");
   visit("input_dropout", c.input_dropout, "dropout probability on the input pixels");
-  visit("init", c.init, "kaiming | xavier | torch | normal | uniform");
+  visit("init", c.init, choice_list<Init>());
   visit("init_scale", c.init_scale, "std for init=normal, bound for init=uniform");
-  visit("optimizer", c.optimizer, "sgd | momentum | nesterov | adam | adamw | rmsprop");
+  visit("optimizer", c.optimizer, choice_list<OptimizerKind>());
   visit("lr", c.lr, "learning rate");
   visit("momentum", c.momentum, "momentum (sgd, momentum, nesterov, rmsprop)");
   visit("beta1", c.beta1, "Adam beta1");
@@ -84,7 +95,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("l1", c.l1, "L1 penalty on weights added to the loss");
   visit("l2", c.l2, "L2 penalty (l2/2 * sum W^2) added to the loss");
   visit("label_smoothing", c.label_smoothing, "cross-entropy label smoothing");
-  visit("schedule", c.schedule, "none | step | exponential | cosine");
+  visit("schedule", c.schedule, choice_list<Schedule>());
   visit("step_size", c.step_size, "epochs per decay for schedule=step");
   visit("gamma", c.gamma, "decay factor for schedule=step|exponential");
   visit("warmup_epochs", c.warmup_epochs, "linear warmup epochs before the schedule");
@@ -92,7 +103,7 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("clip_value", c.clip_value, "clip each gradient element (0 = off)");
   visit("batch_size", c.batch_size, "mini-batch size (0 = full batch)");
   visit("epochs", c.epochs, "number of epochs");
-  visit("normalize", c.normalize, "scale | standardize | per_image");
+  visit("normalize", c.normalize, choice_list<Normalize>());
   visit("val_fraction", c.val_fraction, "fraction of the training set held out for validation");
   visit("train_limit", c.train_limit, "use only the first N training images (0 = all)");
   visit("test_limit", c.test_limit, "use only the first N test images (0 = all)");
@@ -100,14 +111,14 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("augment_flip", c.augment_flip, "random horizontal flips");
   visit("augment_erase", c.augment_erase, "probability of erasing a random rectangle of each image (0 = off)");
   visit("tta_flip", c.tta_flip, "evaluate on each image and its mirror image, averaging the probabilities");
-  visit("monitor", c.monitor, "val_accuracy | val_loss: what picks the best epoch");
+  visit("monitor", c.monitor, choice_list<Monitor>() + ": what picks the best epoch");
   visit("patience", c.patience, "early stopping patience in epochs (0 = off)");
   visit("restore_best", c.restore_best, "end with the weights of the best validation epoch");
   visit("seed", c.seed, "random seed");
   visit("threads", c.threads, "threads (0 = MINIGRAD_THREADS or all cores)");
   visit("data", c.data, "Fashion-MNIST folder (searched for when empty)");
   visit("out", c.out, "run directory (runs/<timestamp> when empty)");
-  visit("on_nan", c.on_nan, "stop | skip: a NaN or Inf in the loss or a gradient ends the run or drops the step");
+  visit("on_nan", c.on_nan, choice_list<OnNan>() + ": a NaN or Inf in the loss or a gradient ends the run or drops the step");
   visit("log_every", c.log_every, "print a progress line every N steps (0 = off)");
 }
 
@@ -134,7 +145,7 @@ void set_field(TrainConfig& config, const std::string& name, const std::string& 
 // model above kMaxParameters, a train_limit that leaves no training images, ...).
 void validate(const TrainConfig& config);
 inline constexpr double kMaxLr = 1e100;  // the schedules' arithmetic on lr must stay finite
-// Parameters of the model the config describes (784 inputs, 10 outputs); saturates at
+// Parameters of the model the config describes (kImagePixels inputs, kClasses outputs); saturates at
 // INT64_MAX instead of overflowing.
 int64_t parameter_count(const TrainConfig& config);
 // Parameters and buffer values (BatchNorm's statistics): the values a checkpoint of the model holds.

@@ -92,7 +92,7 @@ constexpr int kCell = 40;
 constexpr int kNamesWidth = 84;  // room for the longest class name
 constexpr int kMatrixLeft = kMargin + 22 + kNamesWidth;
 constexpr int kMatrixTop = 44;
-constexpr int kPanelStride = 10 * kCell + 96 + kMatrixLeft;  // matrix, colour bar, next panel's names
+constexpr int kPanelStride = kClasses * kCell + 96 + kMatrixLeft;  // matrix, colour bar, next panel's names
 
 }  // namespace
 
@@ -101,24 +101,25 @@ plot::Rect confusion_cell(int panel, int truth, int predicted) {
 }
 
 plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
-  if (cm.classes() != 10) throw Error(fmt::format("confusion: expected 10 classes, got {}", cm.classes()));
+  if (cm.classes() != kClasses)
+    throw Error(fmt::format("confusion: expected {} classes, got {}", kClasses, cm.classes()));
   const auto names = class_names();
   int longest_name = 0;
   for (std::string_view name : names) longest_name = std::max(longest_name, plot::text_width(plot::fit_text(name, kNamesWidth - 6)));
-  const int x_label_top = kMatrixTop + 10 * kCell + 6 + longest_name + 10;
+  const int x_label_top = kMatrixTop + kClasses * kCell + 6 + longest_name + 10;
   Canvas canvas(2 * kPanelStride, x_label_top + plot::line_height() + kMargin);
   int64_t max_count = 1;
-  for (int t = 0; t < 10; ++t)
-    for (int p = 0; p < 10; ++p) max_count = std::max(max_count, cm.at(t, p));
+  for (int t = 0; t < kClasses; ++t)
+    for (int p = 0; p < kClasses; ++p) max_count = std::max(max_count, cm.at(t, p));
   const char* titles[] = {"Test counts (colour: log scale)", "Row-normalized: % of each true class"};
   for (int panel = 0; panel < 2; ++panel) {
     const Rect first = confusion_cell(panel, 0, 0);
-    const int size = 10 * kCell;
+    const int size = kClasses * kCell;
     draw_text(canvas, first.x + size / 2, kMargin, titles[panel], plot::kTextColor, Font::Bold, Align::Center);
-    for (int t = 0; t < 10; ++t) {
+    for (int t = 0; t < kClasses; ++t) {
       int64_t row_total = 0;
-      for (int p = 0; p < 10; ++p) row_total += cm.at(t, p);
-      for (int p = 0; p < 10; ++p) {
+      for (int p = 0; p < kClasses; ++p) row_total += cm.at(t, p);
+      for (int p = 0; p < kClasses; ++p) {
         const Rect cell = confusion_cell(panel, t, p);
         const double count = static_cast<double>(cm.at(t, p));
         const double percent = row_total ? 100.0 * count / row_total : 0.0;
@@ -133,7 +134,7 @@ plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
       draw_text(canvas, first.x - 6, first.y + t * kCell + kCell / 2, plot::fit_text(names[t], kNamesWidth - 6),
                 plot::kTextColor, Font::Regular, Align::Right, VAlign::Middle);
     }
-    for (int p = 0; p < 10; ++p) {
+    for (int p = 0; p < kClasses; ++p) {
       const std::string name = plot::fit_text(names[p], kNamesWidth - 6);
       const int w = plot::text_width(name);
       plot::draw_text_vertical(canvas, first.x + p * kCell + kCell / 2, first.y + size + 6 + w / 2, name, plot::kTextColor);
@@ -152,22 +153,22 @@ plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
 
 namespace {
 
-constexpr int kImageScale = 3, kImageSide = 28 * kImageScale;
-constexpr int kTileColumns = 8, kColumnWidth = 118, kRowHeight = kImageSide + 46;
+constexpr int kImageScale = 3, kTileSide = kImageSide * kImageScale;
+constexpr int kTileColumns = 8, kColumnWidth = 118, kRowHeight = kTileSide + 46;
 constexpr int kGridTop = 40;
 
 // The image stretched to [0, 1] whatever normalization the data went through.
 std::vector<float> display_pixels(const mg::data::Dataset& images, int64_t index) {
-  const float* p = images.images.data<float>() + index * 784;
-  const auto [lo, hi] = std::minmax_element(p, p + 784);
-  std::vector<float> out(784);
-  for (int i = 0; i < 784; ++i) out[i] = *hi > *lo ? (p[i] - *lo) / (*hi - *lo) : 0.0f;
+  const float* p = images.images.data<float>() + index * kImagePixels;
+  const auto [lo, hi] = std::minmax_element(p, p + kImagePixels);
+  std::vector<float> out(kImagePixels);
+  for (int i = 0; i < kImagePixels; ++i) out[i] = *hi > *lo ? (p[i] - *lo) / (*hi - *lo) : 0.0f;
   return out;
 }
 
 int64_t predicted_class(const Evaluation& e, int64_t i) {
-  const float* p = e.probabilities.data<float>() + i * 10;
-  return std::max_element(p, p + 10) - p;
+  const float* p = e.probabilities.data<float>() + i * kClasses;
+  return std::max_element(p, p + kClasses) - p;
 }
 
 Canvas prediction_grid(const std::string& title, const mg::data::Dataset& images, const Evaluation& e,
@@ -183,11 +184,11 @@ Canvas prediction_grid(const std::string& title, const mg::data::Dataset& images
   for (std::size_t i = 0; i < indices.size(); ++i) {
     const int64_t index = indices[i];
     const int64_t predicted = predicted_class(e, index), truth = labels[index];
-    const double probability = e.probabilities.data<float>()[index * 10 + predicted];
+    const double probability = e.probabilities.data<float>()[index * kClasses + predicted];
     const Rect tile = prediction_tile(static_cast<int>(i));
     const bool wrong = predicted != truth;
     if (wrong) canvas.fill_rect({tile.x - 3, tile.y - 3, tile.width + 6, tile.height + 6}, plot::kRed);
-    canvas.gray_image(tile.x, tile.y, display_pixels(images, index), 28, 28, kImageScale);
+    canvas.gray_image(tile.x, tile.y, display_pixels(images, index), kImageSide, kImageSide, kImageScale);
     const int center = tile.x + tile.width / 2, width = kColumnWidth - 6;
     const std::string guess = fmt::format("{} {:.0f}%", names[predicted], 100 * probability);
     draw_text(canvas, center, tile.bottom() + 6, plot::fit_text(guess, width), wrong ? plot::kRed : plot::kGreen,
@@ -202,8 +203,8 @@ Canvas prediction_grid(const std::string& title, const mg::data::Dataset& images
 }  // namespace
 
 plot::Rect prediction_tile(int i) {
-  return {kMargin + (i % kTileColumns) * kColumnWidth + (kColumnWidth - kImageSide) / 2, kGridTop + 4 + (i / kTileColumns) * kRowHeight,
-          kImageSide, kImageSide};
+  return {kMargin + (i % kTileColumns) * kColumnWidth + (kColumnWidth - kTileSide) / 2, kGridTop + 4 + (i / kTileColumns) * kRowHeight,
+          kTileSide, kTileSide};
 }
 
 plot::Canvas samples_figure(const mg::data::Dataset& images, const Evaluation& e, int count) {
@@ -219,7 +220,7 @@ plot::Canvas mistakes_figure(const mg::data::Dataset& images, const Evaluation& 
   for (int64_t i = 0; i < images.size(); ++i)
     if (predicted_class(e, i) != labels[i]) wrong.push_back(i);
   const float* p = e.probabilities.data<float>();
-  auto confidence = [&](int64_t i) { return p[i * 10 + predicted_class(e, i)]; };
+  auto confidence = [&](int64_t i) { return p[i * kClasses + predicted_class(e, i)]; };
   const auto shown = std::min<std::size_t>(count, wrong.size());
   std::partial_sort(wrong.begin(), wrong.begin() + shown, wrong.end(),
                     [&](int64_t a, int64_t b) { return confidence(a) != confidence(b) ? confidence(a) > confidence(b) : a < b; });
@@ -232,13 +233,13 @@ plot::Canvas mistakes_figure(const mg::data::Dataset& images, const Evaluation& 
 
 plot::Canvas weights_figure(const mg::Tensor& weight, int max_units) {
   // A Linear's rows are 28x28 images; a Conv2d's filters on the one input channel are kh x kw.
-  const bool linear = weight.dim() == 2 && weight.shape()[1] == 784;
+  const bool linear = weight.dim() == 2 && weight.shape()[1] == kImagePixels;
   const bool conv = weight.dim() == 4 && weight.shape()[1] == 1;
   if (!linear && !conv)
-    throw Error(fmt::format("weights: expected a first-layer weight of shape (hidden, 784) or (filters, 1, kh, kw), got {}",
-                            mg::shape_str(weight.shape())));
+    throw Error(fmt::format("weights: expected a first-layer weight of shape (hidden, {}) or (filters, 1, kh, kw), got {}",
+                            kImagePixels, mg::shape_str(weight.shape())));
   const mg::Tensor w = weight.to(mg::kFloat32);
-  const int tile_h = linear ? 28 : static_cast<int>(w.shape()[2]), tile_w = linear ? 28 : static_cast<int>(w.shape()[3]);
+  const int tile_h = linear ? kImageSide : static_cast<int>(w.shape()[2]), tile_w = linear ? kImageSide : static_cast<int>(w.shape()[3]);
   const int tile = tile_h * tile_w;
   const int units = static_cast<int>(std::min<int64_t>(max_units, w.shape()[0]));
   const int columns = std::min(16, units), scale = std::max(1, 56 / std::max(tile_h, tile_w));

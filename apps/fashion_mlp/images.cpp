@@ -12,6 +12,7 @@
 #define STBI_NO_PNM  // Netpbm is read below: stb does not read P2/P3 and accepts truncated P5/P6
 #include <stb/stb_image.h>
 
+#include <minigrad/data/fashion_mnist.h>
 #include <minigrad/io.h>
 #include <minigrad/tensor.h>
 
@@ -160,7 +161,7 @@ GrayImage load_gray_image(const std::string& path) {
 
 std::vector<float> load_image_28x28(const std::string& path, bool invert) {
   const GrayImage image = load_gray_image(path);
-  constexpr int kSide = 28;
+  constexpr int kSide = minigrad::data::kFashionMnistSide;
   std::vector<float> out(kSide * kSide);
   // Each output pixel averages the block of source pixels it covers (at least one).
   for (int y = 0; y < kSide; ++y)

@@ -14,6 +14,7 @@ namespace fashion {
 
 namespace nn = minigrad::nn;
 using minigrad::Error;
+using minigrad::StateDict;
 using minigrad::Tensor;
 
 namespace {
@@ -67,8 +68,8 @@ class Entries {
     return it->second;
   }
   // The tensors named "<prefix><rest>", keyed by rest.
-  std::map<std::string, Tensor> with_prefix(const std::string& prefix) const {
-    std::map<std::string, Tensor> out;
+  StateDict with_prefix(const std::string& prefix) const {
+    StateDict out;
     for (const auto& [name, t] : ckpt_.tensors)
       if (name.starts_with(prefix)) out.emplace(name.substr(prefix.size()), t);
     return out;
@@ -118,7 +119,7 @@ std::string resume_path(const std::string& run_dir) { return run_dir + "/resume.
 
 void save_training_state(const std::string& path, const TrainingState& state, const TrainConfig& config,
                          const Splits& splits, const nn::Module& model, const minigrad::optim::Optimizer& optimizer) {
-  nn::TensorMap tensors;
+  StateDict tensors;
   for (const auto& [name, t] : model.state_dict()) tensors["model." + name] = t;
   for (const auto& [name, t] : optimizer.state_dict()) tensors["optimizer." + name] = t;
   for (const auto& [name, t] : state.best_state) tensors["best." + name] = t;

@@ -30,7 +30,7 @@ struct TrainingState {
   int64_t skipped_steps = 0;
   double best_monitored = INFINITY;  // lower is better (accuracy is negated)
   int64_t best_epoch = 0, epochs_without_improvement = 0;
-  minigrad::nn::StateDict best_state;  // with restore_best: the weights of best_epoch
+  minigrad::StateDict best_state;  // with restore_best: the weights of best_epoch
   double seconds = 0;                  // training time before this session
 
   // Clears the per-epoch counters and moves to batch 0 of the next epoch.

@@ -37,8 +37,11 @@ std::vector<std::string_view> class_names() {
 // ---- data ----
 
 void normalize(data::Dataset& d, const TrainConfig& config, const data::Standardization& s) {
-  if (config.normalize == "standardize") data::standardize(d, s);
-  else if (config.normalize == "per_image") data::standardize_per_image(d);
+  switch (choice<Normalize>(config.normalize)) {
+    case Normalize::Scale: break;  // the loader's [0, 1] already
+    case Normalize::Standardize: data::standardize(d, s); break;
+    case Normalize::PerImage: data::standardize_per_image(d); break;
+  }
 }
 
 Splits load_splits(const TrainConfig& config) {
@@ -50,7 +53,7 @@ Splits load_splits(const TrainConfig& config) {
   Splits s;
   std::tie(s.train, s.val) = data::train_val_split(train, config.val_fraction, static_cast<uint64_t>(config.seed));
   s.test = std::move(test);
-  if (config.normalize == "standardize") s.standardization = data::fit_standardization(s.train);
+  if (choice<Normalize>(config.normalize) == Normalize::Standardize) s.standardization = data::fit_standardization(s.train);
   for (data::Dataset* d : {&s.train, &s.val, &s.test}) normalize(*d, config, s.standardization);
   return s;
 }
@@ -63,41 +66,70 @@ std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c) {
   return build_arch(c);
 }
 
-namespace {
-
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vector<Tensor> params) {
-  const std::string& o = c.optimizer;
-  if (o == "sgd") return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .weight_decay = c.weight_decay});
-  if (o == "nesterov")
-    return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
-  if (o == "momentum") {
-    if (c.weight_decay > 0) return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
-    return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum});
+  switch (choice<OptimizerKind>(c.optimizer)) {
+    case OptimizerKind::SGD:
+      return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .weight_decay = c.weight_decay});
+    case OptimizerKind::Nesterov:
+      return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
+    case OptimizerKind::Momentum:
+      return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+    case OptimizerKind::AdamW:
+      return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
+    case OptimizerKind::RMSprop:
+      return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
+    case OptimizerKind::Adam: break;
   }
-  if (o == "adamw")
-    return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
-  if (o == "rmsprop")
-    return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
   return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
 }
 
-// The lr of an epoch: linear warmup, then the schedule (in closed form, counted after warmup).
+namespace {
+
+int64_t batch_size(const TrainConfig& config, const data::Dataset& train) {
+  return config.batch_size > 0 ? config.batch_size : train.size();
+}
+
+}  // namespace
+
+data::DataLoader make_train_loader(const TrainConfig& config, const data::Dataset& train, bool augment) {
+  std::optional<data::RandomErasing> erasing;
+  if (augment && config.augment_erase > 0) erasing = data::RandomErasing{.p = config.augment_erase};
+  const data::Augmentation augmentation{.max_shift = static_cast<int>(augment ? config.augment_shift : 0),
+                                        .horizontal_flip = augment && config.augment_flip,
+                                        .erasing = erasing};
+  return data::DataLoader(train, {.batch_size = batch_size(config, train), .shuffle = true,
+                                  .seed = static_cast<uint64_t>(config.seed), .augment = augmentation});
+}
+
+namespace {
+
+// The lr of an epoch: linear warmup from lr / (warmup_epochs + 1) up to lr, then the schedule
+// (in closed form, counted after warmup).
 class EpochSchedule {
  public:
   EpochSchedule(const TrainConfig& c, optim::Optimizer& opt) : config_(c) {
+    // Each scheduler takes the optimizer's lr as its base and sets the optimizer to its epoch-0
+    // lr: the warmup comes second, and both start from the config's lr.
     const int64_t span = std::max<int64_t>(1, c.epochs - c.warmup_epochs);
-    if (c.schedule == "step") main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma);
-    else if (c.schedule == "exponential") main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma);
-    else if (c.schedule == "cosine") main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01);
+    switch (choice<Schedule>(c.schedule)) {
+      case Schedule::None: break;
+      case Schedule::Step: main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma); break;
+      case Schedule::Exponential: main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma); break;
+      case Schedule::Cosine: main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01); break;
+    }
+    if (c.warmup_epochs > 0) {
+      opt.set_lr(c.lr);
+      warmup_ = std::make_unique<optim::LinearWarmup>(opt, c.warmup_epochs, 1.0 / static_cast<double>(c.warmup_epochs + 1));
+    }
   }
   double lr_at(int64_t epoch) const {
-    if (epoch < config_.warmup_epochs) return config_.lr * (epoch + 1) / static_cast<double>(config_.warmup_epochs + 1);
+    if (epoch < config_.warmup_epochs) return warmup_->lr_at(epoch);
     return main_ ? main_->lr_at(epoch - config_.warmup_epochs) : config_.lr;
   }
 
  private:
   const TrainConfig& config_;
-  std::unique_ptr<optim::LRScheduler> main_;
+  std::unique_ptr<optim::LRScheduler> warmup_, main_;
 };
 
 int64_t count_correct(const Tensor& logits, const Tensor& labels) {
@@ -117,9 +149,9 @@ std::vector<Tensor> weights_of(const nn::Module& model) {
   return weights;
 }
 
-nn::StateDict snapshot(const nn::Module& model) {
+minigrad::StateDict snapshot(const nn::Module& model) {
   minigrad::NoGradGuard no_grad;
-  nn::StateDict copy;
+  minigrad::StateDict copy;
   for (const auto& [name, t] : model.state_dict()) copy[name] = t.clone();
   return copy;
 }
@@ -157,13 +189,13 @@ std::string summary_json(const TrainConfig& config, const TrainResult& result, c
                      {"loss", result.test->loss}, {"images", cm.total()}};
     toml::table per_class;
     const auto names = class_names();
-    for (int c = 0; c < 10; ++c)
+    for (int c = 0; c < kClasses; ++c)
       per_class.insert(std::string(names[c]), toml::table{{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)}});
     test.insert("per_class", per_class);
     toml::array matrix;
-    for (int t = 0; t < 10; ++t) {
+    for (int t = 0; t < kClasses; ++t) {
       toml::array row;
-      for (int p = 0; p < 10; ++p) row.push_back(cm.at(t, p));
+      for (int p = 0; p < kClasses; ++p) row.push_back(cm.at(t, p));
       matrix.push_back(row);
     }
     test.insert("confusion", matrix);
@@ -183,7 +215,7 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
   const bool was_training = model.is_training();
   model.eval();
   Evaluation result;
-  result.probabilities = minigrad::empty({d.size(), 10});
+  result.probabilities = minigrad::empty({d.size(), kClasses});
   double loss_sum = 0;
   constexpr int64_t kBatch = 1000;
   data::DataLoader loader(d, {.batch_size = kBatch, .shuffle = false});
@@ -201,12 +233,12 @@ Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
       }
     }
     const int64_t* y = batch.y.data<int64_t>();
-    float* probs = result.probabilities.data<float>() + offset * 10;
+    float* probs = result.probabilities.data<float>() + offset * kClasses;
     for (int64_t i = 0; i < batch.y.numel(); ++i) {
-      const float* row = lp + i * 10;
+      const float* row = lp + i * kClasses;
       loss_sum -= row[y[i]];
-      result.confusion.add(y[i], std::max_element(row, row + 10) - row);
-      for (int k = 0; k < 10; ++k) probs[i * 10 + k] = std::exp(row[k]);
+      result.confusion.add(y[i], std::max_element(row, row + kClasses) - row);
+      for (int k = 0; k < kClasses; ++k) probs[i * kClasses + k] = std::exp(row[k]);
     }
     offset += batch.y.numel();
   }
@@ -317,249 +349,294 @@ std::string check_step(double loss, const nn::NamedTensors& named_parameters, do
   return fmt::format("gradient of {} is not finite (loss {:.4f}); {}", grad, loss, advice);
 }
 
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// The splits of an overfit_batch run: one training batch, which is also the validation set.
+Splits one_batch_splits(const Splits& splits, int64_t batch_size) {
+  Splits one = splits;
+  one.train = splits.train.head(std::max<int64_t>(1, batch_size));
+  one.val = one.train;
+  return one;
+}
+
+// One call of train(): what it builds once (model, optimizer, schedule, loader, run directory)
+// and the counters that a resume point saves (state_).
+class TrainingRun {
+ public:
+  TrainingRun(const TrainConfig& config, const Splits& splits, const TrainOptions& options);
+  TrainResult run();
+
+ private:
+  enum class EpochEnd { Completed, Interrupted, NonFinite };
+  struct EpochOutcome {
+    EpochRecord record;
+    bool improved;
+  };
+
+  void open_run_directory();
+  void print_header() const;
+  bool stop_requested() const { return options_.stop_signal && options_.stop_signal->load() != 0; }
+  bool patience_exhausted() const {
+    return config_.patience > 0 && state_.epochs_without_improvement >= config_.patience;
+  }
+  EpochEnd run_epoch();
+  bool train_step(ProgressBar& bar);
+  EpochOutcome evaluate_and_checkpoint();
+  void print_epoch(const EpochOutcome& outcome) const;
+  void save_resume_point() const;
+  TrainResult interrupted();
+  TrainResult finish();
+
+  const TrainConfig& config_;
+  const TrainOptions& options_;
+  const Clock::time_point start_ = Clock::now();
+  const Splits overfit_;
+  const Splits& splits_;
+  const std::shared_ptr<nn::Sequential> model_;
+  const std::unique_ptr<optim::Optimizer> optimizer_;
+  // Before a resume sets the optimizer's lr: the schedule takes its base lr from the optimizer.
+  const EpochSchedule schedule_;
+  // Resume points only for runs that keep files; an overfit run is a seconds-long check.
+  const bool resumable_;
+  data::DataLoader loader_;
+  std::optional<RunDirectory> own_directory_;
+  TrainResult result_;
+  TrainingState state_;
+  bool restart_ = false;  // resuming a run that stopped before its first resume point
+  std::vector<Tensor> params_;
+  nn::NamedTensors named_params_;  // built once: check_step runs at every step
+  std::vector<Tensor> weights_;
+  Clock::time_point session_start_, epoch_start_;
+};
+
+TrainingRun::TrainingRun(const TrainConfig& config, const Splits& splits, const TrainOptions& options)
+    : config_(config),
+      options_(options),
+      overfit_(options.overfit_batch ? one_batch_splits(splits, config.batch_size) : Splits{}),
+      splits_(options.overfit_batch ? overfit_ : splits),
+      model_(build_model(config)),
+      optimizer_(make_optimizer(config, model_->parameters())),
+      schedule_(config, *optimizer_),
+      resumable_(options.write_files && !options.overfit_batch),
+      loader_(make_train_loader(config, splits_.train, !options.overfit_batch)) {
+  open_run_directory();
+  restart_ = options.resume && !has_resume_point(result_.run_dir);
+  if (options.resume && !restart_)
+    state_ = load_training_state(resume_path(result_.run_dir), config, splits_, *model_, *optimizer_);
+  params_ = model_->parameters();
+  named_params_ = model_->named_parameters();
+  weights_ = weights_of(*model_);
+}
+
+void TrainingRun::open_run_directory() {
+  const RunDirectory* directory = options_.run_directory;
+  if (options_.write_files && !directory) {
+    own_directory_.emplace(config_.out.empty() ? new_run_dir_name() : config_.out,
+                           options_.resume ? RunDirMode::Resume : RunDirMode::New, run_bytes_needed(config_));
+    directory = &*own_directory_;
+  }
+  if (!directory) return;
+  result_.run_dir = directory->path();
+  if (!options_.quiet)
+    for (const std::string& file : directory->removed_temporaries())
+      fmt::print(stderr, "note: removed {}, left behind by a process that no longer runs\n", file);
+  minigrad::write_file_atomic(result_.run_dir + "/config.toml", to_toml(config_));
+}
+
+void TrainingRun::print_header() const {
+  fmt::print("{}", model_->summary(minigrad::Shape{-1, kImagePixels}));
+  fmt::print("train {} images, validate {}, test {}; batch {}, {} threads, {} GEMM kernels\n", splits_.train.size(),
+             splits_.val.size(), splits_.test.size(), batch_size(config_, splits_.train), minigrad::get_num_threads(),
+             minigrad::kernels::gemm_isa());
+  if (restart_)
+    fmt::print("{} stopped before its first resume point: starting it again from its config.toml\n", result_.run_dir);
+  else if (options_.resume)
+    fmt::print("resuming {} at epoch {}, batch {}/{}\n", result_.run_dir, state_.epoch + 1, state_.batch + 1,
+               loader_.num_batches());
+  std::fflush(stdout);  // before any warning on stderr
+}
+
+TrainResult TrainingRun::run() {
+  if (!options_.quiet) print_header();
+  session_start_ = Clock::now();
+  while (state_.epoch < config_.epochs && !patience_exhausted()) {
+    const EpochEnd end = run_epoch();
+    if (end == EpochEnd::Interrupted) return interrupted();
+    if (end == EpochEnd::NonFinite) break;
+    const EpochOutcome outcome = evaluate_and_checkpoint();
+    if (!options_.quiet) print_epoch(outcome);
+    std::fflush(stdout);  // a line per epoch, even when piped to a log
+    state_.start_next_epoch();
+    if (resumable_) save_resume_point();  // a resume point at every epoch's end
+  }
+  return finish();
+}
+
+// Trains epoch state_.epoch from batch state_.batch on (not 0 after a resume).
+TrainingRun::EpochEnd TrainingRun::run_epoch() {
+  const int64_t epoch = state_.epoch;
+  epoch_start_ = Clock::now();
+  optimizer_->set_lr(schedule_.lr_at(epoch));
+  loader_.set_epoch(epoch);
+  model_->train();
+  ProgressBar bar(fmt::format("epoch {:>3}/{}", epoch + 1, config_.epochs), splits_.train.size(), "img");
+  for (; state_.batch < loader_.num_batches(); ++state_.batch) {
+    if (stop_requested()) {
+      bar.finish();
+      state_.epoch_seconds += seconds_since(epoch_start_);
+      return EpochEnd::Interrupted;
+    }
+    if (!train_step(bar)) break;
+  }
+  bar.finish();
+  return result_.non_finite.empty() ? EpochEnd::Completed : EpochEnd::NonFinite;
+}
+
+// One optimizer step on batch state_.batch. A step with a NaN or Inf is skipped or, with
+// on_nan = stop, ends the run: then result_.non_finite says where, and this returns false.
+bool TrainingRun::train_step(ProgressBar& bar) {
+  const int64_t epoch = state_.epoch, b = state_.batch;
+  const data::Batch batch = loader_.batch(b);
+  const Tensor logits = (*model_)(batch.x);
+  Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config_.label_smoothing});
+  const double data_loss = loss.item();
+  if (epoch == 0 && b == 0 && !options_.quiet && std::abs(data_loss - std::log(double{kClasses})) > 1.0)
+    fmt::print(stderr, "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
+                       "model: check the init scale and the input normalization\n", data_loss);
+  if (config_.l2 > 0) loss = loss + nn::l2_penalty(weights_) * (config_.l2 / 2);
+  if (config_.l1 > 0) loss = loss + nn::l1_penalty(weights_) * config_.l1;
+  optimizer_->zero_grad();
+  loss.backward();
+  if (options_.after_backward) options_.after_backward(epoch, b, *model_);
+  const double total_loss = config_.l1 > 0 || config_.l2 > 0 ? loss.item() : data_loss;
+  if (const std::string bad = check_step(total_loss, named_params_, optimizer_->lr()); !bad.empty()) {
+    const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1, bad);
+    if (choice<OnNan>(config_.on_nan) == OnNan::Stop) {
+      result_.non_finite = where;
+      return false;
+    }
+    ++state_.skipped;
+    ++state_.skipped_steps;
+    if (!options_.quiet) fmt::print(stderr, "warning: step skipped: {}\n", where);
+    return true;
+  }
+  if (config_.clip_value > 0) optim::clip_grad_value_(params_, config_.clip_value);
+  if (config_.clip_norm > 0) optim::clip_grad_norm_(params_, config_.clip_norm);
+  optimizer_->step();
+  const int64_t n = batch.y.numel();
+  state_.loss_sum += data_loss * n;
+  state_.correct += count_correct(logits, batch.y);
+  state_.seen += n;
+  if (!options_.quiet) {
+    bar.update(state_.seen, fmt::format("loss {:.4f}", state_.loss_sum / state_.seen));
+    if (config_.log_every > 0 && (b + 1) % config_.log_every == 0) {
+      fmt::print("epoch {}/{} batch {}/{} loss {:.4f}\n", epoch + 1, config_.epochs, b + 1, loader_.num_batches(),
+                 state_.loss_sum / state_.seen);
+      std::fflush(stdout);
+    }
+  }
+  return true;
+}
+
+// The epoch's record, validated; best.ckpt when it improved on the best so far, and metrics.csv.
+TrainingRun::EpochOutcome TrainingRun::evaluate_and_checkpoint() {
+  const int64_t seen = std::max<int64_t>(state_.seen, 1);
+  EpochRecord record{state_.epoch + 1, state_.loss_sum / seen, static_cast<double>(state_.correct) / seen, NAN, NAN,
+                     optimizer_->lr(), 0, state_.skipped};
+  const bool has_val = splits_.val.size() > 0;
+  if (has_val) {
+    const Evaluation val = evaluate(*model_, splits_.val, config_.tta_flip);
+    record.val_loss = val.loss;
+    record.val_accuracy = val.confusion.accuracy();
+  }
+  record.seconds = state_.epoch_seconds + seconds_since(epoch_start_);
+  state_.history.push_back(record);
+  // Lower is better for both: accuracy is negated. Without a validation split the training
+  // numbers stand in.
+  const double monitored = choice<Monitor>(config_.monitor) == Monitor::ValLoss ? (has_val ? record.val_loss : record.train_loss)
+                                                         : -(has_val ? record.val_accuracy : record.train_accuracy);
+  const bool improved = monitored < state_.best_monitored;
+  if (improved) {
+    state_.best_monitored = monitored;
+    state_.best_epoch = record.epoch;
+    state_.epochs_without_improvement = 0;
+    if (config_.restore_best) state_.best_state = snapshot(*model_);
+    if (options_.write_files)
+      save_checkpoint(result_.run_dir + "/best.ckpt", *model_, config_, splits_.standardization, record);
+  } else {
+    ++state_.epochs_without_improvement;
+  }
+  if (options_.write_files) minigrad::write_file_atomic(result_.run_dir + "/metrics.csv", metrics_csv(state_.history));
+  return {record, improved};
+}
+
+void TrainingRun::print_epoch(const EpochOutcome& outcome) const {
+  const EpochRecord& r = outcome.record;
+  fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  {}  lr {:.2e}  {:.1f}s{}{}\n", r.epoch, config_.epochs,
+             r.train_loss, 100 * r.train_accuracy,
+             splits_.val.size() ? fmt::format("val loss {:.4f} acc {:6.2f}%", r.val_loss, 100 * r.val_accuracy)
+                                : std::string("(no validation split)"),
+             r.lr, r.seconds, outcome.improved ? "  *" : "",
+             r.skipped_steps ? fmt::format("  ({} steps skipped)", r.skipped_steps) : "");
+}
+
+void TrainingRun::save_resume_point() const {
+  save_training_state(resume_path(result_.run_dir), state_, config_, splits_, *model_, *optimizer_);
+}
+
+// A stop signal came between two steps: save where the run is, to go on with --resume.
+TrainResult TrainingRun::interrupted() {
+  state_.seconds += seconds_since(session_start_);
+  if (resumable_) save_resume_point();
+  result_.interrupted_by = options_.stop_signal->load();
+  result_.history = state_.history;
+  result_.best_epoch = state_.best_epoch;
+  return std::move(result_);
+}
+
+// After the last epoch (or a non-finite step): the final model, its test and the run's files.
+TrainResult TrainingRun::finish() {
+  if (patience_exhausted() && !options_.quiet)
+    fmt::print("early stop: no improvement for {} epochs\n", config_.patience);
+  result_.history = state_.history;
+  result_.best_epoch = state_.best_epoch;
+  result_.skipped_steps = state_.skipped_steps;
+
+  if (config_.restore_best && !state_.best_state.empty()) model_->load_state_dict(state_.best_state);
+  // A model broken by an overflowing step is neither saved (the last good checkpoints stay) nor tested.
+  const std::string broken = first_non_finite_parameter(*model_);
+  if (!broken.empty() && !options_.quiet)
+    fmt::print(stderr, "warning: parameter {} is not finite: model.ckpt not written, no test\n", broken);
+  if (options_.write_files && !result_.history.empty() && broken.empty())
+    save_checkpoint(result_.run_dir + "/model.ckpt", *model_, config_, splits_.standardization, result_.history.back());
+  // Nor is a model no epoch of which finished (a NaN in the first epoch): its numbers would mean nothing.
+  if (options_.evaluate_test && broken.empty() && !result_.history.empty())
+    result_.test = evaluate(*model_, splits_.test, config_.tta_flip);
+  result_.seconds = state_.seconds + seconds_since(session_start_) +
+                    std::chrono::duration<double>(session_start_ - start_).count();
+  if (options_.write_files)
+    minigrad::write_file_atomic(result_.run_dir + "/summary.json", summary_json(config_, result_, splits_));
+  if (options_.write_files)  // figures and report never throw: the results above are kept whatever happens
+    write_report(result_.run_dir, config_, result_,
+                 write_figures(result_.run_dir, {&result_.history, result_.best_epoch,
+                                                 result_.test ? &*result_.test : nullptr, &splits_.test, model_.get()}));
+  // Finished: nothing left to resume. A run stopped on a NaN keeps its last epoch's resume point,
+  // so it can go on with --resume RUN_DIR --on-nan skip.
+  if (resumable_ && result_.non_finite.empty()) std::filesystem::remove(resume_path(result_.run_dir));
+  if (options_.stop_signal) result_.signal_after_training = options_.stop_signal->load();
+  return std::move(result_);
+}
+
 }  // namespace
 
-TrainResult train(const TrainConfig& config, const Splits& input_splits, const TrainOptions& options) {
+TrainResult train(const TrainConfig& config, const Splits& splits, const TrainOptions& options) {
   validate(config);
   if (options.resume && (!options.write_files || options.overfit_batch))
     throw Error("resume: only a run that writes files (and is not --overfit-batch) can be resumed");
   if (config.threads > 0) minigrad::set_num_threads(static_cast<int>(config.threads));
-  const auto start = std::chrono::steady_clock::now();
-  auto since = [](std::chrono::steady_clock::time_point t) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-  };
-
-  Splits overfit;
-  const Splits& splits = options.overfit_batch ? overfit : input_splits;
-  if (options.overfit_batch) {
-    overfit = input_splits;
-    overfit.train = input_splits.train.head(std::max<int64_t>(1, config.batch_size));
-    overfit.val = overfit.train;
-  }
-
-  auto model = build_model(config);
-  auto optimizer = make_optimizer(config, model->parameters());
-  // Before a resume sets the optimizer's lr: the schedule takes its base lr from the optimizer.
-  const EpochSchedule schedule(config, *optimizer);
-  TrainResult result;
-  std::optional<RunDirectory> own_directory;
-  const RunDirectory* directory = options.run_directory;
-  if (options.write_files && !directory) {
-    own_directory.emplace(config.out.empty() ? new_run_dir_name() : config.out,
-                          options.resume ? RunDirMode::Resume : RunDirMode::New, run_bytes_needed(config));
-    directory = &*own_directory;
-  }
-  if (directory) {
-    result.run_dir = directory->path();
-    if (!options.quiet)
-      for (const std::string& file : directory->removed_temporaries())
-        fmt::print(stderr, "note: removed {}, left behind by a process that no longer runs\n", file);
-    minigrad::write_file_atomic(result.run_dir + "/config.toml", to_toml(config));
-  }
-  // Resume points only for runs that keep files; an overfit run is a seconds-long check.
-  const bool resumable = options.write_files && !options.overfit_batch;
-  TrainingState state;
-  const bool restart = options.resume && !has_resume_point(result.run_dir);
-  if (options.resume && !restart)
-    state = load_training_state(resume_path(result.run_dir), config, splits, *model, *optimizer);
-  auto save_state = [&] {
-    save_training_state(resume_path(result.run_dir), state, config, splits, *model, *optimizer);
-  };
-
-  const std::vector<Tensor> params = model->parameters();
-  const auto named_params = model->named_parameters();
-  const std::vector<Tensor> weights = weights_of(*model);
-  const bool augmenting = !options.overfit_batch;
-  std::optional<data::RandomErasing> erasing;
-  if (augmenting && config.augment_erase > 0) erasing = data::RandomErasing{.p = config.augment_erase};
-  const data::Augmentation augment{.max_shift = static_cast<int>(augmenting ? config.augment_shift : 0),
-                                   .horizontal_flip = augmenting && config.augment_flip,
-                                   .erasing = erasing};
-  const int64_t batch_size = config.batch_size > 0 ? config.batch_size : splits.train.size();
-  data::DataLoader loader(splits.train, {.batch_size = batch_size, .shuffle = true,
-                                         .seed = static_cast<uint64_t>(config.seed), .augment = augment});
-  if (!options.quiet) {
-    fmt::print("{}", model->summary(minigrad::Shape{-1, 784}));
-    fmt::print("train {} images, validate {}, test {}; batch {}, {} threads, {} GEMM kernels\n",
-               splits.train.size(), splits.val.size(), splits.test.size(), batch_size,
-               minigrad::get_num_threads(), minigrad::kernels::gemm_isa());
-    if (restart)
-      fmt::print("{} stopped before its first resume point: starting it again from its config.toml\n", result.run_dir);
-    else if (options.resume)
-      fmt::print("resuming {} at epoch {}, batch {}/{}\n", result.run_dir, state.epoch + 1, state.batch + 1, loader.num_batches());
-    std::fflush(stdout);  // before any warning on stderr
-  }
-
-  const auto session_start = std::chrono::steady_clock::now();
-  auto patience_exhausted = [&] { return config.patience > 0 && state.epochs_without_improvement >= config.patience; };
-  while (state.epoch < config.epochs && !patience_exhausted()) {
-    const int64_t epoch = state.epoch;
-    const auto epoch_start = std::chrono::steady_clock::now();
-    optimizer->set_lr(schedule.lr_at(epoch));
-    loader.set_epoch(epoch);
-    model->train();
-    ProgressBar bar(fmt::format("epoch {:>3}/{}", epoch + 1, config.epochs), splits.train.size(), "img");
-    for (; state.batch < loader.num_batches(); ++state.batch) {
-      if (options.stop_signal && options.stop_signal->load() != 0) {
-        bar.finish();
-        state.epoch_seconds += since(epoch_start);
-        state.seconds += since(session_start);
-        if (resumable) save_state();
-        result.interrupted_by = options.stop_signal->load();
-        result.history = state.history;
-        result.best_epoch = state.best_epoch;
-        return result;
-      }
-      const int64_t b = state.batch;
-      const data::Batch batch = loader.batch(b);
-      const Tensor logits = (*model)(batch.x);
-      Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config.label_smoothing});
-      const double data_loss = loss.item();
-      if (epoch == 0 && b == 0 && !options.quiet && std::abs(data_loss - std::log(10.0)) > 1.0)
-        fmt::print(stderr, "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
-                           "model: check the init scale and the input normalization\n", data_loss);
-      if (config.l2 > 0) loss = loss + nn::l2_penalty(weights) * (config.l2 / 2);
-      if (config.l1 > 0) loss = loss + nn::l1_penalty(weights) * config.l1;
-      optimizer->zero_grad();
-      loss.backward();
-      if (options.after_backward) options.after_backward(epoch, b, *model);
-      const double total_loss = config.l1 > 0 || config.l2 > 0 ? loss.item() : data_loss;
-      if (const std::string bad = check_step(total_loss, named_params, optimizer->lr()); !bad.empty()) {
-        const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1, bad);
-        if (config.on_nan == "stop") {
-          result.non_finite = where;
-          break;
-        }
-        ++state.skipped;
-        ++state.skipped_steps;
-        if (!options.quiet) fmt::print(stderr, "warning: step skipped: {}\n", where);
-        continue;
-      }
-      if (config.clip_value > 0) optim::clip_grad_value_(params, config.clip_value);
-      if (config.clip_norm > 0) optim::clip_grad_norm_(params, config.clip_norm);
-      optimizer->step();
-      const int64_t n = batch.y.numel();
-      state.loss_sum += data_loss * n;
-      state.correct += count_correct(logits, batch.y);
-      state.seen += n;
-      if (!options.quiet) {
-        bar.update(state.seen, fmt::format("loss {:.4f}", state.loss_sum / state.seen));
-        if (config.log_every > 0 && (b + 1) % config.log_every == 0) {
-          fmt::print("epoch {}/{} batch {}/{} loss {:.4f}\n", epoch + 1, config.epochs, b + 1, loader.num_batches(),
-                     state.loss_sum / state.seen);
-          std::fflush(stdout);
-        }
-      }
-    }
-    bar.finish();
-    if (!result.non_finite.empty()) break;
-
-    const int64_t seen = std::max<int64_t>(state.seen, 1);
-    EpochRecord record{epoch + 1, state.loss_sum / seen, static_cast<double>(state.correct) / seen, NAN, NAN, optimizer->lr(), 0, state.skipped};
-    if (splits.val.size() > 0) {
-      const Evaluation val = evaluate(*model, splits.val, config.tta_flip);
-      record.val_loss = val.loss;
-      record.val_accuracy = val.confusion.accuracy();
-    }
-    record.seconds = state.epoch_seconds + since(epoch_start);
-    state.history.push_back(record);
-    // Lower is better for both: accuracy is negated. Without a validation split the training
-    // numbers stand in.
-    const bool has_val = splits.val.size() > 0;
-    const double monitored = config.monitor == "val_loss" ? (has_val ? record.val_loss : record.train_loss)
-                                                          : -(has_val ? record.val_accuracy : record.train_accuracy);
-    const bool improved = monitored < state.best_monitored;
-    if (improved) {
-      state.best_monitored = monitored;
-      state.best_epoch = record.epoch;
-      state.epochs_without_improvement = 0;
-      if (config.restore_best) state.best_state = snapshot(*model);
-      if (options.write_files) save_checkpoint(result.run_dir + "/best.ckpt", *model, config, splits.standardization, record);
-    } else {
-      ++state.epochs_without_improvement;
-    }
-    if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/metrics.csv", metrics_csv(state.history));
-    if (!options.quiet)
-      fmt::print("epoch {:>3}/{}  train loss {:.4f} acc {:6.2f}%  {}  lr {:.2e}  {:.1f}s{}{}\n", record.epoch,
-                 config.epochs, record.train_loss, 100 * record.train_accuracy,
-                 splits.val.size() ? fmt::format("val loss {:.4f} acc {:6.2f}%", record.val_loss, 100 * record.val_accuracy)
-                                   : std::string("(no validation split)"),
-                 record.lr, record.seconds, improved ? "  *" : "",
-                 record.skipped_steps ? fmt::format("  ({} steps skipped)", record.skipped_steps) : "");
-    std::fflush(stdout);  // a line per epoch, even when piped to a log
-    state.start_next_epoch();
-    if (resumable) save_state();  // a resume point at every epoch's end
-  }
-  if (patience_exhausted() && !options.quiet) fmt::print("early stop: no improvement for {} epochs\n", config.patience);
-  result.history = state.history;
-  result.best_epoch = state.best_epoch;
-  result.skipped_steps = state.skipped_steps;
-
-  if (config.restore_best && !state.best_state.empty()) model->load_state_dict(state.best_state);
-  // A model broken by an overflowing step is neither saved (the last good checkpoints stay) nor tested.
-  const std::string broken = first_non_finite_parameter(*model);
-  if (!broken.empty() && !options.quiet)
-    fmt::print(stderr, "warning: parameter {} is not finite: model.ckpt not written, no test\n", broken);
-  if (options.write_files && !result.history.empty() && broken.empty())
-    save_checkpoint(result.run_dir + "/model.ckpt", *model, config, splits.standardization, result.history.back());
-  // Nor is a model no epoch of which finished (a NaN in the first epoch): its numbers would mean nothing.
-  if (options.evaluate_test && broken.empty() && !result.history.empty())
-    result.test = evaluate(*model, splits.test, config.tta_flip);
-  result.seconds = state.seconds + since(session_start) + std::chrono::duration<double>(session_start - start).count();
-  if (options.write_files) minigrad::write_file_atomic(result.run_dir + "/summary.json", summary_json(config, result, splits));
-  if (options.write_files)  // figures and report never throw: the results above are kept whatever happens
-    write_report(result.run_dir, config, result,
-                 write_figures(result.run_dir, {&result.history, result.best_epoch, result.test ? &*result.test : nullptr,
-                                                &splits.test, model.get()}));
-  // Finished: nothing left to resume. A run stopped on a NaN keeps its last epoch's resume point,
-  // so it can go on with --resume RUN_DIR --on-nan skip.
-  if (resumable && result.non_finite.empty()) std::filesystem::remove(resume_path(result.run_dir));
-  if (options.stop_signal) result.signal_after_training = options.stop_signal->load();
-  return result;
-}
-
-void check_lr_find_range(double start, double end, int64_t steps) {
-  if (!(start > 0 && end > start && std::isfinite(end) && steps > 1))
-    throw UsageError(fmt::format("lr-find: need 0 < start < end and steps > 1 (got {}, {}, {})", start, end, steps));
-}
-
-std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps) {
-  check_lr_find_range(start, end, steps);
-  auto model = build_model(config);
-  auto optimizer = make_optimizer(config, model->parameters());
-  const int64_t batch_size = config.batch_size > 0 ? config.batch_size : splits.train.size();
-  data::DataLoader loader(splits.train, {.batch_size = batch_size, .shuffle = true, .seed = static_cast<uint64_t>(config.seed)});
-  std::vector<LrFindPoint> points;
-  constexpr double kSmoothing = 0.98;  // exponential moving average, bias-corrected
-  double average = 0, best = INFINITY;
-  ProgressBar bar("lr-find", steps, "steps");
-  for (int64_t step = 0; step < steps; ++step) {
-    const double lr = start * std::pow(end / start, static_cast<double>(step) / (steps - 1));
-    optimizer->set_lr(lr);
-    if (step % std::max<int64_t>(loader.num_batches(), 1) == 0) loader.set_epoch(step / std::max<int64_t>(loader.num_batches(), 1));
-    const data::Batch batch = loader.batch(step % loader.num_batches());
-    Tensor loss = nn::cross_entropy((*model)(batch.x), batch.y);
-    const double value = loss.item();
-    if (!std::isfinite(value)) break;
-    optimizer->zero_grad();
-    loss.backward();
-    optimizer->step();
-    average = kSmoothing * average + (1 - kSmoothing) * value;
-    const double smoothed = average / (1 - std::pow(kSmoothing, step + 1));
-    points.push_back({lr, value, smoothed});
-    best = std::min(best, smoothed);
-    bar.update(step + 1, fmt::format("lr {:.2e} loss {:.4f}", lr, smoothed));
-    if (smoothed > 4 * best) break;
-  }
-  bar.finish();
-  return points;
-}
-
-double suggest_lr(const std::vector<LrFindPoint>& points) {
-  if (points.empty()) throw Error("lr-find: no finite loss was recorded");
-  const auto best = std::min_element(points.begin(), points.end(),
-                                     [](const LrFindPoint& a, const LrFindPoint& b) { return a.smoothed < b.smoothed; });
-  return best->lr / 10;
+  return TrainingRun(config, splits, options).run();
 }
 
 }  // namespace fashion

@@ -9,6 +9,7 @@
 
 #include <minigrad/data/data.h>
 #include <minigrad/nn/nn.h>
+#include <minigrad/optim/optim.h>
 
 #include "config.h"
 #include "metrics.h"
@@ -28,11 +29,16 @@ Splits load_splits(const TrainConfig& config);
 void normalize(mg::data::Dataset& data, const TrainConfig& config, const mg::data::Standardization& s);
 
 std::shared_ptr<mg::nn::Sequential> build_model(const TrainConfig& config);
+// The optimizer the config names, with its hyperparameters.
+std::unique_ptr<mg::optim::Optimizer> make_optimizer(const TrainConfig& config, std::vector<mg::Tensor> params);
+// The training split's loader: shuffled by the config's seed; augmented as the config says when
+// `augment`.
+mg::data::DataLoader make_train_loader(const TrainConfig& config, const mg::data::Dataset& train, bool augment);
 
 struct Evaluation {
   double loss = 0;
-  ConfusionMatrix confusion{10};
-  mg::Tensor probabilities;  // [N, 10], float32
+  ConfusionMatrix confusion{kClasses};
+  mg::Tensor probabilities;  // [N, kClasses], float32
 };
 // Loss and predictions of `model` on `data`; with tta_flip, of the mean of the probabilities
 // for each image and for its mirror image.
@@ -76,17 +82,6 @@ struct TrainOptions {
 };
 
 TrainResult train(const TrainConfig& config, const Splits& splits, const TrainOptions& options = {});
-
-// The learning-rate range test: one step per batch with lr rising geometrically from `start` to
-// `end`, recording the (smoothed) loss; stops once the loss explodes.
-struct LrFindPoint {
-  double lr, loss, smoothed;
-};
-// Throws unless 0 < start < end and steps > 1 (checked before any data is loaded).
-void check_lr_find_range(double start, double end, int64_t steps);
-std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps);
-// The lr a tenth of the way back from the smoothed minimum, a common robust pick.
-double suggest_lr(const std::vector<LrFindPoint>& points);
 
 // A trained model with what is needed to feed it: the config and the normalization.
 struct LoadedModel {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <map>
 
+#include <fmt/ranges.h>
+
 namespace minigrad::gradcheck_tool {
 
 namespace nn = minigrad::nn;
@@ -77,13 +79,9 @@ std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<doubl
 }
 
 std::shared_ptr<nn::Module> activation_module(const std::string& name) {
-  if (name == "relu") return std::make_shared<nn::ReLU>();
-  if (name == "leaky_relu") return std::make_shared<nn::LeakyReLU>(0.01);
-  if (name == "tanh") return std::make_shared<nn::Tanh>();
-  if (name == "sigmoid") return std::make_shared<nn::Sigmoid>();
-  if (name == "gelu") return std::make_shared<nn::GELU>();
   if (name == "identity") return std::make_shared<nn::Identity>();
-  throw mg::Error(fmt::format("activation '{}' is not one of relu, leaky_relu, tanh, sigmoid, gelu, identity", name));
+  if (auto module = nn::make_activation(name)) return module;
+  throw mg::Error(fmt::format("activation '{}' is not one of {}, identity", name, fmt::join(nn::activation_names(), ", ")));
 }
 
 namespace {

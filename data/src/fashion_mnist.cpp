@@ -16,7 +16,6 @@ using detail::fail;
 
 namespace {
 
-constexpr int64_t kSide = 28;  // rows and columns of every Fashion-MNIST image
 constexpr std::array<std::string_view, 4> kFileStems = {
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
 
@@ -87,10 +86,10 @@ ImageSet load_fashion_mnist(const std::string& dir, Split split) {
             fail((fs::path(dir) / std::string(stem)).string(),
                  "not found (looked for " + std::string(stem) + ".gz and " + std::string(stem) + " in " + dir + ")");
     }
-    ImageSet set = load_idx_pair(images, labels, 10);
-    if (set.rows != kSide || set.cols != kSide)
+    ImageSet set = load_idx_pair(images, labels, kFashionMnistClasses);
+    if (set.rows != kFashionMnistSide || set.cols != kFashionMnistSide)
         fail(images, "images are " + std::to_string(set.rows) + "x" + std::to_string(set.cols) + ", Fashion-MNIST's are " +
-                         std::to_string(kSide) + "x" + std::to_string(kSide));
+                         std::to_string(kFashionMnistSide) + "x" + std::to_string(kFashionMnistSide));
     return set;
 }
 
@@ -124,8 +123,8 @@ std::string find_fashion_mnist(const std::string& cli_dir, std::initializer_list
         "holds them).");
 }
 
-const std::array<std::string_view, 10>& fashion_mnist_classes() {
-    static const std::array<std::string_view, 10> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+const std::array<std::string_view, kFashionMnistClasses>& fashion_mnist_classes() {
+    static const std::array<std::string_view, kFashionMnistClasses> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
     return names;
 }

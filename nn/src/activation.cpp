@@ -5,6 +5,35 @@
 
 namespace minigrad::nn {
 
+namespace {
+
+struct NamedActivation {
+  std::string_view name;
+  std::shared_ptr<Module> (*make)();
+};
+
+constexpr NamedActivation kActivations[] = {
+    {"relu", []() -> std::shared_ptr<Module> { return std::make_shared<ReLU>(); }},
+    {"leaky_relu", []() -> std::shared_ptr<Module> { return std::make_shared<LeakyReLU>(0.01); }},
+    {"tanh", []() -> std::shared_ptr<Module> { return std::make_shared<Tanh>(); }},
+    {"sigmoid", []() -> std::shared_ptr<Module> { return std::make_shared<Sigmoid>(); }},
+    {"gelu", []() -> std::shared_ptr<Module> { return std::make_shared<GELU>(); }},
+};
+
+}  // namespace
+
+std::vector<std::string_view> activation_names() {
+  std::vector<std::string_view> names;
+  for (const NamedActivation& a : kActivations) names.push_back(a.name);
+  return names;
+}
+
+std::shared_ptr<Module> make_activation(std::string_view name) {
+  for (const NamedActivation& a : kActivations)
+    if (a.name == name) return a.make();
+  return nullptr;
+}
+
 std::string LeakyReLU::kind() const { return fmt::format("LeakyReLU {}", negative_slope); }
 std::string Softmax::kind() const { return fmt::format("Softmax axis={}", axis); }
 std::string LogSoftmax::kind() const { return fmt::format("LogSoftmax axis={}", axis); }

@@ -88,7 +88,7 @@ class Reader {
 
 }  // namespace
 
-void save_tensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
+void save_tensors(const std::string& path, const StateDict& tensors, const Metadata& metadata) {
   std::string header(kMagic, sizeof(kMagic));
   put<uint32_t>(header, kCheckpointVersion);
   put<uint64_t>(header, 0);  // the file size, patched below

@@ -2,6 +2,9 @@
 #include <minigrad/nn/linear.h>
 
 #include <cmath>
+#include <typeinfo>
+
+#include <minigrad/nn/activation.h>
 
 namespace minigrad::nn {
 
@@ -19,6 +22,15 @@ Linear::Linear(int64_t in, int64_t out, LinearOptions options)
 }
 
 Tensor Linear::forward(const Tensor& x) { return forward(x, Activation::None); }
+
+// Exact types only: a subclass of either may have its own forward, which fusing would skip.
+bool Linear::fuses(const Module& next) const {
+  return typeid(*this) == typeid(Linear) && typeid(next) == typeid(ReLU);
+}
+
+Tensor Linear::forward_fused(const Tensor& x, Module& next) {
+  return fuses(next) ? forward(x, Activation::ReLU) : Module::forward_fused(x, next);
+}
 
 Tensor Linear::forward(const Tensor& x, Activation activation) {
   if (x.dim() == 0 || x.size(-1) != in_features)

@@ -58,6 +58,10 @@ Tensor Module::operator()(const Tensor& input) {
   return call([&] { return forward(input); });
 }
 
+bool Module::fuses(const Module&) const { return false; }
+
+Tensor Module::forward_fused(const Tensor& input, Module& next) { return next(forward(input)); }
+
 void Module::rethrow_with_path() const {
   try {
     throw;

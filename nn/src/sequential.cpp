@@ -1,8 +1,4 @@
-#include <minigrad/nn/activation.h>
-#include <minigrad/nn/linear.h>
 #include <minigrad/nn/sequential.h>
-
-#include <typeinfo>
 
 namespace minigrad::nn {
 
@@ -11,10 +7,9 @@ Tensor Sequential::forward(const Tensor& input) {
   const auto& children = named_children();
   for (std::size_t i = 0; i < children.size(); ++i) {
     Module& module = *children[i].second;
-    // Linear then ReLU runs as one fused op: one pass less over the activations each way.
-    const Module* next = i + 1 < children.size() ? children[i + 1].second.get() : nullptr;
-    if (next && typeid(module) == typeid(Linear) && typeid(*next) == typeid(ReLU)) {
-      x = module.call([&] { return static_cast<Linear&>(module).forward(x, Activation::ReLU); });
+    Module* next = i + 1 < children.size() ? children[i + 1].second.get() : nullptr;
+    if (next && module.fuses(*next)) {
+      x = module.call([&] { return module.forward_fused(x, *next); });
       ++i;
       continue;
     }

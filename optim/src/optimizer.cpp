@@ -145,7 +145,7 @@ void Optimizer::zero_grad() {
   for (Tensor& p : params_) p.zero_grad();
 }
 
-std::map<std::string, Tensor> Optimizer::state_dict() const {
+StateDict Optimizer::state_dict() const {
   // Hyper-parameters as columns over the groups: "lr" = [lr of group 0, lr of group 1, ...].
   std::map<std::string, std::vector<double>, std::less<>> columns;
   std::vector<int64_t> sizes;
@@ -158,7 +158,7 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
     sizes.push_back(static_cast<int64_t>(group_begin(g + 1) - groups_[g].begin));
   }
   const auto n = static_cast<int64_t>(groups_.size());
-  std::map<std::string, Tensor> out{{"group_sizes", tensor(sizes, {n})}};
+  StateDict out{{"group_sizes", tensor(sizes, {n})}};
   for (const auto& [name, values] : columns)
     out[name] = tensor(values, {n}, {.dtype = kFloat64});
   for (std::size_t i = 0; i < params_.size(); ++i) {
@@ -172,7 +172,7 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
   return out;
 }
 
-void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
+void Optimizer::load_state_dict(const StateDict& state) {
   std::set<std::string> used;
   auto get = [&](const std::string& key, DType dtype, const Shape& shape) -> const Tensor& {
     const auto it = state.find(key);

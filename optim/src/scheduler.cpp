@@ -46,13 +46,13 @@ void LRScheduler::apply() {
   for (std::size_t g = 0; g < base_lrs_.size(); ++g) optimizer_.set_lr(g, lr_at(epoch_, g));
 }
 
-std::map<std::string, Tensor> LRScheduler::state_dict() const {
+StateDict LRScheduler::state_dict() const {
   return {{"last_epoch", tensor(std::vector<int64_t>{epoch_}, {})},
           {"base_lrs", tensor(base_lrs_, {static_cast<int64_t>(base_lrs_.size())},
                               {.dtype = kFloat64})}};
 }
 
-void LRScheduler::load_state_dict(const std::map<std::string, Tensor>& state) {
+void LRScheduler::load_state_dict(const StateDict& state) {
   auto get = [&](const std::string& key, DType dtype, const Shape& shape) {
     const auto it = state.find(key);
     if (it == state.end())

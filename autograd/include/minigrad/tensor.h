@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -434,6 +435,10 @@ Tensor operator-(const Tensor& a);
 // The node keeps `name` as a view: pass a string that outlives the graph (a literal).
 // This is how every built-in op is written, and the public way to add your own.
 Tensor record_op(std::string_view name, Tensor output, TensorList inputs, BackwardFn backward);
+
+// Tensors by name, sorted: a module's parameters and buffers ("0.weight", "bn.running_mean"), an
+// optimizer's or a scheduler's state, a checkpoint's contents. Saved and loaded by name.
+using StateDict = std::map<std::string, Tensor>;
 
 // A 0-d tensor holding `value` in the dtype of `like`: a scalar that broadcasts against it.
 Tensor scalar_like(double value, const Tensor& like);

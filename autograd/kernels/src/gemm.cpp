@@ -7,18 +7,25 @@
 //   -> jc (nc columns) -> pack B block (L2)
 //   -> ir (mr rows: the A panel stays in L1) -> jr (nr columns) -> micro-kernel.
 // Tasks own disjoint columns (or, when N is narrow, rows) of C and the K blocking depends only
-// on K, so every element of C is summed in the same order whatever the thread count.
+// on K, so every element of C is summed in the same order whatever the thread count. plan_gemm
+// (gemm_plan.h) makes these choices for a call; gemm_blocked runs its plan.
 // Each task packs what it reads into its thread's own buffers, so tasks never wait for each other:
 // on a shared, loaded machine a barrier waiting for a descheduled thread costs a scheduler time
 // slice, far more than packing A twice; and a task a descheduled worker did not claim is run by
 // the caller. (The exception, an operand all tasks share packed once, whole, is packed in a
 // parallel loop of its own before they start.)
 #include <minigrad/kernels/gemm.h>
+#include <minigrad/kernels/gemm_plan.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
+#include <set>
+#include <string>
+#include <tuple>
 #include <new>
 #include <utility>
 
@@ -119,13 +126,6 @@ template const GemmKernels<double>& gemm_kernels();
 
 namespace {
 
-// Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
-// host slows down does not leave the others waiting at the end.
-constexpr int64_t kTasksPerThread = 8;
-// Largest operand packed whole for the tasks to share (the 10,000-row evaluation's biggest B is
-// 1.6 MB, a 1024^3 A^T 4.2 MB); the buffer stays allocated with the calling thread.
-constexpr int64_t kWholeMaxBytes = int64_t(8) << 20;
-
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
 
@@ -171,47 +171,39 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, GemmEpilogue<T> ep
 }
 
 template <typename T>
+GemmBlocking blocking_of(const GemmKernels<T>& g) {
+  return {.mr = g.mr, .nr = g.nr, .kc = g.kc, .mc = g.mc, .nc = g.nc, .pack_a = g.pack_a};
+}
+
+// With MINIGRAD_GEMM_PLAN=1, the plan of each shape the first time it is met.
+void print_plan_once(const GemmPlan& plan) {
+  static const bool enabled = [] {
+    const char* env = std::getenv("MINIGRAD_GEMM_PLAN");
+    return env && std::strcmp(env, "1") == 0;
+  }();
+  if (!enabled) return;
+  static std::mutex mutex;
+  static std::set<std::tuple<bool, bool, int64_t, int64_t, int64_t, int64_t, int>> seen;
+  const GemmShape& s = plan.shape;
+  const std::lock_guard lock(mutex);
+  if (seen.emplace(s.ta, s.tb, s.m, s.n, s.k, s.elem_bytes, plan.threads).second)
+    std::fprintf(stderr, "%s\n", to_string(plan).c_str());
+}
+
+template <typename T>
 void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
                   T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
                   int64_t ldc, GemmEpilogue<T> epilogue) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc, epilogue);
 
+  const GemmPlan plan = plan_gemm({.ta = ta, .tb = tb, .m = M, .n = N, .k = K, .elem_bytes = int64_t(sizeof(T))},
+                                  blocking_of(g), threads_here());
+  print_plan_once(plan);
   const int mr = g.mr, nr = g.nr;
-  // Equal blocks rather than full blocks plus a sliver; kc depends on K alone, which fixes the
-  // order every element of C is summed in.
-  const int64_t kc = ceil_div(K, ceil_div(K, g.kc));
-  const double flops = 2.0 * double(M) * double(N) * double(K);
-  // Inside a pool task (one matrix of a batch run in parallel) the call plans for one thread.
-  const int nth = flops < kGemmMinTaskFlops ? 1 : threads_here();
-  // Tasks split columns (sharing A) when A is the smaller operand and each task gets two tiles,
-  // else rows (sharing B), as for the 10,000-row evaluation batch.
-  const bool split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
-  // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
-  // costs more than the strided reads it saves. A^T (the weight gradients G^T X) read in place
-  // takes a line per k step, lda apart: at lda = 512 or 1024 floats those lines evict each other
-  // from L1 and L2 (1024x784x128 TN ran at half speed). Row tasks pack their own rows of it;
-  // column tasks share it, packed whole (a_whole below).
-  const bool pack_a = N > 2 * nr && (ta ? !split_n : g.pack_a);
-  // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
-  // from B itself, except a narrow last tile, which the packing pads to whole vectors.
-  const bool pack_b = tb || M > 2 * mr;
+  const int64_t kc = plan.kc;
+  const bool pack_a = plan.pack_a, pack_b = plan.pack_b, a_whole = plan.a_whole, b_whole = plan.b_whole;
   const int64_t a_panels = ceil_div(M, mr), b_panels = ceil_div(N, nr);
-  // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
-  // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
-  // host) no longer leaves the other waiting at the end.
-  const int64_t most = std::min({int64_t(flops / kGemmMinTaskFlops),
-                                 split_n ? b_panels : a_panels, nth * kTasksPerThread});
-  // The operand all tasks share is packed once, whole, before they start, when the call is big
-  // enough for more tasks than threads: A^T for column tasks (the AVX2 kernel reads a row-major
-  // A in place), B for row tasks. Else (the 128-row training calls with N = 10) each of the
-  // one-per-thread tasks packs its own copy, at the same time.
-  const bool a_whole = split_n && ta && N > 2 * nr && most > nth &&
-                       a_panels * mr * K * int64_t(sizeof(T)) <= kWholeMaxBytes;
-  const bool b_whole = !split_n && pack_b && most > nth &&
-                       b_panels * nr * K * int64_t(sizeof(T)) <= kWholeMaxBytes;
-  const bool dynamic = nth > 1 && (split_n ? !pack_a : b_whole);
-  const int64_t tasks = dynamic ? std::max<int64_t>(nth, most) : nth;
   // Packs B's columns [j0, j1) over k in [pc, pc + k_len) into nr-wide panels, k_len * nr apart.
   const auto pack_b_columns = [&](int64_t j0, int64_t j1, int64_t pc, int64_t k_len, T* dst) {
     if (!tb) return g.pack_kx(B + pc * ldb + j0, ldb, j1 - j0, k_len, dst, nr);
@@ -222,7 +214,7 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   // Packs an operand whole, its panels shared out among the threads. Panel p spans all of K, at
   // p * width * K: a kc-deep block of it is a packed panel like the per-task ones below.
   const auto pack_whole = [&](int64_t panels, auto&& pack_panels) {
-    const int64_t pack_tasks = std::min<int64_t>(nth, panels);
+    const int64_t pack_tasks = std::min<int64_t>(plan.threads, panels);
     parallel_tasks(pack_tasks, [&](int64_t t) {
       pack_panels(panels * t / pack_tasks, panels * (t + 1) / pack_tasks);
     });
@@ -237,23 +229,12 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
     pack_whole(b_panels, [&](int64_t p0, int64_t p1) {
       pack_b_columns(p0 * nr, std::min(N, p1 * nr), 0, K, packed_b + p0 * nr * K);
     });
-  parallel_tasks(tasks, [&](int64_t tid) {
-    // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
-    const auto bound = [&](int64_t len, int unit, int64_t t) {
-      return t == tasks ? len : std::min(len, (len * t / tasks + unit / 2) / unit * unit);
-    };
-    const int64_t n0 = split_n ? bound(N, nr, tid) : 0;
-    const int64_t n1 = split_n ? bound(N, nr, tid + 1) : N;
-    const int64_t m0 = split_n ? 0 : bound(M, mr, tid);
-    const int64_t m1 = split_n ? M : bound(M, mr, tid + 1);
-    const int64_t n_len = n1 - n0, m_len = m1 - m0;
-    if (n_len <= 0 || m_len <= 0) return;
-    // Equal blocks rather than full blocks plus a sliver.
-    const int64_t nc = round_up(ceil_div(n_len, ceil_div(n_len, g.nc)), nr);
-    const int64_t mc = round_up(ceil_div(m_len, ceil_div(m_len, g.mc)), mr);
+  parallel_tasks(plan.tasks, [&](int64_t tid) {
+    const GemmTask task = plan.task(tid);
+    if (task.empty()) return;
+    const int64_t m0 = task.m0, m1 = task.m1, n0 = task.n0, n1 = task.n1, mc = task.mc, nc = task.nc;
     T* const b_block = b_whole ? nullptr : tls_b_block.get<T>(nc * kc);
     T* const a_block = pack_a ? tls_a_block.get<T>(mc * kc) : nullptr;
-
     for (int64_t ic = m0; ic < m1; ic += mc) {
       const int64_t panels = ceil_div(std::min(mc, m1 - ic), mr);
       for (int64_t pc = 0; pc < K; pc += kc) {
@@ -307,6 +288,94 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
 
 }  // namespace
 }  // namespace detail
+
+// ---- the plan ----
+
+namespace {
+
+// Tasks per thread when tasks share no packing work: claimed as threads go, so a thread the
+// host slows down does not leave the others waiting at the end.
+constexpr int64_t kTasksPerThread = 8;
+// Largest operand packed whole for the tasks to share (the 10,000-row evaluation's biggest B is
+// 1.6 MB, a 1024^3 A^T 4.2 MB); the buffer stays allocated with the calling thread.
+constexpr int64_t kWholeMaxBytes = int64_t(8) << 20;
+
+}  // namespace
+
+GemmPlan plan_gemm(const GemmShape& s, const GemmBlocking& b, int threads) {
+  using detail::ceil_div;
+  const int64_t M = s.m, N = s.n, K = s.k;
+  const int mr = b.mr, nr = b.nr;
+  GemmPlan p{.shape = s, .blocking = b};
+  // Equal blocks rather than full blocks plus a sliver.
+  p.kc = ceil_div(K, ceil_div(K, b.kc));
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  // Inside a pool task (one matrix of a batch run in parallel) `threads` is 1.
+  p.threads = flops < kGemmMinTaskFlops ? 1 : threads;
+  const int nth = p.threads;
+  // Tasks split columns (sharing A) when A is the smaller operand and each task gets two tiles,
+  // else rows (sharing B), as for the 10,000-row evaluation batch.
+  p.split_n = ceil_div(N, nr) >= 2 * nth && (M <= N || ceil_div(M, mr) < 2 * nth);
+  // An A panel is reused by every nr-wide tile of a row; for one or two tiles packing it
+  // costs more than the strided reads it saves. A^T (the weight gradients G^T X) read in place
+  // takes a line per k step, lda apart: at lda = 512 or 1024 floats those lines evict each other
+  // from L1 and L2 (1024x784x128 TN ran at half speed). Row tasks pack their own rows of it;
+  // column tasks share it, packed whole (a_whole below).
+  p.pack_a = N > 2 * nr && (s.ta ? !p.split_n : b.pack_a);
+  // Likewise a B tile is read once per A panel: with one or two panels (M <= 2 mr) it is read
+  // from B itself, except a narrow last tile, which the packing pads to whole vectors.
+  p.pack_b = s.tb || M > 2 * mr;
+  const int64_t a_panels = ceil_div(M, mr), b_panels = ceil_div(N, nr);
+  // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
+  // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
+  // host) no longer leaves the other waiting at the end.
+  const int64_t most = std::min({int64_t(flops / kGemmMinTaskFlops), p.split_n ? b_panels : a_panels,
+                                 nth * kTasksPerThread});
+  // The operand all tasks share is packed once, whole, before they start, when the call is big
+  // enough for more tasks than threads: A^T for column tasks (the AVX2 kernel reads a row-major
+  // A in place), B for row tasks. Else (the 128-row training calls with N = 10) each of the
+  // one-per-thread tasks packs its own copy, at the same time.
+  p.a_whole = p.split_n && s.ta && N > 2 * nr && most > nth && a_panels * mr * K * s.elem_bytes <= kWholeMaxBytes;
+  p.b_whole = !p.split_n && p.pack_b && most > nth && b_panels * nr * K * s.elem_bytes <= kWholeMaxBytes;
+  const bool dynamic = nth > 1 && (p.split_n ? !p.pack_a : p.b_whole);
+  p.tasks = dynamic ? std::max<int64_t>(nth, most) : nth;
+  return p;
+}
+
+GemmTask GemmPlan::task(int64_t t) const {
+  using detail::ceil_div;
+  const int64_t M = shape.m, N = shape.n;
+  const int mr = blocking.mr, nr = blocking.nr;
+  // Task t's share of `len`, on `unit` boundaries so only the last share has a partial tile.
+  const auto bound = [&](int64_t len, int unit, int64_t i) {
+    return i == tasks ? len : std::min(len, (len * i / tasks + unit / 2) / unit * unit);
+  };
+  GemmTask task{.m0 = split_n ? 0 : bound(M, mr, t),
+                .m1 = split_n ? M : bound(M, mr, t + 1),
+                .n0 = split_n ? bound(N, nr, t) : 0,
+                .n1 = split_n ? bound(N, nr, t + 1) : N};
+  if (task.empty()) return task;
+  // Equal blocks rather than full blocks plus a sliver.
+  const int64_t n_len = task.n1 - task.n0, m_len = task.m1 - task.m0;
+  task.nc = detail::round_up(ceil_div(n_len, ceil_div(n_len, blocking.nc)), nr);
+  task.mc = detail::round_up(ceil_div(m_len, ceil_div(m_len, blocking.mc)), mr);
+  return task;
+}
+
+std::string to_string(const GemmPlan& p) {
+  const GemmShape& s = p.shape;
+  const auto yes = [](bool b) { return b ? "yes" : "no"; };
+  char line[320];
+  std::snprintf(line, sizeof line,
+                "gemm plan: %lldx%lldx%lld %c%c %s, %dx%d tiles, kc %lld, %d threads, %lld %s tasks, "
+                "pack A %s%s, pack B %s%s",
+                static_cast<long long>(s.m), static_cast<long long>(s.n), static_cast<long long>(s.k),
+                s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', s.elem_bytes == 8 ? "f64" : "f32", p.blocking.mr,
+                p.blocking.nr, static_cast<long long>(p.kc), p.threads, static_cast<long long>(p.tasks),
+                p.split_n ? "column" : "row", yes(p.pack_a), p.a_whole ? " (whole, shared)" : "", yes(p.pack_b),
+                p.b_whole ? " (whole, shared)" : "");
+  return line;
+}
 
 const char* gemm_isa() {
   switch (detail::active_isa()) {

@@ -20,6 +20,11 @@ struct ImageSet {
     std::vector<uint8_t> labels;
 };
 
+// Every Fashion-MNIST image is kFashionMnistSide x kFashionMnistSide grayscale, of one of ten classes.
+inline constexpr int64_t kFashionMnistSide = 28;
+inline constexpr int64_t kFashionMnistPixels = kFashionMnistSide * kFashionMnistSide;
+inline constexpr int kFashionMnistClasses = 10;
+
 enum class Split { Train, Test };
 
 // Reads a 3-D IDX file of images and a 1-D IDX file of labels (each raw or gzipped) and checks
@@ -43,6 +48,6 @@ std::string find_fashion_mnist(const std::string& cli_dir = {},
 
 // Class names indexed by label: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt,
 // Sneaker, Bag, Ankle boot.
-const std::array<std::string_view, 10>& fashion_mnist_classes();
+const std::array<std::string_view, kFashionMnistClasses>& fashion_mnist_classes();
 
 }  // namespace minigrad::data

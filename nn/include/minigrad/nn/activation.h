@@ -2,6 +2,10 @@
 // Parameter-free layers: elementwise activations, softmax over an axis, Flatten, Identity.
 #include <minigrad/nn/module.h>
 
+#include <memory>
+#include <string_view>
+#include <vector>
+
 namespace minigrad::nn {
 
 // Base of the layers that keep their input's shape.
@@ -90,5 +94,11 @@ class Unflatten : public Module {
   int64_t axis;
   Shape sizes;
 };
+
+// The elementwise activations by the names configs and command lines give them: relu,
+// leaky_relu (slope 0.01), tanh, sigmoid, gelu.
+std::vector<std::string_view> activation_names();
+// A new module of the activation called `name`; null when no activation has that name.
+std::shared_ptr<Module> make_activation(std::string_view name);
 
 }  // namespace minigrad::nn

@@ -21,18 +21,17 @@
 
 namespace minigrad::nn {
 
-using TensorMap = std::map<std::string, Tensor>;
 using Metadata = std::map<std::string, std::string>;
 
 inline constexpr uint32_t kCheckpointVersion = 1;
 
 struct Checkpoint {
-  TensorMap tensors;
+  StateDict tensors;
   Metadata metadata;
 };
 
 // Any dtype and rank (0-d scalars included); tensors are saved by value, detached.
-void save_tensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata = {});
+void save_tensors(const std::string& path, const StateDict& tensors, const Metadata& metadata = {});
 Checkpoint load_tensors(const std::string& path);
 
 // A module's state_dict, with {"format": "minigrad.module", "kind": module.kind()} as metadata.

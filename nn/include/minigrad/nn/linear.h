@@ -17,8 +17,11 @@ class Linear : public Module {
   Linear(int64_t in_features, int64_t out_features, LinearOptions options = {});
 
   Tensor forward(const Tensor& input) override;
-  // activation(forward(input)) as one fused op (Sequential uses it for Linear followed by ReLU).
+  // activation(forward(input)) as one fused op.
   Tensor forward(const Tensor& input, Activation activation);
+  // A ReLU next: forward(input, Activation::ReLU).
+  bool fuses(const Module& next) const override;
+  Tensor forward_fused(const Tensor& input, Module& next) override;
   std::string kind() const override;
   std::optional<Shape> output_shape(const std::optional<Shape>& input) const override;
 

@@ -35,9 +35,6 @@
 
 namespace minigrad::nn {
 
-// Parameters and persistent buffers by dotted name ("0.weight", "bn.running_mean"). Sorted by
-// name; saved and loaded by name.
-using StateDict = std::map<std::string, Tensor>;
 // Tensors with their names, in an order that matters (registration order for parameters).
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
@@ -77,8 +74,14 @@ class Module {
   virtual Tensor forward(const Tensor& input);
   // Calls forward; a minigrad::Error from inside becomes a ModuleError naming this module.
   Tensor operator()(const Tensor& input);
+  // Sequential's fusion step: when fuses(next), Sequential runs this module and the `next` after
+  // it as one call of forward_fused, which computes next(forward(input)) as a single op (Linear
+  // puts a following ReLU into its GEMM: one pass less over the activations each way). No module
+  // fuses by default.
+  virtual bool fuses(const Module& next) const;
+  virtual Tensor forward_fused(const Tensor& input, Module& next);
   // Returns run() with operator()'s error naming: for a module's own typed forward, and for a
-  // container that calls a child other than through forward (Sequential fusing Linear and ReLU).
+  // container that calls a child other than through forward (Sequential's forward_fused).
   template <typename F>
   std::invoke_result_t<F> call(F&& run) {
     try {

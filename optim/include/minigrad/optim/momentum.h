@@ -1,6 +1,8 @@
 #pragma once
-// Classical momentum, as textbooks write it:
-//   v = momentum * v - lr * g
+// Classical momentum, as textbooks write it, with weight decay as in torch.optim.SGD (added to
+// the gradient):
+//   d = g + weight_decay * w
+//   v = momentum * v - lr * d
 //   w += v
 //
 // Relation to SGD(momentum, dampening = 0): SGD keeps its buffer in gradient units and applies lr
@@ -15,6 +17,7 @@ namespace minigrad::optim {
 struct MomentumOptions {
   double lr = 0.01;
   double momentum = 0.9;
+  double weight_decay = 0.0;
 };
 
 class Momentum final : public OptimizerWith<MomentumOptions> {

@@ -64,12 +64,12 @@ class Optimizer {
   // A copy of the optimizer's state: per group, "lr" and the other hyper-parameters (float64 of
   // shape (groups,)) and "group_sizes" (int64, (groups,)); for each parameter i that has stepped,
   // "param.<i>.step" (0-d int64) and its buffers "param.<i>.<buffer>" (e.g. "param.3.exp_avg").
-  std::map<std::string, Tensor> state_dict() const;
+  StateDict state_dict() const;
   // Replaces hyper-parameters and state with copies of `state`'s. Every key, shape and dtype is
   // checked before anything changes; an error names the key (and both shapes or dtypes). Reads
   // the single-group format written before groups existed too (0-d hyper-parameters and
   // "num_params").
-  void load_state_dict(const std::map<std::string, Tensor>& state);
+  void load_state_dict(const StateDict& state);
 
  protected:
   static constexpr std::size_t kMaxBuffers = 3;

@@ -27,8 +27,8 @@ class LRScheduler {
   // "last_epoch" (0-d int64) and "base_lrs" (float64, one per group); the options are the
   // constructor's. Loading sets the optimizer's lrs to the loaded epoch's, so a resumed schedule
   // continues exactly whether the optimizer's own state is loaded before or after.
-  std::map<std::string, Tensor> state_dict() const;
-  void load_state_dict(const std::map<std::string, Tensor>& state);
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
 
  protected:
   explicit LRScheduler(std::string name, Optimizer& optimizer);
