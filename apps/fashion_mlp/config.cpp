@@ -227,7 +227,7 @@ void validate(const TrainConfig& c) {
   fraction("dropout", c.dropout, false);
   fraction("input_dropout", c.input_dropout, false);
   // A hidden layer this wide is too large on its first layer's weights alone, and too wide to plan.
-  const auto too_wide = [](int64_t h) { return h > kMaxParameters / 784; };
+  const auto too_wide = [](int64_t h) { return h > kMaxParameters / kImagePixels; };
   if ((c.arch.empty() && std::any_of(c.hidden.begin(), c.hidden.end(), too_wide)) ||
       parameter_count(c) > kMaxParameters)  // plans the layers: a bad arch entry throws here
     throw UsageError(c.arch.empty() ? fmt::format("hidden {} makes a model of more than {} parameters",
