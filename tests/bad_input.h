@@ -59,7 +59,8 @@ struct Variant {
 // Every proper prefix of `good` (lengths 0 .. size-1): truncated headers and payloads.
 inline std::vector<Variant> truncations(const Bytes& good) {
   std::vector<Variant> out;
-  for (size_t n = 0; n < good.size(); ++n) out.push_back({"truncated to " + std::to_string(n) + " bytes", good.substr(0, n)});
+  for (size_t n = 0; n < good.size(); ++n)
+    out.push_back({"truncated to " + std::to_string(n) + " bytes", good.substr(0, n)});
   return out;
 }
 
@@ -81,8 +82,10 @@ struct Outcome {
 };
 
 inline const char* kind_name(Outcome::Kind k) {
-  static const char* names[] = {"returned", "threw the expected error", "ran out of memory (allocated more than the "
-                                "input justifies)", "threw an unexpected exception type", "crashed"};
+  static const char* names[] = {"returned", "threw the expected error",
+                                "ran out of memory (allocated more than the "
+                                "input justifies)",
+                                "threw an unexpected exception type", "crashed"};
   return names[k];
 }
 

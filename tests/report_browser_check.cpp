@@ -35,13 +35,17 @@ int main(int argc, char** argv) {
   bool expect_error = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--expect-console-error") expect_error = true;
-    else if (arg == "--chromium" && i + 1 < argc) chromium = argv[++i];
-    else page = arg;
+    if (arg == "--expect-console-error")
+      expect_error = true;
+    else if (arg == "--chromium" && i + 1 < argc)
+      chromium = argv[++i];
+    else
+      page = arg;
   }
   if (page.empty()) return fail("usage: report_browser_check PAGE.html [--chromium PATH] [--expect-console-error]");
   if (!fs::exists(page)) return fail(fmt::format("{}: no such page", page));
-  if (!fs::exists(chromium)) return fail(fmt::format("{} not found: install it with `apt-get install chromium`", chromium));
+  if (!fs::exists(chromium))
+    return fail(fmt::format("{} not found: install it with `apt-get install chromium`", chromium));
 
   char dir_template[] = "/tmp/report_browser_XXXXXX";
   if (!mkdtemp(dir_template)) return fail("cannot create a temporary directory");
@@ -62,7 +66,8 @@ int main(int argc, char** argv) {
     if (line.find(":CONSOLE") != std::string::npos) console.push_back(line);
 
   int w = 0, h = 0, channels = 0;
-  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(shot.string().c_str(), &w, &h, &channels, 3), stbi_image_free);
+  std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(shot.string().c_str(), &w, &h, &channels, 3),
+                                                         stbi_image_free);
   if (!pixels) {
     std::ifstream again(log);
     const std::string text{std::istreambuf_iterator<char>(again), {}};
@@ -79,7 +84,8 @@ int main(int argc, char** argv) {
   fmt::print("{}: {}x{} screenshot, {:.2f}% inked, {:.2f}% colourful, {} console message(s)\n", page, w, h,
              100.0 * inked / (w * h), 100.0 * colourful / (w * h), console.size());
   for (const std::string& line : console) fmt::print("  {}\n", line);
-  if (w != kWidth || h != kHeight) return fail(fmt::format("screenshot is {}x{}, expected {}x{}", w, h, kWidth, kHeight));
+  if (w != kWidth || h != kHeight)
+    return fail(fmt::format("screenshot is {}x{}, expected {}x{}", w, h, kWidth, kHeight));
   if (inked < int64_t{w} * h / 200) return fail("the page is blank");
   if (expect_error) return console.empty() ? fail("expected a console error, none was logged") : 0;
   if (!console.empty()) return fail("the page logged to the console");

@@ -113,9 +113,7 @@ TEST_CASE("autograd: users define ops with record_op") {
       mg::NoGradGuard no_grad;
       out = x * x * x;
     }
-    return mg::record_op("cube", out, {x}, [x](const mg::Tensor& g) {
-      return mg::TensorList{g * x * x * 3.0};
-    });
+    return mg::record_op("cube", out, {x}, [x](const mg::Tensor& g) { return mg::TensorList{g * x * x * 3.0}; });
   };
   auto x = leaf({1.0, -2.0, 0.5});
   auto y = cube(x);
@@ -156,7 +154,7 @@ TEST_CASE("autograd: create_graph makes gradients differentiable") {
   CHECK(g.requires_grad());
   x.zero_grad();
   g.sum().backward();
-  CHECK(x.grad().to_vector<double>()[0] == Approx(3.0));   // 6x
+  CHECK(x.grad().to_vector<double>()[0] == Approx(3.0));  // 6x
   CHECK(x.grad().to_vector<double>()[1] == Approx(-9.0));
 }
 
@@ -188,7 +186,8 @@ TEST_CASE("io: read_file_limited reads regular files within the limit only; prin
   CHECK_THROWS_WITH(mg::read_file_limited("/dev/null", 10, "a test file"),
                     Contains("/dev/null: is a character device, not a regular file (expected a test file)"));
   CHECK_THROWS_WITH(mg::read_file_limited(dir, 10, "a test file"), Contains("is a directory, not a regular file"));
-  CHECK_THROWS_WITH(mg::read_file_limited(dir + "/none", 10, "a test file"), Contains("none: cannot open: No such file"));
+  CHECK_THROWS_WITH(mg::read_file_limited(dir + "/none", 10, "a test file"),
+                    Contains("none: cannot open: No such file"));
   std::filesystem::remove_all(dir);
 
   CHECK(mg::printable(std::string("a\0b\tc\nd\x1b", 8)) == "a\\x00b\\tc\\nd\\x1b");

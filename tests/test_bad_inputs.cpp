@@ -31,7 +31,7 @@ namespace {
 struct Case {
   std::string name;
   Bytes bytes;
-  std::string expect;       // a part of the message beyond the path; empty: any
+  std::string expect;         // a part of the message beyond the path; empty: any
   bool may_be_valid = false;  // the mutation may leave the file valid: then it must read as the good one
 };
 
@@ -52,7 +52,8 @@ size_t check_corpus(const TempDir& dir, const std::string& reader, const std::ve
     const Case& c = cases[i];
     const std::string path = dir / (reader + "-" + std::to_string(i));
     write_file(path, c.bytes);
-    const Outcome out = run_capped<Expected>([&] { return read(path); }, kBudget + 8 * static_cast<long long>(c.bytes.size()));
+    const Outcome out =
+        run_capped<Expected>([&] { return read(path); }, kBudget + 8 * static_cast<long long>(c.bytes.size()));
     INFO(reader << " case " << i << ": " << c.name << " -> " << kind_name(out.kind) << ": " << out.text.substr(0, 300));
     if (out.kind == Outcome::Returned && c.may_be_valid) {
       CHECK(out.text == good_digest);
@@ -129,7 +130,8 @@ TEST_CASE("bad input: IDX corpus", "[data][bad-input]") {
       {"float32 elements", idx_file({2}, Bytes(8, '\0'), 0x0D), "unsupported IDX element type 0x0D"},
       {"no dimensions", idx_file({}, ""), "header says 0 dimensions"},
       {"five dimensions", idx_file({1, 1, 1, 1, 1}, "x"), "header says 5 dimensions"},
-      {"dimensions overflow int64", idx_file({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, iota(100)), "more than a 64-bit size"},
+      {"dimensions overflow int64", idx_file({0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}, iota(100)),
+       "more than a 64-bit size"},
       {"2.8e14 bytes promised, 1000 given", huge_header, "payload has 1000 bytes, header says 65535x65535x65535"},
       {"2.8e14 bytes promised, gzipped", gzip(huge_header), "payload has 1000 bytes"},
       {"4 GB promised, 1 MB of gzipped zeros", gzip(idx_file({65536, 65536}, Bytes(1 << 20, '\0'))),
@@ -156,15 +158,17 @@ TEST_CASE("bad input: IDX image/label pairs that disagree", "[data][bad-input]")
       {"label 255", idx_file({3}, Bytes{1, 2, '\xff'}), "label at index 2 is 255"},
       {"2 labels for 3 images", idx_file({2}, Bytes{1, 2}), "has 2 labels"},
       {"4 labels for 3 images", idx_file({4}, Bytes{1, 2, 3, 4}), "has 4 labels"},
-      {"labels as a matrix", idx_file({3, 1}, Bytes{1, 2, 3}), "is an IDX file of 2 dimensions, expected a labels file"},
-      {"an images file as labels", idx_file({3, 2, 2}, iota(12)), "is an images file (3 dimensions: count x rows x cols), "
-                                                                 "expected a labels file (1 dimension: count)"},
+      {"labels as a matrix", idx_file({3, 1}, Bytes{1, 2, 3}),
+       "is an IDX file of 2 dimensions, expected a labels file"},
+      {"an images file as labels", idx_file({3, 2, 2}, iota(12)),
+       "is an images file (3 dimensions: count x rows x cols), "
+       "expected a labels file (1 dimension: count)"},
   };
   for (const auto& [name, bytes, expect] : labels) {
     INFO(name);
     write_file(dir / "labels", bytes);
-    const Outcome out = run_capped<md::DataError>(
-        [&] { return digest(md::load_idx_pair(dir / "images", dir / "labels")); }, kBudget);
+    const Outcome out =
+        run_capped<md::DataError>([&] { return digest(md::load_idx_pair(dir / "images", dir / "labels")); }, kBudget);
     REQUIRE(out.kind == Outcome::Threw);
     CHECK_THAT(out.text, Contains(dir / "labels") && Contains(expect));
   }
@@ -222,14 +226,17 @@ TEST_CASE("bad input: CSV corpus", "[data][bad-input]") {
     for (const int label : {10, 11, 255}) {
       std::vector<std::string> ls = lines;
       ls[line] = std::to_string(label) + ls[line].substr(1);
-      cases.push_back({"label " + std::to_string(label), join(ls), "label '" + std::to_string(label) + "' is out of range 0..9"});
+      cases.push_back(
+          {"label " + std::to_string(label), join(ls), "label '" + std::to_string(label) + "' is out of range 0..9"});
     }
     std::vector<std::string> ls = lines;
     ls[line] = ls[line].substr(0, ls[line].rfind(','));
-    cases.push_back({"a cell missing on line " + std::to_string(line + 1), join(ls), "the line has 4 columns, expected 5"});
+    cases.push_back(
+        {"a cell missing on line " + std::to_string(line + 1), join(ls), "the line has 4 columns, expected 5"});
     ls = lines;
     ls[line] += ",5";
-    cases.push_back({"a cell too many on line " + std::to_string(line + 1), join(ls), "the line has 6 columns, expected 5"});
+    cases.push_back(
+        {"a cell too many on line " + std::to_string(line + 1), join(ls), "the line has 6 columns, expected 5"});
     ls = lines;
     ls.insert(ls.begin() + static_cast<long>(line), "");
     cases.push_back({"a blank line before line " + std::to_string(line + 1), join(ls), "is blank"});
@@ -256,7 +263,8 @@ namespace {
 
 nn::Sequential small_mlp(int64_t in, int64_t hidden) {
   minigrad::Generator gen(5);
-  return nn::Sequential{nn::Linear(in, hidden, {.generator = &gen}), nn::ReLU(), nn::Linear(hidden, 2, {.generator = &gen})};
+  return nn::Sequential{nn::Linear(in, hidden, {.generator = &gen}), nn::ReLU(),
+                        nn::Linear(hidden, 2, {.generator = &gen})};
 }
 
 std::string digest(const nn::Checkpoint& ck) {
@@ -320,13 +328,15 @@ TEST_CASE("bad input: checkpoint corpus", "[nn][bad-input]") {
       {"dimension 2^62", put_at<int64_t>(one, dim0, int64_t{1} << 62), "records"},
       {"byte size disagrees with the shape", put_at<uint64_t>(one, byte_size, 20), "records 20 bytes"},
       {"byte size 2^63", put_at<uint64_t>(one, byte_size, uint64_t{1} << 63), "records"},
-      {"a tensor appears twice", [&] {
+      {"a tensor appears twice",
+       [&] {
          nn::save_tensors(dir / "two", {{"a", minigrad::ones({1})}, {"b", minigrad::ones({1})}});
          Bytes b = read_file(dir / "two");
          const size_t at = b.find(std::string("\x01\0\0\0b", 5));
          b[at + 4] = 'a';
          return reseal(b);
-       }(), "'a' appears twice"},
+       }(),
+       "'a' appears twice"},
   };
   cases.insert(cases.end(), named.begin(), named.end());
   size_t tried = check_corpus<minigrad::Error>(dir, "ckpt", cases, read, read(dir / "model"));
@@ -336,21 +346,32 @@ TEST_CASE("bad input: checkpoint corpus", "[nn][bad-input]") {
       {"another architecture", [](const std::string& p) { nn::save(small_mlp(3, 5), p); },
        "has shape (4, 3) in the model but (5, 3)"},
       {"another input size", [](const std::string& p) { nn::save(small_mlp(7, 4), p); }, "(4, 7)"},
-      {"fewer layers", [](const std::string& p) { nn::save(nn::Sequential{nn::Linear(3, 4)}, p); }, "missing keys [2.weight, 2.bias]"},
-      {"not a module", [](const std::string& p) { nn::save_tensors(p, {{"0.weight", minigrad::ones({4, 3})}}, {{"format", "optimizer"}}); },
+      {"fewer layers", [](const std::string& p) { nn::save(nn::Sequential{nn::Linear(3, 4)}, p); },
+       "missing keys [2.weight, 2.bias]"},
+      {"not a module",
+       [](const std::string& p) {
+         nn::save_tensors(p, {{"0.weight", minigrad::ones({4, 3})}}, {{"format", "optimizer"}});
+       },
        "holds 'optimizer'"},
-      {"int64 parameters", [](const std::string& p) {
+      {"int64 parameters",
+       [](const std::string& p) {
          auto state = small_mlp(3, 4).state_dict();
          state["0.bias"] = minigrad::zeros({4}, {.dtype = minigrad::kInt64});
          nn::save_tensors(p, state);
-       }, "dtype int64"},
+       },
+       "dtype int64"},
   };
   for (const auto& [name, write, expect] : foreign) {
     INFO(name);
     const std::string path = dir / ("foreign-" + std::to_string(tried++));
     write(path);
     auto target = small_mlp(3, 4);
-    const Outcome out = run_capped<minigrad::Error>([&] { nn::load(target, path); return std::string(); }, kBudget);
+    const Outcome out = run_capped<minigrad::Error>(
+        [&] {
+          nn::load(target, path);
+          return std::string();
+        },
+        kBudget);
     REQUIRE(out.kind == Outcome::Threw);
     CHECK_THAT(out.text, Contains(path) && Contains(expect));
   }
@@ -377,13 +398,23 @@ TEST_CASE("bad input: every reader refuses a FIFO, a device and a directory with
   for (const auto& [path, expect] : inputs) {
     for (const auto& [name, read] : data_readers) {
       INFO(name << "(" << path << ")");
-      const Outcome out = run_capped<md::DataError>([&] { read(path); return std::string(); }, kBudget);
+      const Outcome out = run_capped<md::DataError>(
+          [&] {
+            read(path);
+            return std::string();
+          },
+          kBudget);
       INFO(kind_name(out.kind) << ": " << out.text);
       REQUIRE(out.kind == Outcome::Threw);
       CHECK_THAT(out.text, Contains(path) && Contains(expect));
     }
     INFO("load_tensors(" << path << ")");
-    const Outcome out = run_capped<minigrad::Error>([&] { nn::load_tensors(path); return std::string(); }, kBudget);
+    const Outcome out = run_capped<minigrad::Error>(
+        [&] {
+          nn::load_tensors(path);
+          return std::string();
+        },
+        kBudget);
     INFO(kind_name(out.kind) << ": " << out.text);
     REQUIRE(out.kind == Outcome::Threw);
     CHECK_THAT(out.text, Contains(path) && Contains(expect));

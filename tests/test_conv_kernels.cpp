@@ -1,14 +1,14 @@
 // The convolution, pooling and batch-norm kernels against their reference loops at odd sizes,
 // strides, paddings, dilations and groups, and bit-identical results for 1, 2 and 3 threads.
-#include <catch2/catch.hpp>
 #include <minigrad/kernels/conv.h>
 #include <minigrad/kernels/pool.h>
 #include <minigrad/kernels/thread_pool.h>
+#include <catch2/catch.hpp>
 
 #include <array>
 #include <cmath>
-#include <cstring>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -40,30 +40,101 @@ std::string describe(const k::Conv2dShape& s) {
 
 const std::vector<k::Conv2dShape> kConvShapes = {
     {.batch = 2, .in_channels = 3, .in_h = 7, .in_w = 9, .out_channels = 5, .kernel_h = 3, .kernel_w = 3},
-    {.batch = 3, .in_channels = 4, .in_h = 8, .in_w = 7, .out_channels = 6, .kernel_h = 3, .kernel_w = 3,
-     .pad_h = 1, .pad_w = 1},
-    {.batch = 1, .in_channels = 2, .in_h = 11, .in_w = 10, .out_channels = 3, .kernel_h = 3, .kernel_w = 2,
-     .stride_h = 2, .stride_w = 3, .pad_h = 1, .pad_w = 2},
-    {.batch = 2, .in_channels = 3, .in_h = 9, .in_w = 9, .out_channels = 4, .kernel_h = 3, .kernel_w = 3,
-     .pad_h = 2, .pad_w = 1, .dilation_h = 2, .dilation_w = 3},
-    {.batch = 5, .in_channels = 6, .in_h = 6, .in_w = 5, .out_channels = 4, .kernel_h = 3, .kernel_w = 3,
-     .stride_h = 2, .stride_w = 1, .pad_h = 1, .pad_w = 1, .groups = 2},
-    {.batch = 3, .in_channels = 4, .in_h = 5, .in_w = 6, .out_channels = 4, .kernel_h = 3, .kernel_w = 3,
-     .pad_h = 1, .pad_w = 1, .groups = 4},  // depthwise
+    {.batch = 3,
+     .in_channels = 4,
+     .in_h = 8,
+     .in_w = 7,
+     .out_channels = 6,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .pad_h = 1,
+     .pad_w = 1},
+    {.batch = 1,
+     .in_channels = 2,
+     .in_h = 11,
+     .in_w = 10,
+     .out_channels = 3,
+     .kernel_h = 3,
+     .kernel_w = 2,
+     .stride_h = 2,
+     .stride_w = 3,
+     .pad_h = 1,
+     .pad_w = 2},
+    {.batch = 2,
+     .in_channels = 3,
+     .in_h = 9,
+     .in_w = 9,
+     .out_channels = 4,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .pad_h = 2,
+     .pad_w = 1,
+     .dilation_h = 2,
+     .dilation_w = 3},
+    {.batch = 5,
+     .in_channels = 6,
+     .in_h = 6,
+     .in_w = 5,
+     .out_channels = 4,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .stride_h = 2,
+     .stride_w = 1,
+     .pad_h = 1,
+     .pad_w = 1,
+     .groups = 2},
+    {.batch = 3,
+     .in_channels = 4,
+     .in_h = 5,
+     .in_w = 6,
+     .out_channels = 4,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .pad_h = 1,
+     .pad_w = 1,
+     .groups = 4},                                                                                          // depthwise
     {.batch = 4, .in_channels = 5, .in_h = 4, .in_w = 3, .out_channels = 7, .kernel_h = 1, .kernel_w = 1},  // direct
-    {.batch = 2, .in_channels = 4, .in_h = 5, .in_w = 5, .out_channels = 2, .kernel_h = 1, .kernel_w = 1,
-     .stride_h = 2, .stride_w = 2, .groups = 2},
-    {.batch = 2, .in_channels = 1, .in_h = 4, .in_w = 4, .out_channels = 2, .kernel_h = 5, .kernel_w = 5,
-     .pad_h = 2, .pad_w = 2},  // kernel wider than the image
-    {.batch = 3, .in_channels = 33, .in_h = 10, .in_w = 10, .out_channels = 35, .kernel_h = 3, .kernel_w = 3,
-     .pad_h = 1, .pad_w = 1},  // big enough for the GEMM's packed path
+    {.batch = 2,
+     .in_channels = 4,
+     .in_h = 5,
+     .in_w = 5,
+     .out_channels = 2,
+     .kernel_h = 1,
+     .kernel_w = 1,
+     .stride_h = 2,
+     .stride_w = 2,
+     .groups = 2},
+    {.batch = 2,
+     .in_channels = 1,
+     .in_h = 4,
+     .in_w = 4,
+     .out_channels = 2,
+     .kernel_h = 5,
+     .kernel_w = 5,
+     .pad_h = 2,
+     .pad_w = 2},  // kernel wider than the image
+    {.batch = 3,
+     .in_channels = 33,
+     .in_h = 10,
+     .in_w = 10,
+     .out_channels = 35,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .pad_h = 1,
+     .pad_w = 1},  // big enough for the GEMM's packed path
     // K = 432 deeper than a packed block, output columns in two blocks, a ragged last tile, and
     // three chunks of the weight gradient's images.
-    {.batch = 17, .in_channels = 48, .in_h = 15, .in_w = 13, .out_channels = 30, .kernel_h = 3, .kernel_w = 3,
-     .pad_h = 1, .pad_w = 1},
-    // Padding on one axis only, with channels enough for the input gradient as a convolution.
-    {.batch = 2, .in_channels = 17, .in_h = 6, .in_w = 7, .out_channels = 18, .kernel_h = 3, .kernel_w = 2,
+    {.batch = 17,
+     .in_channels = 48,
+     .in_h = 15,
+     .in_w = 13,
+     .out_channels = 30,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .pad_h = 1,
      .pad_w = 1},
+    // Padding on one axis only, with channels enough for the input gradient as a convolution.
+    {.batch = 2, .in_channels = 17, .in_h = 6, .in_w = 7, .out_channels = 18, .kernel_h = 3, .kernel_w = 2, .pad_w = 1},
 };
 
 struct ConvResult {
@@ -138,8 +209,7 @@ TEST_CASE("conv2d kernels give bit-identical results for 1, 2 and 3 threads", "[
 }
 
 TEST_CASE("conv2d kernels: an empty batch gives a zero weight gradient", "[conv_kernels]") {
-  k::Conv2dShape s{.batch = 0, .in_channels = 2, .in_h = 4, .in_w = 4, .out_channels = 3, .kernel_h = 3,
-                   .kernel_w = 3};
+  k::Conv2dShape s{.batch = 0, .in_channels = 2, .in_h = 4, .in_w = 4, .out_channels = 3, .kernel_h = 3, .kernel_w = 3};
   std::vector<float> w(3 * 2 * 9, 1.0f), dw(w.size(), 7.0f), ws(size_t(k::conv2d_workspace_size(s)) + 1);
   k::conv2d_backward_weight(s, nullptr, nullptr, dw.data(), ws.data());
   REQUIRE(dw == std::vector<float>(w.size(), 0.0f));
@@ -149,7 +219,14 @@ namespace {
 
 const std::vector<k::Pool2dShape> kPoolShapes = {
     {.planes = 3, .in_h = 7, .in_w = 9, .kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2},
-    {.planes = 2, .in_h = 8, .in_w = 7, .kernel_h = 3, .kernel_w = 3, .stride_h = 2, .stride_w = 2, .pad_h = 1,
+    {.planes = 2,
+     .in_h = 8,
+     .in_w = 7,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .stride_h = 2,
+     .stride_w = 2,
+     .pad_h = 1,
      .pad_w = 1},
     {.planes = 4, .in_h = 5, .in_w = 6, .kernel_h = 3, .kernel_w = 2, .stride_h = 1, .stride_w = 3, .pad_h = 1},
     {.planes = 1, .in_h = 1, .in_w = 1, .kernel_h = 1, .kernel_w = 1},
@@ -195,8 +272,15 @@ TEST_CASE("pooling kernels match the reference loops", "[conv_kernels]") {
 
 TEST_CASE("max_pool2d kernel: NaN wins, padding never does", "[conv_kernels]") {
   const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
-  k::Pool2dShape s{.planes = 1, .in_h = 2, .in_w = 2, .kernel_h = 2, .kernel_w = 2, .stride_h = 1, .stride_w = 1,
-                   .pad_h = 1, .pad_w = 1};
+  k::Pool2dShape s{.planes = 1,
+                   .in_h = 2,
+                   .in_w = 2,
+                   .kernel_h = 2,
+                   .kernel_w = 2,
+                   .stride_h = 1,
+                   .stride_w = 1,
+                   .pad_h = 1,
+                   .pad_w = 1};
   const std::vector<double> x = {-inf, nan, 5.0, -inf};
   std::vector<double> y(9);
   std::vector<int64_t> idx(9);
@@ -210,8 +294,8 @@ TEST_CASE("max_pool2d kernel: NaN wins, padding never does", "[conv_kernels]") {
 
   // The 2x2 stride-2 windows (their own loop): NaN, -inf and ties at every position of a window.
   const double values[] = {nan, -inf, 1.0, 2.0};
-  const k::Pool2dShape pairs{.planes = 1, .in_h = 16, .in_w = 32, .kernel_h = 2, .kernel_w = 2, .stride_h = 2,
-                             .stride_w = 2};
+  const k::Pool2dShape pairs{
+      .planes = 1, .in_h = 16, .in_w = 32, .kernel_h = 2, .kernel_w = 2, .stride_h = 2, .stride_w = 2};
   std::vector<double> xs(16 * 32), ys(8 * 16), ys_ref(ys.size());
   for (size_t i = 0; i < xs.size(); ++i) xs[i] = values[(i * 7 + i / 32 * 3) % 4];
   std::vector<int64_t> is(ys.size()), is_ref(ys.size());
@@ -222,7 +306,8 @@ TEST_CASE("max_pool2d kernel: NaN wins, padding never does", "[conv_kernels]") {
 }
 
 TEST_CASE("adaptive_avg_pool2d kernel matches the reference loop and its adjoint", "[conv_kernels]") {
-  for (auto [h, w, oh, ow] : std::vector<std::array<int64_t, 4>>{{7, 9, 3, 4}, {5, 5, 1, 1}, {4, 6, 4, 6}, {3, 2, 5, 7}}) {
+  for (auto [h, w, oh, ow] :
+       std::vector<std::array<int64_t, 4>>{{7, 9, 3, 4}, {5, 5, 1, 1}, {4, 6, 4, 6}, {3, 2, 5, 7}}) {
     const k::Pool2dShape s{.planes = 3, .in_h = h, .in_w = w};
     const auto x = random_values<double>(3 * h * w, 8);
     std::vector<double> y(static_cast<size_t>(3 * oh * ow)), y_ref(y.size());

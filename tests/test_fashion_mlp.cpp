@@ -26,8 +26,10 @@ TEST_CASE("fashion_mlp: config round-trips through TOML and rejects bad files") 
   CHECK(back.lr == 3e-4);
   CHECK(back.activation == "tanh");
 
-  CHECK_THROWS_WITH(fashion::from_toml("lrr = 0.1", "cfg.toml"), Contains("cfg.toml:1") && Contains("unknown key 'lrr'"));
-  CHECK_THROWS_WITH(fashion::from_toml("\nlr = \"fast\"", "cfg.toml"), Contains("cfg.toml:2") && Contains("'lr' must be a number"));
+  CHECK_THROWS_WITH(fashion::from_toml("lrr = 0.1", "cfg.toml"),
+                    Contains("cfg.toml:1") && Contains("unknown key 'lrr'"));
+  CHECK_THROWS_WITH(fashion::from_toml("\nlr = \"fast\"", "cfg.toml"),
+                    Contains("cfg.toml:2") && Contains("'lr' must be a number"));
   CHECK_THROWS_WITH(fashion::from_toml("hidden = [1.5]", "cfg.toml"), Contains("list of integers"));
   CHECK_THROWS_WITH(fashion::from_toml("lr = ", "cfg.toml"), Contains("cfg.toml:1"));
 
@@ -135,7 +137,8 @@ TEST_CASE("fashion_mlp: --overfit-batch drives the loss of one batch to ~0, repr
   c.dropout = 0.0;
   c.label_smoothing = 0.0;
   const fashion::Splits splits = fashion::load_splits(c);
-  const fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .write_files = false, .overfit_batch = true};
+  const fashion::TrainOptions options{
+      .quiet = true, .evaluate_test = false, .write_files = false, .overfit_batch = true};
   const fashion::TrainResult first = fashion::train(c, splits, options);
   CHECK(first.history.back().train_loss < 0.01);
   CHECK(first.history.back().val_accuracy == 1.0);
@@ -163,8 +166,8 @@ TEST_CASE("fashion_mlp: arch entries build the model they count, recipes include
   // An MLP config is the arch it stands for: the same layers under the same names as ever.
   c.hidden = {32, 16};
   c.input_dropout = 0.1;
-  CHECK(fashion::mlp_arch(c) ==
-        std::vector<std::string>{"dropout 0.1", "linear 32", "relu", "dropout 0.2", "linear 16", "relu", "dropout 0.2"});
+  CHECK(fashion::mlp_arch(c) == std::vector<std::string>{"dropout 0.1", "linear 32", "relu", "dropout 0.2", "linear 16",
+                                                         "relu", "dropout 0.2"});
   std::vector<std::string> names;
   for (const auto& [name, t] : fashion::build_model(c)->named_parameters()) names.push_back(name);
   CHECK(names == std::vector<std::string>{"1.weight", "1.bias", "4.weight", "4.bias", "7.weight", "7.bias"});
@@ -184,8 +187,8 @@ TEST_CASE("fashion_mlp: arch entries build the model they count, recipes include
 
 TEST_CASE("fashion_mlp: a small CNN trains on real images, reloads for eval and draws its filters", "[e2e]") {
   fashion::TrainConfig c;
-  c.arch = {"conv 8 3 pad 1", "bn", "relu", "maxpool 2", "conv 16 3 pad 1", "bn", "relu", "maxpool 2",
-            "flatten", "linear 32", "relu", "dropout 0.2"};
+  c.arch = {"conv 8 3 pad 1", "bn",      "relu",      "maxpool 2", "conv 16 3 pad 1", "bn", "relu",
+            "maxpool 2",      "flatten", "linear 32", "relu",      "dropout 0.2"};
   c.train_limit = 600;
   c.test_limit = 200;
   c.epochs = 1;

@@ -46,9 +46,15 @@ std::string error_of(const std::string& path, const std::function<std::string()>
 
 // A value of the wrong type for every kind of field.
 std::vector<std::string> wrong_values(const fashion::TrainConfig&, const bool&) { return {"1", "\"yes\"", "[true]"}; }
-std::vector<std::string> wrong_values(const fashion::TrainConfig&, const int64_t&) { return {"1.5", "\"3\"", "true", "[1]"}; }
-std::vector<std::string> wrong_values(const fashion::TrainConfig&, const double&) { return {"\"0.1\"", "true", "[0.1]"}; }
-std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::string&) { return {"1", "true", "[\"a\"]"}; }
+std::vector<std::string> wrong_values(const fashion::TrainConfig&, const int64_t&) {
+  return {"1.5", "\"3\"", "true", "[1]"};
+}
+std::vector<std::string> wrong_values(const fashion::TrainConfig&, const double&) {
+  return {"\"0.1\"", "true", "[0.1]"};
+}
+std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::string&) {
+  return {"1", "true", "[\"a\"]"};
+}
 std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::vector<int64_t>&) {
   return {"512", "\"512,256\"", "[512, 2.5]", "[\"a\"]", "[[1]]"};
 }
@@ -128,7 +134,8 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
       {"augment_erase = 1.5", "augment_erase 1.5"},
       {"arch = [\"conv 8 3\", \"conv 8 x\"]", "arch[1] 'conv 8 x': the kernel size 'x' is not an integer"},
       {"arch = [\"conv 8 3\", \"swish\"]", "arch[1] 'swish': unknown layer"},
-      {"arch = [\"conv 8 3 pad 1\", \"linear 10\"]", "arch[1] 'linear 10': needs flat features: put 'flatten' or 'gap' before it"},
+      {"arch = [\"conv 8 3 pad 1\", \"linear 10\"]",
+       "arch[1] 'linear 10': needs flat features: put 'flatten' or 'gap' before it"},
       {"arch = [\"linear 10\", \"conv 8 3\"]", "arch[1] 'conv 8 3': needs an image, and its input is 10 flat features"},
       {"arch = [\"maxpool 2\", \"maxpool 2\", \"maxpool 2\", \"maxpool 2\", \"maxpool 2\"]",
        "arch[4] 'maxpool 2': a 2x2 window does not fit its 1x1x1 input"},
@@ -138,7 +145,8 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
       {"arch = [\"\"]", "arch[0] '': is empty"},
       {"arch = [\"linear 100000\", \"linear 100000\"]", "arch makes a model of more than 1073741824 parameters"},
       {"arch = [\"conv 596621554583428546 3 pad 1\", \"maxpool 2\"]",
-       "arch[0] 'conv 596621554583428546 3 pad 1': the number of output channels 596621554583428546 is larger than 16777216"},
+       "arch[0] 'conv 596621554583428546 3 pad 1': the number of output channels 596621554583428546 is larger than "
+       "16777216"},
       // Every number at its bound: the feature count saturates instead of overflowing.
       {"arch = [\"conv 16777216 1 pad 16777216\"]", "arch makes a model of more than 1073741824 parameters"},
   };
@@ -147,18 +155,20 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
     ++tried;
   }
   write_file(dir / "huge.toml", "# " + Bytes(fashion::kMaxConfigBytes, 'x') + "\nlr = 0.1\n");
-  CHECK_THAT(error_of(dir / "huge.toml", [&] {
-               fashion::TrainConfig c;
-               fashion::load_config_file(dir / "huge.toml", c);
-               return std::string();
-             }),
+  CHECK_THAT(error_of(dir / "huge.toml",
+                      [&] {
+                        fashion::TrainConfig c;
+                        fashion::load_config_file(dir / "huge.toml", c);
+                        return std::string();
+                      }),
              Contains("bytes is larger than a TOML config file can be (at most 1048576 bytes)"));
   ++tried;
-  CHECK_THAT(error_of(dir / "missing.toml", [&] {
-               fashion::TrainConfig c;
-               fashion::load_config_file(dir / "missing.toml", c);
-               return std::string();
-             }),
+  CHECK_THAT(error_of(dir / "missing.toml",
+                      [&] {
+                        fashion::TrainConfig c;
+                        fashion::load_config_file(dir / "missing.toml", c);
+                        return std::string();
+                      }),
              Contains("config file not found"));
   ++tried;
   CHECK(tried > 130);
@@ -250,7 +260,8 @@ TEST_CASE("bad input: image corpus for predict", "[fashion][bad-input]") {
       {"trailing bytes", p5 + "extra"},
       {"no whitespace after maxval", "P5 6 5 255" + Bytes(30, '\0')},
       {"a truncated PNG", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x00"s},
-      {"a PNG header of 100000 x 100000", "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x00\0\0\0\0\0\0\0"s},
+      {"a PNG header of 100000 x 100000",
+       "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x00\0\0\0\0\0\0\0"s},
       {"a JPEG start only", "\xff\xd8\xff\xe0"s},
       {"a BMP header only", "BM\x36\0\0\0\0\0\0\0\x36\0\0\0\x28\0\0\0"s},
   };
@@ -260,7 +271,8 @@ TEST_CASE("bad input: image corpus for predict", "[fashion][bad-input]") {
     const std::string path = dir / ("image-" + std::to_string(tried++));
     write_file(path, v.bytes);
     INFO(v.name);
-    error_of(path, [&] { return image_digest(path); }, kBudget + 8 * static_cast<long long>(v.bytes.size()));
+    error_of(
+        path, [&] { return image_digest(path); }, kBudget + 8 * static_cast<long long>(v.bytes.size()));
   }
   const std::vector<std::pair<std::string, std::string>> specific = {
       {pgm("P5", 100000, 100000, 255, Bytes(30, '\0')), "larger than the 67108864 pixels"},
@@ -288,9 +300,12 @@ void write_checkpoint(const std::string& path, fashion::TrainConfig config, mini
   auto model = fashion::build_model(config);
   auto state = model->state_dict();
   for (auto& [k, v] : edit) state[k] = v;
-  minigrad::nn::Metadata meta = {{"format", "fashion_mlp"},        {"config", fashion::to_toml(config)},
-                                 {"standardization_mean", "0.25"}, {"standardization_std", "0.5"},
-                                 {"epoch", "1"},                   {"val_accuracy", "0.5"}};
+  minigrad::nn::Metadata meta = {{"format", "fashion_mlp"},
+                                 {"config", fashion::to_toml(config)},
+                                 {"standardization_mean", "0.25"},
+                                 {"standardization_std", "0.5"},
+                                 {"epoch", "1"},
+                                 {"val_accuracy", "0.5"}};
   for (auto& [k, v] : meta_edit) meta[k] = v;
   minigrad::nn::save_tensors(path, state, meta);
 }
@@ -312,36 +327,56 @@ TEST_CASE("bad input: fashion_mlp checkpoints", "[fashion][bad-input]") {
   huge.hidden = {30000, 30000};
   const std::string huge_toml = fashion::to_toml(huge);
   const std::vector<std::tuple<std::string, std::function<void(const std::string&)>, std::string>> cases = {
-      {"another architecture (config and tensors agree)",
-       [&](const std::string& p) { write_checkpoint(p, other); }, ""},  // valid: loads as hidden 9
+      {"another architecture (config and tensors agree)", [&](const std::string& p) { write_checkpoint(p, other); },
+       ""},  // valid: loads as hidden 9
       {"tensors of another architecture",
        [&](const std::string& p) { write_checkpoint(p, small, fashion::build_model(other)->state_dict()); },
        "describes a model of"},
       {"a tensor of another shape, same size",
-       [&](const std::string& p) { write_checkpoint(p, small, {{"0.bias", minigrad::zeros({2, 4})}}); },
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {{"0.bias", minigrad::zeros({2, 4})}});
+       },
        "'0.bias' has shape (8,) in the model but (2, 4)"},
       {"a config naming a 900M-parameter model",
-       [&](const std::string& p) { write_checkpoint(p, small, {}, {{"config", huge_toml}}); },
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"config", huge_toml}});
+       },
        "describes a model of 923880010 parameters"},
       {"a config with an unknown key",
-       [&](const std::string& p) { write_checkpoint(p, small, {}, {{"config", "hidden = [8]\nspeed = 3\n"}}); },
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"config", "hidden = [8]\nspeed = 3\n"}});
+       },
        "unknown key 'speed'"},
-      {"a config with a wrong type", [&](const std::string& p) { write_checkpoint(p, small, {}, {{"config", "hidden = 8\n"}}); },
+      {"a config with a wrong type",
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"config", "hidden = 8\n"}});
+       },
        "'hidden' must be a list of integers"},
       {"a config with an invalid value",
-       [&](const std::string& p) { write_checkpoint(p, small, {}, {{"config", "hidden = [8]\nlr = -1\n"}}); },
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"config", "hidden = [8]\nlr = -1\n"}});
+       },
        "lr -1 must be in (0, 1e+100]"},
       {"a standardization that is not a number",
-       [&](const std::string& p) { write_checkpoint(p, small, {}, {{"standardization_std", "wide"}}); },
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"standardization_std", "wide"}});
+       },
        "'standardization_std' is 'wide'"},
       {"an infinite standardization",
-       [&](const std::string& p) { write_checkpoint(p, small, {}, {{"standardization_mean", "inf"}}); },
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"standardization_mean", "inf"}});
+       },
        "'standardization_mean' is 'inf'"},
-      {"another format", [&](const std::string& p) { write_checkpoint(p, small, {}, {{"format", "minigrad.module"}}); },
+      {"another format",
+       [&](const std::string& p) {
+         write_checkpoint(p, small, {}, {{"format", "minigrad.module"}});
+       },
        "format 'minigrad.module'"},
-      {"no config", [&](const std::string& p) {
+      {"no config",
+       [&](const std::string& p) {
          minigrad::nn::save_tensors(p, fashion::build_model(small)->state_dict(), {{"format", "fashion_mlp"}});
-       }, "no 'config'"},
+       },
+       "no 'config'"},
       {"a module checkpoint", [&](const std::string& p) { minigrad::nn::save(*fashion::build_model(small), p); },
        "format 'minigrad.module' is not a fashion_mlp checkpoint"},
   };
@@ -354,7 +389,12 @@ TEST_CASE("bad input: fashion_mlp checkpoints", "[fashion][bad-input]") {
       CHECK(fashion::load_checkpoint(path).config.hidden == other.hidden);
       continue;
     }
-    CHECK_THAT(error_of(path, [&] { fashion::load_checkpoint(path); return std::string(); }), Contains(expect));
+    CHECK_THAT(error_of(path,
+                        [&] {
+                          fashion::load_checkpoint(path);
+                          return std::string();
+                        }),
+               Contains(expect));
   }
   // A flipped byte anywhere in a real checkpoint: the CRC (or the magic, version or size) refuses it.
   const Bytes good = read_file(dir / "good.ckpt");
@@ -365,7 +405,10 @@ TEST_CASE("bad input: fashion_mlp checkpoints", "[fashion][bad-input]") {
     const std::string path = dir / "flipped.ckpt";
     write_file(path, b);
     INFO("byte " << i);
-    error_of(path, [&] { fashion::load_checkpoint(path); return std::string(); });
+    error_of(path, [&] {
+      fashion::load_checkpoint(path);
+      return std::string();
+    });
     ++tried;
   }
   CHECK(tried > 200);
@@ -443,7 +486,8 @@ TEST_CASE("bad input: every command-line flag", "[fashion][bad-input][cli]") {
       {{"--warmup-epochs", "-5"}, "warmup_epochs -5 must be >= 0"},
       {{"--train-limit", "-5"}, "train_limit -5 must be >= 0"},
       {{"--test-limit", "-1"}, "test_limit -1 must be >= 0"},
-      {{"--train-limit", "1", "--val-fraction", "0.6"}, "train_limit 1 with val_fraction 0.6 leaves no training images (1 held out"},
+      {{"--train-limit", "1", "--val-fraction", "0.6"},
+       "train_limit 1 with val_fraction 0.6 leaves no training images (1 held out"},
       {{"--init-scale", "inf"}, "init_scale inf must be a finite number > 0"},
       {{"--l2", "inf"}, "l2 inf must be a finite number >= 0"},
       {{"--activation", "re\x01lu\x1b[31m"}, "activation 're\\x01lu\\x1b[31m' must be one of"},
@@ -550,13 +594,15 @@ TEST_CASE("predict on files: a truncated image is refused, a P2 image is classif
   CHECK_THAT(ok.out, Contains(dir / "item.pgm" + ":") && Contains("%"));
   const CliResult cut = run_cli({"predict", dir / "model.ckpt", dir / "item.pgm", dir / "cut.pgm"}, dir);
   CHECK(cut.status == 1);
-  CHECK_THAT(cut.err, Contains(dir / "cut.pgm") && Contains("truncated: a 28x28 gray raster needs exactly 784 bytes, 700"));
+  CHECK_THAT(cut.err,
+             Contains(dir / "cut.pgm") && Contains("truncated: a 28x28 gray raster needs exactly 784 bytes, 700"));
 }
 
 TEST_CASE("train warns when the first loss is far from ln(10)", "[fashion][cli][e2e]") {
   TempDir dir;
-  const std::vector<std::string> common = {"train", "--epochs", "1", "--train-limit", "600", "--test-limit", "100",
-                                           "--hidden", "32", "--batch-size", "100", "--threads", "1"};
+  const std::vector<std::string> common = {"train", "--epochs", "1",  "--train-limit", "600", "--test-limit",
+                                           "100",   "--hidden", "32", "--batch-size",  "100", "--threads",
+                                           "1"};
   int runs = 0;
   auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = common;
@@ -575,7 +621,8 @@ TEST_CASE("train warns when the first loss is far from ln(10)", "[fashion][cli][
   CHECK_THAT(quiet.err, !Contains("warning: first loss"));
 }
 
-TEST_CASE("bad input: a FIFO or a device given to any reader or command is refused unread", "[fashion][bad-input][cli]") {
+TEST_CASE("bad input: a FIFO or a device given to any reader or command is refused unread",
+          "[fashion][bad-input][cli]") {
   TempDir dir;
   REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
   fashion::TrainConfig small;
@@ -585,10 +632,30 @@ TEST_CASE("bad input: a FIFO or a device given to any reader or command is refus
   for (const auto& [path, expect] : {std::pair{dir / "fifo", fifo}, std::pair{std::string("/dev/zero"), device}}) {
     INFO(path);
     fashion::TrainConfig config;
-    CHECK_THAT(error_of(path, [&] { fashion::load_config_file(path, config); return std::string(); }), Contains(expect));
-    CHECK_THAT(error_of(path, [&] { fashion::load_gray_image(path); return std::string(); }), Contains(expect));
-    CHECK_THAT(error_of(path, [&] { fashion::read_metrics_csv(path); return std::string(); }), Contains(expect));
-    CHECK_THAT(error_of(path, [&] { fashion::load_checkpoint(path); return std::string(); }), Contains(expect));
+    CHECK_THAT(error_of(path,
+                        [&] {
+                          fashion::load_config_file(path, config);
+                          return std::string();
+                        }),
+               Contains(expect));
+    CHECK_THAT(error_of(path,
+                        [&] {
+                          fashion::load_gray_image(path);
+                          return std::string();
+                        }),
+               Contains(expect));
+    CHECK_THAT(error_of(path,
+                        [&] {
+                          fashion::read_metrics_csv(path);
+                          return std::string();
+                        }),
+               Contains(expect));
+    CHECK_THAT(error_of(path,
+                        [&] {
+                          fashion::load_checkpoint(path);
+                          return std::string();
+                        }),
+               Contains(expect));
     // The commands, each with a timeout: a reader blocked on the FIFO fails the test (status 142).
     for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
              {"eval", path},
@@ -618,7 +685,8 @@ TEST_CASE("eval and predict --index need the test split only", "[fashion][cli][e
   fs::create_directories(dir / "test-only");
   for (const char* stem : {"t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
     for (const std::string suffix : {".gz", ""})
-      if (fs::exists(real + "/" + stem + suffix)) fs::create_symlink(real + "/" + stem + suffix, dir / "test-only/" + stem + suffix);
+      if (fs::exists(real + "/" + stem + suffix))
+        fs::create_symlink(real + "/" + stem + suffix, dir / "test-only/" + stem + suffix);
   fashion::TrainConfig small;
   small.hidden = {8};
   write_checkpoint(dir / "model.ckpt", small);

@@ -141,7 +141,8 @@ class Process {
   // One read from whichever pipe is ready; false at the end of both or at the deadline.
   bool read_some(std::chrono::steady_clock::time_point deadline) {
     while (fds_[0] >= 0 || fds_[1] >= 0) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) {
         FAIL_CHECK("fashion_mlp took too long; stdout so far:\n" << out << "\nstderr:\n" << err);
         return false;
@@ -181,10 +182,10 @@ int run(const std::vector<std::string>& args, std::string* err = nullptr, std::s
 // A small run that takes a few seconds: 675 steps per epoch, dropout and augmentation on, so
 // the shuffle, the masks and the shifts all have to resume where they were.
 std::vector<std::string> small_run(const std::string& out) {
-  return {"train",        "--train-limit", "12000", "--test-limit", "500",   "--hidden",        "32",
-          "--batch-size", "16",            "--epochs", "3",         "--dropout", "0.2",         "--augment-shift",
-          "1",            "--threads",     "1",     "--seed",       "7",     "--restore-best",  "false",
-          "--log-every",  "25",            "--out", out};
+  return {"train", "--train-limit", "12000", "--test-limit",   "500",   "--hidden",        "32", "--batch-size",
+          "16",    "--epochs",      "3",     "--dropout",      "0.2",   "--augment-shift", "1",  "--threads",
+          "1",     "--seed",        "7",     "--restore-best", "false", "--log-every",     "25", "--out",
+          out};
 }
 
 fashion::TrainConfig small_config() {
@@ -245,7 +246,8 @@ TEST_CASE("fashion_mlp: SIGINT and SIGTERM mid-epoch save the run; resumed, it e
   CHECK(metrics_without_seconds(straight + "/metrics.csv") == metrics_without_seconds(interrupted + "/metrics.csv"));
 }
 
-TEST_CASE("fashion_mlp: a stop request finishes the step; the resumed run keeps best weights and early-stopping state", "[e2e]") {
+TEST_CASE("fashion_mlp: a stop request finishes the step; the resumed run keeps best weights and early-stopping state",
+          "[e2e]") {
   TempDir dir;
   fashion::TrainConfig c = small_config();
   c.epochs = 3;
@@ -278,15 +280,18 @@ TEST_CASE("fashion_mlp: a stop request finishes the step; the resumed run keeps 
   fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
   check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
   check_same_tensors(dir.sub("straight/best.ckpt"), dir.sub("resumed/best.ckpt"));
-  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) == metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) ==
+        metrics_without_seconds(dir.sub("resumed/metrics.csv")));
 
   // Not a resume point: a model checkpoint in its place is refused by name.
   fs::copy_file(dir.sub("resumed/model.ckpt"), fashion::resume_path(c.out));
-  CHECK_THROWS_WITH(fashion::train(c, splits, {.quiet = true, .resume = true}),
-                    Contains("resume.ckpt: not a usable resume checkpoint: format is 'fashion_mlp', expected 'fashion_mlp.resume'"));
+  CHECK_THROWS_WITH(
+      fashion::train(c, splits, {.quiet = true, .resume = true}),
+      Contains("resume.ckpt: not a usable resume checkpoint: format is 'fashion_mlp', expected 'fashion_mlp.resume'"));
 }
 
-TEST_CASE("fashion_mlp: a NaN in a gradient stops the run naming epoch, batch and parameter; last good checkpoint kept", "[e2e]") {
+TEST_CASE("fashion_mlp: a NaN in a gradient stops the run naming epoch, batch and parameter; last good checkpoint kept",
+          "[e2e]") {
   TempDir dir;
   fashion::TrainConfig c = small_config();
   c.epochs = 2;
@@ -338,13 +343,16 @@ TEST_CASE("fashion_mlp: --on-nan skip drops the bad steps, counts them, and leav
   CHECK(std::isfinite(result.history[0].train_loss));
 }
 
-TEST_CASE("fashion_mlp: a huge learning rate ends the process with the epoch, batch and parameter that went bad", "[e2e]") {
+TEST_CASE("fashion_mlp: a huge learning rate ends the process with the epoch, batch and parameter that went bad",
+          "[e2e]") {
   TempDir dir;
   std::string err, out;
   CHECK(run({"train", "--train-limit", "2000", "--test-limit", "100", "--hidden", "16", "--epochs", "1", "--optimizer",
              "sgd", "--lr", "1e30", "--out", dir.sub("run")},
             &err, &out) == 3);
-  CHECK_THAT(err, Contains("fashion_mlp: training stopped at epoch 1, batch 2: loss is nan, first non-finite gradient: 0.weight"));
+  CHECK_THAT(
+      err,
+      Contains("fashion_mlp: training stopped at epoch 1, batch 2: loss is nan, first non-finite gradient: 0.weight"));
   CHECK_THAT(out, !Contains("test accuracy"));  // no epoch ended: no test numbers of a model that never trained
 
   // In a sweep the diverging point gets a line, not a row, and the others still run.
@@ -374,7 +382,8 @@ TEST_CASE("fashion_mlp: training with 1 and 2 threads gives the same weights bit
     models.push_back(c.out + "/model.ckpt");
   }
   check_same_tensors(models[0], models[1]);
-  CHECK(metrics_without_seconds(dir.sub("threads1/metrics.csv")) == metrics_without_seconds(dir.sub("threads2/metrics.csv")));
+  CHECK(metrics_without_seconds(dir.sub("threads1/metrics.csv")) ==
+        metrics_without_seconds(dir.sub("threads2/metrics.csv")));
 }
 
 TEST_CASE("fashion_mlp: a run directory that cannot take the run's files is refused before training", "[e2e]") {
@@ -394,9 +403,10 @@ TEST_CASE("fashion_mlp: a run directory that cannot take the run's files is refu
 namespace {
 
 // A run of a few seconds: 113 steps per epoch.
-std::vector<std::string> tiny_run(const std::string& out, const std::string& seed = "1", const std::string& epochs = "2") {
+std::vector<std::string> tiny_run(const std::string& out, const std::string& seed = "1",
+                                  const std::string& epochs = "2") {
   return {"train", "--train-limit", "2000", "--test-limit", "100", "--hidden", "16", "--batch-size", "16", "--epochs",
-          epochs, "--threads", "1", "--log-every", "5", "--seed", seed, "--out", out};
+          epochs,  "--threads",     "1",    "--log-every",  "5",   "--seed",   seed, "--out",        out};
 }
 
 // The pid of a process that has ended: nothing runs under it (until the pid is reused).
@@ -435,7 +445,8 @@ TEST_CASE("fashion_mlp: two trainings into one --out at once: one runs, the othe
   CHECK(read_text(out + "/model.ckpt") == before);
 }
 
-TEST_CASE("fashion_mlp: a run directory is locked, checked for an earlier run, and cleaned of dead writers' files", "[fashion]") {
+TEST_CASE("fashion_mlp: a run directory is locked, checked for an earlier run, and cleaned of dead writers' files",
+          "[fashion]") {
   TempDir dir;
   const std::string out = dir.sub("run");
   {
@@ -448,12 +459,14 @@ TEST_CASE("fashion_mlp: a run directory is locked, checked for an earlier run, a
   std::ofstream(out + "/config.toml") << "epochs = 2\n";
   CHECK_THROWS_WITH(fashion::RunDirectory(out, fashion::RunDirMode::New, 0),
                     Contains("holds a run stopped before its first resume point: continue it with `fashion_mlp train "
-                             "--resume " + out + "`"));
+                             "--resume " +
+                             out + "`"));
   std::ofstream(out + "/resume.ckpt") << "state";
   std::ofstream(out + "/best.ckpt") << "weights";
-  CHECK_THROWS_WITH(fashion::RunDirectory(out, fashion::RunDirMode::New, 0),
-                    Contains(out + " holds an interrupted run (resume.ckpt): continue it with `fashion_mlp train --resume " +
-                             out + "`, or pass --force"));
+  CHECK_THROWS_WITH(
+      fashion::RunDirectory(out, fashion::RunDirMode::New, 0),
+      Contains(out + " holds an interrupted run (resume.ckpt): continue it with `fashion_mlp train --resume " + out +
+               "`, or pass --force"));
   CHECK_NOTHROW(fashion::RunDirectory(out, fashion::RunDirMode::Resume, 0));
 
   // A writer SIGKILLed between creating its temporary and renaming it leaves <file>.tmp.<pid>.
@@ -472,7 +485,8 @@ TEST_CASE("fashion_mlp: a run directory is locked, checked for an earlier run, a
   for (const char* file : {"config.toml", "resume.ckpt", "best.ckpt"}) CHECK_FALSE(fs::exists(out + "/" + file));
 }
 
-TEST_CASE("fashion_mlp: a run killed before its first resume point is resumed from its config, ending bit-identical", "[e2e]") {
+TEST_CASE("fashion_mlp: a run killed before its first resume point is resumed from its config, ending bit-identical",
+          "[e2e]") {
   TempDir dir;
   const std::string straight = dir.sub("straight"), killed = dir.sub("killed");
   REQUIRE(run(tiny_run(straight, "1", "1")) == 0);
@@ -531,5 +545,6 @@ TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm
   CHECK(fashion::train(c, splits, options).interrupted_by == SIGTERM);
   fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
   check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
-  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) == metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) ==
+        metrics_without_seconds(dir.sub("resumed/metrics.csv")));
 }

@@ -54,7 +54,8 @@ std::pair<mg::data::Dataset, fashion::Evaluation> fake_predictions(int n) {
     e.confusion.add(labels[i], predicted);
   }
   e.probabilities = mg::tensor(probabilities, {n, 10});
-  return {mg::data::Dataset{mg::tensor(pixels, {n, 784}), mg::tensor(labels, {n}, {.dtype = mg::kInt64})}, std::move(e)};
+  return {mg::data::Dataset{mg::tensor(pixels, {n, 784}), mg::tensor(labels, {n}, {.dtype = mg::kInt64})},
+          std::move(e)};
 }
 
 }  // namespace
@@ -104,7 +105,8 @@ TEST_CASE("plot: lines, discs and PNG encoding") {
   CHECK(png.substr(1, 3) == "PNG");
   int w = 0, h = 0, channels = 0;
   std::unique_ptr<unsigned char, void (*)(void*)> pixels(
-      stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()), static_cast<int>(png.size()), &w, &h, &channels, 3),
+      stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()), static_cast<int>(png.size()), &w, &h,
+                            &channels, 3),
       stbi_image_free);
   REQUIRE(pixels);
   CHECK((w == 50 && h == 20));
@@ -167,7 +169,7 @@ TEST_CASE("figures: first-layer weights as red (positive) and blue (negative) ti
   std::fill(w.begin(), w.begin() + 784, 0.5f);
   std::fill(w.begin() + 784, w.begin() + 2 * 784, -2.0f);
   const plot::Canvas canvas = fashion::weights_figure(mg::tensor(w, {3, 784}));
-  CHECK(count_pixels(canvas, {178, 24, 43}) == 56 * 56);  // the strongest red fills unit 0
+  CHECK(count_pixels(canvas, {178, 24, 43}) == 56 * 56);   // the strongest red fills unit 0
   CHECK(count_pixels(canvas, {33, 102, 172}) == 56 * 56);  // the strongest blue fills unit 1
   CHECK_THROWS_WITH(fashion::weights_figure(mg::zeros({3, 10})), Contains("(3, 10)"));
 }
@@ -193,7 +195,8 @@ TEST_CASE("figures: curves, comparison and sweep draw their series") {
   std::vector<fashion::SweepPoint> points;
   for (const char* lr : {"1e-3", "3e-4"})
     for (const char* hidden : {"64", "128x64"})
-      points.push_back({{{"lr", lr}, {"hidden", hidden}}, std::string(lr) == "1e-3" && std::string(hidden) == "64" ? 0.9 : 0.8});
+      points.push_back(
+          {{{"lr", lr}, {"hidden", hidden}}, std::string(lr) == "1e-3" && std::string(hidden) == "64" ? 0.9 : 0.8});
   const plot::Canvas sweep = fashion::sweep_figure(points);
   CHECK(sweep.width() == 2 * 440);
   CHECK(count_pixels(sweep, plot::kRed) > 20);  // the best point, in both panels
@@ -204,7 +207,8 @@ TEST_CASE("figures: metrics.csv is read back; bad files are named") {
   const fs::path dir = fs::temp_directory_path() / fmt::format("fashion_csv_{}", ::getpid());
   fs::create_directories(dir);
   const std::string path = (dir / "metrics.csv").string();
-  std::ofstream(path) << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5,0.8,nan,nan,0.001,2.5\n";
+  std::ofstream(path)
+      << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5,0.8,nan,nan,0.001,2.5\n";
   const auto history = fashion::read_metrics_csv(path);
   REQUIRE(history.size() == 1);
   CHECK(history[0].train_accuracy == 0.8);
@@ -214,7 +218,8 @@ TEST_CASE("figures: metrics.csv is read back; bad files are named") {
                          "1,0.5,0.8,0.4,0.85,0.001,2.5,3\n";
   REQUIRE(fashion::read_metrics_csv(path).size() == 1);
   CHECK(fashion::read_metrics_csv(path)[0].skipped_steps == 3);
-  std::ofstream(path) << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5,x,0.4,0.8,0.001,2.5\n";
+  std::ofstream(path)
+      << "epoch,train_loss,train_accuracy,val_loss,val_accuracy,lr,seconds\n1,0.5,x,0.4,0.8,0.001,2.5\n";
   CHECK_THROWS_WITH(fashion::read_metrics_csv(path), Contains("metrics.csv:2") && Contains("'x'"));
   std::ofstream(path) << "a,b\n";
   CHECK_THROWS_WITH(fashion::read_metrics_csv(path), Contains("metrics.csv:1"));
@@ -270,12 +275,14 @@ TEST_CASE("figures: a small run leaves every figure and report.html in its run d
     const char* file;
     int width, height;
   };
-  for (const Expected& e : {Expected{"curves.png", 1040, 400}, Expected{"confusion.png", 1228, 0},
-                            Expected{"samples.png", 968, 0}, Expected{"mistakes.png", 968, 0}, Expected{"weights.png", 0, 0}}) {
+  for (const Expected& e :
+       {Expected{"curves.png", 1040, 400}, Expected{"confusion.png", 1228, 0}, Expected{"samples.png", 968, 0},
+        Expected{"mistakes.png", 968, 0}, Expected{"weights.png", 0, 0}}) {
     INFO(e.file);
     const std::string path = c.out + "/" + e.file;
     int w = 0, h = 0, channels = 0;
-    std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3), stbi_image_free);
+    std::unique_ptr<unsigned char, void (*)(void*)> pixels(stbi_load(path.c_str(), &w, &h, &channels, 3),
+                                                           stbi_image_free);
     REQUIRE(pixels);
     if (e.width) CHECK(w == e.width);
     if (e.height) CHECK(h == e.height);
@@ -289,10 +296,12 @@ TEST_CASE("figures: a small run leaves every figure and report.html in its run d
   html << in.rdbuf();
   const std::string text = html.str();
   std::size_t images = 0;
-  for (std::size_t at = text.find("data:image/png;base64,"); at != std::string::npos; at = text.find("data:image/png;base64,", at + 1))
+  for (std::size_t at = text.find("data:image/png;base64,"); at != std::string::npos;
+       at = text.find("data:image/png;base64,", at + 1))
     ++images;
   CHECK(images == 5);
-  CHECK_THAT(text, Contains("Per-class test metrics") && Contains("Ankle boot") && Contains(result.test->confusion.accuracy_text()));
+  CHECK_THAT(text, Contains("Per-class test metrics") && Contains("Ankle boot") &&
+                       Contains(result.test->confusion.accuracy_text()));
   CHECK_THAT(text, !Contains("http") && !Contains("<script src") && !Contains("<link"));  // self-contained
   fs::remove_all(c.out);
 }

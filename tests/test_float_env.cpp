@@ -91,8 +91,8 @@ TEST_CASE("float env: gradient checks give the same report with the policy on an
     mg::Generator gen(7);
     const mg::Tensor x = (mg::rand({3, 4}, {.dtype = mg::kFloat64}, &gen) * 1e-300).detach().requires_grad_();
     const mg::Tensor w = mg::rand({4, 2}, {.dtype = mg::kFloat64}, &gen).requires_grad_();
-    return mg::gradcheck([](const std::vector<mg::Tensor>& in) { return (in[0].matmul(in[1]) * 1e-10).tanh(); },
-                         {x, w}, {.atol = 1e-320, .rtol = 1e-3});
+    return mg::gradcheck([](const std::vector<mg::Tensor>& in) { return (in[0].matmul(in[1]) * 1e-10).tanh(); }, {x, w},
+                         {.atol = 1e-320, .rtol = 1e-3});
   };
   const mg::GradcheckReport on = check(true), off = check(false);
   CHECK(on.passed == off.passed);

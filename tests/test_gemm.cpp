@@ -1,9 +1,9 @@
 // gemm against gemm_reference: every transpose case, alpha/beta, the bias + ReLU epilogue, edge
 // and odd sizes, padded leading dimensions, and bit-identical results for 1 and 2 threads.
-#include <catch2/catch.hpp>
 #include <minigrad/kernels/gemm.h>
 #include <minigrad/kernels/gemm_plan.h>
 #include <minigrad/kernels/thread_pool.h>
+#include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -31,8 +31,7 @@ struct Problem {
   int64_t m, n, k, lda, ldb, ldc;
   std::vector<T> a, b, c, bias;
 
-  Problem(bool ta_, bool tb_, Shape s, int64_t pad, uint32_t seed)
-      : ta(ta_), tb(tb_), m(s.m), n(s.n), k(s.k) {
+  Problem(bool ta_, bool tb_, Shape s, int64_t pad, uint32_t seed) : ta(ta_), tb(tb_), m(s.m), n(s.n), k(s.k) {
     const int64_t a_rows = ta ? k : m, a_cols = ta ? m : k;
     const int64_t b_rows = tb ? n : k, b_cols = tb ? k : n;
     lda = a_cols + pad;
@@ -56,18 +55,16 @@ struct Problem {
 // |got - want| <= K * eps * (|alpha| * sum_k |a||b| + |beta c| + |bias|), element by element
 // (ReLU cannot widen a difference); padding columns of C must be untouched.
 template <typename T>
-void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c = false,
-           bool with_epilogue = false) {
+void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c = false, bool with_epilogue = false) {
   Problem<T> p(ta, tb, s, pad, uint32_t(s.m * 131 + s.n * 17 + s.k + ta * 7 + tb * 3));
   if (nan_c)
     for (auto& x : p.c) x = std::numeric_limits<T>::quiet_NaN();
   const GemmEpilogue<T> epilogue =
       with_epilogue ? GemmEpilogue<T>{.bias = p.bias.data(), .relu = true} : GemmEpilogue<T>{};
   std::vector<T> want = p.c, got = p.c;
-  gemm_reference<T>(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta,
-                    want.data(), p.ldc, epilogue);
-  gemm(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta, got.data(),
-       p.ldc, epilogue);
+  gemm_reference<T>(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta, want.data(), p.ldc,
+                    epilogue);
+  gemm(ta, tb, p.m, p.n, p.k, alpha, p.a.data(), p.lda, p.b.data(), p.ldb, beta, got.data(), p.ldc, epilogue);
   const T eps = std::numeric_limits<T>::epsilon();
   int64_t bad = 0;
   for (int64_t i = 0; i < p.m; ++i) {
@@ -82,27 +79,38 @@ void check(bool ta, bool tb, Shape s, T alpha, T beta, int64_t pad, bool nan_c =
       for (int64_t q = 0; q < p.k; ++q) mag += std::abs(p.at_a(i, q) * p.at_b(q, j));
       const T c0 = beta == T(0) ? T(0) : std::abs(beta * p.c[idx]);
       const T b0 = with_epilogue ? std::abs(p.bias[size_t(j)]) : T(0);
-      const T tol =
-          T(p.k + 3) * eps * (std::abs(alpha) * mag + c0 + b0) + std::numeric_limits<T>::min();
+      const T tol = T(p.k + 3) * eps * (std::abs(alpha) * mag + c0 + b0) + std::numeric_limits<T>::min();
       const bool ok = !std::isnan(got[idx]) && std::abs(got[idx] - want[idx]) <= tol;
-      if (!ok && bad < 5)
-        UNSCOPED_INFO("C(" << i << "," << j << ") got " << got[idx] << " want " << want[idx]);
+      if (!ok && bad < 5) UNSCOPED_INFO("C(" << i << "," << j << ") got " << got[idx] << " want " << want[idx]);
       bad += !ok;
     }
   }
-  INFO("ta=" << ta << " tb=" << tb << " M=" << s.m << " N=" << s.n << " K=" << s.k
-             << " alpha=" << alpha << " beta=" << beta << " pad=" << pad
-             << " bias+relu=" << with_epilogue);
+  INFO("ta=" << ta << " tb=" << tb << " M=" << s.m << " N=" << s.n << " K=" << s.k << " alpha=" << alpha
+             << " beta=" << beta << " pad=" << pad << " bias+relu=" << with_epilogue);
   CHECK(bad == 0);
 }
 
 const Shape kShapes[] = {
-    {1, 1, 1},   {1, 37, 19},  {1, 300, 64},  {29, 1, 45},  {300, 1, 7},   {17, 33, 65},
-    {13, 31, 7}, {12, 32, 16}, {24, 64, 384}, {25, 65, 385}, {128, 10, 256}, {37, 100, 3},
-    {5, 130, 33}, {100, 47, 800},
+    {1, 1, 1},
+    {1, 37, 19},
+    {1, 300, 64},
+    {29, 1, 45},
+    {300, 1, 7},
+    {17, 33, 65},
+    {13, 31, 7},
+    {12, 32, 16},
+    {24, 64, 384},
+    {25, 65, 385},
+    {128, 10, 256},
+    {37, 100, 3},
+    {5, 130, 33},
+    {100, 47, 800},
     // M <= 2 x 12 rows: B tiles read in place, the narrow last tile packed; K = 10 and M = 10
     // are the last layer's backward.
-    {10, 256, 128}, {23, 97, 50}, {20, 70, 800}, {10, 10, 256},
+    {10, 256, 128},
+    {23, 97, 50},
+    {20, 70, 800},
+    {10, 10, 256},
 };
 
 template <typename T>
@@ -131,8 +139,7 @@ TEST_CASE("gemm runs the kernels MINIGRAD_GEMM_ISA asks for", "[gemm]") {
   if (cap == "scalar") CHECK(isa == "scalar");
   if (cap == "avx2") CHECK(isa != "avx512");
 #if defined(__x86_64__)
-  if (cap == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-    CHECK(isa == "avx2");
+  if (cap == "avx2" && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(isa == "avx2");
 #endif
 }
 
@@ -168,8 +175,7 @@ TEST_CASE("gemm beta=0 ignores NaN in C, beta=1 accumulates", "[gemm]") {
   // ... and still applies the epilogue: 100 + bias, then ReLU.
   std::vector<float> bias(static_cast<size_t>(n));
   for (int64_t j = 0; j < n; ++j) bias[size_t(j)] = j % 2 ? -200.0f : 1.0f;
-  gemm(false, false, m, n, 0, 1.0f, a.data(), k, b.data(), n, 1.0f, c.data(), n,
-       {.bias = bias.data(), .relu = true});
+  gemm(false, false, m, n, 0, 1.0f, a.data(), k, b.data(), n, 1.0f, c.data(), n, {.bias = bias.data(), .relu = true});
   for (int64_t i = 0; i < m * n; ++i) REQUIRE(c[size_t(i)] == (i % n % 2 ? 0.0f : 101.0f));
 }
 
@@ -181,12 +187,10 @@ TEST_CASE("gemm epilogue: ReLU keeps NaN (as PyTorch) and runs after the last k 
   for (int64_t i = 0; i < m; ++i)
     for (int64_t p = 0; p < k; ++p) a[size_t(i * k + p)] = p < 300 ? -1.0f : 3.0f;
   std::vector<float> bias(size_t(n), -1000.0f);
-  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n,
-       {.bias = bias.data(), .relu = true});
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n, {.bias = bias.data(), .relu = true});
   for (float x : c) REQUIRE(x == 800.0f);  // -300 + 2100 - 1000
   a[0] = std::numeric_limits<float>::quiet_NaN();
-  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n,
-       {.bias = bias.data(), .relu = true});
+  gemm(false, false, m, n, k, 1.0f, a.data(), k, b.data(), n, 0.0f, c.data(), n, {.bias = bias.data(), .relu = true});
   for (int64_t j = 0; j < n; ++j) REQUIRE(std::isnan(c[size_t(j)]));  // a diverging run must show
   REQUIRE(c[size_t(n)] == 800.0f);
 }
@@ -198,22 +202,27 @@ std::vector<T> run_with_threads(int threads, bool ta, bool tb, Shape s) {
   const int saved = minigrad::kernels::max_threads();
   minigrad::kernels::set_max_threads(threads);
   // With the epilogue on odd shapes, without it on even ones.
-  const GemmEpilogue<T> epilogue =
-      s.n % 2 ? GemmEpilogue<T>{.bias = p.bias.data(), .relu = true} : GemmEpilogue<T>{};
-  gemm(ta, tb, s.m, s.n, s.k, T(1), p.a.data(), p.lda, p.b.data(), p.ldb, T(0.5), p.c.data(),
-       p.ldc, epilogue);
+  const GemmEpilogue<T> epilogue = s.n % 2 ? GemmEpilogue<T>{.bias = p.bias.data(), .relu = true} : GemmEpilogue<T>{};
+  gemm(ta, tb, s.m, s.n, s.k, T(1), p.a.data(), p.lda, p.b.data(), p.ldb, T(0.5), p.c.data(), p.ldc, epilogue);
   minigrad::kernels::set_max_threads(saved);
   return p.c;
 }
 }  // namespace
 
 TEST_CASE("gemm results do not depend on the thread count", "[gemm]") {
-  const Shape shapes[] = {{128, 512, 784}, {784, 512, 128}, {128, 784, 512},
-                          {128, 10, 256},  {301, 259, 517}, {1000, 40, 900},
-                          {2000, 130, 300}, {2000, 10, 256},  {10, 256, 2000},
+  const Shape shapes[] = {{128, 512, 784},
+                          {784, 512, 128},
+                          {128, 784, 512},
+                          {128, 10, 256},
+                          {301, 259, 517},
+                          {1000, 40, 900},
+                          {2000, 130, 300},
+                          {2000, 10, 256},
+                          {10, 256, 2000},
                           // Shared operand packed whole for float, over 8 MB (not packed
                           // whole) for double: A^T for column tasks, B for row tasks.
-                          {96, 96, 11000}, {97, 96, 11000}};
+                          {96, 96, 11000},
+                          {97, 96, 11000}};
   for (bool ta : {false, true})
     for (bool tb : {false, true})
       for (const Shape& s : shapes) {
@@ -253,10 +262,12 @@ void check_tasks_tile_c(const minigrad::kernels::GemmPlan& plan) {
 TEST_CASE("gemm: the plan blocks K alone and its tasks cover C once", "[gemm]") {
   using minigrad::kernels::plan_gemm;
   // The training step's calls (batch 128, 784-512-10), the 10,000-row evaluation, and odd sizes.
-  const minigrad::kernels::GemmShape shapes[] = {
-      {.m = 128, .n = 512, .k = 784},  {.tb = true, .m = 128, .n = 10, .k = 512},
-      {.ta = true, .m = 784, .n = 512, .k = 128}, {.m = 10000, .n = 512, .k = 784},
-      {.m = 37, .n = 53, .k = 1001},   {.ta = true, .tb = true, .m = 5, .n = 3, .k = 2, .elem_bytes = 8}};
+  const minigrad::kernels::GemmShape shapes[] = {{.m = 128, .n = 512, .k = 784},
+                                                 {.tb = true, .m = 128, .n = 10, .k = 512},
+                                                 {.ta = true, .m = 784, .n = 512, .k = 128},
+                                                 {.m = 10000, .n = 512, .k = 784},
+                                                 {.m = 37, .n = 53, .k = 1001},
+                                                 {.ta = true, .tb = true, .m = 5, .n = 3, .k = 2, .elem_bytes = 8}};
   for (const auto& shape : shapes)
     for (int threads : {1, 2, 3, 8}) {
       const auto plan = plan_gemm(shape, kAvx512Float, threads);

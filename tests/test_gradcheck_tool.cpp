@@ -53,9 +53,8 @@ mg::Tensor cube_detached_backward(const mg::Tensor& x) {
     mg::NoGradGuard no_grad;
     out = x * x * x;
   }
-  return mg::record_op("cube_detached", out, {x}, [x](const mg::Tensor& g) {
-    return mg::TensorList{g * x.detach() * x.detach() * 3.0};
-  });
+  return mg::record_op("cube_detached", out, {x},
+                       [x](const mg::Tensor& g) { return mg::TensorList{g * x.detach() * x.detach() * 3.0}; });
 }
 
 // What the gradcheck tool checks: the built-in registry and fashion_mlp's checkpoints.
@@ -78,8 +77,8 @@ TEST_CASE("gradcheck registry: every name passed to record_op in autograd/ and n
   const gt::Registry registry = gt::builtin_registry();
   // Names computed at run time (not a literal at the call) come from these wrappers; each entry
   // lists the names its callers pass. A new non-literal call site fails the count below.
-  const std::map<std::string, std::vector<std::string>> dynamic_sites = {{"ops_reduce.cpp", {"max", "min"}},
-                                                                          {"ops_elementwise.cpp", {"maximum", "minimum"}}};
+  const std::map<std::string, std::vector<std::string>> dynamic_sites = {
+      {"ops_reduce.cpp", {"max", "min"}}, {"ops_elementwise.cpp", {"maximum", "minimum"}}};
   const std::regex call(R"re(record_op\(\s*("([^"]*)"|[^,]*),)re");
   std::set<std::string> literal_names;
   for (const std::string folder : {"autograd/src", "nn/src"})
@@ -87,11 +86,14 @@ TEST_CASE("gradcheck registry: every name passed to record_op in autograd/ and n
       const std::string text = read_file(file);
       int dynamic = 0;
       for (auto it = std::sregex_iterator(text.begin(), text.end(), call); it != std::sregex_iterator(); ++it) {
-        if ((*it)[2].matched) literal_names.insert((*it)[2]);
-        else if ((*it)[1].str().find("std::string_view name") == std::string::npos) ++dynamic;  // the definition
+        if ((*it)[2].matched)
+          literal_names.insert((*it)[2]);
+        else if ((*it)[1].str().find("std::string_view name") == std::string::npos)
+          ++dynamic;  // the definition
       }
       const auto site = dynamic_sites.find(file.filename().string());
-      INFO(file.string() << " calls record_op with a name that is not a string literal; list its names in dynamic_sites");
+      INFO(file.string()
+           << " calls record_op with a name that is not a string literal; list its names in dynamic_sites");
       // ops_reduce.cpp: extremum and extremum_all; ops_elementwise.cpp: extremum_of_two
       CHECK(dynamic <= (site == dynamic_sites.end() ? 0 : 2));
       if (site != dynamic_sites.end())
@@ -153,8 +155,10 @@ TEST_CASE("gradcheck registry: every nn module class has a module entry") {
 TEST_CASE("gradcheck: the registry refuses duplicates and entries without cases") {
   gt::Registry r;
   CHECK_THROWS_WITH(r.add(gt::OpEntry{.name = "empty"}), Contains("'empty' has no cases"));
-  r.add(gt::OpEntry{.name = "neg", .cases = {{"(2,)", gt::uniform_inputs({{2}}), [](const Inputs& in) { return -in[0]; }}}});
-  CHECK_THROWS_WITH(r.add(gt::OpEntry{.name = "neg", .cases = r.ops()[0].cases}), Contains("'neg' is registered twice"));
+  r.add(gt::OpEntry{.name = "neg",
+                    .cases = {{"(2,)", gt::uniform_inputs({{2}}), [](const Inputs& in) { return -in[0]; }}}});
+  CHECK_THROWS_WITH(r.add(gt::OpEntry{.name = "neg", .cases = r.ops()[0].cases}),
+                    Contains("'neg' is registered twice"));
 }
 
 TEST_CASE("gradcheck: a module saved with nn::save is checked given the module or by a registry entry") {
@@ -313,8 +317,8 @@ TEST_CASE("gradgradcheck: passes through an MLP and fails on a backward that is 
   CHECK(report.passed);
   CHECK(report.checked > 1000);
 
-  const auto detached = mg::gradgradcheck([](const Inputs& in) { return cube_detached_backward(in[0]); },
-                                          {leaf({0.5, -1.5, 2.0})});
+  const auto detached =
+      mg::gradgradcheck([](const Inputs& in) { return cube_detached_backward(in[0]); }, {leaf({0.5, -1.5, 2.0})});
   INFO(detached.message);
   CHECK_FALSE(detached.passed);
   CHECK(detached.worst[0].name == "input 0");  // d(3x^2 v)/dx = 6xv is missing; d/dv is right
@@ -431,7 +435,8 @@ TEST_CASE("record observer: sees each node, may replace its output, stays instal
 
   mg::set_record_observer([](const mg::Node&, const mg::Tensor&) -> mg::Tensor { throw std::runtime_error("stop"); });
   CHECK_THROWS_WITH(x.exp(), "stop");
-  CHECK(mg::set_record_observer([](const mg::Node&, const mg::Tensor&) { return mg::zeros({3}, {.dtype = mg::kFloat64}); }));
+  CHECK(mg::set_record_observer(
+      [](const mg::Node&, const mg::Tensor&) { return mg::zeros({3}, {.dtype = mg::kFloat64}); }));
   CHECK_THROWS_WITH(x.exp(), Contains("exp: the record observer replaced a float64 (2,) output with float64 (3,)"));
   CHECK(mg::set_record_observer(nullptr));
   CHECK_FALSE(x.detach().exp().requires_grad());

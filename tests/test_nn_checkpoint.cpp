@@ -18,8 +18,7 @@ namespace {
 
 // A fresh directory per test, removed afterwards.
 struct TempDir {
-  fs::path path =
-      fs::temp_directory_path() / fmt::format("minigrad_nn_{}_{}", ::getpid(), counter()++);
+  fs::path path = fs::temp_directory_path() / fmt::format("minigrad_nn_{}_{}", ::getpid(), counter()++);
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
   std::string file(const std::string& name) const { return (path / name).string(); }
@@ -35,8 +34,7 @@ std::string read_bytes(const std::string& path) {
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 nn::Sequential mlp(uint64_t seed, int64_t hidden = 5) {
@@ -61,20 +59,17 @@ TEST_CASE("nn: state_dict round trip copies values into the existing parameters"
   CHECK(b.parameters()[0].requires_grad());
 }
 
-TEST_CASE("nn: load_state_dict names the parameter and both shapes, and missing/unexpected keys",
-          "[nn]") {
+TEST_CASE("nn: load_state_dict names the parameter and both shapes, and missing/unexpected keys", "[nn]") {
   auto model = mlp(1);
   const auto before = model.parameters()[0].to_vector<float>();
-  CHECK_THROWS_WITH(
-      model.load_state_dict(mlp(2, 7).state_dict()),
-      Contains("parameter '0.weight' has shape (5, 3) in the model but (7, 3) in the state dict"));
+  CHECK_THROWS_WITH(model.load_state_dict(mlp(2, 7).state_dict()),
+                    Contains("parameter '0.weight' has shape (5, 3) in the model but (7, 3) in the state dict"));
   CHECK(model.parameters()[0].to_vector<float>() == before);  // nothing copied on failure
 
   auto state = mlp(2).state_dict();
   state.erase("2.weight");
   state["3.weight"] = mg::zeros({2});
-  CHECK_THROWS_WITH(model.load_state_dict(state),
-                    Contains("missing keys [2.weight], unexpected keys [3.weight]"));
+  CHECK_THROWS_WITH(model.load_state_dict(state), Contains("missing keys [2.weight], unexpected keys [3.weight]"));
   state.erase("3.weight");
   model.load_state_dict(state, /*strict=*/false);
   CHECK(model.parameters()[0].to_vector<float>() == mlp(2).parameters()[0].to_vector<float>());
@@ -113,13 +108,11 @@ TEST_CASE("nn: save and load a module through a checkpoint file", "[nn]") {
   CHECK(nn::load_tensors(path).metadata.at("format") == "minigrad.module");
 
   auto wider = mlp(3, 8);
-  CHECK_THROWS_WITH(nn::load(wider, path),
-                    Contains("load: " + path +
-                             ": load_state_dict: parameter '0.weight' has shape (8, "
-                             "3) in the model but (5, 3)"));
+  CHECK_THROWS_WITH(nn::load(wider, path), Contains("load: " + path +
+                                                    ": load_state_dict: parameter '0.weight' has shape (8, "
+                                                    "3) in the model but (5, 3)"));
   nn::save_tensors(path, {{"lr", mg::zeros({})}}, {{"format", "minigrad.optimizer"}});
-  CHECK_THROWS_WITH(nn::load(b, path),
-                    Contains("holds 'minigrad.optimizer', not a module's parameters"));
+  CHECK_THROWS_WITH(nn::load(b, path), Contains("holds 'minigrad.optimizer', not a module's parameters"));
 }
 
 TEST_CASE("nn: checkpoints carry buffers with their dtypes", "[nn]") {
@@ -154,8 +147,7 @@ TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing file
   write_bytes(path, good.substr(0, 5));
   CHECK_THROWS_WITH(nn::load_tensors(path), Contains(path + ": not a minigrad checkpoint"));
   write_bytes(path, good.substr(0, 16));
-  CHECK_THROWS_WITH(nn::load_tensors(path),
-                    Contains("truncated: 16 bytes is shorter than any checkpoint"));
+  CHECK_THROWS_WITH(nn::load_tensors(path), Contains("truncated: 16 bytes is shorter than any checkpoint"));
 
   std::string flipped = good;
   flipped[good.size() - 20] ^= 0x10;  // inside the last tensor's data
@@ -163,18 +155,15 @@ TEST_CASE("nn: load_tensors refuses truncated, corrupt, foreign and missing file
   CHECK_THROWS_WITH(nn::load_tensors(path), Contains(path + ": corrupt: CRC32 is"));
 
   write_bytes(path, "PK\x03\x04 some zip archive, not ours");
-  CHECK_THROWS_WITH(nn::load_tensors(path),
-                    Contains("not a minigrad checkpoint (no MINIGRAD magic"));
+  CHECK_THROWS_WITH(nn::load_tensors(path), Contains("not a minigrad checkpoint (no MINIGRAD magic"));
 
   std::string future = good;
   future[8] = 9;  // version 9
   write_bytes(path, future);
   CHECK_THROWS_WITH(nn::load_tensors(path), Contains("format version 9 is not supported"));
 
-  CHECK_THROWS_WITH(nn::load_tensors(dir.file("absent.ckpt")),
-                    Contains("absent.ckpt: cannot open"));
-  CHECK_THROWS_WITH(nn::save_tensors(dir.file("no/such/dir/x.ckpt"), {}),
-                    Contains("cannot create"));
+  CHECK_THROWS_WITH(nn::load_tensors(dir.file("absent.ckpt")), Contains("absent.ckpt: cannot open"));
+  CHECK_THROWS_WITH(nn::save_tensors(dir.file("no/such/dir/x.ckpt"), {}), Contains("cannot create"));
 }
 
 TEST_CASE("nn: a checkpoint write that fails midway leaves the old checkpoint whole", "[nn]") {
@@ -184,7 +173,7 @@ TEST_CASE("nn: a checkpoint write that fails midway leaves the old checkpoint wh
   const std::string good = read_bytes(path);
   // A file size limit makes write() fail after a partial write (EFBIG), like a disk filling up.
   // SIGXFSZ would kill the process; ignored, the write returns the error instead.
-  struct rlimit old_limit{};
+  struct rlimit old_limit {};
   REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
   const auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
   struct rlimit small = old_limit;

@@ -42,10 +42,16 @@ TEST_CASE("nn: Conv2d and ConvTranspose2d have PyTorch's layouts and init bounds
 }
 
 TEST_CASE("nn: a CNN's summary follows the image shape through every layer", "[nn_conv]") {
-  nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
-                       nn::Conv2d(8, 4, 3, {.stride = 2, .bias = false}), nn::AvgPool2d(3, 1, 1),
+  nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}),
+                       nn::ReLU(),
+                       nn::MaxPool2d(2),
+                       nn::Conv2d(8, 4, 3, {.stride = 2, .bias = false}),
+                       nn::AvgPool2d(3, 1, 1),
                        nn::ConvTranspose2d(4, 2, 3, {.stride = 2, .padding = 1, .output_padding = 1}),
-                       nn::AdaptiveAvgPool2d({2, 3}), nn::Dropout2d(0.5), nn::Flatten(), nn::Linear(12, 10)};
+                       nn::AdaptiveAvgPool2d({2, 3}),
+                       nn::Dropout2d(0.5),
+                       nn::Flatten(),
+                       nn::Linear(12, 10)};
   const std::string s = model.summary(mg::Shape{-1, 1, 28, 28});
   INFO(s);
   REQUIRE_THAT(s, Contains("Conv2d 1->8 3x3 pad 1") && Contains("(N, 8, 28, 28)"));
@@ -79,8 +85,9 @@ TEST_CASE("nn: Dropout2d zeroes whole channels in training and nothing in eval",
 
 TEST_CASE("nn: conv layer errors name the layer and the shapes", "[nn_conv]") {
   nn::Sequential model{nn::Conv2d(3, 8, 3), nn::ReLU()};
-  REQUIRE_THROWS_WITH(model(mg::zeros({2, 1, 8, 8})),
-                      Contains("model.0 (Conv2d 3->8 3x3): conv2d: input (2, 1, 8, 8) has 1 channels, weight (8, 3, 3, 3)"));
+  REQUIRE_THROWS_WITH(
+      model(mg::zeros({2, 1, 8, 8})),
+      Contains("model.0 (Conv2d 3->8 3x3): conv2d: input (2, 1, 8, 8) has 1 channels, weight (8, 3, 3, 3)"));
   REQUIRE_THROWS_WITH(nn::Conv2d(3, 8, 3, {.groups = 2}), Contains("Conv2d: groups 2 must divide both 3 input and 8"));
   REQUIRE_THROWS_WITH(nn::Conv2d(3, 0, 3), Contains("Conv2d: channels and kernel size must be positive"));
 }
@@ -117,8 +124,7 @@ TEST_CASE("nn: BatchNorm2d keeps running statistics as buffers, saved and switch
   REQUIRE(restored.num_batches_tracked.item() == 2);
 }
 
-TEST_CASE("nn: BatchNorm1d takes [N, C] and [N, C, L]; without running statistics eval uses the batch's",
-          "[nn_conv]") {
+TEST_CASE("nn: BatchNorm1d takes [N, C] and [N, C, L]; without running statistics eval uses the batch's", "[nn_conv]") {
   nn::BatchNorm1d bn(4, {.affine = false, .track_running_stats = false});
   REQUIRE(bn.parameters().empty());
   REQUIRE(bn.state_dict().empty());

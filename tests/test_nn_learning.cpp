@@ -12,8 +12,8 @@ namespace nn = minigrad::nn;
 namespace {
 
 // Full-batch training with cross-entropy until `target` accuracy or `max_steps`; returns accuracy.
-double fit_classifier(nn::Module& model, mg::optim::Optimizer& opt, const mg::Tensor& x,
-                      const mg::Tensor& y, double target, int max_steps) {
+double fit_classifier(nn::Module& model, mg::optim::Optimizer& opt, const mg::Tensor& x, const mg::Tensor& y,
+                      double target, int max_steps) {
   double acc = 0.0;
   for (int step = 0; step < max_steps && acc < target; ++step) {
     const mg::Tensor logits = model(x);
@@ -31,8 +31,7 @@ double fit_classifier(nn::Module& model, mg::optim::Optimizer& opt, const mg::Te
 
 TEST_CASE("nn: an MLP learns XOR to 100%", "[nn][learn]") {
   mg::Generator gen(0);
-  nn::Sequential model{nn::Linear(2, 8, {.generator = &gen}), nn::Tanh(),
-                       nn::Linear(8, 2, {.generator = &gen})};
+  nn::Sequential model{nn::Linear(2, 8, {.generator = &gen}), nn::Tanh(), nn::Linear(8, 2, {.generator = &gen})};
   mg::optim::Adam opt(model.parameters(), {.lr = 5e-2});
   const auto x = mg::tensor({0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0}, {4, 2});
   const auto y = mg::tensor(std::vector<int64_t>{0, 1, 1, 0}, {4});
@@ -42,9 +41,8 @@ TEST_CASE("nn: an MLP learns XOR to 100%", "[nn][learn]") {
 TEST_CASE("nn: an MLP fits the three-arm spiral to >= 98% training accuracy", "[nn][learn]") {
   mg::Generator gen(1);
   const auto [x, y] = spiral::make(100, 3, 0.2, gen);
-  nn::Sequential model{nn::Linear(2, 64, {.generator = &gen}), nn::ReLU(),
-                       nn::Linear(64, 64, {.generator = &gen}), nn::ReLU(),
-                       nn::Linear(64, 3, {.generator = &gen})};
+  nn::Sequential model{nn::Linear(2, 64, {.generator = &gen}), nn::ReLU(), nn::Linear(64, 64, {.generator = &gen}),
+                       nn::ReLU(), nn::Linear(64, 3, {.generator = &gen})};
   mg::optim::Adam opt(model.parameters(), {.lr = 1e-2});
   CHECK(fit_classifier(model, opt, x, y, 0.99, 3000) >= 0.98);
 }

@@ -14,9 +14,7 @@ namespace {
 // Three rows, three classes; targets 2, 0, 1. Expected values come from torch 1.13 with
 // x = torch.tensor(LOGITS, dtype=torch.float64), t = torch.tensor([2, 0, 1]).
 mg::Tensor logits() {
-  return mg::tensor({1.0, 2.0, 3.0, 1.0, -1.0, 0.5, 0.2, 0.1, -2.0}, {3, 3},
-                    {.dtype = mg::kFloat64})
-      .requires_grad_();
+  return mg::tensor({1.0, 2.0, 3.0, 1.0, -1.0, 0.5, 0.2, 0.1, -2.0}, {3, 3}, {.dtype = mg::kFloat64}).requires_grad_();
 }
 mg::Tensor targets() { return mg::tensor(std::vector<int64_t>{2, 0, 1}, {3}); }
 
@@ -38,8 +36,7 @@ TEST_CASE("nn: cross_entropy matches hand-computed and PyTorch values for each r
   CHECK(none[2] == Approx(0.80093704879765071).epsilon(1e-14));
   // F.cross_entropy(x, t) and reduction='sum'
   CHECK(nn::cross_entropy(x, t).item() == Approx(0.5878333109613406).epsilon(1e-14));
-  CHECK(nn::cross_entropy(x, t, {.reduction = nn::Reduction::Sum}).item() ==
-        Approx(1.7634999328840217).epsilon(1e-14));
+  CHECK(nn::cross_entropy(x, t, {.reduction = nn::Reduction::Sum}).item() == Approx(1.7634999328840217).epsilon(1e-14));
   CHECK(nn::CrossEntropyLoss()(x, t).item() == Approx(0.5878333109613406).epsilon(1e-14));
 }
 
@@ -52,13 +49,11 @@ TEST_CASE("nn: cross_entropy with label smoothing matches PyTorch, value and gra
         Approx(2.013499932884022).epsilon(1e-14));
   loss.backward();
   // x.grad after F.cross_entropy(x, t, label_smoothing=0.1).backward()
-  const std::vector<double> expected{
-      0.01889907994568236,  0.07046504590715476,  -0.08936412585283721,
-      -0.11974544678854623, 0.01478741527174575,  0.10495803151680051,
-      0.15426228791470123,  -0.16147507172476461, 0.00721278381006340};
+  const std::vector<double> expected{0.01889907994568236,  0.07046504590715476,  -0.08936412585283721,
+                                     -0.11974544678854623, 0.01478741527174575,  0.10495803151680051,
+                                     0.15426228791470123,  -0.16147507172476461, 0.00721278381006340};
   const auto grad = x.grad().to_vector<double>();
-  for (std::size_t i = 0; i < expected.size(); ++i)
-    CHECK(grad[i] == Approx(expected[i]).margin(1e-15));
+  for (std::size_t i = 0; i < expected.size(); ++i) CHECK(grad[i] == Approx(expected[i]).margin(1e-15));
 }
 
 TEST_CASE("nn: cross_entropy gradchecks, also through a second derivative", "[nn]") {
@@ -67,23 +62,21 @@ TEST_CASE("nn: cross_entropy gradchecks, also through a second derivative", "[nn
     for (double smoothing : {0.0, 0.2})
       check_grad("cross_entropy",
                  [&](const Inputs& in) {
-                   return nn::cross_entropy(in[0], t,
-                                            {.reduction = reduction, .label_smoothing = smoothing});
+                   return nn::cross_entropy(in[0], t, {.reduction = reduction, .label_smoothing = smoothing});
                  },
                  {logits()});
   // The backward is written with Tensor ops, so its gradient can be differentiated again.
-  check_grad(
-      "cross_entropy double backward",
-      [&](const Inputs& in) {
-        mg::GradModeGuard record(true);  // gradcheck's finite differences run under NoGradGuard
-        mg::Tensor x = in[0];
-        x.zero_grad();
-        nn::cross_entropy(x, t).backward(mg::Tensor(), false, true);
-        const mg::Tensor g = x.grad();
-        x.zero_grad();  // x.grad's graph points back at x: drop it, or the cycle leaks
-        return (g * g).sum();
-      },
-      {logits()});
+  check_grad("cross_entropy double backward",
+             [&](const Inputs& in) {
+               mg::GradModeGuard record(true);  // gradcheck's finite differences run under NoGradGuard
+               mg::Tensor x = in[0];
+               x.zero_grad();
+               nn::cross_entropy(x, t).backward(mg::Tensor(), false, true);
+               const mg::Tensor g = x.grad();
+               x.zero_grad();  // x.grad's graph points back at x: drop it, or the cycle leaks
+               return (g * g).sum();
+             },
+             {logits()});
 }
 
 TEST_CASE("nn: cross_entropy is finite for logits of +-1e4", "[nn]") {
@@ -99,23 +92,20 @@ TEST_CASE("nn: cross_entropy is finite for logits of +-1e4", "[nn]") {
 
 TEST_CASE("nn: cross_entropy and nll_loss refuse bad targets, naming value and position", "[nn]") {
   const auto x = logits();
-  CHECK_THROWS_WITH(
-      nn::cross_entropy(x, mg::tensor(std::vector<int64_t>{0, 3, 1}, {3})),
-      Contains("cross_entropy: target 3 at position 1 is out of range for 3 classes"));
+  CHECK_THROWS_WITH(nn::cross_entropy(x, mg::tensor(std::vector<int64_t>{0, 3, 1}, {3})),
+                    Contains("cross_entropy: target 3 at position 1 is out of range for 3 classes"));
   CHECK_THROWS_WITH(nn::nll_loss(x, mg::tensor(std::vector<int64_t>{0, 1, -1}, {3})),
                     Contains("nll_loss: target -1 at position 2 is out of range for 3 classes"));
   CHECK_THROWS_WITH(nn::cross_entropy(x, mg::tensor(std::vector<int64_t>{0, 1}, {2})),
                     Contains("expected int64 targets of shape (3,)"));
-  CHECK_THROWS_WITH(nn::cross_entropy(x, mg::tensor({0.0, 1.0, 2.0})),
-                    Contains("got float32 (3,)"));
+  CHECK_THROWS_WITH(nn::cross_entropy(x, mg::tensor({0.0, 1.0, 2.0})), Contains("got float32 (3,)"));
   CHECK_THROWS_WITH(nn::cross_entropy(x, targets(), {.label_smoothing = 1.5}),
                     Contains("label_smoothing must be in [0, 1], got 1.5"));
 }
 
 TEST_CASE("nn: nll_loss of log_softmax equals cross_entropy", "[nn]") {
   const auto x = logits(), t = targets();
-  CHECK(nn::nll_loss(x.log_softmax(1), t).item() ==
-        Approx(nn::cross_entropy(x, t).item()).epsilon(1e-14));
+  CHECK(nn::nll_loss(x.log_softmax(1), t).item() == Approx(nn::cross_entropy(x, t).item()).epsilon(1e-14));
   CHECK(nn::NLLLoss({.reduction = nn::Reduction::Sum})(x.log_softmax(1), t).item() ==
         Approx(1.7634999328840217).epsilon(1e-14));
   check_grad("nll_loss", [&](const Inputs& in) { return nn::nll_loss(in[0], t); }, {logits()});
@@ -128,8 +118,7 @@ TEST_CASE("nn: mse_loss, l1_loss and the penalties", "[nn]") {
   CHECK(nn::mse_loss(a, b).item() == Approx(1.5));
   CHECK(nn::MSELoss({.reduction = nn::Reduction::Sum})(a, b).item() == Approx(4.5));
   CHECK(nn::l1_loss(a, b).item() == Approx(1.0));
-  CHECK(nn::L1Loss({.reduction = nn::Reduction::None})(a, b).to_vector<double>() ==
-        std::vector<double>{0.5, 0.5, 2.0});
+  CHECK(nn::L1Loss({.reduction = nn::Reduction::None})(a, b).to_vector<double>() == std::vector<double>{0.5, 0.5, 2.0});
   check_grad("mse_loss", [&](const Inputs& in) { return nn::mse_loss(in[0], b); }, {a});
   check_grad("l1_loss", [&](const Inputs& in) { return nn::l1_loss(in[0], b); }, {a});
   CHECK_THROWS_WITH(nn::mse_loss(a, mg::tensor({1.0, 2.0}, {.dtype = mg::kFloat64})),
@@ -174,16 +163,14 @@ TEST_CASE("nn: init functions draw seeded values with the documented scale", "[n
   CHECK(w.abs().sum().item() == 0.0);
 
   CHECK(nn::init::calculate_gain(nn::init::Nonlinearity::Tanh) == Approx(5.0 / 3.0));
-  CHECK(nn::init::calculate_gain(nn::init::Nonlinearity::LeakyReLU, 0.2) ==
-        Approx(std::sqrt(2.0 / 1.04)));
+  CHECK(nn::init::calculate_gain(nn::init::Nonlinearity::LeakyReLU, 0.2) == Approx(std::sqrt(2.0 / 1.04)));
   auto a = mg::empty({3, 4}), b = mg::empty({3, 4});
   mg::Generator g1(11), g2(11);
   nn::init::kaiming_uniform_(a, {}, &g1);
   nn::init::kaiming_uniform_(b, {}, &g2);
   CHECK(a.to_vector<float>() == b.to_vector<float>());
   auto v = mg::empty({5});
-  CHECK_THROWS_WITH(nn::init::xavier_uniform_(v),
-                    Contains("need at least 2 dimensions, got shape (5,)"));
+  CHECK_THROWS_WITH(nn::init::xavier_uniform_(v), Contains("need at least 2 dimensions, got shape (5,)"));
   // In place on a parameter that requires grad: no graph is recorded.
   auto p = mg::zeros({2, 2}).requires_grad_();
   nn::init::normal_(p);

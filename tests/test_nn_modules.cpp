@@ -95,9 +95,8 @@ TEST_CASE("nn: every layer gradchecks in float64 wrt inputs and parameters", "[n
   nn::LogSoftmax log_softmax(0);
   nn::Flatten flatten;
   nn::Identity identity;
-  for (nn::Module* m :
-       std::initializer_list<nn::Module*>{&linear, &no_bias, &relu, &leaky, &sigmoid, &tanh, &gelu,
-                                          &softmax, &log_softmax, &identity})
+  for (nn::Module* m : std::initializer_list<nn::Module*>{&linear, &no_bias, &relu, &leaky, &sigmoid, &tanh, &gelu,
+                                                          &softmax, &log_softmax, &identity})
     check_module(*m, input(s));
   check_module(flatten, input({2, 3, 2}));
   nn::Unflatten unflatten(1, {3, 1, 2});
@@ -107,18 +106,15 @@ TEST_CASE("nn: every layer gradchecks in float64 wrt inputs and parameters", "[n
   CHECK_THROWS_WITH(unflatten(input({2, 5})), Contains("Unflatten: cannot split axis 1 of (2, 5) into (3, 1, 2)"));
 
   nn::Dropout dropout(0.4);
-  dropout.set_mask(
-      mg::tensor({1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0}, {3, 4}));
+  dropout.set_mask(mg::tensor({1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0}, {3, 4}));
   check_module(dropout, input(s));
 
   nn::Sequential mlp{nn::Linear(4, 5, {.dtype = mg::kFloat64, .generator = &gen}), nn::Tanh(),
-                     nn::Linear(5, 2, {.dtype = mg::kFloat64, .generator = &gen}),
-                     nn::LogSoftmax(1)};
+                     nn::Linear(5, 2, {.dtype = mg::kFloat64, .generator = &gen}), nn::LogSoftmax(1)};
   check_module(mlp, input(s));
 }
 
-TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the identity in eval",
-          "[nn]") {
+TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the identity in eval", "[nn]") {
   const double p = 0.3;
   const int64_t n = 100000;
   nn::Dropout dropout(p, uint64_t{42});
@@ -144,12 +140,10 @@ TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the 
   CHECK_THROWS_WITH(nn::Dropout(1.5), Contains("p must be in [0, 1], got 1.5"));
 
   // Same seed, same masks.
-  CHECK(nn::Dropout(p, uint64_t{7})(x).to_vector<float>() ==
-        nn::Dropout(p, uint64_t{7})(x).to_vector<float>());
+  CHECK(nn::Dropout(p, uint64_t{7})(x).to_vector<float>() == nn::Dropout(p, uint64_t{7})(x).to_vector<float>());
 }
 
-TEST_CASE("nn: parameters and named_parameters follow registration order with dotted names",
-          "[nn]") {
+TEST_CASE("nn: parameters and named_parameters follow registration order with dotted names", "[nn]") {
   struct Net : nn::Module {
     std::shared_ptr<nn::Linear> fc1 = register_module("fc1", std::make_shared<nn::Linear>(3, 4));
     std::shared_ptr<nn::Sequential> body =
@@ -160,8 +154,7 @@ TEST_CASE("nn: parameters and named_parameters follow registration order with do
   Net net;
   std::vector<std::string> names;
   for (const auto& [name, p] : net.named_parameters()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"scale", "fc1.weight", "fc1.bias", "body.1.weight",
-                                          "body.1.bias"});
+  CHECK(names == std::vector<std::string>{"scale", "fc1.weight", "fc1.bias", "body.1.weight", "body.1.bias"});
   CHECK(net.parameters().size() == 5);
   CHECK(net.parameters()[1].impl() == net.fc1->weight.impl());  // the same tensor, not a copy
   CHECK(net.num_parameters() == 2 + 12 + 4 + 8 + 2);
@@ -179,8 +172,7 @@ TEST_CASE("nn: parameters and named_parameters follow registration order with do
   for (const auto& p : net.parameters()) CHECK(!p.grad().defined());
 }
 
-TEST_CASE("nn: Sequential runs a Linear and the ReLU after it as one op, with the same values",
-          "[nn]") {
+TEST_CASE("nn: Sequential runs a Linear and the ReLU after it as one op, with the same values", "[nn]") {
   mg::Generator gen(5);
   nn::Sequential model{nn::Linear(4, 3, {.dtype = mg::kFloat64, .generator = &gen}), nn::ReLU(),
                        nn::Linear(3, 2, {.dtype = mg::kFloat64, .generator = &gen}), nn::Tanh()};
@@ -207,8 +199,7 @@ TEST_CASE("nn: Sequential runs a Linear and the ReLU after it as one op, with th
   CHECK(pair(x).grad_fn()->name == "linear");
 }
 
-TEST_CASE("nn: Sequential takes modules by value or shared_ptr, with push_back, size and []",
-          "[nn]") {
+TEST_CASE("nn: Sequential takes modules by value or shared_ptr, with push_back, size and []", "[nn]") {
   nn::Sequential model{nn::Linear(8, 6), nn::ReLU(), nn::Dropout(0.2), nn::Linear(6, 2)};
   CHECK(model.size() == 4);
   CHECK(model[1].kind() == "ReLU");
@@ -286,9 +277,7 @@ struct Stats : nn::Module {
 
 // Takes two tensors and returns two: a typed forward and an operator() through call().
 struct Mix : nn::Module {
-  std::pair<mg::Tensor, mg::Tensor> forward(const mg::Tensor& a, const mg::Tensor& b) {
-    return {a + b, mg::mm(a, b)};
-  }
+  std::pair<mg::Tensor, mg::Tensor> forward(const mg::Tensor& a, const mg::Tensor& b) { return {a + b, mg::mm(a, b)}; }
   std::pair<mg::Tensor, mg::Tensor> operator()(const mg::Tensor& a, const mg::Tensor& b) {
     return call([&] { return forward(a, b); });
   }
@@ -306,8 +295,7 @@ TEST_CASE("nn: buffers are registered, listed, saved and never trained", "[nn]")
   Net net;
   std::vector<std::string> names;
   for (const auto& [name, b] : net.named_buffers()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"steps", "stats.running_mean",
-                                          "stats.num_batches_tracked", "stats.scratch"});
+  CHECK(names == std::vector<std::string>{"steps", "stats.running_mean", "stats.num_batches_tracked", "stats.scratch"});
   CHECK(net.buffers()[2].impl() == net.stats->count.impl());
   CHECK(net.parameters().size() == 3);  // scale, fc.weight, fc.bias: no buffer
   for (const auto& b : net.buffers()) CHECK(!b.requires_grad());
@@ -355,12 +343,9 @@ TEST_CASE("nn: parameters, buffers and children share one namespace of plain nam
                     Contains("register_parameter: 'mean' is already registered"));
   CHECK_THROWS_WITH(model.register_module("mean", std::make_shared<nn::ReLU>()),
                     Contains("register_module: 'mean' is already registered"));
-  CHECK_THROWS_WITH(model.register_buffer("a.b", mg::zeros({1})),
-                    Contains("register_buffer: 'a.b' contains '.'"));
-  CHECK_THROWS_WITH(model.register_parameter("", mg::zeros({1})),
-                    Contains("register_parameter: the name is empty"));
-  CHECK_THROWS_WITH(model.register_buffer("none", mg::Tensor()),
-                    Contains("register_buffer: 'none' is undefined"));
+  CHECK_THROWS_WITH(model.register_buffer("a.b", mg::zeros({1})), Contains("register_buffer: 'a.b' contains '.'"));
+  CHECK_THROWS_WITH(model.register_parameter("", mg::zeros({1})), Contains("register_parameter: the name is empty"));
+  CHECK_THROWS_WITH(model.register_buffer("none", mg::Tensor()), Contains("register_buffer: 'none' is undefined"));
 }
 
 TEST_CASE("nn: a module's own forward takes and returns several tensors", "[nn]") {
@@ -391,8 +376,7 @@ TEST_CASE("nn: a module's own forward takes and returns several tensors", "[nn]"
 TEST_CASE("nn: module trees refuse cycles and absurd depths with an error", "[nn]") {
   auto a = std::make_shared<nn::Sequential>(), b = std::make_shared<nn::Sequential>();
   a->push_back(b);
-  CHECK_THROWS_WITH(b->push_back(a),
-                    Contains("register_module: '0': it contains this module (at '0.')"));
+  CHECK_THROWS_WITH(b->push_back(a), Contains("register_module: '0': it contains this module (at '0.')"));
   CHECK_THROWS_WITH(a->push_back(a), Contains("a module cannot be inside itself"));
 
   // Built top-down, the chain is refused when first walked; built bottom-up, when registered.
@@ -412,13 +396,12 @@ TEST_CASE("nn: module trees refuse cycles and absurd depths with an error", "[nn
 
 TEST_CASE("nn: ModuleList and ModuleDict hold children for a module's own forward", "[nn]") {
   struct Net : nn::Module {
-    std::shared_ptr<nn::ModuleList> layers = register_module(
-        "layers", std::make_shared<nn::ModuleList>(nn::Linear(3, 4), nn::Tanh(), nn::Linear(4, 4)));
+    std::shared_ptr<nn::ModuleList> layers =
+        register_module("layers", std::make_shared<nn::ModuleList>(nn::Linear(3, 4), nn::Tanh(), nn::Linear(4, 4)));
     std::shared_ptr<nn::ModuleDict> heads = register_module(
-        "heads", std::make_shared<nn::ModuleDict>(std::initializer_list<
-                                                  std::pair<std::string, std::shared_ptr<nn::Module>>>{
-                     {"policy", std::make_shared<nn::Linear>(4, 2)},
-                     {"value", std::make_shared<nn::Linear>(4, 1)}}));
+        "heads",
+        std::make_shared<nn::ModuleDict>(std::initializer_list<std::pair<std::string, std::shared_ptr<nn::Module>>>{
+            {"policy", std::make_shared<nn::Linear>(4, 2)}, {"value", std::make_shared<nn::Linear>(4, 1)}}));
     mg::Tensor forward(const mg::Tensor& x) override {
       mg::Tensor h = x;
       for (const auto& layer : *layers) h = (*layer)(h);
@@ -428,9 +411,8 @@ TEST_CASE("nn: ModuleList and ModuleDict hold children for a module's own forwar
   Net net;
   std::vector<std::string> names;
   for (const auto& [name, p] : net.named_parameters()) names.push_back(name);
-  CHECK(names == std::vector<std::string>{"layers.0.weight", "layers.0.bias", "layers.2.weight",
-                                          "layers.2.bias", "heads.policy.weight",
-                                          "heads.policy.bias", "heads.value.weight",
+  CHECK(names == std::vector<std::string>{"layers.0.weight", "layers.0.bias", "layers.2.weight", "layers.2.bias",
+                                          "heads.policy.weight", "heads.policy.bias", "heads.value.weight",
                                           "heads.value.bias"});
   CHECK(net(mg::ones({5, 3})).shape() == mg::Shape{5});
 

@@ -225,7 +225,8 @@ TEST_CASE("layer_norm, embedding and their modules refuse bad input, naming the 
   CHECK_THROWS_WITH(emb(mg::tensor(std::vector<int64_t>{4}, {1})), Contains("Embedding 4x2") && Contains("index 4"));
 }
 
-TEST_CASE("MultiheadAttention matches PyTorch: causal and key padding bool masks, cross attention with a float mask", "[nn][seq]") {
+TEST_CASE("MultiheadAttention matches PyTorch: causal and key padding bool masks, cross attention with a float mask",
+          "[nn][seq]") {
   for (mg::DType dtype : kDtypes) {
     SECTION(std::string(mg::dtype_name(dtype))) {
       const RefCase& self = ref_case("MultiheadAttention 6/2 self, causal bool mask, key padding");
@@ -281,10 +282,13 @@ TEST_CASE("MultiheadAttention: PyTorch's parameters and init, the causal mask, n
     for (int j = i + 1; j < 4; ++j) CHECK(w[i * 4 + j] == 0.0f);
 
   CHECK_THROWS_WITH(nn::MultiheadAttention(6, 4), Contains("embed_dim 6 must be a positive multiple of num_heads 4"));
-  CHECK_THROWS_WITH(mha(mg::ones({2, 4, 6}), x, x), Contains("MultiheadAttention 8/2 heads") && Contains("query must be [batch, length, 8], got shape (2, 4, 6)"));
+  CHECK_THROWS_WITH(
+      mha(mg::ones({2, 4, 6}), x, x),
+      Contains("MultiheadAttention 8/2 heads") && Contains("query must be [batch, length, 8], got shape (2, 4, 6)"));
   CHECK_THROWS_WITH(mha(x, mg::ones({2, 3, 8}), x), Contains("key and value the length"));
   CHECK_THROWS_WITH(mha(x, x, x, mg::ones({2, 5})), Contains("key_padding_mask of shape (2, 5) must be (2, 4)"));
-  CHECK_THROWS_WITH(mha(x, x, x, {}, true, mg::ones({4, 5})), Contains("attn_mask of shape (4, 5) must be (4, 4) or (4, 4, 4)"));
+  CHECK_THROWS_WITH(mha(x, x, x, {}, true, mg::ones({4, 5})),
+                    Contains("attn_mask of shape (4, 5) must be (4, 4) or (4, 4, 4)"));
 }
 
 TEST_CASE("LSTM and GRU match PyTorch: two layers with an initial state, no bias from zeros", "[nn][seq]") {
@@ -328,8 +332,9 @@ TEST_CASE("LSTM and GRU: PyTorch's parameter names and init, dropout between lay
   nn::LSTM lstm(5, 4, {.num_layers = 2});
   std::vector<std::string> names;
   for (const auto& [name, p] : lstm.named_parameters()) names.push_back(name + mg::shape_str(p.shape()));
-  CHECK(names == std::vector<std::string>{"weight_ih_l0(16, 5)", "weight_hh_l0(16, 4)", "bias_ih_l0(16,)", "bias_hh_l0(16,)",
-                                          "weight_ih_l1(16, 4)", "weight_hh_l1(16, 4)", "bias_ih_l1(16,)", "bias_hh_l1(16,)"});
+  CHECK(names == std::vector<std::string>{"weight_ih_l0(16, 5)", "weight_hh_l0(16, 4)", "bias_ih_l0(16,)",
+                                          "bias_hh_l0(16,)", "weight_ih_l1(16, 4)", "weight_hh_l1(16, 4)",
+                                          "bias_ih_l1(16,)", "bias_hh_l1(16,)"});
   for (const mg::Tensor& p : lstm.parameters())
     for (float v : p.to_vector<float>()) CHECK(std::abs(v) <= 0.5f);  // U(+-1/sqrt(hidden))
   CHECK(nn::GRU(5, 4, {.bias = false}).named_parameters().size() == 2);
@@ -348,7 +353,8 @@ TEST_CASE("LSTM and GRU: PyTorch's parameter names and init, dropout between lay
 
   CHECK_THROWS_WITH(nn::LSTM(0, 4), Contains("LSTM: input_size 0"));
   CHECK_THROWS_WITH(nn::GRU(3, 4, {.dropout = 1.5}), Contains("GRU: dropout must be in [0, 1], got 1.5"));
-  CHECK_THROWS_WITH(lstm(mg::ones({2, 3, 4})), Contains("LSTM 5->4, 2 layers") && Contains("input must be [batch, time > 0, 5], got shape (2, 3, 4)"));
+  CHECK_THROWS_WITH(lstm(mg::ones({2, 3, 4})), Contains("LSTM 5->4, 2 layers") &&
+                                                   Contains("input must be [batch, time > 0, 5], got shape (2, 3, 4)"));
   CHECK_THROWS_WITH(lstm(mg::ones({2, 0, 5})), Contains("time > 0"));
   CHECK_THROWS_WITH(lstm(mg::ones({2, 3, 5}), {mg::zeros({1, 2, 4}), mg::Tensor()}),
                     Contains("h0 of shape (1, 2, 4) must be (2, 2, 4)"));

@@ -87,7 +87,10 @@ std::vector<std::pair<std::string, Axis>> axis_ops() {
       {"log_softmax", [](auto& a, int64_t ax) { return a.log_softmax(ax); }},
       {"flatten", [](auto& a, int64_t ax) { return a.flatten(ax); }},
       {"transpose", [](auto& a, int64_t ax) { return a.transpose(0, ax); }},
-      {"gather", [](auto& a, int64_t ax) { return a.gather(ax, mg::zeros({2, 3}, {.dtype = mg::kInt64})); }},
+      {"gather",
+       [](auto& a, int64_t ax) {
+         return a.gather(ax, mg::zeros({2, 3}, {.dtype = mg::kInt64}));
+       }},
       {"index_select", [](auto& a, int64_t ax) { return a.index_select(ax, idx({0})); }},
       {"cumsum", [](auto& a, int64_t ax) { return a.cumsum(ax); }},
       {"prod", [](auto& a, int64_t ax) { return a.prod(ax); }},
@@ -100,62 +103,92 @@ std::vector<std::pair<std::string, Axis>> axis_ops() {
 std::vector<BadCall> bad_calls() {
   std::vector<BadCall> cases;
   for (const auto& [name, op] : binary_ops()) {
-    cases.push_back({name + " of shapes that do not broadcast", [op] { op(f32({2, 3}), f32({4})); },
+    cases.push_back({name + " of shapes that do not broadcast",
+                     [op] {
+                       op(f32({2, 3}), f32({4}));
+                     },
                      {name + ":", "(2, 3)", "(4,)", "cannot be broadcast"}});
-    cases.push_back({name + " with an undefined operand", [op] { op(f32({2}), mg::Tensor()); },
-                     {name + ":", "undefined"}});
+    cases.push_back(
+        {name + " with an undefined operand", [op] { op(f32({2}), mg::Tensor()); }, {name + ":", "undefined"}});
   }
   for (const auto& [name, op] : float_only_unary_ops())
     cases.push_back({name + " of int64", [op] { op(i64({3})); }, {name + ":", "int64", "(3,)"}});
   for (const auto& [name, op] : axis_ops()) {
-    cases.push_back({name + " on axis 2 of a 2-D tensor", [op] { op(f32({2, 3}), 2); },
+    cases.push_back({name + " on axis 2 of a 2-D tensor",
+                     [op] {
+                       op(f32({2, 3}), 2);
+                     },
                      {name + ":", "axis 2", "2 dimensions"}});
-    cases.push_back({name + " on axis -3 of a 2-D tensor", [op] { op(f32({2, 3}), -3); },
+    cases.push_back({name + " on axis -3 of a 2-D tensor",
+                     [op] {
+                       op(f32({2, 3}), -3);
+                     },
                      {name + ":", "axis -3", "2 dimensions"}});
   }
   // Reductions with no element to pick or divide by.
-  for (const auto& [name, op] : std::vector<std::pair<std::string, Unary>>{
-           {"max", [](auto& a) { return a.max(); }},
-           {"min", [](auto& a) { return a.min(); }},
-           {"argmax", [](auto& a) { return a.argmax(); }},
-           {"mean", [](auto& a) { return a.mean(); }}})
+  for (const auto& [name, op] :
+       std::vector<std::pair<std::string, Unary>>{{"max", [](auto& a) { return a.max(); }},
+                                                  {"min", [](auto& a) { return a.min(); }},
+                                                  {"argmax", [](auto& a) { return a.argmax(); }},
+                                                  {"mean", [](auto& a) { return a.mean(); }}})
     cases.push_back({name + " of an empty tensor", [op] { op(f32({0, 3})); }, {name + ":", "(0, 3)", "empty"}});
-  for (const auto& [name, op] : std::vector<std::pair<std::string, Unary>>{
-           {"max", [](auto& a) { return a.max(1); }},
-           {"min", [](auto& a) { return a.min(1); }},
-           {"argmax", [](auto& a) { return a.argmax(1); }},
-           {"mean", [](auto& a) { return a.mean(1); }}})
+  for (const auto& [name, op] :
+       std::vector<std::pair<std::string, Unary>>{{"max", [](auto& a) { return a.max(1); }},
+                                                  {"min", [](auto& a) { return a.min(1); }},
+                                                  {"argmax", [](auto& a) { return a.argmax(1); }},
+                                                  {"mean", [](auto& a) { return a.mean(1); }}})
     cases.push_back({name + " over an empty axis", [op] { op(f32({2, 0})); }, {name + ":", "(2, 0)", "empty"}});
 
   auto add = [&](std::string what, std::function<void()> call, std::vector<std::string> expect) {
     cases.push_back({std::move(what), std::move(call), std::move(expect)});
   };
   // Mixed dtypes promote (tests/test_ops_math.cpp); these are the combinations PyTorch refuses.
-  add("sub of two bool tensors", [] { mg::ones({2}, {.dtype = mg::kBool}) - mg::ones({3, 1}, {.dtype = mg::kBool}); },
+  add("sub of two bool tensors",
+      [] {
+        mg::ones({2}, {.dtype = mg::kBool}) - mg::ones({3, 1}, {.dtype = mg::kBool});
+      },
       {"sub:", "bool", "(2,)", "(3, 1)"});
-  add("floor_divide of floats", [] { mg::floor_divide(f32({2}), i64({2})); }, {"floor_divide:", "float32", "int64", "(2,)"});
-  add("floor_divide by zero", [] { mg::floor_divide(mg::ones({2}, {.dtype = mg::kInt64}), i64({3, 1})); },
+  add("floor_divide of floats", [] { mg::floor_divide(f32({2}), i64({2})); },
+      {"floor_divide:", "float32", "int64", "(2,)"});
+  add("floor_divide by zero",
+      [] {
+        mg::floor_divide(mg::ones({2}, {.dtype = mg::kInt64}), i64({3, 1}));
+      },
       {"floor_divide:", "division by zero", "(3, 1)"});
   add("mean of int64", [] { i64({2, 3}).mean(); }, {"mean:", "int64", "(2, 3)"});
-  add("where with a float condition", [] { mg::where(f32({2}), f32({2}), f32({2})); }, {"where:", "bool", "float32", "(2,)"});
-  add("where of shapes that do not broadcast", [] { mg::where(mg::ones({2}, {.dtype = mg::kBool}), f32({3}), f32({3})); },
-      {"where:", "(2,)", "(3,)"});
+  add("where with a float condition", [] { mg::where(f32({2}), f32({2}), f32({2})); },
+      {"where:", "bool", "float32", "(2,)"});
+  add("where of shapes that do not broadcast",
+      [] { mg::where(mg::ones({2}, {.dtype = mg::kBool}), f32({3}), f32({3})); }, {"where:", "(2,)", "(3,)"});
   add("sum over a repeated axis", [] { f32({2, 3}).sum({1, -1}); }, {"sum:", "axis 1", "twice", "(2, 3)"});
   add("var over an axis out of range", [] { f32({2, 3}).var({2}); }, {"var:", "axis 2"});
   add("topk with k past the axis", [] { f32({2, 3}).topk(4); }, {"topk:", "k = 4", "size 3", "(2, 3)"});
   add("topk with k 0 of a 0-d tensor", [] { f32({}).topk(0); }, {"topk:", "k = 0", "()"});
-  add("one_hot with an index past num_classes", [] { mg::one_hot(idx({0, 3}), 3); }, {"one_hot:", "index 3", "3 classes"});
+  add("one_hot with an index past num_classes",
+      [] {
+        mg::one_hot(idx({0, 3}), 3);
+      },
+      {"one_hot:", "index 3", "3 classes"});
   add("one_hot of float32", [] { mg::one_hot(f32({2}), 3); }, {"one_hot:", "int64", "float32"});
   add("norm with a negative p", [] { f32({3}).norm(-1.0); }, {"norm:", "-1"});
   add("randint with low >= high", [] { mg::randint(3, 3, {2}); }, {"randint:", "3"});
-  add("matmul inner dimensions", [] { f32({128, 784}).matmul(f32({512, 256})); },
+  add("matmul inner dimensions",
+      [] {
+        f32({128, 784}).matmul(f32({512, 256}));
+      },
       {"matmul:", "(128, 784)", "(512, 256)", "784 and 512 differ"});
-  add("matmul of 3-D with mismatched inner dimensions", [] { f32({2, 2, 3}).matmul(f32({2, 2})); },
+  add("matmul of 3-D with mismatched inner dimensions",
+      [] {
+        f32({2, 2, 3}).matmul(f32({2, 2}));
+      },
       {"matmul:", "(2, 2, 3)", "(2, 2)", "3 and 2 differ"});
   add("matmul of 0-D", [] { f32({}).matmul(f32({2})); }, {"matmul:", "()", "(2,)"});
   add("matmul of float32 and float64", [] { f32({2, 2}).matmul(f64({2, 2})); }, {"matmul:", "float32", "float64"});
   add("matmul of int64", [] { i64({2, 2}).matmul(i64({2, 2})); }, {"matmul:", "int64", "(2, 2)"});
-  add("mm transposed inner dimensions", [] { mg::mm(f32({3, 4}), f32({3, 5}), false, true); },
+  add("mm transposed inner dimensions",
+      [] {
+        mg::mm(f32({3, 4}), f32({3, 5}), false, true);
+      },
       {"matmul:", "(3, 4)", "(3, 5)^T", "4 and 5 differ"});
   add("mm of 1-D", [] { mg::mm(f32({3}), f32({3, 5})); }, {"matmul:", "(3,)", "(3, 5)"});
   add("reshape to a different size", [] { f32({2, 3}).reshape({4, 2}); }, {"reshape:", "(2, 3)", "(4, 2)"});
@@ -165,29 +198,61 @@ std::vector<BadCall> bad_calls() {
   add("flatten with start after end", [] { f32({2, 3, 4}).flatten(2, 1); }, {"flatten:", "2", "1"});
   add("t of 3-D", [] { f32({2, 3, 4}).t(); }, {"t:", "(2, 3, 4)"});
   add("gather with a float index", [] { f32({2, 3}).gather(1, f32({2, 1})); }, {"gather:", "int64", "float32"});
-  add("gather with an index out of range", [] { f32({2, 3}).gather(1, mg::tensor(std::vector<int64_t>{0, 3}, {2, 1})); },
+  add("gather with an index out of range",
+      [] {
+        f32({2, 3}).gather(1, mg::tensor(std::vector<int64_t>{0, 3}, {2, 1}));
+      },
       {"gather:", "index 3", "size 3"});
-  add("gather with a negative index", [] { f32({2, 3}).gather(1, mg::tensor(std::vector<int64_t>{0, -1}, {2, 1})); },
+  add("gather with a negative index",
+      [] {
+        f32({2, 3}).gather(1, mg::tensor(std::vector<int64_t>{0, -1}, {2, 1}));
+      },
       {"gather:", "index -1", "size 3"});
-  add("gather with an index of another rank", [] { f32({2, 3}).gather(1, idx({0, 1})); }, {"gather:", "(2,)", "(2, 3)"});
-  add("gather with an index of another size", [] { f32({2, 3}).gather(1, i64({3, 1})); },
+  add("gather with an index of another rank",
+      [] {
+        f32({2, 3}).gather(1, idx({0, 1}));
+      },
+      {"gather:", "(2,)", "(2, 3)"});
+  add("gather with an index of another size",
+      [] {
+        f32({2, 3}).gather(1, i64({3, 1}));
+      },
       {"gather:", "(3, 1)", "(2, 3)"});
-  add("index_select with a 2-D index", [] { f32({2, 3}).index_select(0, i64({1, 1})); },
-      {"index_select:", "(1, 1)"});
-  add("index_select out of range", [] { f32({2, 3}).index_select(0, idx({0, 2})); },
+  add("index_select with a 2-D index", [] { f32({2, 3}).index_select(0, i64({1, 1})); }, {"index_select:", "(1, 1)"});
+  add("index_select out of range",
+      [] {
+        f32({2, 3}).index_select(0, idx({0, 2}));
+      },
       {"index_select:", "index 2", "size 2"});
-  add("index_select with a float index", [] { f32({2, 3}).index_select(0, f32({1})); },
+  add("index_select with a float index",
+      [] {
+        f32({2, 3}).index_select(0, f32({1}));
+      },
       {"index_select:", "int64", "float32"});
-  add("scatter_add src and index differ", [] { mg::scatter_add({2, 3}, 1, i64({2, 1}), f32({2, 2})); },
+  add("scatter_add src and index differ",
+      [] {
+        mg::scatter_add({2, 3}, 1, i64({2, 1}), f32({2, 2}));
+      },
       {"scatter_add:", "(2, 2)", "(2, 1)"});
   add("scatter_add index out of range",
-      [] { mg::scatter_add({2, 3}, 1, mg::tensor(std::vector<int64_t>{0, 7}, {2, 1}), f32({2, 1})); },
+      [] {
+        mg::scatter_add({2, 3}, 1, mg::tensor(std::vector<int64_t>{0, 7}, {2, 1}), f32({2, 1}));
+      },
       {"scatter_add:", "index 7", "size 3"});
-  add("scatter_add on axis 2", [] { mg::scatter_add({2, 3}, 2, i64({2, 1}), f32({2, 1})); },
+  add("scatter_add on axis 2",
+      [] {
+        mg::scatter_add({2, 3}, 2, i64({2, 1}), f32({2, 1}));
+      },
       {"scatter_add:", "axis 2"});
-  add("index_add rows that do not fit", [] { mg::index_add({4, 3}, 0, idx({0, 1}), f32({2, 5})); },
+  add("index_add rows that do not fit",
+      [] {
+        mg::index_add({4, 3}, 0, idx({0, 1}), f32({2, 5}));
+      },
       {"index_add:", "(2, 5)", "(4, 3)"});
-  add("index_add index out of range", [] { mg::index_add({4, 3}, 0, idx({0, 4}), f32({2, 3})); },
+  add("index_add index out of range",
+      [] {
+        mg::index_add({4, 3}, 0, idx({0, 4}), f32({2, 3}));
+      },
       {"index_add:", "index 4", "size 4"});
   add("expand to an incompatible shape", [] { mg::expand(f32({2, 3}), {3, 3}); }, {"expand:", "(2, 3)", "(3, 3)"});
   add("sum_to a shape that is not a broadcast", [] { mg::sum_to(f32({2, 3}), {4}); }, {"sum_to:", "(2, 3)", "(4,)"});
@@ -196,31 +261,61 @@ std::vector<BadCall> bad_calls() {
   add("item of a 2-element tensor", [] { f32({2}).item(); }, {"item", "(2,)", "2 elements"});
   add("data<float> of float64", [] { f64({2}).data<float>(); }, {"data<float32>", "float64"});
   add("a shape with a negative dimension", [] { mg::zeros({2, -1}); }, {"(2, -1)", "negative dimension -1"});
-  add("a shape whose size overflows", [] { mg::zeros({int64_t{1} << 32, int64_t{1} << 32}); },
+  add("a shape whose size overflows",
+      [] {
+        mg::zeros({int64_t{1} << 32, int64_t{1} << 32});
+      },
       {"(4294967296, 4294967296)", "overflows"});
   add("tensor with too few values", [] { mg::tensor({1.0, 2.0, 3.0}, {2, 2}); }, {"tensor:", "3 values", "(2, 2)"});
-  add("backward of a non-scalar", [] { f32({2, 2}).requires_grad_().exp().backward(); },
+  add("backward of a non-scalar",
+      [] {
+        f32({2, 2}).requires_grad_().exp().backward();
+      },
       {"backward:", "(2, 2)", "not a scalar"});
   add("backward with a gradient of another shape",
-      [] { f32({2, 2}).requires_grad_().exp().backward(f32({2})); }, {"backward:", "(2,)", "(2, 2)"});
+      [] {
+        f32({2, 2}).requires_grad_().exp().backward(f32({2}));
+      },
+      {"backward:", "(2,)", "(2, 2)"});
 
-  add("cross_entropy with fewer labels than rows", [] { nn::cross_entropy(f32({4, 10}), i64({3})); },
+  add("cross_entropy with fewer labels than rows",
+      [] {
+        nn::cross_entropy(f32({4, 10}), i64({3}));
+      },
       {"cross_entropy:", "(4, 10)", "(3,)"});
-  add("cross_entropy with a label out of range", [] { nn::cross_entropy(f32({2, 10}), idx({1, 10})); },
+  add("cross_entropy with a label out of range",
+      [] {
+        nn::cross_entropy(f32({2, 10}), idx({1, 10}));
+      },
       {"cross_entropy:", "target 10", "10 classes"});
-  add("cross_entropy with a negative label", [] { nn::cross_entropy(f32({2, 10}), idx({-1, 0})); },
+  add("cross_entropy with a negative label",
+      [] {
+        nn::cross_entropy(f32({2, 10}), idx({-1, 0}));
+      },
       {"cross_entropy:", "target -1"});
-  add("cross_entropy with float labels", [] { nn::cross_entropy(f32({2, 10}), f32({2})); },
+  add("cross_entropy with float labels",
+      [] {
+        nn::cross_entropy(f32({2, 10}), f32({2}));
+      },
       {"cross_entropy:", "int64", "float32 (2,)"});
   add("cross_entropy of 1-D logits", [] { nn::cross_entropy(f32({10}), i64({1})); }, {"cross_entropy:", "(10,)"});
-  add("cross_entropy of no classes", [] { nn::cross_entropy(f32({2, 0}), i64({2})); },
-      {"cross_entropy:", "(2, 0)"});
-  add("nll_loss with a label out of range", [] { nn::nll_loss(f32({2, 3}), idx({3, 0})); },
+  add("cross_entropy of no classes", [] { nn::cross_entropy(f32({2, 0}), i64({2})); }, {"cross_entropy:", "(2, 0)"});
+  add("nll_loss with a label out of range",
+      [] {
+        nn::nll_loss(f32({2, 3}), idx({3, 0}));
+      },
       {"nll_loss:", "target 3", "3 classes"});
-  add("mse_loss of different shapes", [] { nn::mse_loss(f32({2, 3}), f32({3, 2})); },
+  add("mse_loss of different shapes",
+      [] {
+        nn::mse_loss(f32({2, 3}), f32({3, 2}));
+      },
       {"mse_loss:", "(2, 3)", "(3, 2)"});
   add("l1_loss of different dtypes", [] { nn::l1_loss(f32({2}), f64({2})); }, {"l1_loss:", "float32", "float64"});
-  add("Linear given the wrong features", [] { nn::Linear(784, 10)(f32({2, 100})); }, {"100 features", "784", "(2, 100)"});
+  add("Linear given the wrong features",
+      [] {
+        nn::Linear(784, 10)(f32({2, 100}));
+      },
+      {"100 features", "784", "(2, 100)"});
   add("Linear given a float64 input", [] { nn::Linear(4, 2)(f64({3, 4})); }, {"float64", "(3, 4)"});
   return cases;
 }

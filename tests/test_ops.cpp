@@ -107,7 +107,8 @@ TEST_CASE("ops: softmax and log_softmax") {
   CHECK(values(s.sum(1))[0] == Approx(1.0));
   CHECK(values(s.sum(1))[1] == Approx(1.0));
   CHECK(values(s)[3] == Approx(1.0 / 3));
-  CHECK(values(x.log_softmax(1))[2] == Approx(std::log(std::exp(3.0) / (std::exp(1.0) + std::exp(2.0) + std::exp(3.0)))));
+  CHECK(values(x.log_softmax(1))[2] ==
+        Approx(std::log(std::exp(3.0) / (std::exp(1.0) + std::exp(2.0) + std::exp(3.0)))));
   // Stable at extreme logits.
   auto big = mg::tensor({1e4, -1e4, 0.0}, {.dtype = mg::kFloat64});
   CHECK(values(big.softmax(0)) == std::vector<double>{1.0, 0.0, 0.0});

@@ -23,7 +23,9 @@ struct RefCase {
 
 #include "op_reference/conv.inc"
 
-mg::Tensor make(const RefTensor& r, mg::DType dtype) { return mg::tensor(r.values, r.shape, {.dtype = mg::kFloat64}).to(dtype); }
+mg::Tensor make(const RefTensor& r, mg::DType dtype) {
+  return mg::tensor(r.values, r.shape, {.dtype = mg::kFloat64}).to(dtype);
+}
 
 void require_close(const mg::Tensor& got, const RefTensor& want, double tol) {
   REQUIRE(got.shape() == want.shape);
@@ -47,8 +49,11 @@ std::vector<mg::Tensor> run_case(const RefCase& c, mg::DType dtype) {
   }
   if (c.op == "conv_transpose2d") {
     return {mg::conv_transpose2d(in[0], in[1], in.size() > 2 ? in[2] : mg::Tensor(),
-                                 {.stride = pair(p, 0), .padding = pair(p, 2), .output_padding = pair(p, 4),
-                                  .groups = int64_t(p[6]), .dilation = pair(p, 7)})};
+                                 {.stride = pair(p, 0),
+                                  .padding = pair(p, 2),
+                                  .output_padding = pair(p, 4),
+                                  .groups = int64_t(p[6]),
+                                  .dilation = pair(p, 7)})};
   }
   if (c.op == "max_pool2d") {
     auto [y, idx] = mg::max_pool2d_with_indices(in[0], pair(p, 0), pair(p, 2), pair(p, 4));
@@ -111,8 +116,9 @@ TEST_CASE("conv ops name the op and the shapes in their errors", "[ops_conv]") {
   using Catch::Matchers::Contains;
   REQUIRE_THROWS_WITH(mg::conv2d(mg::zeros({3, 5, 5}), mg::zeros({4, 3, 3, 3})),
                       Contains("conv2d: input (3, 5, 5) is not 4-D"));
-  REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 2, 3, 3})),
-                      Contains("conv2d: input (2, 3, 5, 5) has 3 channels, weight (4, 2, 3, 3) in 1 group(s) expects 2"));
+  REQUIRE_THROWS_WITH(
+      mg::conv2d(x, mg::zeros({4, 2, 3, 3})),
+      Contains("conv2d: input (2, 3, 5, 5) has 3 channels, weight (4, 2, 3, 3) in 1 group(s) expects 2"));
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 3, 3, 3}), mg::Tensor(), {.groups = 2}),
                       Contains("groups 2 must divide both 3 input and 4 output channels"));
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 3, 7, 3})),
@@ -122,14 +128,18 @@ TEST_CASE("conv ops name the op and the shapes in their errors", "[ops_conv]") {
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 3, 3, 3}), mg::Tensor(), {.stride = 0}),
                       Contains("conv2d: stride (0, 0) must be positive"));
   REQUIRE_THROWS_WITH(mg::conv2d(x, mg::zeros({4, 3, 3, 3}, {.dtype = mg::kFloat64})), Contains("conv2d"));
-  REQUIRE_THROWS_WITH(mg::conv_transpose2d(x, mg::zeros({4, 3, 3, 3})),
-                      Contains("conv_transpose2d: weight (4, 3, 3, 3) needs 4 input channels, input (2, 3, 5, 5) has 3"));
+  REQUIRE_THROWS_WITH(
+      mg::conv_transpose2d(x, mg::zeros({4, 3, 3, 3})),
+      Contains("conv_transpose2d: weight (4, 3, 3, 3) needs 4 input channels, input (2, 3, 5, 5) has 3"));
   REQUIRE_THROWS_WITH(mg::conv_transpose2d(x, mg::zeros({3, 3, 3, 3}), mg::Tensor(), {.output_padding = 1}),
                       Contains("output_padding (1, 1) must be smaller than the stride (1, 1) or the dilation (1, 1)"));
-  REQUIRE_THROWS_WITH(mg::max_pool2d(x, 2, std::nullopt, 2), Contains("max_pool2d: padding (2, 2) is more than half the kernel (2, 2)"));
+  REQUIRE_THROWS_WITH(mg::max_pool2d(x, 2, std::nullopt, 2),
+                      Contains("max_pool2d: padding (2, 2) is more than half the kernel (2, 2)"));
   REQUIRE_THROWS_WITH(mg::avg_pool2d(mg::zeros({5, 5}), 2), Contains("avg_pool2d: input (5, 5) is not 3-D or 4-D"));
-  REQUIRE_THROWS_WITH(mg::max_pool2d(x, 6), Contains("max_pool2d: input (2, 3, 5, 5) padded by (0, 0) is smaller than the kernel (6, 6)"));
-  REQUIRE_THROWS_WITH(mg::adaptive_avg_pool2d(x, 0), Contains("adaptive_avg_pool2d: output size (0, 0) must be positive"));
+  REQUIRE_THROWS_WITH(mg::max_pool2d(x, 6),
+                      Contains("max_pool2d: input (2, 3, 5, 5) padded by (0, 0) is smaller than the kernel (6, 6)"));
+  REQUIRE_THROWS_WITH(mg::adaptive_avg_pool2d(x, 0),
+                      Contains("adaptive_avg_pool2d: output size (0, 0) must be positive"));
   REQUIRE_THROWS_WITH(mg::max_pool2d(mg::zeros({2, 3}, {.dtype = mg::kInt64}).reshape({1, 1, 2, 3}), 2),
                       Contains("max_pool2d: a int64 tensor"));
   REQUIRE_THROWS_WITH(mg::batch_norm(x, mg::Tensor(), mg::Tensor(), mg::zeros({4})),

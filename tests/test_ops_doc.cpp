@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <catch2/catch.hpp>
 
 #include "registry.h"
 
@@ -91,9 +91,10 @@ Tables read_tables(const std::string& markdown, const std::string& file) {
     const std::vector<std::string> names = row.empty() ? std::vector<std::string>{} : backticked(row.front());
     const std::string second = row.size() < 2 ? "" : row.back();
     if (names.empty() || !(second.rfind("yes", 0) == 0 || second.rfind("no", 0) == 0)) {
-      t.problems.push_back(fmt::format("{}:{}: a row needs backticked names in its first cell and a last cell that "
-                                       "starts with yes or no: {}",
-                                       file, number, line));
+      t.problems.push_back(
+          fmt::format("{}:{}: a row needs backticked names in its first cell and a last cell that "
+                      "starts with yes or no: {}",
+                      file, number, line));
       continue;
     }
     for (const std::string& name : names) table->push_back({name, number, second});
@@ -111,9 +112,10 @@ void compare(const std::vector<Row>& rows, const std::vector<Entry>& entries, co
   for (const Row& r : rows) {
     auto it = registered.find(r.name);
     if (it == registered.end()) {
-      problems.push_back(fmt::format("{}:{}: {} '{}' is not in the gradcheck registry: remove it, or register it in "
-                                     "apps/gradcheck/registry*.cpp",
-                                     file, r.line, kind, r.name));
+      problems.push_back(
+          fmt::format("{}:{}: {} '{}' is not in the gradcheck registry: remove it, or register it in "
+                      "apps/gradcheck/registry*.cpp",
+                      file, r.line, kind, r.name));
       continue;
     }
     if (auto [prev, inserted] = seen.emplace(r.name, r.line); !inserted)
@@ -127,8 +129,9 @@ void compare(const std::vector<Row>& rows, const std::vector<Entry>& entries, co
   }
   for (const Entry& e : entries)
     if (!seen.count(e.name))
-      problems.push_back(fmt::format("{}: {} '{}' is registered but not documented: add{}", file, kind, e.name,
-                                     fmt::format(fmt::runtime(add_hint), e.name, gt::has_second_order(e) ? "yes" : "no")));
+      problems.push_back(
+          fmt::format("{}: {} '{}' is registered but not documented: add{}", file, kind, e.name,
+                      fmt::format(fmt::runtime(add_hint), e.name, gt::has_second_order(e) ? "yes" : "no")));
 }
 
 // Every problem of an op document: with_modules also compares its module table.
@@ -136,12 +139,13 @@ std::vector<std::string> drift(const std::string& markdown, const std::string& f
                                bool with_modules) {
   Tables t = read_tables(markdown, file);
   compare(t.ops, registry.ops(), "op", file,
-          with_modules ? " the row \"| `{}` | <copies or shares> | <gradient at kinks and ties> | {} |\" to its area's table"
-                       : " `{}` to its family's row of the op table (second order: {})",
+          with_modules
+              ? " the row \"| `{}` | <copies or shares> | <gradient at kinks and ties> | {} |\" to its area's table"
+              : " `{}` to its family's row of the op table (second order: {})",
           t.problems);
   if (with_modules)
-    compare(t.modules, registry.modules(), "module", file, " the row \"| `{}` | <what it does> | {} |\" to the module table",
-            t.problems);
+    compare(t.modules, registry.modules(), "module", file,
+            " the row \"| `{}` | <what it does> | {} |\" to the module table", t.problems);
   return t.problems;
 }
 
@@ -159,7 +163,8 @@ std::string joined(const std::vector<std::string>& problems) { return fmt::forma
 }  // namespace
 
 TEST_CASE("docs/ops.md has one row per registered op and module, with its second order", "[ops_doc]") {
-  const std::vector<std::string> problems = drift(read_source("docs/ops.md"), "docs/ops.md", gt::builtin_registry(), true);
+  const std::vector<std::string> problems =
+      drift(read_source("docs/ops.md"), "docs/ops.md", gt::builtin_registry(), true);
   INFO(joined(problems));
   CHECK(problems.empty());
 }
@@ -173,7 +178,8 @@ TEST_CASE("README.md's op table names every registered op once, with its second 
 TEST_CASE("the op documentation check names each drifted row", "[ops_doc]") {
   gt::Registry registry;
   const auto one_case = [](bool second_order) {
-    return std::vector<gt::OpCase>{{.label = "(2,)", .make_inputs = gt::uniform_inputs({{2}}),
+    return std::vector<gt::OpCase>{{.label = "(2,)",
+                                    .make_inputs = gt::uniform_inputs({{2}}),
                                     .fn = [](const std::vector<minigrad::Tensor>& in) { return in[0].exp(); },
                                     .second_order = second_order}};
   };
@@ -201,5 +207,5 @@ TEST_CASE("the op documentation check names each drifted row", "[ops_doc]") {
   CHECK_THAT(problems[2], Contains("ops.md:5: op 'nope' is not in the gradcheck registry"));
   CHECK_THAT(problems[3], Contains("ops.md:6: op 'exp' is also in the row of line 3"));
   CHECK_THAT(problems[4], Contains("op 'layer_norm' is registered but not documented: add `layer_norm` to its "
-                                            "family's row of the op table (second order: yes)"));
+                                   "family's row of the op table (second order: yes)"));
 }

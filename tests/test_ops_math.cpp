@@ -40,7 +40,10 @@ Outs outs(std::pair<mg::Tensor, mg::Tensor> p) { return {std::move(p.first), std
 
 // The minigrad call for each label of math.py.
 const std::map<std::string, std::function<Outs(const Ins&)>>& calls() {
-#define CALL(label, expr) {label, [](const Ins& in) { return outs(expr); }}
+#define CALL(label, expr)                           \
+  {                                                 \
+    label, [](const Ins& in) { return outs(expr); } \
+  }
   static const std::map<std::string, std::function<Outs(const Ins&)>> table = {
       CALL("sin", in[0].sin()),
       CALL("cos", in[0].cos()),
@@ -144,9 +147,12 @@ void check_close(const mg::Tensor& got, const RefTensor& want, mg::DType tested,
   for (std::size_t i = 0; i < v.size(); ++i) {
     INFO("element " << i << ": got " << v[i] << ", PyTorch " << want.values[i]);
     const double w = want.values[i];
-    if (std::isnan(w)) CHECK(std::isnan(v[i]));
-    else if (std::isinf(w)) CHECK(v[i] == w);
-    else CHECK(std::abs(v[i] - w) <= tol * (1.0 + std::abs(w)));
+    if (std::isnan(w))
+      CHECK(std::isnan(v[i]));
+    else if (std::isinf(w))
+      CHECK(v[i] == w);
+    else
+      CHECK(std::abs(v[i] - w) <= tol * (1.0 + std::abs(w)));
   }
 }
 
@@ -162,11 +168,13 @@ TEST_CASE("math ops, reductions, dtypes and NaN match PyTorch", "[ops][math]") {
     for (const mg::DType tested : {mg::kFloat32, mg::kFloat64}) {
       INFO(mg::dtype_name(tested));
       Ins in;
-      for (const RefTensor& r : c.inputs) in.push_back(mg::tensor(r.values, r.shape, {.dtype = dtype_of(r.kind, tested)}));
+      for (const RefTensor& r : c.inputs)
+        in.push_back(mg::tensor(r.values, r.shape, {.dtype = dtype_of(r.kind, tested)}));
       if (!c.grad.kind.empty()) in[0].requires_grad_();
       const Outs out = it->second(in);
       REQUIRE(out.size() == c.outputs.size());
-      for (std::size_t k = 0; k < out.size(); ++k) check_close(out[k], c.outputs[k], tested, fmt::format("output {}", k));
+      for (std::size_t k = 0; k < out.size(); ++k)
+        check_close(out[k], c.outputs[k], tested, fmt::format("output {}", k));
       if (c.grad.kind.empty()) continue;
       const mg::Tensor& y = out[0];
       const auto n = static_cast<double>(y.numel());
@@ -233,7 +241,8 @@ TEST_CASE("indexing accepts int64 and bool data", "[ops][dtype]") {
   const auto n = mg::tensor(std::vector<int64_t>{10, 20, 30, 40, 50, 60}, {2, 3});
   const auto rows = mg::tensor(std::vector<int64_t>{1, 1, 0}, {3});
   CHECK(n.index_select(0, rows).to_vector<int64_t>() == std::vector<int64_t>{40, 50, 60, 40, 50, 60, 10, 20, 30});
-  CHECK(n.gather(1, mg::tensor(std::vector<int64_t>{2, 0}, {2, 1})).to_vector<int64_t>() == std::vector<int64_t>{30, 40});
+  CHECK(n.gather(1, mg::tensor(std::vector<int64_t>{2, 0}, {2, 1})).to_vector<int64_t>() ==
+        std::vector<int64_t>{30, 40});
   const auto m = n.gt(25);
   CHECK(m.index_select(1, rows).to_vector<int64_t>() == std::vector<int64_t>{0, 0, 0, 1, 1, 1});
 }

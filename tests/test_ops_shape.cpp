@@ -109,16 +109,21 @@ TEST_CASE("shape ops: squeeze and unsqueeze share the buffer, the other layout o
   CHECK(x.squeeze().raw_data() == x.raw_data());
   CHECK(x.squeeze(1).raw_data() == x.raw_data());
   CHECK(x.unsqueeze(0).raw_data() == x.raw_data());
-  for (const mg::Tensor& copy : {x.permute({0, 1, 2}), x.transpose(0, 1), x.slice(2), x.narrow(0, 0, 2),
-                                 x.select(1, 0), x.flip({}), x.repeat({1, 1, 1}), mg::pad(x, {}),
-                                 mg::cat({x}), x.split(3, 2)[0], x.chunk(1)[0]}) {
+  for (const mg::Tensor& copy :
+       {x.permute({0, 1, 2}), x.transpose(0, 1), x.slice(2), x.narrow(0, 0, 2), x.select(1, 0), x.flip({}),
+        x.repeat({1, 1, 1}), mg::pad(x, {}), mg::cat({x}), x.split(3, 2)[0], x.chunk(1)[0]}) {
     CHECK(copy.raw_data() != x.raw_data());
     CHECK(copy.to_vector<double>() == x.to_vector<double>());
   }
 }
 
 TEST_CASE("shape ops: gradients at known points", "[ops][shape]") {
-  const auto leaf = [](const mg::Shape& s) { return mg::arange(0.0, double(mg::shape_numel(s)), 1.0, {.dtype = mg::kFloat64}).reshape(s).detach().requires_grad_(); };
+  const auto leaf = [](const mg::Shape& s) {
+    return mg::arange(0.0, double(mg::shape_numel(s)), 1.0, {.dtype = mg::kFloat64})
+        .reshape(s)
+        .detach()
+        .requires_grad_();
+  };
   const auto grad_of = [](const mg::Tensor& x, const mg::Tensor& y) {
     (y * mg::arange(1.0, 1.0 + double(y.numel()), 1.0, {.dtype = mg::kFloat64}).reshape(y.shape())).sum().backward();
     return x.grad().to_vector<double>();
@@ -159,9 +164,9 @@ TEST_CASE("bmm: every matrix is one GEMM, bit for bit, at any thread count", "[o
   mg::Generator gen(7);
   // Many small matrices, many of 2^19 flops, a few big ones, broadcast batch axes.
   for (const auto& [sa, sb] : std::vector<std::pair<mg::Shape, mg::Shape>>{{{64, 1, 8, 64}, {64, 1, 64, 8}},
-                                                                        {{16, 1, 64, 64}, {16, 1, 64, 64}},
-                                                                        {{3, 1, 96, 80}, {3, 1, 80, 112}},
-                                                                        {{2, 1, 24, 40}, {3, 40, 16}}}) {
+                                                                           {{16, 1, 64, 64}, {16, 1, 64, 64}},
+                                                                           {{3, 1, 96, 80}, {3, 1, 80, 112}},
+                                                                           {{2, 1, 24, 40}, {3, 40, 16}}}) {
     INFO(mg::shape_str(sa) << " @ " << mg::shape_str(sb));
     const mg::Tensor a = mg::randn(sa, {}, &gen), b = mg::randn(sb, {}, &gen);
     // Each matrix alone through mm: a top-level GEMM call, threaded when big enough.
@@ -194,62 +199,225 @@ TEST_CASE("shape ops: bad input throws an Error naming the op and the shapes", "
     std::vector<std::string> expect;
   };
   const std::vector<BadCall> cases = {
-      {"permute with too few axes", [] { f32({2, 3, 4}).permute({1, 0}); }, {"permute:", "(1, 0)", "(2, 3, 4)"}},
-      {"permute with a repeated axis", [] { f32({2, 3}).permute({1, -1}); }, {"permute:", "axis 1 appears twice", "(1, -1)"}},
-      {"permute out of range", [] { f32({2, 3}).permute({0, 2}); }, {"permute:", "axis 2", "2 dimensions"}},
-      {"squeeze out of range", [] { f32({2, 3}).squeeze(2); }, {"squeeze:", "axis 2", "2 dimensions"}},
-      {"unsqueeze out of range", [] { f32({2, 3}).unsqueeze(3); }, {"unsqueeze:", "axis 3", "2 dimensions", "-3 to 2"}},
-      {"unsqueeze below range", [] { f32({2, 3}).unsqueeze(-4); }, {"unsqueeze:", "axis -4"}},
+      {"permute with too few axes",
+       [] {
+         f32({2, 3, 4}).permute({1, 0});
+       },
+       {"permute:", "(1, 0)", "(2, 3, 4)"}},
+      {"permute with a repeated axis",
+       [] {
+         f32({2, 3}).permute({1, -1});
+       },
+       {"permute:", "axis 1 appears twice", "(1, -1)"}},
+      {"permute out of range",
+       [] {
+         f32({2, 3}).permute({0, 2});
+       },
+       {"permute:", "axis 2", "2 dimensions"}},
+      {"squeeze out of range",
+       [] {
+         f32({2, 3}).squeeze(2);
+       },
+       {"squeeze:", "axis 2", "2 dimensions"}},
+      {"unsqueeze out of range",
+       [] {
+         f32({2, 3}).unsqueeze(3);
+       },
+       {"unsqueeze:", "axis 3", "2 dimensions", "-3 to 2"}},
+      {"unsqueeze below range",
+       [] {
+         f32({2, 3}).unsqueeze(-4);
+       },
+       {"unsqueeze:", "axis -4"}},
       {"slice of a 0-d tensor", [] { f32({}).slice(0, 0, 1); }, {"slice:", "0-d"}},
-      {"slice out of range", [] { f32({2, 3}).slice(-3, 0, 1); }, {"slice:", "axis -3", "2 dimensions"}},
-      {"slice with step 0", [] { f32({2, 3}).slice(1, 0, 3, 0); }, {"slice:", "step", "positive", "0", "(2, 3)"}},
-      {"slice with a negative step", [] { f32({2, 3}).slice(1, 3, 0, -1); }, {"slice:", "step", "-1"}},
-      {"narrow past the end", [] { f32({4, 5}).narrow(1, 3, 3); }, {"narrow:", "start 3", "length 3", "(4, 5)"}},
-      {"narrow from before the start", [] { f32({4, 5}).narrow(1, -6, 1); }, {"narrow:", "start -6", "(4, 5)"}},
-      {"narrow a negative length", [] { f32({4, 5}).narrow(0, 0, -1); }, {"narrow:", "length -1", "(4, 5)"}},
-      {"select out of range", [] { f32({2, 3}).select(1, 3); }, {"select:", "index 3", "axis 1", "(2, 3)"}},
-      {"select below range", [] { f32({2, 3}).select(0, -3); }, {"select:", "index -3", "(2, 3)"}},
+      {"slice out of range",
+       [] {
+         f32({2, 3}).slice(-3, 0, 1);
+       },
+       {"slice:", "axis -3", "2 dimensions"}},
+      {"slice with step 0",
+       [] {
+         f32({2, 3}).slice(1, 0, 3, 0);
+       },
+       {"slice:", "step", "positive", "0", "(2, 3)"}},
+      {"slice with a negative step",
+       [] {
+         f32({2, 3}).slice(1, 3, 0, -1);
+       },
+       {"slice:", "step", "-1"}},
+      {"narrow past the end",
+       [] {
+         f32({4, 5}).narrow(1, 3, 3);
+       },
+       {"narrow:", "start 3", "length 3", "(4, 5)"}},
+      {"narrow from before the start",
+       [] {
+         f32({4, 5}).narrow(1, -6, 1);
+       },
+       {"narrow:", "start -6", "(4, 5)"}},
+      {"narrow a negative length",
+       [] {
+         f32({4, 5}).narrow(0, 0, -1);
+       },
+       {"narrow:", "length -1", "(4, 5)"}},
+      {"select out of range",
+       [] {
+         f32({2, 3}).select(1, 3);
+       },
+       {"select:", "index 3", "axis 1", "(2, 3)"}},
+      {"select below range",
+       [] {
+         f32({2, 3}).select(0, -3);
+       },
+       {"select:", "index -3", "(2, 3)"}},
       {"select of a 0-d tensor", [] { f32({}).select(0, 0); }, {"select:", "0-d"}},
-      {"split size 0", [] { f32({4, 5}).split(0, 1); }, {"split:", "split size 0", "(4, 5)"}},
-      {"split sizes that do not add up", [] { f32({4, 5}).split(std::vector<int64_t>{2, 2}, 1); },
+      {"split size 0",
+       [] {
+         f32({4, 5}).split(0, 1);
+       },
+       {"split:", "split size 0", "(4, 5)"}},
+      {"split sizes that do not add up",
+       [] {
+         f32({4, 5}).split(std::vector<int64_t>{2, 2}, 1);
+       },
        {"split:", "[2, 2]", "sum to 4", "size 5", "(4, 5)"}},
-      {"split a negative size", [] { f32({4, 5}).split(std::vector<int64_t>{6, -1}, 1); }, {"split:", "[6, -1]", "negative"}},
-      {"chunk into 0", [] { f32({4, 5}).chunk(0); }, {"chunk:", "got 0", "(4, 5)"}},
+      {"split a negative size",
+       [] {
+         f32({4, 5}).split(std::vector<int64_t>{6, -1}, 1);
+       },
+       {"split:", "[6, -1]", "negative"}},
+      {"chunk into 0",
+       [] {
+         f32({4, 5}).chunk(0);
+       },
+       {"chunk:", "got 0", "(4, 5)"}},
       {"cat of nothing", [] { mg::cat({}); }, {"cat:", "non-empty"}},
-      {"cat of mismatched shapes", [] { mg::cat({f32({2, 3}), f32({2, 4})}, 0); },
+      {"cat of mismatched shapes",
+       [] {
+         mg::cat({f32({2, 3}), f32({2, 4})}, 0);
+       },
        {"cat:", "tensor 1", "(2, 4)", "tensor 0", "(2, 3)", "outside axis 0"}},
-      {"cat of different ranks", [] { mg::cat({f32({2, 3}), f32({2, 3, 1})}, 1); }, {"cat:", "(2, 3, 1)", "(2, 3)"}},
-      {"cat of a 0-d tensor", [] { mg::cat({f32({}), f32({})}); }, {"cat:", "tensor 0", "0-d"}},
-      {"cat of different dtypes", [] { mg::cat({f32({2}), mg::ones({2}, {.dtype = mg::kFloat64})}); },
+      {"cat of different ranks",
+       [] {
+         mg::cat({f32({2, 3}), f32({2, 3, 1})}, 1);
+       },
+       {"cat:", "(2, 3, 1)", "(2, 3)"}},
+      {"cat of a 0-d tensor",
+       [] {
+         mg::cat({f32({}), f32({})});
+       },
+       {"cat:", "tensor 0", "0-d"}},
+      {"cat of different dtypes",
+       [] {
+         mg::cat({f32({2}), mg::ones({2}, {.dtype = mg::kFloat64})});
+       },
        {"cat:", "float64", "float32", "(2,)"}},
-      {"cat out of range", [] { mg::cat({f32({2, 3}), f32({2, 3})}, 2); }, {"cat:", "axis 2", "2 dimensions"}},
-      {"cat of an undefined tensor", [] { mg::cat({f32({2}), mg::Tensor()}); }, {"cat:", "undefined"}},
-      {"stack of different shapes", [] { mg::stack({f32({2, 3}), f32({3, 2})}); },
+      {"cat out of range",
+       [] {
+         mg::cat({f32({2, 3}), f32({2, 3})}, 2);
+       },
+       {"cat:", "axis 2", "2 dimensions"}},
+      {"cat of an undefined tensor",
+       [] {
+         mg::cat({f32({2}), mg::Tensor()});
+       },
+       {"cat:", "undefined"}},
+      {"stack of different shapes",
+       [] {
+         mg::stack({f32({2, 3}), f32({3, 2})});
+       },
        {"stack:", "tensor 1", "(3, 2)", "(2, 3)"}},
-      {"stack out of range", [] { mg::stack({f32({2, 3}), f32({2, 3})}, 3); }, {"stack:", "axis 3", "-3 to 2"}},
+      {"stack out of range",
+       [] {
+         mg::stack({f32({2, 3}), f32({2, 3})}, 3);
+       },
+       {"stack:", "axis 3", "-3 to 2"}},
       {"stack of nothing", [] { mg::stack({}); }, {"stack:", "non-empty"}},
-      {"repeat with too few counts", [] { f32({2, 3}).repeat({2}); }, {"repeat:", "(2,)", "(2, 3)"}},
-      {"repeat a negative count", [] { f32({2, 3}).repeat({2, -1}); }, {"repeat:", "negative", "(2, -1)"}},
-      {"repeat past int64", [] { f32({2, 3}).repeat({int64_t{1} << 62, 4}); }, {"overflows"}},
-      {"flip a repeated axis", [] { f32({2, 3}).flip({0, -2}); }, {"flip:", "axis 0 appears twice"}},
-      {"flip out of range", [] { f32({2, 3}).flip({2}); }, {"flip:", "axis 2", "2 dimensions"}},
-      {"pad an odd count", [] { mg::pad(f32({2, 3}), {1, 2, 3}); }, {"pad:", "[1, 2, 3]", "(2, 3)", "pairs"}},
-      {"pad more axes than there are", [] { mg::pad(f32({3}), {1, 1, 1, 1}); }, {"pad:", "[1, 1, 1, 1]", "(3,)"}},
-      {"pad crops below zero", [] { mg::pad(f32({2, 3}), {-2, -2}); }, {"pad:", "axis 1", "size 3", "(-2, -2)", "-1", "(2, 3)"}},
+      {"repeat with too few counts",
+       [] {
+         f32({2, 3}).repeat({2});
+       },
+       {"repeat:", "(2,)", "(2, 3)"}},
+      {"repeat a negative count",
+       [] {
+         f32({2, 3}).repeat({2, -1});
+       },
+       {"repeat:", "negative", "(2, -1)"}},
+      {"repeat past int64",
+       [] {
+         f32({2, 3}).repeat({int64_t{1} << 62, 4});
+       },
+       {"overflows"}},
+      {"flip a repeated axis",
+       [] {
+         f32({2, 3}).flip({0, -2});
+       },
+       {"flip:", "axis 0 appears twice"}},
+      {"flip out of range",
+       [] {
+         f32({2, 3}).flip({2});
+       },
+       {"flip:", "axis 2", "2 dimensions"}},
+      {"pad an odd count",
+       [] {
+         mg::pad(f32({2, 3}), {1, 2, 3});
+       },
+       {"pad:", "[1, 2, 3]", "(2, 3)", "pairs"}},
+      {"pad more axes than there are",
+       [] {
+         mg::pad(f32({3}), {1, 1, 1, 1});
+       },
+       {"pad:", "[1, 1, 1, 1]", "(3,)"}},
+      {"pad crops below zero",
+       [] {
+         mg::pad(f32({2, 3}), {-2, -2});
+       },
+       {"pad:", "axis 1", "size 3", "(-2, -2)", "-1", "(2, 3)"}},
       {"matmul of 0-d", [] { f32({}).matmul(f32({2})); }, {"matmul:", "()", "(2,)"}},
-      {"matmul inner dimensions, batched", [] { f32({2, 3, 4}).matmul(f32({2, 5, 6})); },
+      {"matmul inner dimensions, batched",
+       [] {
+         f32({2, 3, 4}).matmul(f32({2, 5, 6}));
+       },
        {"matmul:", "(2, 3, 4)", "(2, 5, 6)", "4 and 5 differ"}},
-      {"matmul inner dimensions, vector", [] { f32({5}).matmul(f32({2, 4, 3})); }, {"matmul:", "(5,)", "(2, 4, 3)", "5 and 4 differ"}},
-      {"matmul inner dimensions, folded", [] { f32({2, 3, 4}).matmul(f32({3})); }, {"matmul:", "(2, 3, 4)", "(3,)", "4 and 3 differ"}},
-      {"matmul batch axes that do not broadcast", [] { f32({2, 3, 4}).matmul(f32({3, 4, 5})); },
+      {"matmul inner dimensions, vector",
+       [] {
+         f32({5}).matmul(f32({2, 4, 3}));
+       },
+       {"matmul:", "(5,)", "(2, 4, 3)", "5 and 4 differ"}},
+      {"matmul inner dimensions, folded",
+       [] {
+         f32({2, 3, 4}).matmul(f32({3}));
+       },
+       {"matmul:", "(2, 3, 4)", "(3,)", "4 and 3 differ"}},
+      {"matmul batch axes that do not broadcast",
+       [] {
+         f32({2, 3, 4}).matmul(f32({3, 4, 5}));
+       },
        {"matmul:", "(2, 3, 4)", "(3, 4, 5)", "batch", "2 vs 3"}},
-      {"matmul of int64, batched", [] { mg::ones({2, 2, 2}, {.dtype = mg::kInt64}).matmul(mg::ones({2, 2, 2}, {.dtype = mg::kInt64})); },
+      {"matmul of int64, batched",
+       [] {
+         mg::ones({2, 2, 2}, {.dtype = mg::kInt64}).matmul(mg::ones({2, 2, 2}, {.dtype = mg::kInt64}));
+       },
        {"matmul:", "int64", "(2, 2, 2)"}},
-      {"bmm of 2-D", [] { mg::bmm(f32({2, 3}), f32({3, 2})); }, {"bmm:", "3-D", "(2, 3)", "(3, 2)"}},
-      {"bmm of different batches", [] { mg::bmm(f32({2, 3, 4}), f32({3, 4, 5})); }, {"bmm:", "batch", "(2, 3, 4)", "(3, 4, 5)"}},
-      {"bmm transposed inner dimensions", [] { mg::bmm(f32({2, 3, 4}), f32({2, 4, 5}), true); },
+      {"bmm of 2-D",
+       [] {
+         mg::bmm(f32({2, 3}), f32({3, 2}));
+       },
+       {"bmm:", "3-D", "(2, 3)", "(3, 2)"}},
+      {"bmm of different batches",
+       [] {
+         mg::bmm(f32({2, 3, 4}), f32({3, 4, 5}));
+       },
+       {"bmm:", "batch", "(2, 3, 4)", "(3, 4, 5)"}},
+      {"bmm transposed inner dimensions",
+       [] {
+         mg::bmm(f32({2, 3, 4}), f32({2, 4, 5}), true);
+       },
        {"bmm:", "(2, 3, 4)^T", "(2, 4, 5)", "3 and 4 differ"}},
-      {"bmm of different dtypes", [] { mg::bmm(f32({2, 3, 4}), mg::ones({2, 4, 5}, {.dtype = mg::kFloat64})); },
+      {"bmm of different dtypes",
+       [] {
+         mg::bmm(f32({2, 3, 4}), mg::ones({2, 4, 5}, {.dtype = mg::kFloat64}));
+       },
        {"bmm:", "float32", "float64"}},
   };
   for (const BadCall& c : cases) {

@@ -2,8 +2,8 @@
 // SGD, exact resume through state_dict, errors, skipping, clipping, allocation, convergence.
 #include <catch2/catch.hpp>
 
-#include <ctime>
 #include <cmath>
+#include <ctime>
 #include <functional>
 #include <memory>
 
@@ -69,7 +69,8 @@ Factory factory(auto options) {
 }
 const std::vector<Kind>& kinds() {
   static const std::vector<Kind> all = {
-      {"SGD nesterov", factory<opt::SGD>(opt::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01}),
+      {"SGD nesterov",
+       factory<opt::SGD>(opt::SGDOptions{.lr = 0.05, .momentum = 0.9, .nesterov = true, .weight_decay = 0.01}),
        factory<opt::SGD>(opt::SGDOptions{})},
       {"Momentum", factory<opt::Momentum>(opt::MomentumOptions{.lr = 0.05, .momentum = 0.8}),
        factory<opt::Momentum>(opt::MomentumOptions{})},
@@ -231,11 +232,14 @@ TEST_CASE("optim: options are validated with errors naming the value") {
                     Contains("dampening=0.1"));
   CHECK_THROWS_WITH(opt::SGD(make_params(), {.momentum = -1}), "SGD: momentum must be finite and >= 0, got -1");
   CHECK_THROWS_WITH(opt::SGD(make_params(), {.dampening = 2}), "SGD: dampening must be in [0, 1], got 2");
-  CHECK_THROWS_WITH(opt::Momentum(make_params(), {.momentum = -0.5}), Contains("momentum must be finite and >= 0, got -0.5"));
+  CHECK_THROWS_WITH(opt::Momentum(make_params(), {.momentum = -0.5}),
+                    Contains("momentum must be finite and >= 0, got -0.5"));
   CHECK_THROWS_WITH(opt::Adam(make_params(), {.betas = {1.0, 0.999}}), "Adam: betas.first must be in [0, 1), got 1");
-  CHECK_THROWS_WITH(opt::Adam(make_params(), {.betas = {0.9, -0.1}}), Contains("betas.second must be in [0, 1), got -0.1"));
+  CHECK_THROWS_WITH(opt::Adam(make_params(), {.betas = {0.9, -0.1}}),
+                    Contains("betas.second must be in [0, 1), got -0.1"));
   CHECK_THROWS_WITH(opt::Adam(make_params(), {.eps = std::nan("")}), Contains("eps must be finite and >= 0, got nan"));
-  CHECK_THROWS_WITH(opt::AdamW(make_params(), {.weight_decay = -1e-2}), "AdamW: weight_decay must be finite and >= 0, got -0.01");
+  CHECK_THROWS_WITH(opt::AdamW(make_params(), {.weight_decay = -1e-2}),
+                    "AdamW: weight_decay must be finite and >= 0, got -0.01");
   CHECK_THROWS_WITH(opt::RMSprop(make_params(), {.alpha = -0.5}), "RMSprop: alpha must be finite and >= 0, got -0.5");
   CHECK_THROWS_WITH(opt::RMSprop(make_params(), {.lr = INFINITY}), "RMSprop: lr must be finite and >= 0, got inf");
 
@@ -247,7 +251,8 @@ TEST_CASE("optim: options are validated with errors naming the value") {
   auto p = make_params();
   CHECK_THROWS_WITH(opt::SGD({p[0], p[1], p[0]}), "SGD: parameters 0 and 2 are the same tensor");
   CHECK_THROWS_WITH(opt::SGD({p[0] * 2.0}), "SGD: parameter 0 is not a leaf (it has a grad_fn)");
-  CHECK_THROWS_WITH(opt::SGD({mg::tensor(std::vector<int64_t>{1, 2, 3}, {3})}), "SGD: parameter 0 is int64; only float32 and float64 can be optimized");
+  CHECK_THROWS_WITH(opt::SGD({mg::tensor(std::vector<int64_t>{1, 2, 3}, {3})}),
+                    "SGD: parameter 0 is int64; only float32 and float64 can be optimized");
 }
 
 TEST_CASE("optim: parameters without a gradient are skipped; zero_grad drops gradients") {
@@ -367,8 +372,7 @@ TEST_CASE("optim: every optimizer minimizes a quadratic through autograd") {
 TEST_CASE("optim: parameter groups have their own options; add_param_group checks them whole") {
   auto params = make_params();
   auto extra = mg::tensor({1.0, 2.0}, {.dtype = mg::kFloat64, .requires_grad = true});
-  opt::SGD sgd({{{params[0]}, opt::SGDOptions{.lr = 0.5, .weight_decay = 0.1}}, {{params[1]}}},
-               {.lr = 0.1});
+  opt::SGD sgd({{{params[0]}, opt::SGDOptions{.lr = 0.5, .weight_decay = 0.1}}, {{params[1]}}}, {.lr = 0.1});
   CHECK(sgd.num_groups() == 2);
   CHECK(sgd.lr(0) == 0.5);
   CHECK(sgd.lr(1) == 0.1);  // the defaults
@@ -431,10 +435,14 @@ TEST_CASE("optim: the single-group state_dict written before groups still loads"
 TEST_CASE("optim: schedulers scale every group from its own base lr and resume exactly") {
   auto make = [](opt::Optimizer& o, int kind) -> std::unique_ptr<opt::LRScheduler> {
     switch (kind) {
-      case 0: return std::make_unique<opt::StepLR>(o, 3, 0.5);
-      case 1: return std::make_unique<opt::ExponentialLR>(o, 0.9);
-      case 2: return std::make_unique<opt::CosineAnnealingLR>(o, 7, 0.001);
-      default: return std::make_unique<opt::LinearWarmup>(o, 4, 0.25);
+      case 0:
+        return std::make_unique<opt::StepLR>(o, 3, 0.5);
+      case 1:
+        return std::make_unique<opt::ExponentialLR>(o, 0.9);
+      case 2:
+        return std::make_unique<opt::CosineAnnealingLR>(o, 7, 0.001);
+      default:
+        return std::make_unique<opt::LinearWarmup>(o, 4, 0.25);
     }
   };
   for (int kind = 0; kind < 4; ++kind) {
@@ -493,7 +501,7 @@ TEST_CASE("optim: a model with tied weights trains its shared tensor once per st
   Tied model;
   const auto named = model.named_parameters();
   REQUIRE(named.size() == 1);
-  CHECK(named[0].first == "a.weight");  // the first name wins
+  CHECK(named[0].first == "a.weight");    // the first name wins
   CHECK(model.state_dict().size() == 2);  // as PyTorch, state_dict keeps both names
   const auto w = model.a->weight.to_vector<double>();
   const auto x = mg::tensor({1.0, -2.0}, {1, 2}, {.dtype = mg::kFloat64});

@@ -22,13 +22,13 @@ struct RefOptimizerCase {
   std::string name;
   std::string optimizer;
   Options options;
-  double lr_from_step_10;  // 0: lr unchanged
+  double lr_from_step_10;                                    // 0: lr unchanged
   std::vector<std::vector<std::vector<double>>> trajectory;  // [step][param][element]
 };
 struct RefGroupCase {
   std::string name;
   std::string optimizer;
-  std::vector<Options> groups;  // options of group k, which holds parameter k
+  std::vector<Options> groups;                               // options of group k, which holds parameter k
   std::vector<std::vector<std::vector<double>>> trajectory;  // [step][param][element]
 };
 struct RefSchedulerCase {
@@ -88,8 +88,8 @@ std::unique_ptr<opt::Optimizer> make_optimizer(const RefOptimizerCase& c, std::v
   if (c.optimizer == "AdamW") {
     const opt::AdamOptions a = adam_options(o, true);
     return std::make_unique<opt::AdamW>(
-        params, opt::AdamWOptions{.lr = a.lr, .betas = a.betas, .eps = a.eps,
-                                  .weight_decay = a.weight_decay, .amsgrad = a.amsgrad});
+        params, opt::AdamWOptions{
+                    .lr = a.lr, .betas = a.betas, .eps = a.eps, .weight_decay = a.weight_decay, .amsgrad = a.amsgrad});
   }
   REQUIRE(c.optimizer == "RMSprop");
   return std::make_unique<opt::RMSprop>(params, rmsprop_options(o));
@@ -187,11 +187,10 @@ TEST_CASE("optim: parity with PyTorch schedulers") {
       else if (c.scheduler == "ExponentialLR")
         scheduler = std::make_unique<opt::ExponentialLR>(sgd, o.at("gamma"));
       else if (c.scheduler == "CosineAnnealingLR")
-        scheduler = std::make_unique<opt::CosineAnnealingLR>(sgd, static_cast<int64_t>(o.at("T_max")),
-                                                             o.at("eta_min"));
+        scheduler = std::make_unique<opt::CosineAnnealingLR>(sgd, static_cast<int64_t>(o.at("T_max")), o.at("eta_min"));
       else
-        scheduler = std::make_unique<opt::LinearWarmup>(
-            sgd, static_cast<int64_t>(o.at("warmup_steps")), o.at("start_factor"));
+        scheduler =
+            std::make_unique<opt::LinearWarmup>(sgd, static_cast<int64_t>(o.at("warmup_steps")), o.at("start_factor"));
       for (std::size_t epoch = 0; epoch < c.lrs.size(); ++epoch) {
         if (epoch > 0) scheduler->step();
         INFO(c.scheduler << " epoch " << epoch);

@@ -81,8 +81,8 @@ TEST_CASE("steady-state training and evaluation take no heap allocation at all")
   for (int threads : {1, 2}) {
     ThreadCount pool(threads);
     // apps/fashion_mlp's default model, loss and optimizer.
-    mg::nn::Sequential model{mg::nn::Linear(784, 512), mg::nn::ReLU(),   mg::nn::Dropout(0.2),
-                             mg::nn::Linear(512, 256), mg::nn::ReLU(),   mg::nn::Dropout(0.2),
+    mg::nn::Sequential model{mg::nn::Linear(784, 512), mg::nn::ReLU(), mg::nn::Dropout(0.2),
+                             mg::nn::Linear(512, 256), mg::nn::ReLU(), mg::nn::Dropout(0.2),
                              mg::nn::Linear(256, 10)};
     mg::optim::Adam opt(model.parameters(), {.lr = 1e-3});
     check_steady_state(model, opt, mg::rand({128, 784}), cycling_labels(128), 0.1, threads);
@@ -93,10 +93,17 @@ TEST_CASE("a steady-state CNN step takes no heap allocation at all") {
   for (int threads : {1, 2}) {
     ThreadCount pool(threads);
     namespace nn = mg::nn;
-    nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}), nn::ReLU(), nn::MaxPool2d(2),
-                         nn::Conv2d(8, 16, 3, {.padding = 1}), nn::ReLU(), nn::Dropout2d(0.1),
-                         nn::AvgPool2d(2), nn::ConvTranspose2d(16, 8, 2, {.stride = 2}), nn::AdaptiveAvgPool2d(3),
-                         nn::Flatten(), nn::Linear(8 * 3 * 3, 10)};
+    nn::Sequential model{nn::Conv2d(1, 8, 3, {.padding = 1}),
+                         nn::ReLU(),
+                         nn::MaxPool2d(2),
+                         nn::Conv2d(8, 16, 3, {.padding = 1}),
+                         nn::ReLU(),
+                         nn::Dropout2d(0.1),
+                         nn::AvgPool2d(2),
+                         nn::ConvTranspose2d(16, 8, 2, {.stride = 2}),
+                         nn::AdaptiveAvgPool2d(3),
+                         nn::Flatten(),
+                         nn::Linear(8 * 3 * 3, 10)};
     mg::optim::SGD opt(model.parameters(), {.lr = 1e-2, .momentum = 0.9});
     check_steady_state(model, opt, mg::rand({16, 1, 12, 12}), cycling_labels(16), 0.0, threads);
   }
@@ -119,9 +126,9 @@ TEST_CASE("fashion_mlp's training loop takes no heap allocation per step") {
   std::vector<long> at_step;
   at_step.reserve(2 * kBatches);
   const fashion::TrainOptions options{
-      .evaluate_test = false,
-      .write_files = false,
-      .after_backward = [&](int64_t, int64_t, mg::nn::Module&) { at_step.push_back(heap_allocations.load()); }};
+      .evaluate_test = false, .write_files = false, .after_backward = [&](int64_t, int64_t, mg::nn::Module&) {
+        at_step.push_back(heap_allocations.load());
+      }};
   fashion::train(config, splits, options);
   REQUIRE(at_step.size() == 2 * kBatches);
   // Steps 3.. of each epoch: the first ones warm up the optimizer state and the pools, and an

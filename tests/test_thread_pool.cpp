@@ -31,10 +31,12 @@ TEST_CASE("thread pool: parallel_for visits every index once, in grain-sized chu
 TEST_CASE("thread pool: a task's exception reaches the caller and the pool stays usable") {
   ThreadCount t(2);
   std::atomic<int> ran{0};
-  CHECK_THROWS_WITH(mg::parallel_tasks(16, [&](int64_t i) {
-    ++ran;
-    if (i == 5) throw std::runtime_error("task 5 failed");
-  }), "task 5 failed");
+  CHECK_THROWS_WITH(mg::parallel_tasks(16,
+                                       [&](int64_t i) {
+                                         ++ran;
+                                         if (i == 5) throw std::runtime_error("task 5 failed");
+                                       }),
+                    "task 5 failed");
   CHECK(ran == 16);  // the other tasks still ran
   std::atomic<int64_t> sum{0};
   mg::parallel_tasks(100, [&](int64_t i) { sum += i; });
@@ -44,9 +46,7 @@ TEST_CASE("thread pool: a task's exception reaches the caller and the pool stays
 TEST_CASE("thread pool: nested loops run inline and concurrent callers both finish") {
   ThreadCount t(2);
   std::atomic<int64_t> total{0};
-  mg::parallel_tasks(4, [&](int64_t) {
-    mg::parallel_for(1000, 10, [&](int64_t b, int64_t e) { total += e - b; });
-  });
+  mg::parallel_tasks(4, [&](int64_t) { mg::parallel_for(1000, 10, [&](int64_t b, int64_t e) { total += e - b; }); });
   CHECK(total == 4000);
   // ... and work that plans by thread count plans for one thread inside a task.
   CHECK(mg::kernels::threads_here() == 2);

@@ -43,9 +43,15 @@ void BM_conv(benchmark::State& state) {
   const Layer& layer = kLayers[state.range(0)];
   const auto pass = Pass(state.range(1));
   const int threads = int(state.range(2));
-  const k::Conv2dShape s{.batch = kBatch, .in_channels = layer.in_channels, .in_h = layer.size,
-                         .in_w = layer.size, .out_channels = layer.out_channels, .kernel_h = 3, .kernel_w = 3,
-                         .pad_h = 1, .pad_w = 1};
+  const k::Conv2dShape s{.batch = kBatch,
+                         .in_channels = layer.in_channels,
+                         .in_h = layer.size,
+                         .in_w = layer.size,
+                         .out_channels = layer.out_channels,
+                         .kernel_h = 3,
+                         .kernel_w = 3,
+                         .pad_h = 1,
+                         .pad_w = 1};
   const int saved = k::max_threads();
   k::set_max_threads(threads);
   auto x = aligned_array(s.batch * s.in_channels * s.in_h * s.in_w);
@@ -55,9 +61,15 @@ void BM_conv(benchmark::State& state) {
   auto ws = aligned_array(k::conv2d_workspace_size(s));
   for (auto _ : state) {
     switch (pass) {
-      case kForward: k::conv2d_forward(s, x.get(), w.get(), b.get(), y.get(), ws.get()); break;
-      case kInputGrad: k::conv2d_backward_input(s, y.get(), w.get(), x.get(), ws.get()); break;
-      case kWeightGrad: k::conv2d_backward_weight(s, x.get(), y.get(), w.get(), ws.get()); break;
+      case kForward:
+        k::conv2d_forward(s, x.get(), w.get(), b.get(), y.get(), ws.get());
+        break;
+      case kInputGrad:
+        k::conv2d_backward_input(s, y.get(), w.get(), x.get(), ws.get());
+        break;
+      case kWeightGrad:
+        k::conv2d_backward_weight(s, x.get(), y.get(), w.get(), ws.get());
+        break;
     }
     benchmark::ClobberMemory();
   }

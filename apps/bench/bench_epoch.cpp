@@ -16,8 +16,8 @@
 
 #include <fmt/format.h>
 
-#include <minigrad/minigrad.h>
 #include <minigrad/kernels/gemm.h>
+#include <minigrad/minigrad.h>
 
 #include "fma_peak.h"
 
@@ -58,12 +58,25 @@ mg::nn::Sequential make_model(bool cnn) {
   if (!cnn)
     return nn::Sequential{nn::Linear(kLayers[0], kLayers[1]), nn::ReLU(), nn::Linear(kLayers[1], kLayers[2]),
                           nn::ReLU(), nn::Linear(kLayers[2], kLayers[3])};
-  return nn::Sequential{
-      nn::Conv2d(1, 32, 3, {.padding = 1}),  nn::BatchNorm2d(32), nn::ReLU(),
-      nn::Conv2d(32, 32, 3, {.padding = 1}), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
-      nn::Conv2d(32, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(),
-      nn::Conv2d(64, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(), nn::MaxPool2d(2),
-      nn::Flatten(), nn::Linear(64 * 7 * 7, 256), nn::ReLU(), nn::Dropout(0.5), nn::Linear(256, 10)};
+  return nn::Sequential{nn::Conv2d(1, 32, 3, {.padding = 1}),
+                        nn::BatchNorm2d(32),
+                        nn::ReLU(),
+                        nn::Conv2d(32, 32, 3, {.padding = 1}),
+                        nn::BatchNorm2d(32),
+                        nn::ReLU(),
+                        nn::MaxPool2d(2),
+                        nn::Conv2d(32, 64, 3, {.padding = 1}),
+                        nn::BatchNorm2d(64),
+                        nn::ReLU(),
+                        nn::Conv2d(64, 64, 3, {.padding = 1}),
+                        nn::BatchNorm2d(64),
+                        nn::ReLU(),
+                        nn::MaxPool2d(2),
+                        nn::Flatten(),
+                        nn::Linear(64 * 7 * 7, 256),
+                        nn::ReLU(),
+                        nn::Dropout(0.5),
+                        nn::Linear(256, 10)};
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -75,8 +88,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 double cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
-  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 double median(std::vector<double> v) {
@@ -85,8 +97,10 @@ double median(std::vector<double> v) {
 }
 
 [[noreturn]] void usage(const std::string& why) {
-  fmt::print(stderr, "bench_epoch: {}\nusage: bench_epoch [--model mlp|cnn] [--threads N] [--epochs E] [--images N] [--data DIR]\n",
-             why);
+  fmt::print(
+      stderr,
+      "bench_epoch: {}\nusage: bench_epoch [--model mlp|cnn] [--threads N] [--epochs E] [--images N] [--data DIR]\n",
+      why);
   std::exit(2);
 }
 
@@ -102,18 +116,25 @@ int main(int argc, char** argv) {
     if (i + 1 >= argc) usage(fmt::format("{} needs a value", arg));
     const std::string value = argv[++i];
     try {
-      if (arg == "--threads") threads = std::stoi(value);
-      else if (arg == "--epochs") epochs = std::stoi(value);
-      else if (arg == "--images") images = std::stoll(value);
-      else if (arg == "--model") model_name = value;
-      else if (arg == "--data") data_dir = value;
-      else usage(fmt::format("unknown option {}", arg));
+      if (arg == "--threads")
+        threads = std::stoi(value);
+      else if (arg == "--epochs")
+        epochs = std::stoi(value);
+      else if (arg == "--images")
+        images = std::stoll(value);
+      else if (arg == "--model")
+        model_name = value;
+      else if (arg == "--data")
+        data_dir = value;
+      else
+        usage(fmt::format("unknown option {}", arg));
     } catch (const std::logic_error&) {
       usage(fmt::format("{} expects a number, got '{}'", arg, value));
     }
   }
   if (threads < 1 || epochs < 1 || images < 0) usage("--threads and --epochs must be at least 1, --images >= 0");
-  if (model_name != "mlp" && model_name != "cnn") usage(fmt::format("--model must be mlp or cnn, got '{}'", model_name));
+  if (model_name != "mlp" && model_name != "cnn")
+    usage(fmt::format("--model must be mlp or cnn, got '{}'", model_name));
   const bool cnn = model_name == "cnn";
 
   try {
@@ -126,8 +147,11 @@ int main(int argc, char** argv) {
     mg::manual_seed(0);
     mg::nn::Sequential model = make_model(cnn);
     std::unique_ptr<mg::optim::Optimizer> optimizer;
-    if (cnn) optimizer = std::make_unique<mg::optim::AdamW>(model.parameters(), mg::optim::AdamWOptions{.lr = 2e-3, .weight_decay = 5e-4});
-    else optimizer = std::make_unique<mg::optim::Adam>(model.parameters(), mg::optim::AdamOptions{.lr = 1e-3});
+    if (cnn)
+      optimizer = std::make_unique<mg::optim::AdamW>(model.parameters(),
+                                                     mg::optim::AdamWOptions{.lr = 2e-3, .weight_decay = 5e-4});
+    else
+      optimizer = std::make_unique<mg::optim::Adam>(model.parameters(), mg::optim::AdamOptions{.lr = 1e-3});
     mg::optim::Optimizer& opt = *optimizer;
     mg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 0, .nchw = cnn});
 
@@ -168,13 +192,15 @@ int main(int argc, char** argv) {
     const double epoch_s = median(epoch_seconds);
     const double peak = bench::fma_peak() * threads;
     fmt::print(
-        "{{\"impl\": \"minigrad\", \"model\": \"{}\", \"threads\": {}, \"epoch_s\": [{:.4f}], \"epoch_cpu_s\": [{:.4f}], "
+        "{{\"impl\": \"minigrad\", \"model\": \"{}\", \"threads\": {}, \"epoch_s\": [{:.4f}], \"epoch_cpu_s\": "
+        "[{:.4f}], "
         "\"eval_s\": [{:.5f}], "
         "\"loss\": {:.4f}, \"epoch_gflop\": {:.2f}, \"gflops\": {:.1f}, \"peak_gflops\": {:.1f}, "
-        "\"peak_fraction\": {:.3f}, \"eval_gflop\": {:.3f}, \"max_rss_mb\": {:.1f}, \"gemm_isa\": \"{}\", \"machine\": \"{}\"}}\n",
+        "\"peak_fraction\": {:.3f}, \"eval_gflop\": {:.3f}, \"max_rss_mb\": {:.1f}, \"gemm_isa\": \"{}\", \"machine\": "
+        "\"{}\"}}\n",
         model_name, threads, fmt::join(epoch_seconds, ", "), fmt::join(epoch_cpu_seconds, ", "),
-        fmt::join(eval_seconds, ", "), last_loss,
-        epoch_flops / 1e9, epoch_flops / epoch_s / 1e9, peak / 1e9, epoch_flops / epoch_s / peak,
+        fmt::join(eval_seconds, ", "), last_loss, epoch_flops / 1e9, epoch_flops / epoch_s / 1e9, peak / 1e9,
+        epoch_flops / epoch_s / peak,
         (cnn ? cnn_forward_flops() : mlp_forward_flops()) * double(test.images.size(0)) / 1e9,
         double(usage_stats.ru_maxrss) / 1024.0, minigrad::kernels::gemm_isa(), bench::machine_description());
   } catch (const std::exception& e) {

@@ -36,8 +36,7 @@ void BM_fma_peak(benchmark::State& state) {
   minigrad::kernels::set_max_threads(saved);
   double flops = 0;
   for (double f : per_task) flops += f;
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_fma_peak)->Arg(1)->Arg(2)->ArgName("threads")->UseRealTime();
 
@@ -62,13 +61,13 @@ constexpr Shape kShapes[] = {
     {"eval fc2", 10000, 512, 256, false, true},
     {"eval fc3", 10000, 256, 10, false, true},
     {"wide fc1 dW", 1024, 128, 784, true, false},  // the 784-1024-512 recipes: lda = 1024
-    {"square", 1024, 1024, 1024, false, false},     // last: also timed in double
+    {"square", 1024, 1024, 1024, false, false},    // last: also timed in double
 };
 
 // (ta, tb, M, N, K, A, lda, B, ldb, C, ldc) with alpha = 1, beta = 0, row-major.
 template <typename T>
-using GemmCall = std::function<void(bool, bool, int64_t, int64_t, int64_t, const T*, int64_t,
-                                    const T*, int64_t, T*, int64_t)>;
+using GemmCall =
+    std::function<void(bool, bool, int64_t, int64_t, int64_t, const T*, int64_t, const T*, int64_t, T*, int64_t)>;
 
 // 64-byte aligned, as a Tensor's storage is. A std::vector this large starts 16 bytes into a
 // page (glibc's header), which puts every 16-float tile row of C across two cache lines.
@@ -91,37 +90,32 @@ void run_gemm(benchmark::State& state, const Shape& s, int threads, const GemmCa
   for (int64_t i = 0; i < s.k * s.n; ++i) b[i] = dist(rng);
   set_threads(threads);
   for (auto _ : state) {
-    call(s.ta, s.tb, s.m, s.n, s.k, a.get(), s.ta ? s.m : s.k, b.get(), s.tb ? s.k : s.n,
-         c.get(), s.n);
+    call(s.ta, s.tb, s.m, s.n, s.k, a.get(), s.ta ? s.m : s.k, b.get(), s.tb ? s.k : s.n, c.get(), s.n);
     benchmark::ClobberMemory();
   }
   set_threads(1);
   const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   // Double runs at half the float lanes, so its peak is half the float peak.
   const double peak = bench::fma_peak() * threads / (sizeof(T) / sizeof(float));
-  state.counters["peak"] =
-      benchmark::Counter(flops / peak, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak"] = benchmark::Counter(flops / peak, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <typename T>
-void ours(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b,
-          int64_t ldb, T* c, int64_t ldc) {
+void ours(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, T* c,
+          int64_t ldc) {
   minigrad::kernels::gemm(ta, tb, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc);
 }
 
 void our_threads(int threads) { minigrad::kernels::set_max_threads(threads); }
 
 std::string bench_name(const char* lib, const Shape& s, int threads) {
-  return fmt::format("{}/{}x{}x{}/{}{}/thr:{}", lib, s.m, s.k, s.n, s.ta ? 'T' : 'N',
-                     s.tb ? 'T' : 'N', threads);
+  return fmt::format("{}/{}x{}x{}/{}{}/thr:{}", lib, s.m, s.k, s.n, s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', threads);
 }
 
 // cblas_sgemm and openblas_set_num_threads from a libopenblas given on the command line.
 struct OpenBlas {
-  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int,
-                         float, float*, int);
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
   Sgemm sgemm = nullptr;
   void (*set_num_threads)(int) = nullptr;
 
@@ -150,24 +144,23 @@ void register_all(const OpenBlas& blas) {
         run_gemm<float>(st, s, threads, &ours<float>, &our_threads);
       })->UseRealTime();
       if (!blas.sgemm) continue;
-      const GemmCall<float> call = [blas](bool ta, bool tb, int64_t m, int64_t n, int64_t k,
-                                          const float* a, int64_t lda, const float* b, int64_t ldb,
-                                          float* c, int64_t ldc) {
-        blas.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k),
-                   1.0f, a, int(lda), b, int(ldb), 0.0f, c, int(ldc));
+      const GemmCall<float> call = [blas](bool ta, bool tb, int64_t m, int64_t n, int64_t k, const float* a,
+                                          int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
+        blas.sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, int(m), int(n), int(k), 1.0f, a, int(lda),
+                   b, int(ldb), 0.0f, c, int(ldc));
       };
-      benchmark::RegisterBenchmark(bench_name("openblas", s, threads).c_str(),
-                                   [s, threads, call, blas](benchmark::State& st) {
-                                     run_gemm<float>(st, s, threads, call, blas.set_num_threads);
-                                   })->UseRealTime();
+      benchmark::RegisterBenchmark(bench_name("openblas", s, threads).c_str(), [s, threads, call,
+                                                                                blas](benchmark::State& st) {
+        run_gemm<float>(st, s, threads, call, blas.set_num_threads);
+      })->UseRealTime();
     }
   }
   const Shape square = kShapes[std::size(kShapes) - 1];
   for (int threads : {1, 2})
-    benchmark::RegisterBenchmark(bench_name("gemm_double", square, threads).c_str(),
-                                 [square, threads](benchmark::State& st) {
-                                   run_gemm<double>(st, square, threads, &ours<double>, &our_threads);
-                                 })->UseRealTime();
+    benchmark::RegisterBenchmark(bench_name("gemm_double", square, threads).c_str(), [square,
+                                                                                      threads](benchmark::State& st) {
+      run_gemm<double>(st, square, threads, &ours<double>, &our_threads);
+    })->UseRealTime();
 }
 
 }  // namespace
@@ -176,8 +169,10 @@ int main(int argc, char** argv) {
   const char* openblas = nullptr;
   std::vector<char*> args;
   for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--openblas=", 11) == 0) openblas = argv[i] + 11;
-    else args.push_back(argv[i]);
+    if (std::strncmp(argv[i], "--openblas=", 11) == 0)
+      openblas = argv[i] + 11;
+    else
+      args.push_back(argv[i]);
   }
   int count = int(args.size());
   benchmark::Initialize(&count, args.data());

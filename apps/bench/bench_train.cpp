@@ -19,8 +19,8 @@ namespace {
 constexpr int64_t kBatch = 128;
 
 struct Model {
-  mg::nn::Sequential net{mg::nn::Linear(784, 512), mg::nn::ReLU(), mg::nn::Linear(512, 256),
-                         mg::nn::ReLU(), mg::nn::Linear(256, 10)};
+  mg::nn::Sequential net{mg::nn::Linear(784, 512), mg::nn::ReLU(), mg::nn::Linear(512, 256), mg::nn::ReLU(),
+                         mg::nn::Linear(256, 10)};
   mg::optim::Adam opt{net.parameters(), {.lr = 1e-3}};
 };
 
@@ -46,8 +46,8 @@ class Threads {
 
 void report_flops(benchmark::State& state, double flops, int threads) {
   state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak"] = benchmark::Counter(flops / (bench::fma_peak() * threads),
-                                              benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak"] =
+      benchmark::Counter(flops / (bench::fma_peak() * threads), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 void report_bytes(benchmark::State& state, double bytes) {

@@ -33,9 +33,9 @@ __attribute__((target("avx512f"))) void fma_loop_avx512(int64_t iters) {
       "jnz 1b\n\t"
       : "+r"(iters)
       :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",
-        "xmm21", "xmm22", "xmm23", "xmm30", "xmm31", "cc");
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm12",
+        "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm30",
+        "xmm31", "cc");
 }
 __attribute__((target("avx2,fma"))) void fma_loop_avx2(int64_t iters) {
   asm volatile(
@@ -50,8 +50,8 @@ __attribute__((target("avx2,fma"))) void fma_loop_avx2(int64_t iters) {
       "jnz 1b\n\t"
       : "+r"(iters)
       :
-      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
-        "xmm11", "xmm14", "xmm15", "cc");
+      : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", "xmm11", "xmm14",
+        "xmm15", "cc");
 }
 #endif
 
@@ -126,10 +126,11 @@ CpuInfo cpu_info() {
 
 std::string machine_description() {
   const CpuInfo cpu = cpu_info();
-  return fmt::format("{} (family {:#x} model {:#x}), {} kernels, FMA peak {:.1f} GFLOP/s per core, L2 {} KB, "
-                     "denormals {}",
-                     cpu.brand, cpu.family, cpu.model, minigrad::kernels::gemm_isa(), fma_peak() / 1e9, cpu.l2_kb,
-                     minigrad::kernels::flush_denormal() ? "flushed (float32)" : "kept");
+  return fmt::format(
+      "{} (family {:#x} model {:#x}), {} kernels, FMA peak {:.1f} GFLOP/s per core, L2 {} KB, "
+      "denormals {}",
+      cpu.brand, cpu.family, cpu.model, minigrad::kernels::gemm_isa(), fma_peak() / 1e9, cpu.l2_kb,
+      minigrad::kernels::flush_denormal() ? "flushed (float32)" : "kept");
 }
 
 }  // namespace bench

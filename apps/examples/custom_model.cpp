@@ -20,8 +20,7 @@ int main(int argc, char** argv) {
     loss.backward();
     opt.step();
     if (step % 200 == 0)
-      fmt::print("step {:4}  loss {:.4f}  accuracy {:.1f}%\n", step, loss.item(),
-                 100 * spiral::accuracy(logits, y));
+      fmt::print("step {:4}  loss {:.4f}  accuracy {:.1f}%\n", step, loss.item(), 100 * spiral::accuracy(logits, y));
   }
 
   mg::NoGradGuard no_grad;

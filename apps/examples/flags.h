@@ -39,8 +39,7 @@ inline std::string get(int argc, char** argv, std::string_view name, const std::
 
 // The same, as a number: int64_t or double as `fallback` is.
 template <typename T>
-  requires std::is_arithmetic_v<T>
-T get(int argc, char** argv, std::string_view name, T fallback) {
+requires std::is_arithmetic_v<T> T get(int argc, char** argv, std::string_view name, T fallback) {
   const std::string text = get(argc, argv, name, std::string());
   if (text.empty()) return fallback;
   std::size_t used = 0;

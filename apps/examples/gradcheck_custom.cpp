@@ -12,11 +12,11 @@ namespace gt = minigrad::gradcheck_tool;
 int main(int argc, char** argv) {
   gt::Registry registry = gt::builtin_registry();
   // An op: the cases draw float64 inputs; the policy (step, tolerances, kinks) keeps its defaults.
-  registry.add(gt::OpEntry{.name = "swish",
-                           .cases = {{"(3, 5)", gt::uniform_inputs({{3, 5}}),
-                                      [](const std::vector<mg::Tensor>& in) { return swish(in[0]); }},
-                                     {"()", gt::uniform_inputs({{}}),
-                                      [](const std::vector<mg::Tensor>& in) { return swish(in[0]); }}}});
+  registry.add(gt::OpEntry{
+      .name = "swish",
+      .cases = {
+          {"(3, 5)", gt::uniform_inputs({{3, 5}}), [](const std::vector<mg::Tensor>& in) { return swish(in[0]); }},
+          {"()", gt::uniform_inputs({{}}), [](const std::vector<mg::Tensor>& in) { return swish(in[0]); }}}});
   // A module: built with float64 parameters, checked with respect to its input and every parameter.
   registry.add(gt::ModuleEntry{.name = "SpiralNet",
                                .cases = {{"hidden 5, input (4, 2)",
@@ -25,12 +25,11 @@ int main(int argc, char** argv) {
                                           },
                                           {4, 2}}}});
   // Files nn::save wrote from a SpiralNet: rebuilt at the saved width, checked at 2-D points.
-  registry.add(gt::saved_module(
-      "SpiralNet",
-      [] {
-        mg::Generator gen(0);
-        return std::make_shared<SpiralNet>(kSpiralHidden, gen, mg::kFloat64);
-      },
-      {2}));
+  registry.add(gt::saved_module("SpiralNet",
+                                [] {
+                                  mg::Generator gen(0);
+                                  return std::make_shared<SpiralNet>(kSpiralHidden, gen, mg::kFloat64);
+                                },
+                                {2}));
   return gt::main(argc, argv, registry);
 }

@@ -10,8 +10,8 @@ namespace spiral {
 
 // {points [classes * per_class, 2] float32, labels [classes * per_class] int64}. Arm k sweeps
 // angles [4k, 4k + 4) while its radius grows from 0 to 1; `noise` jitters the angle.
-inline std::pair<minigrad::Tensor, minigrad::Tensor> make(int64_t per_class, int64_t classes,
-                                                          double noise, minigrad::Generator& gen) {
+inline std::pair<minigrad::Tensor, minigrad::Tensor> make(int64_t per_class, int64_t classes, double noise,
+                                                          minigrad::Generator& gen) {
   std::vector<float> xy;
   std::vector<int64_t> labels;
   for (int64_t k = 0; k < classes; ++k)

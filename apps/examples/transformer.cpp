@@ -9,10 +9,10 @@
 namespace mg = minigrad;
 namespace nn = minigrad::nn;
 
-constexpr int64_t kDigits = 8;             // n: digits per string
-constexpr int64_t kSep = 10;               // tokens 0..9 are digits
+constexpr int64_t kDigits = 8;  // n: digits per string
+constexpr int64_t kSep = 10;    // tokens 0..9 are digits
 constexpr int64_t kVocab = 11;
-constexpr int64_t kLength = 2 * kDigits;   // the model's input length
+constexpr int64_t kLength = 2 * kDigits;  // the model's input length
 
 // x + attention(ln1(x)), then + mlp(ln2(x)). One tensor in and out, so blocks chain in Sequential.
 class Block : public nn::Module {
@@ -22,14 +22,13 @@ class Block : public nn::Module {
         attn(register_module("attn", std::make_shared<nn::MultiheadAttention>(
                                          d, heads, nn::MultiheadAttentionOptions{.generator = &gen}))),
         ln2(register_module("ln2", std::make_shared<nn::LayerNorm>(mg::Shape{d}))),
-        mlp(register_module("mlp", std::make_shared<nn::Sequential>(
-                                       nn::Linear(d, 4 * d, {.generator = &gen}), nn::GELU(),
-                                       nn::Linear(4 * d, d, {.generator = &gen})))) {}
+        mlp(register_module("mlp",
+                            std::make_shared<nn::Sequential>(nn::Linear(d, 4 * d, {.generator = &gen}), nn::GELU(),
+                                                             nn::Linear(4 * d, d, {.generator = &gen})))) {}
 
   mg::Tensor forward(const mg::Tensor& x) override {
     const mg::Tensor h = (*ln1)(x);
-    const auto [a, weights] = (*attn)(h, h, h, {}, /*need_weights=*/false,
-                                      nn::square_subsequent_mask(x.size(1)));
+    const auto [a, weights] = (*attn)(h, h, h, {}, /*need_weights=*/false, nn::square_subsequent_mask(x.size(1)));
     const mg::Tensor y = x + a;
     return y + (*mlp)((*ln2)(y));
   }
@@ -43,10 +42,10 @@ class Block : public nn::Module {
 class Transformer : public nn::Module {
  public:
   Transformer(int64_t d, int64_t heads, int64_t layers, mg::Generator& gen)
-      : tokens(register_module("tokens", std::make_shared<nn::Embedding>(
-                                             kVocab, d, nn::EmbeddingOptions{.generator = &gen}))),
-        positions(register_module("positions", std::make_shared<nn::Embedding>(
-                                                   kLength, d, nn::EmbeddingOptions{.generator = &gen}))),
+      : tokens(register_module("tokens",
+                               std::make_shared<nn::Embedding>(kVocab, d, nn::EmbeddingOptions{.generator = &gen}))),
+        positions(register_module(
+            "positions", std::make_shared<nn::Embedding>(kLength, d, nn::EmbeddingOptions{.generator = &gen}))),
         blocks(register_module("blocks", std::make_shared<nn::Sequential>())),
         ln(register_module("ln", std::make_shared<nn::LayerNorm>(mg::Shape{d}))),
         head(register_module("head", std::make_shared<nn::Linear>(d, kVocab, nn::LinearOptions{.generator = &gen}))) {
@@ -116,8 +115,8 @@ int main(int argc, char** argv) {
     strings += row == kDigits;
   }
   const double accuracy = 100.0 * static_cast<double>(right) / static_cast<double>(truth.size());
-  fmt::print("token accuracy on 1000 new strings: {:.2f}% ({:.1f}% of strings exactly reversed)\n",
-             accuracy, static_cast<double>(strings) / 10.0);
+  fmt::print("token accuracy on 1000 new strings: {:.2f}% ({:.1f}% of strings exactly reversed)\n", accuracy,
+             static_cast<double>(strings) / 10.0);
   if (accuracy < min_accuracy) {
     fmt::print("below {:.2f}%\n", min_accuracy);
     return 1;

@@ -119,22 +119,20 @@ nn::init::Nonlinearity following_nonlinearity(const std::vector<Layer>& layers, 
 // A residual block of two 3x3 convolutions (He et al.'s basic block).
 class ResidualBlock : public nn::Module {
  public:
-  ResidualBlock(int64_t in, int64_t out, int64_t stride, minigrad::DType dtype)
-      : in_(in), out_(out), stride_(stride) {
-    body_ = register_module(
-        "body", std::make_shared<nn::Sequential>(
-                    nn::Conv2d(in, out, 3, {.stride = stride, .padding = 1, .bias = false, .dtype = dtype}),
-                    nn::BatchNorm2d(out, {.dtype = dtype}), nn::ReLU(),
-                    nn::Conv2d(out, out, 3, {.padding = 1, .bias = false, .dtype = dtype}),
-                    nn::BatchNorm2d(out, {.dtype = dtype})));
+  ResidualBlock(int64_t in, int64_t out, int64_t stride, minigrad::DType dtype) : in_(in), out_(out), stride_(stride) {
+    body_ = register_module("body",
+                            std::make_shared<nn::Sequential>(
+                                nn::Conv2d(in, out, 3, {.stride = stride, .padding = 1, .bias = false, .dtype = dtype}),
+                                nn::BatchNorm2d(out, {.dtype = dtype}), nn::ReLU(),
+                                nn::Conv2d(out, out, 3, {.padding = 1, .bias = false, .dtype = dtype}),
+                                nn::BatchNorm2d(out, {.dtype = dtype})));
     if (in != out || stride != 1)
-      shortcut_ = register_module("shortcut", std::make_shared<nn::Sequential>(
-                                                  nn::Conv2d(in, out, 1, {.stride = stride, .bias = false, .dtype = dtype}),
-                                                  nn::BatchNorm2d(out, {.dtype = dtype})));
+      shortcut_ = register_module(
+          "shortcut",
+          std::make_shared<nn::Sequential>(nn::Conv2d(in, out, 1, {.stride = stride, .bias = false, .dtype = dtype}),
+                                           nn::BatchNorm2d(out, {.dtype = dtype})));
   }
-  Tensor forward(const Tensor& x) override {
-    return ((*body_)(x) + (shortcut_ ? (*shortcut_)(x) : x)).relu();
-  }
+  Tensor forward(const Tensor& x) override { return ((*body_)(x) + (shortcut_ ? (*shortcut_)(x) : x)).relu(); }
   std::string kind() const override { return fmt::format("ResidualBlock {}->{} stride {}", in_, out_, stride_); }
   std::optional<minigrad::Shape> output_shape(const std::optional<minigrad::Shape>& input) const override {
     return body_->output_shape(input);
@@ -161,18 +159,27 @@ void initialize_weight(Tensor& weight, Tensor bias, const TrainConfig& c, nn::in
   const bool output_layer = nonlinearity == nn::init::Nonlinearity::Linear;
   const Init init = choice<Init>(c.init);
   switch (init) {
-    case Init::Torch: return;
+    case Init::Torch:
+      return;
     case Init::Kaiming:
       if (output_layer) return;
       nn::init::kaiming_normal_(weight, {.nonlinearity = nonlinearity});
       break;
-    case Init::Xavier: nn::init::xavier_uniform_(weight, nn::init::calculate_gain(nonlinearity)); break;
-    case Init::Normal: nn::init::normal_(weight, 0.0, c.init_scale); break;
-    case Init::Uniform: nn::init::uniform_(weight, -c.init_scale, c.init_scale); break;
+    case Init::Xavier:
+      nn::init::xavier_uniform_(weight, nn::init::calculate_gain(nonlinearity));
+      break;
+    case Init::Normal:
+      nn::init::normal_(weight, 0.0, c.init_scale);
+      break;
+    case Init::Uniform:
+      nn::init::uniform_(weight, -c.init_scale, c.init_scale);
+      break;
   }
   if (!bias.defined()) return;
-  if (init == Init::Uniform) nn::init::uniform_(bias, -c.init_scale, c.init_scale);
-  else nn::init::zeros_(bias);
+  if (init == Init::Uniform)
+    nn::init::uniform_(bias, -c.init_scale, c.init_scale);
+  else
+    nn::init::zeros_(bias);
 }
 
 std::vector<std::string> mlp_arch(const TrainConfig& c) {
@@ -217,7 +224,8 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
       const int64_t h = window_output(height, kernel, layer.stride, layer.pad);
       const int64_t w = window_output(width, kernel, layer.stride, layer.pad);
       if (h <= 0 || w <= 0)
-        words.fail(fmt::format("a {}x{} window does not fit its {}x{}x{} input", kernel, kernel, channels, height, width));
+        words.fail(
+            fmt::format("a {}x{} window does not fit its {}x{}x{} input", kernel, kernel, channels, height, width));
       if (k == "conv") channels = layer.size;
       height = h, width = w;
     } else if (k == "res") {
@@ -225,7 +233,8 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
       layer.stride = 1;
       words.options({{"stride", &layer.stride}});
       if (layer.stride <= 0) words.fail(fmt::format("stride {} must be positive", layer.stride));
-      channels = layer.size, height = window_output(height, 3, layer.stride, 1), width = window_output(width, 3, layer.stride, 1);
+      channels = layer.size, height = window_output(height, 3, layer.stride, 1),
+      width = window_output(width, 3, layer.stride, 1);
     } else if (k == "linear") {
       layer.size = words.positive("the number of outputs");
       features = layer.size;
@@ -235,17 +244,25 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
       features = k == "gap" ? channels : saturating_mul(saturating_mul(channels, height), width);
       image = false;
     } else if (k != "bn" && !is_activation(k)) {
-      words.fail("unknown layer (conv, res, maxpool, avgpool, gap, flatten, linear, bn, dropout, dropout2d, "
-                 "relu, leaky_relu, tanh, sigmoid, gelu)");
+      words.fail(
+          "unknown layer (conv, res, maxpool, avgpool, gap, flatten, linear, bn, dropout, dropout2d, "
+          "relu, leaky_relu, tanh, sigmoid, gelu)");
     }
     words.end();
     if (image) features = saturating_mul(saturating_mul(channels, height), width);
     layers.push_back(std::move(layer));
   }
   // The output layer, after a flatten when the last entry leaves an image.
-  if (image) layers.push_back({.entry = "flatten", .kind = "flatten", .image_input = true, .channels = channels,
-                               .height = height, .width = width, .features = features});
-  layers.push_back({.entry = fmt::format("linear {}", kClasses), .kind = "linear", .size = kClasses, .features = features});
+  if (image)
+    layers.push_back({.entry = "flatten",
+                      .kind = "flatten",
+                      .image_input = true,
+                      .channels = channels,
+                      .height = height,
+                      .width = width,
+                      .features = features});
+  layers.push_back(
+      {.entry = fmt::format("linear {}", kClasses), .kind = "linear", .size = kClasses, .features = features});
   return layers;
 }
 
@@ -258,9 +275,12 @@ ArchSize arch_size(const std::vector<Layer>& layers) {
   };
   for (const Layer& l : layers) {
     int64_t n = 0;
-    if (l.kind == "linear") n = saturating_add(saturating_mul(l.features, l.size), l.size);
-    else if (l.kind == "conv") n = conv_parameters(l.channels, l.size, l.kernel, true);
-    else if (l.kind == "bn") batch_norm(l.image_input ? l.channels : l.features);
+    if (l.kind == "linear")
+      n = saturating_add(saturating_mul(l.features, l.size), l.size);
+    else if (l.kind == "conv")
+      n = conv_parameters(l.channels, l.size, l.kernel, true);
+    else if (l.kind == "bn")
+      batch_norm(l.image_input ? l.channels : l.features);
     else if (l.kind == "res") {
       n = saturating_add(conv_parameters(l.channels, l.size, 3, false), conv_parameters(l.size, l.size, 3, false));
       batch_norm(l.size), batch_norm(l.size);
@@ -296,8 +316,10 @@ std::shared_ptr<nn::Sequential> build_arch(const TrainConfig& c, minigrad::DType
       block->initialize(c);
       model->push_back(block);
     } else if (k == "bn") {
-      if (l.image_input) model->push_back(nn::BatchNorm2d(l.channels, {.dtype = dtype}));
-      else model->push_back(nn::BatchNorm1d(l.features, {.dtype = dtype}));
+      if (l.image_input)
+        model->push_back(nn::BatchNorm2d(l.channels, {.dtype = dtype}));
+      else
+        model->push_back(nn::BatchNorm1d(l.features, {.dtype = dtype}));
     } else if (k == "maxpool") {
       model->push_back(nn::MaxPool2d(l.kernel, l.stride, l.pad));
     } else if (k == "avgpool") {

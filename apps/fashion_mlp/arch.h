@@ -33,7 +33,7 @@ struct Layer {
   int64_t size = 0;   // OUT or N
   int64_t kernel = 0, stride = 0, pad = 0;
   double p = 0.0;
-  bool image_input = false;          // receives [C, H, W] (else flat features)
+  bool image_input = false;                                   // receives [C, H, W] (else flat features)
   int64_t channels = 0, height = 0, width = 0, features = 0;  // the shape it receives
 };
 
@@ -57,7 +57,7 @@ ArchSize arch_size(const std::vector<Layer>& layers);
 // are initialized as config.init says, for the nonlinearity that follows them. Parameters and
 // buffers are of `dtype` (float64 for gradient checks).
 std::shared_ptr<minigrad::nn::Sequential> build_arch(const TrainConfig& config,
-                                                   minigrad::DType dtype = minigrad::kFloat32);
+                                                     minigrad::DType dtype = minigrad::kFloat32);
 
 // Fills weight (and bias, when defined) as config.init says for a layer followed by
 // `nonlinearity`; Linear means the output layer, which keeps its PyTorch default under kaiming.

@@ -30,8 +30,10 @@ struct Choices;
 template <>
 struct Choices<Init> {
   static constexpr std::string_view setting = "init";
-  static constexpr ChoiceName<Init> names[] = {{Init::Kaiming, "kaiming"}, {Init::Xavier, "xavier"},
-                                               {Init::Torch, "torch"},     {Init::Normal, "normal"},
+  static constexpr ChoiceName<Init> names[] = {{Init::Kaiming, "kaiming"},
+                                               {Init::Xavier, "xavier"},
+                                               {Init::Torch, "torch"},
+                                               {Init::Normal, "normal"},
                                                {Init::Uniform, "uniform"}};
 };
 template <>

@@ -25,12 +25,18 @@ namespace {
 
 template <typename T>
 constexpr std::string_view type_name() {
-  if constexpr (std::is_same_v<T, bool>) return "true or false";
-  else if constexpr (std::is_same_v<T, int64_t>) return "an integer";
-  else if constexpr (std::is_same_v<T, double>) return "a number";
-  else if constexpr (std::is_same_v<T, std::string>) return "a string";
-  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "a list of strings";
-  else return "a list of integers";
+  if constexpr (std::is_same_v<T, bool>)
+    return "true or false";
+  else if constexpr (std::is_same_v<T, int64_t>)
+    return "an integer";
+  else if constexpr (std::is_same_v<T, double>)
+    return "a number";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return "a string";
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return "a list of strings";
+  else
+    return "a list of integers";
 }
 
 template <typename T>
@@ -72,7 +78,7 @@ void read_table(const toml::table& table, const std::string& origin, TrainConfig
     if (!node) return;
     if (!read_node(*node, field))
       throw UsageError(fmt::format("{}:{}: '{}' must be {}", origin, node->source().begin.line, name,
-                              type_name<std::remove_cvref_t<decltype(field)>>()));
+                                   type_name<std::remove_cvref_t<decltype(field)>>()));
   });
   for (const auto& [key, node] : table)
     if (!known.contains(key.str()))
@@ -198,7 +204,8 @@ void set_field(TrainConfig& config, const std::string& name, const std::string& 
 }
 
 void throw_not_a_choice(std::string_view setting, const std::string& name, const std::vector<std::string_view>& names) {
-  throw UsageError(fmt::format("{} '{}' must be one of: {}", setting, minigrad::printable(name), fmt::join(names, ", ")));
+  throw UsageError(
+      fmt::format("{} '{}' must be one of: {}", setting, minigrad::printable(name), fmt::join(names, ", ")));
 }
 
 void validate(const TrainConfig& c) {
@@ -255,8 +262,10 @@ void validate(const TrainConfig& c) {
   if (c.train_limit > 0) {  // the split train_val_split makes: llround(val_fraction * n) for validation
     const double held_out = std::round(c.val_fraction * static_cast<double>(c.train_limit));
     if (held_out >= static_cast<double>(c.train_limit))
-      throw UsageError(fmt::format("train_limit {} with val_fraction {} leaves no training images ({} held out for "
-                                   "validation)", c.train_limit, c.val_fraction, held_out));
+      throw UsageError(
+          fmt::format("train_limit {} with val_fraction {} leaves no training images ({} held out for "
+                      "validation)",
+                      c.train_limit, c.val_fraction, held_out));
   }
   require(c.augment_shift >= 0 && c.augment_shift < kImageSide / 2, "augment_shift", c.augment_shift,
           fmt::format("in [0, {}]", kImageSide / 2 - 1));
@@ -284,7 +293,7 @@ std::string recipe_path(const std::string& name_or_path) {
   const std::string bundled = fmt::format("{}/{}.toml", FASHION_RECIPES_DIR, name_or_path);
   if (std::filesystem::is_regular_file(bundled)) return bundled;
   throw UsageError(fmt::format("recipe '{}' not found (neither a file nor one of: {})", name_or_path,
-                          fmt::join(recipe_names(), ", ")));
+                               fmt::join(recipe_names(), ", ")));
 }
 
 std::vector<std::string> recipe_names() {

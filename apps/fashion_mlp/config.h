@@ -34,7 +34,7 @@ struct TrainConfig {
   std::vector<int64_t> hidden = {512, 256};
   std::string activation = "relu";  // nn::activation_names()
   double dropout = 0.2;
-  double input_dropout = 0.0;  // dropout on the pixels, before the first layer
+  double input_dropout = 0.0;    // dropout on the pixels, before the first layer
   std::string init = "kaiming";  // Init
   double init_scale = 0.01;      // std for init=normal, bound for init=uniform
   // optimization
@@ -50,8 +50,8 @@ struct TrainConfig {
   int64_t step_size = 10;
   double gamma = 0.5;
   int64_t warmup_epochs = 0;
-  double clip_norm = 0.0;   // 0 = off
-  double clip_value = 0.0;  // 0 = off
+  double clip_norm = 0.0;    // 0 = off
+  double clip_value = 0.0;   // 0 = off
   int64_t batch_size = 128;  // 0 = full batch
   int64_t epochs = 30;
   // data
@@ -62,16 +62,16 @@ struct TrainConfig {
   int64_t augment_shift = 0;
   bool augment_flip = false;
   double augment_erase = 0.0;  // random erasing probability (PyTorch's RandomErasing, its defaults)
-  bool tta_flip = false;  // test-time augmentation: average each image's and its mirror's predictions
+  bool tta_flip = false;       // test-time augmentation: average each image's and its mirror's predictions
   // early stopping and best-epoch selection
   std::string monitor = "val_accuracy";  // Monitor (val_loss misleads under label smoothing)
-  int64_t patience = 0;  // epochs without improvement before stopping (0 = never stop early)
+  int64_t patience = 0;                  // epochs without improvement before stopping (0 = never stop early)
   bool restore_best = true;
   // run
   int64_t seed = 1;
-  int64_t threads = 0;  // 0 = MINIGRAD_THREADS or all cores
-  std::string data;     // the Fashion-MNIST folder; searched for when empty
-  std::string out;      // run directory; runs/<timestamp> when empty
+  int64_t threads = 0;          // 0 = MINIGRAD_THREADS or all cores
+  std::string data;             // the Fashion-MNIST folder; searched for when empty
+  std::string out;              // run directory; runs/<timestamp> when empty
   std::string on_nan = "stop";  // OnNan: what a NaN or Inf in the loss or a gradient does
   int64_t log_every = 0;        // a progress line on stdout every N steps (0 = off)
 };
@@ -118,7 +118,8 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("threads", c.threads, "threads (0 = MINIGRAD_THREADS or all cores)");
   visit("data", c.data, "Fashion-MNIST folder (searched for when empty)");
   visit("out", c.out, "run directory (runs/<timestamp> when empty)");
-  visit("on_nan", c.on_nan, choice_list<OnNan>() + ": a NaN or Inf in the loss or a gradient ends the run or drops the step");
+  visit("on_nan", c.on_nan,
+        choice_list<OnNan>() + ": a NaN or Inf in the loss or a gradient ends the run or drops the step");
   visit("log_every", c.log_every, "print a progress line every N steps (0 = off)");
 }
 

@@ -63,25 +63,30 @@ plot::Canvas curves_figure(const std::vector<EpochRecord>& history, int64_t best
     const bool markers = history.size() <= kMaxMarkedEpochs;
     loss.series = {{"train", epochs, column(history, &EpochRecord::train_loss), plot::palette(0), true, markers},
                    {"validation", epochs, column(history, &EpochRecord::val_loss), plot::palette(1), true, markers}};
-    accuracy.series = {{"train", epochs, column(history, &EpochRecord::train_accuracy, 100), plot::palette(0), true, markers},
-                       {"validation", epochs, column(history, &EpochRecord::val_accuracy, 100), plot::palette(1), true, markers}};
+    accuracy.series = {
+        {"train", epochs, column(history, &EpochRecord::train_accuracy, 100), plot::palette(0), true, markers},
+        {"validation", epochs, column(history, &EpochRecord::val_accuracy, 100), plot::palette(1), true, markers}};
   });
 }
 
 plot::Canvas compare_figure(const std::vector<RunCurves>& runs) {
   if (runs.empty()) throw Error("compare: no runs to draw");
-  return loss_and_accuracy("Loss (solid: validation, dashed: train)", "Accuracy (solid: validation, dashed: train)",
-                           [&](plot::Chart& loss, plot::Chart& accuracy) {
-    for (std::size_t i = 0; i < runs.size(); ++i) {
-      const auto& h = runs[i].history;
-      const plot::Color color = plot::palette(static_cast<int>(i));
-      const std::vector<double> epochs = epochs_of(h);
-      loss.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_loss), color, true, h.size() <= kMaxMarkedEpochs});
-      loss.series.push_back({"", epochs, column(h, &EpochRecord::train_loss), color, true, false, true});
-      accuracy.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_accuracy, 100), color, true, h.size() <= kMaxMarkedEpochs});
-      accuracy.series.push_back({"", epochs, column(h, &EpochRecord::train_accuracy, 100), color, true, false, true});
-    }
-  });
+  return loss_and_accuracy(
+      "Loss (solid: validation, dashed: train)", "Accuracy (solid: validation, dashed: train)",
+      [&](plot::Chart& loss, plot::Chart& accuracy) {
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+          const auto& h = runs[i].history;
+          const plot::Color color = plot::palette(static_cast<int>(i));
+          const std::vector<double> epochs = epochs_of(h);
+          loss.series.push_back(
+              {runs[i].name, epochs, column(h, &EpochRecord::val_loss), color, true, h.size() <= kMaxMarkedEpochs});
+          loss.series.push_back({"", epochs, column(h, &EpochRecord::train_loss), color, true, false, true});
+          accuracy.series.push_back({runs[i].name, epochs, column(h, &EpochRecord::val_accuracy, 100), color, true,
+                                     h.size() <= kMaxMarkedEpochs});
+          accuracy.series.push_back(
+              {"", epochs, column(h, &EpochRecord::train_accuracy, 100), color, true, false, true});
+        }
+      });
 }
 
 // ---- confusion matrices ----
@@ -105,7 +110,8 @@ plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
     throw Error(fmt::format("confusion: expected {} classes, got {}", kClasses, cm.classes()));
   const auto names = class_names();
   int longest_name = 0;
-  for (std::string_view name : names) longest_name = std::max(longest_name, plot::text_width(plot::fit_text(name, kNamesWidth - 6)));
+  for (std::string_view name : names)
+    longest_name = std::max(longest_name, plot::text_width(plot::fit_text(name, kNamesWidth - 6)));
   const int x_label_top = kMatrixTop + kClasses * kCell + 6 + longest_name + 10;
   Canvas canvas(2 * kPanelStride, x_label_top + plot::line_height() + kMargin);
   int64_t max_count = 1;
@@ -125,7 +131,7 @@ plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
         const double percent = row_total ? 100.0 * count / row_total : 0.0;
         const plot::Color fill = plot::viridis(panel == 0 ? plot::color_scale(count, max_count, true) : percent / 100);
         canvas.fill_rect(cell, fill);
-        const std::string text = panel == 0 ? fmt::format("{}", cm.at(t, p))
+        const std::string text = panel == 0                        ? fmt::format("{}", cm.at(t, p))
                                  : percent == 0 || percent >= 9.95 ? fmt::format("{:.0f}", percent)
                                                                    : fmt::format("{:.1f}", percent);
         draw_text(canvas, cell.x + kCell / 2, cell.y + kCell / 2, text, plot::text_color_on(fill), Font::Regular,
@@ -137,12 +143,14 @@ plot::Canvas confusion_figure(const ConfusionMatrix& cm) {
     for (int p = 0; p < kClasses; ++p) {
       const std::string name = plot::fit_text(names[p], kNamesWidth - 6);
       const int w = plot::text_width(name);
-      plot::draw_text_vertical(canvas, first.x + p * kCell + kCell / 2, first.y + size + 6 + w / 2, name, plot::kTextColor);
+      plot::draw_text_vertical(canvas, first.x + p * kCell + kCell / 2, first.y + size + 6 + w / 2, name,
+                               plot::kTextColor);
     }
     canvas.stroke_rect({first.x - 1, first.y - 1, size + 2, size + 2}, plot::kAxisColor);
-    draw_text(canvas, first.x + size / 2, x_label_top, "predicted class", plot::kTextColor,
-              Font::Regular, Align::Center);
-    plot::draw_text_vertical(canvas, kMargin + panel * kPanelStride + 6, first.y + size / 2, "true class", plot::kTextColor);
+    draw_text(canvas, first.x + size / 2, x_label_top, "predicted class", plot::kTextColor, Font::Regular,
+              Align::Center);
+    plot::draw_text_vertical(canvas, kMargin + panel * kPanelStride + 6, first.y + size / 2, "true class",
+                             plot::kTextColor);
     plot::draw_colorbar(canvas, {first.x + size + 14, first.y, 80, size}, panel == 0 ? max_count : 100.0,
                         panel == 0 ? "images" : "% of true class", panel == 0);
   }
@@ -194,8 +202,9 @@ Canvas prediction_grid(const std::string& title, const mg::data::Dataset& images
     draw_text(canvas, center, tile.bottom() + 6, plot::fit_text(guess, width), wrong ? plot::kRed : plot::kGreen,
               Font::Regular, Align::Center);
     if (wrong)
-      draw_text(canvas, center, tile.bottom() + 6 + plot::line_height(), plot::fit_text(fmt::format("true: {}", names[truth]), width),
-                plot::kTextColor, Font::Regular, Align::Center);
+      draw_text(canvas, center, tile.bottom() + 6 + plot::line_height(),
+                plot::fit_text(fmt::format("true: {}", names[truth]), width), plot::kTextColor, Font::Regular,
+                Align::Center);
   }
   return canvas;
 }
@@ -203,15 +212,16 @@ Canvas prediction_grid(const std::string& title, const mg::data::Dataset& images
 }  // namespace
 
 plot::Rect prediction_tile(int i) {
-  return {kMargin + (i % kTileColumns) * kColumnWidth + (kColumnWidth - kTileSide) / 2, kGridTop + 4 + (i / kTileColumns) * kRowHeight,
-          kTileSide, kTileSide};
+  return {kMargin + (i % kTileColumns) * kColumnWidth + (kColumnWidth - kTileSide) / 2,
+          kGridTop + 4 + (i / kTileColumns) * kRowHeight, kTileSide, kTileSide};
 }
 
 plot::Canvas samples_figure(const mg::data::Dataset& images, const Evaluation& e, int count) {
   std::vector<int64_t> indices(std::min<int64_t>(count, images.size()));
   std::iota(indices.begin(), indices.end(), 0);
-  return prediction_grid(fmt::format("The first {} test images: predicted class (probability); wrong ones framed in red",
-                                     indices.size()), images, e, indices);
+  return prediction_grid(
+      fmt::format("The first {} test images: predicted class (probability); wrong ones framed in red", indices.size()),
+      images, e, indices);
 }
 
 plot::Canvas mistakes_figure(const mg::data::Dataset& images, const Evaluation& e, int count) {
@@ -222,11 +232,13 @@ plot::Canvas mistakes_figure(const mg::data::Dataset& images, const Evaluation& 
   const float* p = e.probabilities.data<float>();
   auto confidence = [&](int64_t i) { return p[i * kClasses + predicted_class(e, i)]; };
   const auto shown = std::min<std::size_t>(count, wrong.size());
-  std::partial_sort(wrong.begin(), wrong.begin() + shown, wrong.end(),
-                    [&](int64_t a, int64_t b) { return confidence(a) != confidence(b) ? confidence(a) > confidence(b) : a < b; });
+  std::partial_sort(wrong.begin(), wrong.begin() + shown, wrong.end(), [&](int64_t a, int64_t b) {
+    return confidence(a) != confidence(b) ? confidence(a) > confidence(b) : a < b;
+  });
   wrong.resize(shown);
-  return prediction_grid(fmt::format("The {} most confident mistakes: predicted class (probability) and true class", shown),
-                         images, e, wrong);
+  return prediction_grid(
+      fmt::format("The {} most confident mistakes: predicted class (probability) and true class", shown), images, e,
+      wrong);
 }
 
 // ---- weights ----
@@ -236,10 +248,12 @@ plot::Canvas weights_figure(const mg::Tensor& weight, int max_units) {
   const bool linear = weight.dim() == 2 && weight.shape()[1] == kImagePixels;
   const bool conv = weight.dim() == 4 && weight.shape()[1] == 1;
   if (!linear && !conv)
-    throw Error(fmt::format("weights: expected a first-layer weight of shape (hidden, {}) or (filters, 1, kh, kw), got {}",
-                            kImagePixels, mg::shape_str(weight.shape())));
+    throw Error(
+        fmt::format("weights: expected a first-layer weight of shape (hidden, {}) or (filters, 1, kh, kw), got {}",
+                    kImagePixels, mg::shape_str(weight.shape())));
   const mg::Tensor w = weight.to(mg::kFloat32);
-  const int tile_h = linear ? kImageSide : static_cast<int>(w.shape()[2]), tile_w = linear ? kImageSide : static_cast<int>(w.shape()[3]);
+  const int tile_h = linear ? kImageSide : static_cast<int>(w.shape()[2]),
+            tile_w = linear ? kImageSide : static_cast<int>(w.shape()[3]);
   const int tile = tile_h * tile_w;
   const int units = static_cast<int>(std::min<int64_t>(max_units, w.shape()[0]));
   const int columns = std::min(16, units), scale = std::max(1, 56 / std::max(tile_h, tile_w));
@@ -247,9 +261,10 @@ plot::Canvas weights_figure(const mg::Tensor& weight, int max_units) {
   const int rows = (units + columns - 1) / columns;
   Canvas canvas(std::max(2 * kMargin + columns * stride, 560), kGridTop + rows * stride + kMargin);
   const std::string title =
-      linear ? fmt::format("First-layer weights of {} of {} hidden units (blue negative, red positive)", units, w.shape()[0])
-             : fmt::format("First convolution: {} of {} filters, {}x{} (blue negative, red positive)", units, w.shape()[0],
-                           tile_h, tile_w);
+      linear ? fmt::format("First-layer weights of {} of {} hidden units (blue negative, red positive)", units,
+                           w.shape()[0])
+             : fmt::format("First convolution: {} of {} filters, {}x{} (blue negative, red positive)", units,
+                           w.shape()[0], tile_h, tile_w);
   draw_text(canvas, canvas.width() / 2, kMargin, title, plot::kTextColor, Font::Bold, Align::Center);
   const plot::Color negative{33, 102, 172}, positive{178, 24, 43};
   const int left = (canvas.width() - columns * stride) / 2 + 3;
@@ -276,20 +291,23 @@ plot::Canvas sweep_figure(const std::vector<SweepPoint>& points) {
   const int panel_width = 440, panel_height = 340, columns = static_cast<int>(std::min<std::size_t>(settings, 3));
   const int rows = static_cast<int>((settings + columns - 1) / columns);
   Canvas canvas(columns * panel_width, rows * panel_height);
-  const auto best = std::max_element(points.begin(), points.end(),
-                                     [](const SweepPoint& a, const SweepPoint& b) { return a.val_accuracy < b.val_accuracy; });
+  const auto best = std::max_element(points.begin(), points.end(), [](const SweepPoint& a, const SweepPoint& b) {
+    return a.val_accuracy < b.val_accuracy;
+  });
   for (std::size_t s = 0; s < settings; ++s) {
     // The setting's values in numeric order when they are numbers, else as first seen.
     std::vector<std::string> values;
     for (const SweepPoint& p : points)
-      if (std::find(values.begin(), values.end(), p.settings[s].second) == values.end()) values.push_back(p.settings[s].second);
+      if (std::find(values.begin(), values.end(), p.settings[s].second) == values.end())
+        values.push_back(p.settings[s].second);
     auto number = [](const std::string& v) {
       char* end = nullptr;
       const double x = std::strtod(v.c_str(), &end);
       return end != v.c_str() && *end == '\0' ? x : NAN;
     };
     if (std::all_of(values.begin(), values.end(), [&](const std::string& v) { return std::isfinite(number(v)); }))
-      std::sort(values.begin(), values.end(), [&](const std::string& a, const std::string& b) { return number(a) < number(b); });
+      std::sort(values.begin(), values.end(),
+                [&](const std::string& a, const std::string& b) { return number(a) < number(b); });
     auto position = [&](const SweepPoint& p) {
       return static_cast<double>(std::find(values.begin(), values.end(), p.settings[s].second) - values.begin());
     };
@@ -300,9 +318,12 @@ plot::Canvas sweep_figure(const std::vector<SweepPoint>& points) {
       all.y.push_back(100 * p.val_accuracy);
     }
     const std::string& name = points[0].settings[s].first;
-    const plot::Chart chart{fmt::format("Validation accuracy by {}", name), name, "validation accuracy (%)", {all, top}, values};
-    plot::draw_chart(canvas, {static_cast<int>(s % columns) * panel_width, static_cast<int>(s / columns) * panel_height,
-                              panel_width, panel_height}, chart);
+    const plot::Chart chart{
+        fmt::format("Validation accuracy by {}", name), name, "validation accuracy (%)", {all, top}, values};
+    plot::draw_chart(canvas,
+                     {static_cast<int>(s % columns) * panel_width, static_cast<int>(s / columns) * panel_height,
+                      panel_width, panel_height},
+                     chart);
   }
   return canvas;
 }
@@ -347,7 +368,8 @@ std::vector<Figure> write_figures(const std::string& run_dir, const FigureInputs
 std::vector<RunCurves> load_runs(const std::vector<std::string>& run_dirs) {
   std::vector<RunCurves> runs;
   for (const std::string& dir : run_dirs) {
-    RunCurves run{std::filesystem::path(dir).lexically_normal().filename().string(), read_metrics_csv(dir + "/metrics.csv")};
+    RunCurves run{std::filesystem::path(dir).lexically_normal().filename().string(),
+                  read_metrics_csv(dir + "/metrics.csv")};
     if (run.name.empty()) run.name = dir;
     if (std::filesystem::exists(dir + "/config.toml")) {
       TrainConfig config;
@@ -379,8 +401,8 @@ std::vector<EpochRecord> read_metrics_csv(const std::string& path) {
     // Runs written before skipped_steps was recorded have 7 columns.
     if (fields.size() != 7 && fields.size() != 8)
       throw Error(fmt::format("{}:{}: expected 8 fields, got {}", path, number, fields.size()));
-    history.push_back({static_cast<int64_t>(fields[0]), fields[1], fields[2], fields[3], fields[4], fields[5], fields[6],
-                       fields.size() == 8 ? static_cast<int64_t>(fields[7]) : 0});
+    history.push_back({static_cast<int64_t>(fields[0]), fields[1], fields[2], fields[3], fields[4], fields[5],
+                       fields[6], fields.size() == 8 ? static_cast<int64_t>(fields[7]) : 0});
   }
   if (history.empty()) throw Error(fmt::format("{}: no epochs recorded", path));
   return history;

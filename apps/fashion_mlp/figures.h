@@ -46,7 +46,7 @@ plot::Canvas sweep_figure(const std::vector<SweepPoint>& points);
 struct FigureInputs {
   const std::vector<EpochRecord>* history = nullptr;
   int64_t best_epoch = 0;
-  const Evaluation* test = nullptr;                 // evaluated on test_images
+  const Evaluation* test = nullptr;  // evaluated on test_images
   const mg::data::Dataset* test_images = nullptr;
   const mg::nn::Sequential* model = nullptr;
 };

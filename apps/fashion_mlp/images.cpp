@@ -116,8 +116,7 @@ class NetpbmReader {
   long long raster_number() {
     skip_space_and_comments(false);
     const long long v = number("sample");
-    if (pos_ == bytes_.size())
-      refuse(path_, "truncated: the last sample is not followed by a newline or space");
+    if (pos_ == bytes_.size()) refuse(path_, "truncated: the last sample is not followed by a newline or space");
     return v;
   }
 
@@ -137,8 +136,8 @@ GrayImage load_with_stb(const std::string& path, const std::string& bytes) {
   const int length = static_cast<int>(std::min<size_t>(bytes.size(), INT32_MAX));
   int width = 0, height = 0, channels = 0;
   if (!stbi_info_from_memory(data, length, &width, &height, &channels))
-    refuse(path, fmt::format("cannot read the image: {} (predict reads PNG, JPEG, BMP and PGM/PPM)",
-                             stbi_failure_reason()));
+    refuse(path,
+           fmt::format("cannot read the image: {} (predict reads PNG, JPEG, BMP and PGM/PPM)", stbi_failure_reason()));
   check_pixel_count(path, width, height);
   std::unique_ptr<stbi_uc, void (*)(void*)> pixels(stbi_load_from_memory(data, length, &width, &height, &channels, 1),
                                                    stbi_image_free);

@@ -22,7 +22,8 @@ void check_lr_find_range(double start, double end, int64_t steps) {
     throw UsageError(fmt::format("lr-find: need 0 < start < end and steps > 1 (got {}, {}, {})", start, end, steps));
 }
 
-std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps) {
+std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end,
+                                 int64_t steps) {
   check_lr_find_range(start, end, steps);
   auto model = build_model(config);
   auto optimizer = make_optimizer(config, model->parameters());
@@ -34,7 +35,8 @@ std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits
   for (int64_t step = 0; step < steps; ++step) {
     const double lr = start * std::pow(end / start, static_cast<double>(step) / (steps - 1));
     optimizer->set_lr(lr);
-    if (step % std::max<int64_t>(loader.num_batches(), 1) == 0) loader.set_epoch(step / std::max<int64_t>(loader.num_batches(), 1));
+    if (step % std::max<int64_t>(loader.num_batches(), 1) == 0)
+      loader.set_epoch(step / std::max<int64_t>(loader.num_batches(), 1));
     const data::Batch batch = loader.batch(step % loader.num_batches());
     Tensor loss = nn::cross_entropy((*model)(batch.x), batch.y);
     const double value = loss.item();
@@ -55,8 +57,8 @@ std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits
 
 double suggest_lr(const std::vector<LrFindPoint>& points) {
   if (points.empty()) throw Error("lr-find: no finite loss was recorded");
-  const auto best = std::min_element(points.begin(), points.end(),
-                                     [](const LrFindPoint& a, const LrFindPoint& b) { return a.smoothed < b.smoothed; });
+  const auto best = std::min_element(
+      points.begin(), points.end(), [](const LrFindPoint& a, const LrFindPoint& b) { return a.smoothed < b.smoothed; });
   return best->lr / 10;
 }
 
@@ -71,7 +73,8 @@ void run_lr_find(const TrainConfig& config, double start, double end, int64_t st
   minigrad::write_file_atomic(out + "/lr_find.csv", csv);
   const std::size_t stride = std::max<std::size_t>(1, points.size() / 12);
   fmt::print("{:>10} {:>10}\n", "lr", "loss");
-  for (std::size_t i = 0; i < points.size(); i += stride) fmt::print("{:>10.2e} {:>10.4f}\n", points[i].lr, points[i].smoothed);
+  for (std::size_t i = 0; i < points.size(); i += stride)
+    fmt::print("{:>10.2e} {:>10.4f}\n", points[i].lr, points[i].smoothed);
   fmt::print("\nsuggested lr: {:.2e} (a tenth of the lr at the lowest smoothed loss)\nwritten: {}/lr_find.csv\n",
              suggest_lr(points), out);
 }

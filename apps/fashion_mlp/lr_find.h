@@ -14,7 +14,8 @@ struct LrFindPoint {
 };
 // Throws unless 0 < start < end and steps > 1 (checked before any data is loaded).
 void check_lr_find_range(double start, double end, int64_t steps);
-std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end, int64_t steps);
+std::vector<LrFindPoint> lr_find(const TrainConfig& config, const Splits& splits, double start, double end,
+                                 int64_t steps);
 // The lr a tenth of the way back from the smoothed minimum, a common robust pick.
 double suggest_lr(const std::vector<LrFindPoint>& points);
 

@@ -17,9 +17,9 @@
 #include <map>
 #include <optional>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <CLI/CLI.hpp>
 
 #include <minigrad/minigrad.h>
 
@@ -68,7 +68,8 @@ std::map<std::string, CLI::Option*> add_config_flags(CLI::App& command, TrainCon
     using T = std::remove_cvref_t<decltype(field)>;
     if constexpr (std::is_same_v<T, std::vector<int64_t>> || std::is_same_v<T, std::vector<std::string>>)
       option->delimiter(',');
-    if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::vector<int64_t>>) option->transform(kDecimalInt64);
+    if constexpr (std::is_same_v<T, int64_t> || std::is_same_v<T, std::vector<int64_t>>)
+      option->transform(kDecimalInt64);
     if constexpr (std::is_same_v<T, double>) option->transform(kDecimalNumber);
     flags[std::string(name)] = option;
   });
@@ -89,9 +90,10 @@ TrainConfig resolve_config(const TrainConfig& cli, const std::map<std::string, C
 
 void print_report(const Evaluation& test) {
   const auto names = class_names();
-  fmt::print("\ntest accuracy {} ({} images), loss {:.4f}\n\n{}\nconfusion matrix (rows: true class, columns: predicted)\n{}",
-             test.confusion.accuracy_text(), test.confusion.total(), test.loss, test.confusion.per_class_table(names),
-             test.confusion.matrix_table(names));
+  fmt::print(
+      "\ntest accuracy {} ({} images), loss {:.4f}\n\n{}\nconfusion matrix (rows: true class, columns: predicted)\n{}",
+      test.confusion.accuracy_text(), test.confusion.total(), test.loss, test.confusion.per_class_table(names),
+      test.confusion.matrix_table(names));
 }
 
 std::string checkpoint_in(const std::string& run_or_file) {
@@ -128,8 +130,9 @@ static_assert(std::atomic<int>::is_always_lock_free, "a signal handler may only 
 
 void request_stop(int signal) {
   stop_signal.store(signal);
-  constexpr char kNote[] = "\nfashion_mlp: stopping once the step or the file being written is done, with everything "
-                          "saved; signal again to quit at once\n";
+  constexpr char kNote[] =
+      "\nfashion_mlp: stopping once the step or the file being written is done, with everything "
+      "saved; signal again to quit at once\n";
   [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kNote, sizeof kNote - 1);
 }
 
@@ -145,7 +148,8 @@ void catch_stop_signals() {
 
 // The config of `train --resume RUN_DIR`: the run's own, with the flags given on top (only
 // kRunOnlyFields may differ; check_resumable names any other).
-TrainConfig resume_config(const std::string& run_dir, const TrainConfig& cli, const std::map<std::string, CLI::Option*>& flags) {
+TrainConfig resume_config(const std::string& run_dir, const TrainConfig& cli,
+                          const std::map<std::string, CLI::Option*>& flags) {
   const TrainConfig run = resumable_config(run_dir);
   TrainConfig config = run;
   for (const auto& [name, flag] : flags)
@@ -161,18 +165,22 @@ int run_train(const TrainConfig& config, bool overfit_batch, RunDirMode mode) {
   const RunDirectory run_dir(config.out.empty() ? new_run_dir_name() : config.out, mode, run_bytes_needed(config));
   const Splits splits = load_splits(config);
   catch_stop_signals();
-  const TrainResult result = train(config, splits, {.overfit_batch = overfit_batch, .resume = mode == RunDirMode::Resume,
-                                                    .run_directory = &run_dir, .stop_signal = &stop_signal});
+  const TrainResult result = train(config, splits,
+                                   {.overfit_batch = overfit_batch,
+                                    .resume = mode == RunDirMode::Resume,
+                                    .run_directory = &run_dir,
+                                    .stop_signal = &stop_signal});
   if (result.interrupted_by) {
-    fmt::print(stderr, "fashion_mlp: interrupted by {}: state saved to {}; continue with: fashion_mlp train --resume {}\n",
+    fmt::print(stderr,
+               "fashion_mlp: interrupted by {}: state saved to {}; continue with: fashion_mlp train --resume {}\n",
                signal_name(result.interrupted_by), resume_path(result.run_dir), result.run_dir);
     return 128 + result.interrupted_by;
   }
   if (result.best_epoch > 0) {
     const EpochRecord& best = result.history[result.best_epoch - 1];
-    const std::string val = std::isnan(best.val_accuracy)
-                                ? std::string("best training accuracy: no validation split")
-                                : fmt::format("val loss {:.4f}, val acc {:.2f}%", best.val_loss, 100 * best.val_accuracy);
+    const std::string val = std::isnan(best.val_accuracy) ? std::string("best training accuracy: no validation split")
+                                                          : fmt::format("val loss {:.4f}, val acc {:.2f}%",
+                                                                        best.val_loss, 100 * best.val_accuracy);
     fmt::print("\nbest epoch {} ({}); {:.1f}s in all\n", best.epoch, val, result.seconds);
   }
   if (result.skipped_steps > 0) fmt::print("{} steps skipped for NaN or Inf values\n", result.skipped_steps);
@@ -180,8 +188,8 @@ int run_train(const TrainConfig& config, bool overfit_batch, RunDirMode mode) {
   fmt::print("\nrun directory: {}\n", result.run_dir);
   if (!result.non_finite.empty()) fmt::print(stderr, "fashion_mlp: training stopped at {}\n", result.non_finite);
   if (const int sig = result.signal_after_training) {  // a script running us must still see the interruption
-    fmt::print(stderr, "fashion_mlp: {} came after the last step: the run's files in {} are complete\n", signal_name(sig),
-               result.run_dir);
+    fmt::print(stderr, "fashion_mlp: {} came after the last step: the run's files in {} are complete\n",
+               signal_name(sig), result.run_dir);
     return 128 + sig;
   }
   return result.non_finite.empty() ? 0 : kExitNonFinite;
@@ -197,13 +205,15 @@ void run_eval(const std::string& target, const std::string& data_dir, std::optio
   const Evaluation evaluation = evaluate(*loaded.model, test, loaded.config.tta_flip);
   print_report(evaluation);
   if (std::filesystem::is_directory(target))  // the run's test figures, for the whole test set
-    for (const Figure& f : write_figures(target, {.test = &evaluation, .test_images = &test, .model = loaded.model.get()}))
+    for (const Figure& f :
+         write_figures(target, {.test = &evaluation, .test_images = &test, .model = loaded.model.get()}))
       fmt::print("written: {}/{}\n", target, f.file);
 }
 
 void run_compare(const std::vector<std::string>& run_dirs, const std::string& out) {
   const std::vector<RunCurves> runs = load_runs(run_dirs);
-  if (!write_figure(out, [&] { return compare_figure(runs); })) throw Error(fmt::format("compare: {} not written", out));
+  if (!write_figure(out, [&] { return compare_figure(runs); }))
+    throw Error(fmt::format("compare: {} not written", out));
   fmt::print("written: {}\n", out);
 }
 
@@ -222,12 +232,13 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     truth.push_back(-1);
   }
   if (!indices.empty()) {
-    const std::string dir =
-        minigrad::data::find_fashion_mnist(data_dir.empty() ? loaded.config.data : data_dir, {minigrad::data::Split::Test});
+    const std::string dir = minigrad::data::find_fashion_mnist(data_dir.empty() ? loaded.config.data : data_dir,
+                                                               {minigrad::data::Split::Test});
     const auto test = minigrad::data::load_fashion_mnist_dataset(dir, minigrad::data::Split::Test);
     for (int64_t i : indices) {
       if (i < 0 || i >= test.size())
-        throw UsageError(fmt::format("predict: --index {} is out of range (the test set has {} images)", i, test.size()));
+        throw UsageError(
+            fmt::format("predict: --index {} is out of range (the test set has {} images)", i, test.size()));
       const float* p = test.images.data<float>() + i * kImagePixels;
       pixels.insert(pixels.end(), p, p + kImagePixels);
       labels.push_back(fmt::format("test[{}]", i));
@@ -235,7 +246,8 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     }
   }
   const auto n = static_cast<int64_t>(labels.size());
-  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, kImagePixels}), minigrad::zeros({n}, {.dtype = minigrad::kInt64}),
+  minigrad::data::Dataset batch{minigrad::tensor(pixels, {n, kImagePixels}),
+                                minigrad::zeros({n}, {.dtype = minigrad::kInt64}),
                                 {1, kImageSide, kImageSide}};
   normalize(batch, loaded.config, loaded.standardization);
   const Evaluation result = evaluate(*loaded.model, batch, loaded.config.tta_flip);
@@ -246,7 +258,8 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
     std::partial_sort(order.begin(), order.begin() + 3, order.end(),
                       [&](int a, int b) { return probs[i * kClasses + a] > probs[i * kClasses + b]; });
     std::string line = fmt::format("{}:", labels[i]);
-    for (int k = 0; k < 3; ++k) line += fmt::format("  {} {:.1f}%", names[order[k]], 100 * probs[i * kClasses + order[k]]);
+    for (int k = 0; k < 3; ++k)
+      line += fmt::format("  {} {:.1f}%", names[order[k]], 100 * probs[i * kClasses + order[k]]);
     if (truth[i] >= 0) line += fmt::format("   (true: {})", names[truth[i]]);
     fmt::print("{}\n", line);
   }
@@ -260,8 +273,9 @@ int main(int argc, char** argv) {
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
     return fmt::format("fashion_mlp: error: {}\n", printable_message(e.what()));
   });
-  app.footer("exit status: 0 done, 1 error while running, 2 usage error (bad flag, config or value), 3 training "
-             "stopped on NaN or Inf, 128+N interrupted by signal N (130 for Ctrl-C; train --resume continues)");
+  app.footer(
+      "exit status: 0 done, 1 error while running, 2 usage error (bad flag, config or value), 3 training "
+      "stopped on NaN or Inf, 128+N interrupted by signal N (130 for Ctrl-C; train --resume continues)");
 
   TrainConfig cli;
   std::string recipe, config_file;
@@ -283,14 +297,17 @@ int main(int argc, char** argv) {
   eval_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
   eval_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
   std::optional<bool> eval_tta_flip;
-  eval_cmd->add_option("--tta-flip", eval_tta_flip, "average each image's and its mirror's predictions (default: as trained)");
+  eval_cmd->add_option("--tta-flip", eval_tta_flip,
+                       "average each image's and its mirror's predictions (default: as trained)");
 
   std::vector<std::string> files;
   std::vector<int64_t> indices;
   bool invert = false;
   auto* predict_cmd = app.add_subcommand("predict", "top-3 classes of image files or test images");
   predict_cmd->add_option("checkpoint", target, "run directory or checkpoint file")->required();
-  predict_cmd->add_option("images", files, "PNG, JPEG, BMP or PGM/PPM (P2, P3, P5, P6) files (made grayscale and 28x28)")->check(CLI::ExistingFile);
+  predict_cmd
+      ->add_option("images", files, "PNG, JPEG, BMP or PGM/PPM (P2, P3, P5, P6) files (made grayscale and 28x28)")
+      ->check(CLI::ExistingFile);
   predict_cmd->add_option("--index", indices, "test-set indices")->delimiter(',')->transform(kDecimalInt64);
   predict_cmd->add_flag("--invert", invert, "invert images drawn dark-on-light (Fashion-MNIST is light-on-dark)");
   predict_cmd->add_option("--data", data_dir, "Fashion-MNIST folder");
@@ -301,8 +318,10 @@ int main(int argc, char** argv) {
   std::string sweep_recipe, sweep_config;
   auto* sweep_cmd = app.add_subcommand("sweep", "grid or random search; a table sorted by validation accuracy");
   auto sweep_flags = add_config_flags(*sweep_cmd, sweep_cli);
-  sweep_cmd->add_option("--grid", grid, "name=value1,value2,... (hidden sizes as 512x256); repeat per setting")->required();
-  sweep_cmd->add_option("--samples", samples, "random search: run only N random points of the grid")->transform(kDecimalInt64);
+  sweep_cmd->add_option("--grid", grid, "name=value1,value2,... (hidden sizes as 512x256); repeat per setting")
+      ->required();
+  sweep_cmd->add_option("--samples", samples, "random search: run only N random points of the grid")
+      ->transform(kDecimalInt64);
   sweep_cmd->add_option("--recipe", sweep_recipe, "base recipe");
   sweep_cmd->add_option("--config", sweep_config, "base config file");
 
@@ -335,8 +354,8 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (*train_cmd) {
       const bool resume = !resume_dir.empty();
-      const TrainConfig config = resume ? resume_config(resume_dir, cli, train_flags)
-                                        : resolve_config(cli, train_flags, recipe, config_file);
+      const TrainConfig config =
+          resume ? resume_config(resume_dir, cli, train_flags) : resolve_config(cli, train_flags, recipe, config_file);
       const RunDirMode mode = resume ? RunDirMode::Resume : force ? RunDirMode::Force : RunDirMode::New;
       if (const int status = run_train(config, overfit_batch, mode); status != 0) return status;
     }

@@ -9,8 +9,12 @@
 namespace fashion {
 
 ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), enabled_(::isatty(STDERR_FILENO)),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(total),
+      enabled_(::isatty(STDERR_FILENO)),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 void ProgressBar::update(int64_t done, const std::string& status) {
   if (!enabled_) return;
@@ -27,8 +31,8 @@ void ProgressBar::draw(int64_t done, const std::string& status) {
   const int filled = static_cast<int>(fraction * kWidth);
   const double rate = seconds > 0 ? done / seconds : 0.0;
   const double eta = rate > 0 ? (total_ - done) / rate : 0.0;
-  fmt::print(stderr, "\r{} [{}{}] {}/{} {:.0f} {}/s ETA {:.0f}s {}\x1b[K", label_,
-             std::string(filled, '#'), std::string(kWidth - filled, '.'), done, total_, rate, unit_, eta, status);
+  fmt::print(stderr, "\r{} [{}{}] {}/{} {:.0f} {}/s ETA {:.0f}s {}\x1b[K", label_, std::string(filled, '#'),
+             std::string(kWidth - filled, '.'), done, total_, rate, unit_, eta, status);
   std::fflush(stderr);
 }
 

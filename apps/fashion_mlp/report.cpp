@@ -28,11 +28,20 @@ std::string escape(std::string_view text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -40,11 +49,16 @@ std::string escape(std::string_view text) {
 
 std::string config_value(const auto& field) {
   using T = std::remove_cvref_t<decltype(field)>;
-  if constexpr (std::is_same_v<T, std::vector<int64_t>>) return fmt::format("{}", fmt::join(field, ", "));
-  else if constexpr (std::is_same_v<T, std::vector<std::string>>) return field.empty() ? "(none)" : fmt::format("{}", fmt::join(field, ", "));
-  else if constexpr (std::is_same_v<T, bool>) return field ? "true" : "false";
-  else if constexpr (std::is_same_v<T, std::string>) return field.empty() ? "(default)" : field;
-  else return fmt::format("{}", field);
+  if constexpr (std::is_same_v<T, std::vector<int64_t>>)
+    return fmt::format("{}", fmt::join(field, ", "));
+  else if constexpr (std::is_same_v<T, std::vector<std::string>>)
+    return field.empty() ? "(none)" : fmt::format("{}", fmt::join(field, ", "));
+  else if constexpr (std::is_same_v<T, bool>)
+    return field ? "true" : "false";
+  else if constexpr (std::is_same_v<T, std::string>)
+    return field.empty() ? "(default)" : field;
+  else
+    return fmt::format("{}", field);
 }
 
 std::string figure_heading(const std::string& file) {
@@ -74,13 +88,15 @@ figure { margin: 16px 0; } img { max-width: 100%; border: 1px solid #eee; }
 }  // namespace
 
 std::string report_html(const TrainConfig& config, const TrainResult& result, const std::vector<Figure>& figures) {
-  std::string html = fmt::format("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                                 "<title>fashion_mlp run {}</title>\n<style>{}</style>\n</head>\n<body>\n",
-                                 escape(result.run_dir), kStyle);
+  std::string html = fmt::format(
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<title>fashion_mlp run {}</title>\n<style>{}</style>\n</head>\n<body>\n",
+      escape(result.run_dir), kStyle);
   html += fmt::format("<h1>fashion_mlp run <code>{}</code></h1>\n<p class=\"summary\">", escape(result.run_dir));
   if (result.test)
-    html += fmt::format("Test accuracy <b>{}</b> on {} images, test loss {:.4f}. ", escape(result.test->confusion.accuracy_text()),
-                        result.test->confusion.total(), result.test->loss);
+    html +=
+        fmt::format("Test accuracy <b>{}</b> on {} images, test loss {:.4f}. ",
+                    escape(result.test->confusion.accuracy_text()), result.test->confusion.total(), result.test->loss);
   if (result.best_epoch >= 1 && result.best_epoch <= static_cast<int64_t>(result.history.size())) {
     const EpochRecord& best = result.history[result.best_epoch - 1];
     html += fmt::format("Best epoch {} of {} (validation accuracy {}). ", best.epoch, result.history.size(),
@@ -95,23 +111,27 @@ std::string report_html(const TrainConfig& config, const TrainResult& result, co
   if (result.test) {
     const ConfusionMatrix& cm = result.test->confusion;
     const auto names = class_names();
-    html += "<h2>Per-class test metrics</h2>\n<table>\n<tr><th class=\"name\">class</th><th>precision</th>"
-            "<th>recall</th><th>F1</th><th>support</th></tr>\n";
+    html +=
+        "<h2>Per-class test metrics</h2>\n<table>\n<tr><th class=\"name\">class</th><th>precision</th>"
+        "<th>recall</th><th>F1</th><th>support</th></tr>\n";
     for (int c = 0; c < cm.classes(); ++c) {
       int64_t support = 0;
       for (int p = 0; p < cm.classes(); ++p) support += cm.at(c, p);
-      html += fmt::format("<tr><td class=\"name\">{}</td><td>{:.4f}</td><td>{:.4f}</td><td>{:.4f}</td><td>{}</td></tr>\n",
-                          escape(names[c]), cm.precision(c), cm.recall(c), cm.f1(c), support);
+      html +=
+          fmt::format("<tr><td class=\"name\">{}</td><td>{:.4f}</td><td>{:.4f}</td><td>{:.4f}</td><td>{}</td></tr>\n",
+                      escape(names[c]), cm.precision(c), cm.recall(c), cm.f1(c), support);
     }
     html += "</table>\n";
   }
 
-  html += "<h2>Epochs</h2>\n<table>\n<tr><th>epoch</th><th>train loss</th><th>train accuracy</th><th>validation loss</th>"
-          "<th>validation accuracy</th><th>learning rate</th><th>seconds</th></tr>\n";
+  html +=
+      "<h2>Epochs</h2>\n<table>\n<tr><th>epoch</th><th>train loss</th><th>train accuracy</th><th>validation loss</th>"
+      "<th>validation accuracy</th><th>learning rate</th><th>seconds</th></tr>\n";
   for (const EpochRecord& r : result.history)
-    html += fmt::format("<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3g}</td><td>{:.1f}</td></tr>\n",
-                        r.epoch == result.best_epoch ? " class=\"best\"" : "", r.epoch, number(r.train_loss),
-                        percent(r.train_accuracy), number(r.val_loss), percent(r.val_accuracy), r.lr, r.seconds);
+    html += fmt::format(
+        "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.3g}</td><td>{:.1f}</td></tr>\n",
+        r.epoch == result.best_epoch ? " class=\"best\"" : "", r.epoch, number(r.train_loss), percent(r.train_accuracy),
+        number(r.val_loss), percent(r.val_accuracy), r.lr, r.seconds);
   html += "</table>\n";
 
   html += "<h2>Configuration</h2>\n<div class=\"config\"><table>\n";
@@ -122,8 +142,10 @@ std::string report_html(const TrainConfig& config, const TrainResult& result, co
   html += "</table></div>\n";
   // The page's only script: a figure that did not decode shows up as a console error (the
   // browser test fails on any console message).
-  html += "<script>\naddEventListener('load', () => {\n  for (const img of document.images)\n"
-          "    if (!img.naturalWidth) console.error('figure did not load: ' + img.alt);\n});\n</script>\n</body>\n</html>\n";
+  html +=
+      "<script>\naddEventListener('load', () => {\n  for (const img of document.images)\n"
+      "    if (!img.naturalWidth) console.error('figure did not load: ' + "
+      "img.alt);\n});\n</script>\n</body>\n</html>\n";
   return html;
 }
 

@@ -129,12 +129,14 @@ void save_training_state(const std::string& path, const TrainingState& state, co
   tensors["rng.default"] = generator_tensor(minigrad::default_generator());
   for_each_scalar(state, [&](const char* name, const auto& value) {
     using T = std::remove_cvref_t<decltype(value)>;
-    tensors[fmt::format("state.{}", name)] =
-        minigrad::full({}, static_cast<double>(value), {.dtype = std::is_same_v<T, double> ? minigrad::kFloat64 : minigrad::kInt64});
+    tensors[fmt::format("state.{}", name)] = minigrad::full(
+        {}, static_cast<double>(value), {.dtype = std::is_same_v<T, double> ? minigrad::kFloat64 : minigrad::kInt64});
   });
   std::vector<double> rows;
-  for (const EpochRecord& r : state.history) for_each_column(r, [&](const auto& v) { rows.push_back(static_cast<double>(v)); });
-  tensors["state.history"] = minigrad::tensor(rows, {static_cast<int64_t>(state.history.size()), kColumns}, {.dtype = minigrad::kFloat64});
+  for (const EpochRecord& r : state.history)
+    for_each_column(r, [&](const auto& v) { rows.push_back(static_cast<double>(v)); });
+  tensors["state.history"] =
+      minigrad::tensor(rows, {static_cast<int64_t>(state.history.size()), kColumns}, {.dtype = minigrad::kFloat64});
   for_each_fingerprint(splits, [&](const char* name, double value) {
     tensors[fmt::format("data.{}", name)] = minigrad::full({}, value, {.dtype = minigrad::kFloat64});
   });
@@ -151,9 +153,9 @@ bool has_resume_point(const std::string& run_dir) {
   // best.ckpt and metrics.csv) but no resume point and no model.
   if (fs::exists(run_dir + "/config.toml") && !fs::exists(run_dir + "/model.ckpt")) return false;
   throw Error(fmt::format("{}: nothing to resume: no resume.ckpt here ({})", run_dir,
-                          !fs::is_directory(run_dir)               ? "no such directory"
+                          !fs::is_directory(run_dir)            ? "no such directory"
                           : fs::exists(run_dir + "/model.ckpt") ? "the run finished; its model is model.ckpt"
-                                                                   : "not a fashion_mlp run directory"));
+                                                                : "not a fashion_mlp run directory"));
 }
 
 TrainConfig resumable_config(const std::string& run_dir) {
@@ -170,10 +172,11 @@ void check_resumable(const TrainConfig& run, const TrainConfig& requested, const
   std::vector<std::string> problems;
   for (const std::string& name : changed_fields(run, requested))
     if (std::find(std::begin(kRunOnlyFields), std::end(kRunOnlyFields), name) == std::end(kRunOnlyFields))
-      problems.push_back(fmt::format("{} is {} in the run, {} now", name, field_text(run, name), field_text(requested, name)));
+      problems.push_back(
+          fmt::format("{} is {} in the run, {} now", name, field_text(run, name), field_text(requested, name)));
   if (!problems.empty())
     throw UsageError(fmt::format("{}: cannot resume with a different config ({}); only {} may change", run_dir,
-                            fmt::join(problems, "; "), fmt::join(kRunOnlyFields, ", ")));
+                                 fmt::join(problems, "; "), fmt::join(kRunOnlyFields, ", ")));
 }
 
 TrainingState load_training_state(const std::string& path, const TrainConfig& config, const Splits& splits,
@@ -190,12 +193,16 @@ TrainingState load_training_state(const std::string& path, const TrainConfig& co
   TrainingState state;
   for_each_scalar(state, [&](const char* name, auto& value) {
     using T = std::remove_cvref_t<decltype(value)>;
-    const Tensor& t = entries.tensor(fmt::format("state.{}", name), std::is_same_v<T, double> ? minigrad::kFloat64 : minigrad::kInt64, 1);
-    if constexpr (std::is_same_v<T, double>) value = t.item();
-    else value = t.to_vector<int64_t>()[0];
+    const Tensor& t = entries.tensor(fmt::format("state.{}", name),
+                                     std::is_same_v<T, double> ? minigrad::kFloat64 : minigrad::kInt64, 1);
+    if constexpr (std::is_same_v<T, double>)
+      value = t.item();
+    else
+      value = t.to_vector<int64_t>()[0];
   });
   if (state.epoch < 0 || state.epoch > config.epochs || state.batch < 0)
-    entries.fail(fmt::format("position epoch {} batch {} is outside a run of {} epochs", state.epoch, state.batch, config.epochs));
+    entries.fail(fmt::format("position epoch {} batch {} is outside a run of {} epochs", state.epoch, state.batch,
+                             config.epochs));
   const Tensor& history = entries.tensor("state.history", minigrad::kFloat64);
   if (history.dim() != 2 || history.shape()[1] != kColumns || history.shape()[0] != state.epoch)
     entries.fail(fmt::format("state.history has shape {}, expected ({}, {})", history.shape(), state.epoch, kColumns));
@@ -212,7 +219,9 @@ TrainingState load_training_state(const std::string& path, const TrainConfig& co
   } catch (const Error& e) {
     entries.fail(e.what());
   }
-  for_each_dropout(model, "model", [&](const std::string& name, const nn::Dropout& d) { entries.restore(d.generator(), "rng." + name); });
+  for_each_dropout(model, "model", [&](const std::string& name, const nn::Dropout& d) {
+    entries.restore(d.generator(), "rng." + name);
+  });
   entries.restore(minigrad::default_generator(), "rng.default");
   return state;
 }

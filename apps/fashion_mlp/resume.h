@@ -31,7 +31,7 @@ struct TrainingState {
   double best_monitored = INFINITY;  // lower is better (accuracy is negated)
   int64_t best_epoch = 0, epochs_without_improvement = 0;
   minigrad::StateDict best_state;  // with restore_best: the weights of best_epoch
-  double seconds = 0;                  // training time before this session
+  double seconds = 0;              // training time before this session
 
   // Clears the per-epoch counters and moves to batch 0 of the next epoch.
   void start_next_epoch();
@@ -59,7 +59,8 @@ std::string resume_path(const std::string& run_dir);  // RUN_DIR/resume.ckpt
 // Writes (atomically) the state, the model, the optimizer, the dropout layers' generators, the
 // default generator, the config and the splits' fingerprint.
 void save_training_state(const std::string& path, const TrainingState& state, const TrainConfig& config,
-                         const Splits& splits, const minigrad::nn::Module& model, const minigrad::optim::Optimizer& optimizer);
+                         const Splits& splits, const minigrad::nn::Module& model,
+                         const minigrad::optim::Optimizer& optimizer);
 
 // True when run_dir holds a resume point; false when it holds a run stopped before its first one
 // (its config.toml, no resume.ckpt, no model.ckpt), which resuming starts again from the

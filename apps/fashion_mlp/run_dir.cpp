@@ -27,14 +27,20 @@ bool holds(const std::string& dir, std::string_view file) { return fs::exists(fs
 // Why a new run cannot start in `dir`; "" when it holds no run.
 std::string conflict(const std::string& dir) {
   if (holds(dir, "resume.ckpt"))
-    return fmt::format("{} holds an interrupted run (resume.ckpt): continue it with `fashion_mlp train --resume {}`, "
-                       "or pass --force to delete it and start over", dir, dir);
+    return fmt::format(
+        "{} holds an interrupted run (resume.ckpt): continue it with `fashion_mlp train --resume {}`, "
+        "or pass --force to delete it and start over",
+        dir, dir);
   if (holds(dir, "model.ckpt"))
-    return fmt::format("{} holds a finished run (model.ckpt): choose another --out, or pass --force to delete it and "
-                       "start over", dir);
+    return fmt::format(
+        "{} holds a finished run (model.ckpt): choose another --out, or pass --force to delete it and "
+        "start over",
+        dir);
   if (std::any_of(std::begin(kRunFiles), std::end(kRunFiles), [&](std::string_view f) { return holds(dir, f); }))
-    return fmt::format("{} holds a run stopped before its first resume point: continue it with `fashion_mlp train "
-                       "--resume {}` (it starts again from its config.toml), or pass --force to delete it", dir, dir);
+    return fmt::format(
+        "{} holds a run stopped before its first resume point: continue it with `fashion_mlp train "
+        "--resume {}` (it starts again from its config.toml), or pass --force to delete it",
+        dir, dir);
   return "";
 }
 
@@ -55,13 +61,16 @@ RunDirectory::RunDirectory(std::string path, RunDirMode mode, uintmax_t bytes_ne
       ::usleep(10'000);
     ::close(lock_fd_);
     if (err == EWOULDBLOCK)
-      throw Error(fmt::format("run directory {} is in use by another process (pid {}): wait for it to end, or "
-                              "choose another --out", path_, *owner ? minigrad::printable(owner, 20) : "unknown"));
+      throw Error(
+          fmt::format("run directory {} is in use by another process (pid {}): wait for it to end, or "
+                      "choose another --out",
+                      path_, *owner ? minigrad::printable(owner, 20) : "unknown"));
     throw Error(fmt::format("run directory {}: cannot lock {}: {}", path_, lock, std::strerror(err)));
   }
   try {
     const std::string pid = std::to_string(::getpid());
-    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
+    if (::ftruncate(lock_fd_, 0) != 0 ||
+        ::pwrite(lock_fd_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size()))
       throw Error(fmt::format("run directory {}: cannot write {}: {}", path_, lock, std::strerror(errno)));
     // A resumed run is the directory's own (resumable_config has checked it holds one).
     if (mode == RunDirMode::New)

@@ -14,9 +14,9 @@ namespace fashion {
 
 // Files a run writes; --force removes them all, so that nothing of the old run is left to mix
 // with the new one.
-inline constexpr std::string_view kRunFiles[] = {
-    "config.toml", "resume.ckpt",   "best.ckpt",   "model.ckpt",  "metrics.csv", "summary.json",
-    "report.html", "curves.png",    "confusion.png", "samples.png", "mistakes.png", "weights.png"};
+inline constexpr std::string_view kRunFiles[] = {"config.toml",   "resume.ckpt",  "best.ckpt",    "model.ckpt",
+                                                 "metrics.csv",   "summary.json", "report.html",  "curves.png",
+                                                 "confusion.png", "samples.png",  "mistakes.png", "weights.png"};
 
 // New: the directory must hold no run. Resume: it holds the run being resumed. Force: any run
 // in it is deleted first.

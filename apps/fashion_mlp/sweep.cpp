@@ -71,21 +71,25 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
     const EpochRecord& best = r.history[r.best_epoch - 1];
     rows.push_back({settings, best.val_accuracy, best.val_loss, r.seconds});
     points.push_back({{}, best.val_accuracy});
-    for (std::size_t a = 0; a < axes.size(); ++a) points.back().settings.emplace_back(axes[a].first, axes[a].second[combos[i][a]]);
+    for (std::size_t a = 0; a < axes.size(); ++a)
+      points.back().settings.emplace_back(axes[a].first, axes[a].second[combos[i][a]]);
     fmt::print("[{}/{}] {}  val acc {:.2f}%  val loss {:.4f}  {:.1f}s\n", i + 1, combos.size(), settings,
                100 * best.val_accuracy, best.val_loss, r.seconds);
   }
-  std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.val_accuracy > b.val_accuracy; });
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const Row& a, const Row& b) { return a.val_accuracy > b.val_accuracy; });
   std::string csv = "rank,settings,val_accuracy,val_loss,seconds\n";
   fmt::print("\n{:>4}  {:<40} {:>8} {:>8}\n", "rank", "settings", "val acc", "val loss");
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    fmt::print("{:>4}  {:<40} {:>7.2f}% {:>8.4f}\n", i + 1, rows[i].settings, 100 * rows[i].val_accuracy, rows[i].val_loss);
-    csv += fmt::format("{},\"{}\",{:.6f},{:.6f},{:.2f}\n", i + 1, rows[i].settings, rows[i].val_accuracy, rows[i].val_loss,
-                       rows[i].seconds);
+    fmt::print("{:>4}  {:<40} {:>7.2f}% {:>8.4f}\n", i + 1, rows[i].settings, 100 * rows[i].val_accuracy,
+               rows[i].val_loss);
+    csv += fmt::format("{},\"{}\",{:.6f},{:.6f},{:.2f}\n", i + 1, rows[i].settings, rows[i].val_accuracy,
+                       rows[i].val_loss, rows[i].seconds);
   }
   minigrad::write_file_atomic(out + "/sweep.csv", csv);
   fmt::print("\nwritten: {}/sweep.csv\n", out);
-  if (write_figure(out + "/sweep.png", [&] { return sweep_figure(points); })) fmt::print("written: {}/sweep.png\n", out);
+  if (write_figure(out + "/sweep.png", [&] { return sweep_figure(points); }))
+    fmt::print("written: {}/sweep.png\n", out);
 }
 
 }  // namespace fashion

@@ -38,9 +38,14 @@ std::vector<std::string_view> class_names() {
 
 void normalize(data::Dataset& d, const TrainConfig& config, const data::Standardization& s) {
   switch (choice<Normalize>(config.normalize)) {
-    case Normalize::Scale: break;  // the loader's [0, 1] already
-    case Normalize::Standardize: data::standardize(d, s); break;
-    case Normalize::PerImage: data::standardize_per_image(d); break;
+    case Normalize::Scale:
+      break;  // the loader's [0, 1] already
+    case Normalize::Standardize:
+      data::standardize(d, s);
+      break;
+    case Normalize::PerImage:
+      data::standardize_per_image(d);
+      break;
   }
 }
 
@@ -53,7 +58,8 @@ Splits load_splits(const TrainConfig& config) {
   Splits s;
   std::tie(s.train, s.val) = data::train_val_split(train, config.val_fraction, static_cast<uint64_t>(config.seed));
   s.test = std::move(test);
-  if (choice<Normalize>(config.normalize) == Normalize::Standardize) s.standardization = data::fit_standardization(s.train);
+  if (choice<Normalize>(config.normalize) == Normalize::Standardize)
+    s.standardization = data::fit_standardization(s.train);
   for (data::Dataset* d : {&s.train, &s.val, &s.test}) normalize(*d, config, s.standardization);
   return s;
 }
@@ -71,16 +77,23 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainConfig& c, std::vect
     case OptimizerKind::SGD:
       return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .weight_decay = c.weight_decay});
     case OptimizerKind::Nesterov:
-      return std::make_unique<optim::SGD>(params, optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
+      return std::make_unique<optim::SGD>(
+          params,
+          optim::SGDOptions{.lr = c.lr, .momentum = c.momentum, .nesterov = true, .weight_decay = c.weight_decay});
     case OptimizerKind::Momentum:
-      return std::make_unique<optim::Momentum>(params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
+      return std::make_unique<optim::Momentum>(
+          params, optim::MomentumOptions{.lr = c.lr, .momentum = c.momentum, .weight_decay = c.weight_decay});
     case OptimizerKind::AdamW:
-      return std::make_unique<optim::AdamW>(params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
+      return std::make_unique<optim::AdamW>(
+          params, optim::AdamWOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
     case OptimizerKind::RMSprop:
-      return std::make_unique<optim::RMSprop>(params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
-    case OptimizerKind::Adam: break;
+      return std::make_unique<optim::RMSprop>(
+          params, optim::RMSpropOptions{.lr = c.lr, .weight_decay = c.weight_decay, .momentum = c.momentum});
+    case OptimizerKind::Adam:
+      break;
   }
-  return std::make_unique<optim::Adam>(params, optim::AdamOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
+  return std::make_unique<optim::Adam>(
+      params, optim::AdamOptions{.lr = c.lr, .betas = {c.beta1, c.beta2}, .weight_decay = c.weight_decay});
 }
 
 namespace {
@@ -97,8 +110,10 @@ data::DataLoader make_train_loader(const TrainConfig& config, const data::Datase
   const data::Augmentation augmentation{.max_shift = static_cast<int>(augment ? config.augment_shift : 0),
                                         .horizontal_flip = augment && config.augment_flip,
                                         .erasing = erasing};
-  return data::DataLoader(train, {.batch_size = batch_size(config, train), .shuffle = true,
-                                  .seed = static_cast<uint64_t>(config.seed), .augment = augmentation});
+  return data::DataLoader(train, {.batch_size = batch_size(config, train),
+                                  .shuffle = true,
+                                  .seed = static_cast<uint64_t>(config.seed),
+                                  .augment = augmentation});
 }
 
 namespace {
@@ -112,14 +127,22 @@ class EpochSchedule {
     // lr: the warmup comes second, and both start from the config's lr.
     const int64_t span = std::max<int64_t>(1, c.epochs - c.warmup_epochs);
     switch (choice<Schedule>(c.schedule)) {
-      case Schedule::None: break;
-      case Schedule::Step: main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma); break;
-      case Schedule::Exponential: main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma); break;
-      case Schedule::Cosine: main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01); break;
+      case Schedule::None:
+        break;
+      case Schedule::Step:
+        main_ = std::make_unique<optim::StepLR>(opt, c.step_size, c.gamma);
+        break;
+      case Schedule::Exponential:
+        main_ = std::make_unique<optim::ExponentialLR>(opt, c.gamma);
+        break;
+      case Schedule::Cosine:
+        main_ = std::make_unique<optim::CosineAnnealingLR>(opt, span, c.lr * 0.01);
+        break;
     }
     if (c.warmup_epochs > 0) {
       opt.set_lr(c.lr);
-      warmup_ = std::make_unique<optim::LinearWarmup>(opt, c.warmup_epochs, 1.0 / static_cast<double>(c.warmup_epochs + 1));
+      warmup_ =
+          std::make_unique<optim::LinearWarmup>(opt, c.warmup_epochs, 1.0 / static_cast<double>(c.warmup_epochs + 1));
     }
   }
   double lr_at(int64_t epoch) const {
@@ -180,17 +203,20 @@ std::string summary_json(const TrainConfig& config, const TrainResult& result, c
     summary.insert("best_val_loss", best.val_loss);
     summary.insert("best_val_accuracy", best.val_accuracy);
     summary.insert("final_train_loss", result.history.back().train_loss);
-    summary.insert("images_per_second", splits.train.size() * static_cast<double>(result.history.size()) /
-                                            std::max(1e-9, result.seconds));
+    summary.insert("images_per_second",
+                   splits.train.size() * static_cast<double>(result.history.size()) / std::max(1e-9, result.seconds));
   }
   if (result.test) {
     const ConfusionMatrix& cm = result.test->confusion;
-    toml::table test{{"accuracy", cm.accuracy()}, {"accuracy_stderr", cm.accuracy_stderr()},
-                     {"loss", result.test->loss}, {"images", cm.total()}};
+    toml::table test{{"accuracy", cm.accuracy()},
+                     {"accuracy_stderr", cm.accuracy_stderr()},
+                     {"loss", result.test->loss},
+                     {"images", cm.total()}};
     toml::table per_class;
     const auto names = class_names();
     for (int c = 0; c < kClasses; ++c)
-      per_class.insert(std::string(names[c]), toml::table{{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)}});
+      per_class.insert(std::string(names[c]),
+                       toml::table{{"precision", cm.precision(c)}, {"recall", cm.recall(c)}, {"f1", cm.f1(c)}});
     test.insert("per_class", per_class);
     toml::array matrix;
     for (int t = 0; t < kClasses; ++t) {
@@ -291,11 +317,11 @@ LoadedModel load_checkpoint(const std::string& path) {
   for (const auto& [name, t] : ckpt.tensors) stored += t.numel();
   const int64_t parameters = parameter_count(loaded.config), values = state_value_count(loaded.config);
   if (stored != values)
-    throw Error(fmt::format("{}: its config describes a model of {} parameters{}, but the file holds {} values "
-                            "(a checkpoint of another architecture, or an edited config)",
-                            path, parameters,
-                            values > parameters ? fmt::format(" and {} buffer values", values - parameters) : "",
-                            stored));
+    throw Error(
+        fmt::format("{}: its config describes a model of {} parameters{}, but the file holds {} values "
+                    "(a checkpoint of another architecture, or an edited config)",
+                    path, parameters,
+                    values > parameters ? fmt::format(" and {} buffer values", values - parameters) : "", stored));
   loaded.model = build_model(loaded.config);
   try {
     loaded.model->load_state_dict(ckpt.tensors);
@@ -328,7 +354,8 @@ std::string first_non_finite(const Named& named, Get&& get) {
   for (const auto& [name, p] : named) {
     const Tensor t = get(p);
     if (!t.defined()) continue;
-    if (!(t.dtype() == minigrad::kFloat64 ? all_finite<double, uint64_t>(t) : all_finite<float, uint32_t>(t))) return name;
+    if (!(t.dtype() == minigrad::kFloat64 ? all_finite<double, uint64_t>(t) : all_finite<float, uint32_t>(t)))
+      return name;
   }
   return "";
 }
@@ -345,7 +372,8 @@ std::string check_step(double loss, const nn::NamedTensors& named_parameters, do
   if (std::isfinite(loss) && grad.empty()) return "";
   const std::string advice = fmt::format("lower the learning rate (lr {}) or set --clip-norm", lr);
   if (!std::isfinite(loss))
-    return fmt::format("loss is {}{}; {}", loss, grad.empty() ? "" : fmt::format(", first non-finite gradient: {}", grad), advice);
+    return fmt::format("loss is {}{}; {}", loss,
+                       grad.empty() ? "" : fmt::format(", first non-finite gradient: {}", grad), advice);
   return fmt::format("gradient of {} is not finite (loss {:.4f}); {}", grad, loss, advice);
 }
 
@@ -503,8 +531,10 @@ bool TrainingRun::train_step(ProgressBar& bar) {
   Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config_.label_smoothing});
   const double data_loss = loss.item();
   if (epoch == 0 && b == 0 && !options_.quiet && std::abs(data_loss - std::log(double{kClasses})) > 1.0)
-    fmt::print(stderr, "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
-                       "model: check the init scale and the input normalization\n", data_loss);
+    fmt::print(stderr,
+               "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
+               "model: check the init scale and the input normalization\n",
+               data_loss);
   if (config_.l2 > 0) loss = loss + nn::l2_penalty(weights_) * (config_.l2 / 2);
   if (config_.l1 > 0) loss = loss + nn::l1_penalty(weights_) * config_.l1;
   optimizer_->zero_grad();
@@ -543,8 +573,14 @@ bool TrainingRun::train_step(ProgressBar& bar) {
 // The epoch's record, validated; best.ckpt when it improved on the best so far, and metrics.csv.
 TrainingRun::EpochOutcome TrainingRun::evaluate_and_checkpoint() {
   const int64_t seen = std::max<int64_t>(state_.seen, 1);
-  EpochRecord record{state_.epoch + 1, state_.loss_sum / seen, static_cast<double>(state_.correct) / seen, NAN, NAN,
-                     optimizer_->lr(), 0, state_.skipped};
+  EpochRecord record{state_.epoch + 1,
+                     state_.loss_sum / seen,
+                     static_cast<double>(state_.correct) / seen,
+                     NAN,
+                     NAN,
+                     optimizer_->lr(),
+                     0,
+                     state_.skipped};
   const bool has_val = splits_.val.size() > 0;
   if (has_val) {
     const Evaluation val = evaluate(*model_, splits_.val, config_.tta_flip);
@@ -555,8 +591,9 @@ TrainingRun::EpochOutcome TrainingRun::evaluate_and_checkpoint() {
   state_.history.push_back(record);
   // Lower is better for both: accuracy is negated. Without a validation split the training
   // numbers stand in.
-  const double monitored = choice<Monitor>(config_.monitor) == Monitor::ValLoss ? (has_val ? record.val_loss : record.train_loss)
-                                                         : -(has_val ? record.val_accuracy : record.train_accuracy);
+  const double monitored = choice<Monitor>(config_.monitor) == Monitor::ValLoss
+                               ? (has_val ? record.val_loss : record.train_loss)
+                               : -(has_val ? record.val_accuracy : record.train_accuracy);
   const bool improved = monitored < state_.best_monitored;
   if (improved) {
     state_.best_monitored = monitored;
@@ -614,14 +651,15 @@ TrainResult TrainingRun::finish() {
   // Nor is a model no epoch of which finished (a NaN in the first epoch): its numbers would mean nothing.
   if (options_.evaluate_test && broken.empty() && !result_.history.empty())
     result_.test = evaluate(*model_, splits_.test, config_.tta_flip);
-  result_.seconds = state_.seconds + seconds_since(session_start_) +
-                    std::chrono::duration<double>(session_start_ - start_).count();
+  result_.seconds =
+      state_.seconds + seconds_since(session_start_) + std::chrono::duration<double>(session_start_ - start_).count();
   if (options_.write_files)
     minigrad::write_file_atomic(result_.run_dir + "/summary.json", summary_json(config_, result_, splits_));
   if (options_.write_files)  // figures and report never throw: the results above are kept whatever happens
-    write_report(result_.run_dir, config_, result_,
-                 write_figures(result_.run_dir, {&result_.history, result_.best_epoch,
-                                                 result_.test ? &*result_.test : nullptr, &splits_.test, model_.get()}));
+    write_report(
+        result_.run_dir, config_, result_,
+        write_figures(result_.run_dir, {&result_.history, result_.best_epoch, result_.test ? &*result_.test : nullptr,
+                                        &splits_.test, model_.get()}));
   // Finished: nothing left to resume. A run stopped on a NaN keeps its last epoch's resume point,
   // so it can go on with --resume RUN_DIR --on-nan skip.
   if (resumable_ && result_.non_finite.empty()) std::filesystem::remove(resume_path(result_.run_dir));

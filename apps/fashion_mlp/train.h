@@ -65,11 +65,11 @@ struct TrainResult {
 };
 
 struct TrainOptions {
-  bool quiet = false;           // no per-epoch lines or progress bar (sweep)
-  bool evaluate_test = true;    // report on the test set at the end
-  bool write_files = true;      // checkpoint, metrics.csv, summary.json
-  bool overfit_batch = false;   // train and validate on one batch: the loss must go to ~0
-  bool resume = false;          // continue the run in config.out from its resume.ckpt
+  bool quiet = false;          // no per-epoch lines or progress bar (sweep)
+  bool evaluate_test = true;   // report on the test set at the end
+  bool write_files = true;     // checkpoint, metrics.csv, summary.json
+  bool overfit_batch = false;  // train and validate on one batch: the loss must go to ~0
+  bool resume = false;         // continue the run in config.out from its resume.ckpt
   // The run directory, opened (locked and checked) by the caller before loading the data; when
   // null, train opens config.out (a new runs/<timestamp> when empty) itself.
   const RunDirectory* run_directory = nullptr;

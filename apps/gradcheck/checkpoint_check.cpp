@@ -20,11 +20,11 @@ CheckpointEntry fashion_checkpoint() {
                 .model = model,
                 .input = images.images,
                 .loss = loss_by_name("cross_entropy", images.labels, loaded.config.label_smoothing),
-                .label = loaded.config.arch.empty()
-                             ? fmt::format("784-{}-10 {}, {} test images", fmt::join(loaded.config.hidden, "-"),
-                                           loaded.config.activation, images.size())
-                             : fmt::format("arch [{}], {} test images", fmt::join(loaded.config.arch, ", "),
-                                           images.size())};
+                .label =
+                    loaded.config.arch.empty()
+                        ? fmt::format("784-{}-10 {}, {} test images", fmt::join(loaded.config.hidden, "-"),
+                                      loaded.config.activation, images.size())
+                        : fmt::format("arch [{}], {} test images", fmt::join(loaded.config.arch, ", "), images.size())};
           }};
 }
 

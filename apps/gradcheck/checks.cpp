@@ -58,8 +58,8 @@ nn::NamedTensors leaf_names(const Inputs& inputs, const nn::Module& module) {
   return names;
 }
 
-CheckResult check_leaves(CheckResult result, const std::function<Tensor()>& fn,
-                         const nn::NamedTensors& named, mg::GradcheckOptions options) {
+CheckResult check_leaves(CheckResult result, const std::function<Tensor()>& fn, const nn::NamedTensors& named,
+                         mg::GradcheckOptions options) {
   return timed(std::move(result), [&](CheckResult& r) {
     std::vector<Tensor> leaves;
     options.names.clear();
@@ -80,13 +80,13 @@ std::vector<CheckResult> check_op(const OpEntry& entry, const RunOptions& run, b
   for (std::size_t i = 0; i < entry.cases.size(); ++i) {
     const OpCase& c = entry.cases[i];
     if (second_order && !c.second_order) continue;
-    results.push_back(timed(CheckResult{.kind = "op", .name = entry.name, .label = c.label, .second_order = second_order},
-                            [&](CheckResult& r) {
-                              mg::Generator gen = case_generator(run, entry.name, i);
-                              const Inputs inputs = c.make_inputs(gen);
-                              r.report = second_order ? mg::gradgradcheck(c.fn, inputs, options)
-                                                      : mg::gradcheck(c.fn, inputs, options);
-                            }));
+    results.push_back(timed(
+        CheckResult{.kind = "op", .name = entry.name, .label = c.label, .second_order = second_order},
+        [&](CheckResult& r) {
+          mg::Generator gen = case_generator(run, entry.name, i);
+          const Inputs inputs = c.make_inputs(gen);
+          r.report = second_order ? mg::gradgradcheck(c.fn, inputs, options) : mg::gradcheck(c.fn, inputs, options);
+        }));
   }
   return results;
 }
@@ -103,9 +103,11 @@ std::vector<CheckResult> check_module(const ModuleEntry& entry, const RunOptions
     CheckResult result{.kind = "module", .name = entry.name, .label = c.label, .second_order = second_order};
     if (second_order) {
       if (inputs.empty()) continue;  // second order is with respect to the inputs
-      results.push_back(timed(std::move(result), [&](CheckResult& r) { r.report = mg::gradgradcheck(fn, inputs, options); }));
+      results.push_back(
+          timed(std::move(result), [&](CheckResult& r) { r.report = mg::gradgradcheck(fn, inputs, options); }));
     } else {
-      results.push_back(check_leaves(std::move(result), [&] { return fn(inputs); }, leaf_names(inputs, *module), options));
+      results.push_back(check_leaves(
+          std::move(result), [&] { return fn(inputs); }, leaf_names(inputs, *module), options));
     }
   }
   return results;
@@ -114,8 +116,9 @@ std::vector<CheckResult> check_module(const ModuleEntry& entry, const RunOptions
 CheckResult check_model(nn::Module& model, const Tensor& input, const LossFn& loss, const RunOptions& run,
                         std::string kind, std::string name, std::string label) {
   const Tensor x = input.to(mg::kFloat64).detach().clone().requires_grad_();
-  return check_leaves({.kind = std::move(kind), .name = std::move(name), .label = std::move(label)},
-                      [&] { return loss ? loss(model(x)) : model(x); }, leaf_names({x}, model), gradcheck_options({}, run));
+  return check_leaves(
+      {.kind = std::move(kind), .name = std::move(name), .label = std::move(label)},
+      [&] { return loss ? loss(model(x)) : model(x); }, leaf_names({x}, model), gradcheck_options({}, run));
 }
 
 namespace {
@@ -123,9 +126,10 @@ namespace {
 void load_float64(nn::Module& module, const std::string& path) {
   for (const auto& [name, p] : module.named_parameters())
     if (p.dtype() != mg::kFloat64)
-      throw mg::Error(fmt::format("gradcheck: {}'s parameter '{}' is {}: build the module with float64 parameters "
-                                  "(the file's values are converted as they load)",
-                                  module.kind(), name, mg::dtype_name(p.dtype())));
+      throw mg::Error(
+          fmt::format("gradcheck: {}'s parameter '{}' is {}: build the module with float64 parameters "
+                      "(the file's values are converted as they load)",
+                      module.kind(), name, mg::dtype_name(p.dtype())));
   nn::load(module, path);
 }
 
@@ -144,15 +148,16 @@ CheckResult check_saved_module(nn::Module& module, const std::string& path, cons
 
 CheckpointEntry saved_module(std::string kind, std::function<std::shared_ptr<nn::Module>()> make, mg::Shape sample,
                              LossFn loss) {
-  return {.kind = kind, .load = [=](const std::string& path, const CheckpointArgs& args) {
-            std::shared_ptr<nn::Module> module = make();
-            load_float64(*module, path);
-            mg::Shape shape{args.batch};
-            for (int64_t d : sample) shape.push_back(d);
-            mg::Generator gen(args.seed);
-            return SavedModel{
-                .model = module, .input = uniform_inputs({shape})(gen)[0], .loss = loss, .label = saved_label(kind, shape)};
-          }};
+  return {
+      .kind = kind, .load = [=](const std::string& path, const CheckpointArgs& args) {
+        std::shared_ptr<nn::Module> module = make();
+        load_float64(*module, path);
+        mg::Shape shape{args.batch};
+        for (int64_t d : sample) shape.push_back(d);
+        mg::Generator gen(args.seed);
+        return SavedModel{
+            .model = module, .input = uniform_inputs({shape})(gen)[0], .loss = loss, .label = saved_label(kind, shape)};
+      }};
 }
 
 CheckpointCheck check_checkpoint(const Registry& registry, const std::string& path, const CheckpointArgs& args,
@@ -169,25 +174,26 @@ CheckpointCheck check_checkpoint(const Registry& registry, const std::string& pa
   if (!entry) {
     std::vector<std::string> known;
     for (const CheckpointEntry& e : registry.checkpoints()) known.push_back(e.kind.empty() ? e.format : e.kind);
-    throw mg::Error(fmt::format("{}: no checkpoint entry for format '{}'{} is registered (registered: {}; a program "
-                                "of yours adds its modules with saved_module())",
-                                path, format, kind.empty() ? "" : fmt::format(" of kind '{}'", kind),
-                                known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
+    throw mg::Error(
+        fmt::format("{}: no checkpoint entry for format '{}'{} is registered (registered: {}; a program "
+                    "of yours adds its modules with saved_module())",
+                    path, format, kind.empty() ? "" : fmt::format(" of kind '{}'", kind),
+                    known.empty() ? "none" : fmt::format("{}", fmt::join(known, ", "))));
   }
   CheckpointCheck check;
   if (std::any_of(file.tensors.begin(), file.tensors.end(),
                   [](const auto& named) { return named.second.dtype() == mg::kFloat32; }))
-    check.warning = fmt::format("warning: {} holds float32 parameters; checking a float64 copy of them (float32 "
-                                "finite differences are too coarse to trust)",
-                                path);
+    check.warning = fmt::format(
+        "warning: {} holds float32 parameters; checking a float64 copy of them (float32 "
+        "finite differences are too coarse to trust)",
+        path);
   SavedModel saved = entry->load(path, args);
   saved.model->eval();
   check.result = check_model(*saved.model, saved.input, saved.loss, run, "ckpt", path, saved.label);
   return check;
 }
 
-std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,
-                                          const nn::NamedTensors& names,
+std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn, const nn::NamedTensors& names,
                                           const mg::GradcheckOptions& options) {
   // Record every node with a copy of its output value, in forward order.
   std::vector<Tensor> outputs, values;
@@ -222,7 +228,8 @@ std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,
     std::vector<const mg::TensorImpl*> done;
     for (std::size_t j = 0; j < node->inputs.size(); ++j) {
       const Tensor& in = node->inputs[j];
-      if (!in.defined() || !in.requires_grad() || std::find(done.begin(), done.end(), in.impl()) != done.end()) continue;
+      if (!in.defined() || !in.requires_grad() || std::find(done.begin(), done.end(), in.impl()) != done.end())
+        continue;
       done.push_back(in.impl());
       std::vector<std::size_t> uses;
       for (std::size_t k = j; k < node->inputs.size(); ++k)
@@ -257,9 +264,10 @@ std::optional<WrongNode> first_wrong_node(const std::function<Tensor()>& fn,
           }
         }
         if (!captured.defined())
-          throw mg::Error(fmt::format("gradcheck: replaying the forward did not reach node {} ('{}'): the "
-                                      "function records different ops on each call",
-                                      n + 1, node->name));
+          throw mg::Error(
+              fmt::format("gradcheck: replaying the forward did not reach node {} ('{}'): the "
+                          "function records different ops on each call",
+                          n + 1, node->name));
         return mg::record_op(node->name, captured, {leaf}, [node, uses, leaf](const Tensor& g) {
           Tensor sum = mg::zeros_like(leaf);
           const mg::TensorList grads = node->backward(g);
@@ -291,9 +299,10 @@ std::shared_ptr<nn::Sequential> mlp_from_spec(const std::string& spec, const std
     int64_t value = 0;
     const auto [ptr, ec] = std::from_chars(spec.data() + start, spec.data() + end, value);
     if (ec != std::errc() || ptr != spec.data() + end || value <= 0)
-      throw mg::Error(fmt::format("--model '{}': expected layer sizes like 784-128-64-10 (positive integers "
-                                  "joined by '-'), got '{}'",
-                                  spec, spec.substr(start, end - start)));
+      throw mg::Error(
+          fmt::format("--model '{}': expected layer sizes like 784-128-64-10 (positive integers "
+                      "joined by '-'), got '{}'",
+                      spec, spec.substr(start, end - start)));
     sizes.push_back(value);
     start = end + 1;
   }
@@ -314,7 +323,8 @@ LossFn loss_by_name(const std::string& name, const Tensor& targets, double label
   if (name == "mse")
     return [=](const Tensor& out) {
       const int64_t n = out.size(0);
-      const Tensor one_hot = mg::scatter_add(out.shape(), 1, targets.reshape({n, 1}), mg::ones({n, 1}, {.dtype = out.dtype()}));
+      const Tensor one_hot =
+          mg::scatter_add(out.shape(), 1, targets.reshape({n, 1}), mg::ones({n, 1}, {.dtype = out.dtype()}));
       return nn::mse_loss(out, one_hot);
     };
   throw mg::Error(fmt::format("--loss '{}' is not one of cross_entropy, nll, mse", name));

@@ -55,8 +55,8 @@ CheckResult check_model(nn::Module& model, const mg::Tensor& input, const LossFn
 // A module saved with nn::save, given the module: loads `path` into it (strictly: every name and
 // shape must match; the module's parameters must be float64, the file's are converted) and checks
 // loss(module(input)) in eval mode.
-CheckResult check_saved_module(nn::Module& module, const std::string& path, const mg::Tensor& input,
-                               const LossFn& loss, const RunOptions& run);
+CheckResult check_saved_module(nn::Module& module, const std::string& path, const mg::Tensor& input, const LossFn& loss,
+                               const RunOptions& run);
 
 // The registry entry that lets `--checkpoint FILE` check modules of kind `kind` saved with
 // nn::save: make() builds one of the saved architecture with float64 parameters; the input is
@@ -78,8 +78,7 @@ CheckpointCheck check_checkpoint(const Registry& registry, const std::string& pa
 // and returns the first whose backward disagrees with central differences. Each check replays
 // fn() with the node's other inputs frozen, so only the node itself is measured. `names` names
 // leaves (parameters) in the report.
-std::optional<WrongNode> first_wrong_node(const std::function<mg::Tensor()>& fn,
-                                          const mg::nn::NamedTensors& names,
+std::optional<WrongNode> first_wrong_node(const std::function<mg::Tensor()>& fn, const mg::nn::NamedTensors& names,
                                           const mg::GradcheckOptions& options);
 
 // An MLP from "784-128-64-10": Linear layers (float64) with the activation between them.

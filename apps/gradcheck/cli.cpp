@@ -59,11 +59,12 @@ std::vector<CheckResult> run_registry(const Registry& registry, const Flags& fla
 void list_registry(const Registry& registry) {
   fmt::print("{} ops (name, kind, second order, check policy, cases):\n", registry.ops().size());
   for (const OpEntry& e : registry.ops())
-    fmt::print("  {:<28} {:<10} 2nd-order {:<3}  eps {:g} atol {:g} rtol {:g}{}  {} cases\n", e.name,
-               e.composite ? "composite" : "op", has_second_order(e) ? "yes" : "no", e.policy.eps, e.policy.atol,
-               e.policy.rtol,
-               e.policy.kink_values.empty() ? "" : fmt::format(", at kinks {}", fmt::join(e.policy.kink_values, " or ")),
-               e.cases.size());
+    fmt::print(
+        "  {:<28} {:<10} 2nd-order {:<3}  eps {:g} atol {:g} rtol {:g}{}  {} cases\n", e.name,
+        e.composite ? "composite" : "op", has_second_order(e) ? "yes" : "no", e.policy.eps, e.policy.atol,
+        e.policy.rtol,
+        e.policy.kink_values.empty() ? "" : fmt::format(", at kinks {}", fmt::join(e.policy.kink_values, " or ")),
+        e.cases.size());
   fmt::print("{} modules (name, second order, cases):\n", registry.modules().size());
   for (const ModuleEntry& e : registry.modules())
     fmt::print("  {:<28} 2nd-order {:<3}  {} cases\n", e.name, has_second_order(e) ? "yes" : "no", e.cases.size());
@@ -82,8 +83,9 @@ int run(const Registry& registry, const Flags& flags, const CLI::App& app) {
   if (model_mode && (!flags.ops.empty() || !flags.modules.empty()))
     throw mg::Error("--op/--module check the registry; --model/--checkpoint check a whole model: pick one");
   if (model_mode && flags.second_order)
-    throw mg::Error("--second-order checks registry ops and modules; a model's second order is covered by the "
-                    "Hessian-vector test (tests/test_gradcheck_tool.cpp)");
+    throw mg::Error(
+        "--second-order checks registry ops and modules; a model's second order is covered by the "
+        "Hessian-vector test (tests/test_gradcheck_tool.cpp)");
   if (flags.samples < -1) throw mg::Error(fmt::format("--samples {} must be non-negative", flags.samples));
   if (flags.seed < 0) throw mg::Error(fmt::format("--seed {} must be non-negative", flags.seed));
   RunOptions options{.seed = static_cast<uint64_t>(flags.seed), .fast = flags.fast};
@@ -133,7 +135,8 @@ int main(int argc, char** argv, const Registry& registry) {
   app.add_option("--op", flags.ops, "check only this op (repeatable; --list shows them)");
   app.add_option("--module", flags.modules, "check only this module (repeatable)");
   app.add_option("--model", flags.model, "check a whole MLP, e.g. 784-128-64-10");
-  app.add_option("--activation", flags.activation, "--model's activation: relu, leaky_relu, tanh, sigmoid, gelu, identity")
+  app.add_option("--activation", flags.activation,
+                 "--model's activation: relu, leaky_relu, tanh, sigmoid, gelu, identity")
       ->capture_default_str();
   app.add_option("--loss", flags.loss, "--model's loss: cross_entropy, nll, mse")->capture_default_str();
   app.add_option("--batch", flags.batch, "inputs per --model or --checkpoint check")->capture_default_str();
@@ -150,7 +153,8 @@ int main(int argc, char** argv, const Registry& registry) {
   app.add_flag("--fast", flags.fast, "one random projection per tensor; re-checks every entry when it fails");
   app.add_flag("--second-order", flags.second_order, "also check gradients of gradients (gradgradcheck)");
   app.add_flag("--json", flags.json, "print JSON instead of the table");
-  app.add_flag("--list", flags.list, "list the registry's ops (with their check policies), modules and checkpoint formats");
+  app.add_flag("--list", flags.list,
+               "list the registry's ops (with their check policies), modules and checkpoint formats");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -81,15 +81,16 @@ std::function<Inputs(mg::Generator&)> fixed_inputs(std::vector<std::vector<doubl
 std::shared_ptr<nn::Module> activation_module(const std::string& name) {
   if (name == "identity") return std::make_shared<nn::Identity>();
   if (auto module = nn::make_activation(name)) return module;
-  throw mg::Error(fmt::format("activation '{}' is not one of {}, identity", name, fmt::join(nn::activation_names(), ", ")));
+  throw mg::Error(
+      fmt::format("activation '{}' is not one of {}, identity", name, fmt::join(nn::activation_names(), ", ")));
 }
 
 namespace {
 
 Tensor indices(std::vector<int64_t> values, Shape shape) { return mg::tensor(values, shape); }
 
-const std::vector<std::pair<Shape, Shape>> kBroadcastPairs = {
-    {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {3, 1}}, {{5}, {}}, {{}, {2, 2}}};
+const std::vector<std::pair<Shape, Shape>> kBroadcastPairs = {{{3, 4}, {3, 4}},    {{3, 4}, {4}}, {{3, 1}, {1, 4}},
+                                                              {{2, 3, 4}, {3, 1}}, {{5}, {}},     {{}, {2, 2}}};
 
 OpEntry binary(std::string name, std::string symbol, mg::GradcheckFn fn, double b_lo = -2.0, double b_hi = 2.0) {
   OpEntry e{.name = std::move(name)};
@@ -126,8 +127,7 @@ OpEntry per_axis(std::string name, std::function<Tensor(const Tensor&, int64_t, 
   OpEntry e{.name = std::move(name)};
   for (int64_t axis : {0, 1, -1})
     for (bool keep : keepdim_matters ? std::vector<bool>{false, true} : std::vector<bool>{false})
-      e.cases.push_back({fmt::format("(2, 3, 4) axis {}{}", axis, keep ? " keepdim" : ""),
-                         uniform_inputs({{2, 3, 4}}),
+      e.cases.push_back({fmt::format("(2, 3, 4) axis {}{}", axis, keep ? " keepdim" : ""), uniform_inputs({{2, 3, 4}}),
                          [=](const Inputs& in) { return along(in[0], axis, keep); }});
   if (all) e.cases.push_back({"(3, 4) all", uniform_inputs({{3, 4}}), [=](const Inputs& in) { return all(in[0]); }});
   return e;
@@ -137,36 +137,45 @@ void add_elementwise(Registry& r) {
   r.add(binary("add", "+", [](const Inputs& in) { return in[0] + in[1]; }));
   r.add(binary("sub", "-", [](const Inputs& in) { return in[0] - in[1]; }));
   r.add(binary("mul", "*", [](const Inputs& in) { return in[0] * in[1]; }));
-  r.add(binary("div", "/", [](const Inputs& in) { return in[0] / in[1]; }, 0.5, 2.0));
+  r.add(binary(
+      "div", "/", [](const Inputs& in) { return in[0] / in[1]; }, 0.5, 2.0));
   for (auto [name, fn] : std::initializer_list<std::pair<std::string, mg::GradcheckFn>>{
            {"maximum", [](const Inputs& in) { return mg::maximum(in[0], in[1]); }},
            {"minimum", [](const Inputs& in) { return mg::minimum(in[0], in[1]); }}}) {
     OpEntry e = binary(name, name == "maximum" ? "max" : "min", fn);
     // Ties split the gradient evenly, which is the central difference there.
-    e.cases.push_back({"(4,) ties", fixed_inputs({{1.0, -2.0, 0.5, 3.0}, {1.0, 0.0, 0.5, 3.0}}, {{4}, {4}}), fn, false});
+    e.cases.push_back(
+        {"(4,) ties", fixed_inputs({{1.0, -2.0, 0.5, 3.0}, {1.0, 0.0, 0.5, 3.0}}, {{4}, {4}}), fn, false});
     r.add(std::move(e));
   }
   r.add(unary("neg", [](const Inputs& in) { return -in[0]; }));
   r.add(unary("exp", [](const Inputs& in) { return in[0].exp(); }));
-  r.add(unary("log", [](const Inputs& in) { return in[0].log(); }, 0.2, 3.0));
+  r.add(unary(
+      "log", [](const Inputs& in) { return in[0].log(); }, 0.2, 3.0));
   {
     OpEntry e{.name = "pow"};
     for (double p : {2.5, -1.0, 3.0, 0.0})
-      e.cases.push_back({fmt::format("(3, 5) ^ {}", p), uniform_inputs({{3, 5}}, p == 3.0 || p == 0.0 ? -2.0 : 0.2, 3.0),
+      e.cases.push_back({fmt::format("(3, 5) ^ {}", p),
+                         uniform_inputs({{3, 5}}, p == 3.0 || p == 0.0 ? -2.0 : 0.2, 3.0),
                          [p](const Inputs& in) { return in[0].pow(p); }});
     r.add(std::move(e));
   }
-  r.add(unary("sqrt", [](const Inputs& in) { return in[0].sqrt(); }, 0.2, 3.0));
+  r.add(unary(
+      "sqrt", [](const Inputs& in) { return in[0].sqrt(); }, 0.2, 3.0));
   r.add(unary_with_kinks("abs", [](const Inputs& in) { return in[0].abs(); }, {-1.0, 0.0, 2.0, 0.0}, {-1.0, 0.0, 1.0}));
-  r.add(unary_with_kinks("clamp", [](const Inputs& in) { return in[0].clamp(-0.5, 0.7); },
-                         {-0.5, 0.7, 0.0, -2.0, 0.7}, {0.0, 1.0}));
+  r.add(unary_with_kinks("clamp", [](const Inputs& in) { return in[0].clamp(-0.5, 0.7); }, {-0.5, 0.7, 0.0, -2.0, 0.7},
+                         {0.0, 1.0}));
   r.add(unary_with_kinks("relu", [](const Inputs& in) { return in[0].relu(); }, {-1.0, 0.0, 0.5, 0.0}, {0.0, 1.0}));
   r.add(unary_with_kinks("leaky_relu", [](const Inputs& in) { return in[0].leaky_relu(0.1); }, {-1.0, 0.0, 0.5},
                          {0.1, 1.0}));
-  r.add(unary("sigmoid", [](const Inputs& in) { return in[0].sigmoid(); }, -5.0, 5.0));
-  r.add(unary("tanh", [](const Inputs& in) { return in[0].tanh(); }, -3.0, 3.0));
-  r.add(unary("gelu", [](const Inputs& in) { return in[0].gelu(); }, -3.0, 3.0));
-  r.add(unary("normal_cdf", [](const Inputs& in) { return mg::normal_cdf(in[0]); }, -3.0, 3.0));
+  r.add(unary(
+      "sigmoid", [](const Inputs& in) { return in[0].sigmoid(); }, -5.0, 5.0));
+  r.add(unary(
+      "tanh", [](const Inputs& in) { return in[0].tanh(); }, -3.0, 3.0));
+  r.add(unary(
+      "gelu", [](const Inputs& in) { return in[0].gelu(); }, -3.0, 3.0));
+  r.add(unary(
+      "normal_cdf", [](const Inputs& in) { return mg::normal_cdf(in[0]); }, -3.0, 3.0));
   r.add(unary("clone", [](const Inputs& in) { return in[0].clone() * 2.0; }));
   // Through float32 and back: the step must dwarf float32's rounding (~1e-7).
   r.add(unary("to", [](const Inputs& in) { return in[0].to(mg::kFloat32).to(mg::kFloat64); }, -2.0, 2.0,
@@ -174,10 +183,11 @@ void add_elementwise(Registry& r) {
 }
 
 void add_reductions(Registry& r) {
-  r.add(per_axis("sum", [](const Tensor& x, int64_t a, bool k) { return x.sum(a, k); },
-                 [](const Tensor& x) { return x.sum(); }));
-  OpEntry mean = per_axis("mean", [](const Tensor& x, int64_t a, bool k) { return x.mean(a, k); },
-                          [](const Tensor& x) { return x.mean(); });
+  r.add(per_axis(
+      "sum", [](const Tensor& x, int64_t a, bool k) { return x.sum(a, k); }, [](const Tensor& x) { return x.sum(); }));
+  OpEntry mean = per_axis(
+      "mean", [](const Tensor& x, int64_t a, bool k) { return x.mean(a, k); },
+      [](const Tensor& x) { return x.mean(); });
   mean.composite = true;
   r.add(std::move(mean));
   for (const std::string name : {"max", "min"}) {
@@ -194,19 +204,26 @@ void add_reductions(Registry& r) {
   }
   for (const std::string name : {"softmax", "log_softmax"}) {
     const bool log_form = name == "log_softmax";
-    r.add(per_axis(name,
-                   [log_form](const Tensor& x, int64_t a, bool) { return log_form ? x.log_softmax(a) : x.softmax(a); },
-                   nullptr, false));
+    r.add(per_axis(
+        name, [log_form](const Tensor& x, int64_t a, bool) { return log_form ? x.log_softmax(a) : x.softmax(a); },
+        nullptr, false));
   }
   r.add({.name = "expand",
          .cases = {{"(3, 1) -> (2, 3, 4)", uniform_inputs({{3, 1}}),
-                    [](const Inputs& in) { return mg::expand(in[0], {2, 3, 4}); }},
-                   {"() -> (2, 2)", uniform_inputs({{}}), [](const Inputs& in) { return mg::expand(in[0], {2, 2}); }}}});
+                    [](const Inputs& in) {
+                      return mg::expand(in[0], {2, 3, 4});
+                    }},
+                   {"() -> (2, 2)", uniform_inputs({{}}), [](const Inputs& in) {
+                      return mg::expand(in[0], {2, 2});
+                    }}}});
   r.add({.name = "sum_to",
          .composite = true,
          .cases = {{"(2, 3, 4) -> (3, 1)", uniform_inputs({{2, 3, 4}}),
-                    [](const Inputs& in) { return mg::sum_to(in[0], {3, 1}); }},
-                   {"(2, 3, 4) -> (4,)", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) { return mg::sum_to(in[0], {4}); }}}});
+                    [](const Inputs& in) {
+                      return mg::sum_to(in[0], {3, 1});
+                    }},
+                   {"(2, 3, 4) -> (4,)", uniform_inputs({{2, 3, 4}}),
+                    [](const Inputs& in) { return mg::sum_to(in[0], {4}); }}}});
 }
 
 void add_linalg_and_shape(Registry& r) {
@@ -222,8 +239,12 @@ void add_linalg_and_shape(Registry& r) {
   r.add(std::move(linear));
   r.add({.name = "reshape",
          .cases = {{"(2, 3, 4) -> (6, -1)", uniform_inputs({{2, 3, 4}}),
-                    [](const Inputs& in) { return in[0].reshape({6, -1}) * 2.0; }},
-                   {"(6,) -> (3, 1, 2)", uniform_inputs({{6}}), [](const Inputs& in) { return in[0].reshape({3, 1, 2}).exp(); }}}});
+                    [](const Inputs& in) {
+                      return in[0].reshape({6, -1}) * 2.0;
+                    }},
+                   {"(6,) -> (3, 1, 2)", uniform_inputs({{6}}), [](const Inputs& in) {
+                      return in[0].reshape({3, 1, 2}).exp();
+                    }}}});
   r.add({.name = "flatten",
          .composite = true,
          .cases = {{"(2, 3, 4) from axis 1", uniform_inputs({{2, 3, 4}}),
@@ -232,24 +253,32 @@ void add_linalg_and_shape(Registry& r) {
   const Tensor rows = indices({1, 1, 0}, {3});
   const Tensor idx3 = indices({0, 2, 2, 1, 0, 0}, {2, 3});
   const Tensor idx_axis0 = indices({2, 0, 1, 1, 0, 2, 2, 2}, {4, 2});
-  r.add({.name = "gather",
-         .cases = {{"(2, 3) axis 1", uniform_inputs({{2, 3}}), [=](const Inputs& in) { return in[0].gather(1, labels); }},
-                   {"(3, 2) axis 0, repeats", uniform_inputs({{3, 2}}),
-                    [=](const Inputs& in) { return in[0].gather(0, idx_axis0); }}}});
+  r.add(
+      {.name = "gather",
+       .cases = {{"(2, 3) axis 1", uniform_inputs({{2, 3}}), [=](const Inputs& in) { return in[0].gather(1, labels); }},
+                 {"(3, 2) axis 0, repeats", uniform_inputs({{3, 2}}),
+                  [=](const Inputs& in) { return in[0].gather(0, idx_axis0); }}}});
   r.add({.name = "index_select",
-         .cases = {{"(2, 3) axis 0", uniform_inputs({{2, 3}}), [=](const Inputs& in) { return in[0].index_select(0, rows); }},
-                   {"(2, 3) axis -1", uniform_inputs({{2, 3}}),
-                    [=](const Inputs& in) { return in[0].index_select(-1, rows); }}}});
+         .cases = {
+             {"(2, 3) axis 0", uniform_inputs({{2, 3}}), [=](const Inputs& in) { return in[0].index_select(0, rows); }},
+             {"(2, 3) axis -1", uniform_inputs({{2, 3}}),
+              [=](const Inputs& in) { return in[0].index_select(-1, rows); }}}});
   r.add({.name = "scatter_add",
          .cases = {{"(2, 3) axis 1, repeats", uniform_inputs({{2, 3}}),
-                    [=](const Inputs& in) { return mg::scatter_add({2, 3}, 1, idx3, in[0]); }},
-                   {"(4, 2) -> (3, 2) axis 0", uniform_inputs({{4, 2}}),
-                    [=](const Inputs& in) { return mg::scatter_add({3, 2}, 0, idx_axis0, in[0]); }}}});
+                    [=](const Inputs& in) {
+                      return mg::scatter_add({2, 3}, 1, idx3, in[0]);
+                    }},
+                   {"(4, 2) -> (3, 2) axis 0", uniform_inputs({{4, 2}}), [=](const Inputs& in) {
+                      return mg::scatter_add({3, 2}, 0, idx_axis0, in[0]);
+                    }}}});
   r.add({.name = "index_add",
          .cases = {{"(3, 3) -> (2, 3) axis 0", uniform_inputs({{3, 3}}),
-                    [=](const Inputs& in) { return mg::index_add({2, 3}, 0, rows, in[0]); }},
-                   {"(2, 3) -> (2, 2) axis 1", uniform_inputs({{2, 3}}),
-                    [=](const Inputs& in) { return mg::index_add({2, 2}, 1, indices({1, 0, 1}, {3}), in[0]); }}}});
+                    [=](const Inputs& in) {
+                      return mg::index_add({2, 3}, 0, rows, in[0]);
+                    }},
+                   {"(2, 3) -> (2, 2) axis 1", uniform_inputs({{2, 3}}), [=](const Inputs& in) {
+                      return mg::index_add({2, 2}, 1, indices({1, 0, 1}, {3}), in[0]);
+                    }}}});
 }
 
 void add_losses(Registry& r) {
@@ -263,9 +292,9 @@ void add_losses(Registry& r) {
     ce.cases.push_back({"(4, 5) " + label, uniform_inputs({{4, 5}}, -3.0, 3.0),
                         [=](const Inputs& in) { return nn::cross_entropy(in[0], targets, options); }});
   r.add(std::move(ce));
-  r.add({.name = "nll_loss",
-         .composite = true,
-         .cases = {{"(4, 5)", uniform_inputs({{4, 5}}), [=](const Inputs& in) { return nn::nll_loss(in[0].log_softmax(1), targets); }}}});
+  r.add({.name = "nll_loss", .composite = true, .cases = {{"(4, 5)", uniform_inputs({{4, 5}}), [=](const Inputs& in) {
+                                                             return nn::nll_loss(in[0].log_softmax(1), targets);
+                                                           }}}});
   r.add({.name = "mse_loss",
          .composite = true,
          .cases = {{"(3, 4) vs (3, 4)", uniform_inputs({{3, 4}, {3, 4}}),
@@ -280,10 +309,12 @@ void add_losses(Registry& r) {
                     [](const Inputs& in) { return nn::l1_loss(in[0], in[1], {.reduction = nn::Reduction::None}); }}}});
   r.add({.name = "l1_penalty",
          .composite = true,
-         .cases = {{"(3, 4) and (4,)", uniform_inputs({{3, 4}, {4}}), [](const Inputs& in) { return nn::l1_penalty(in); }}}});
+         .cases = {
+             {"(3, 4) and (4,)", uniform_inputs({{3, 4}, {4}}), [](const Inputs& in) { return nn::l1_penalty(in); }}}});
   r.add({.name = "l2_penalty",
          .composite = true,
-         .cases = {{"(3, 4) and (4,)", uniform_inputs({{3, 4}, {4}}), [](const Inputs& in) { return nn::l2_penalty(in); }}}});
+         .cases = {
+             {"(3, 4) and (4,)", uniform_inputs({{3, 4}, {4}}), [](const Inputs& in) { return nn::l2_penalty(in); }}}});
 }
 
 template <typename M, typename... Args>
@@ -294,7 +325,8 @@ std::function<std::shared_ptr<nn::Module>(mg::Generator&)> stateless(Args... arg
 void add_modules(Registry& r) {
   auto linear = [](int64_t in, int64_t out, bool bias) {
     return [=](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
-      return std::make_shared<nn::Linear>(in, out, nn::LinearOptions{.bias = bias, .dtype = mg::kFloat64, .generator = &gen});
+      return std::make_shared<nn::Linear>(in, out,
+                                          nn::LinearOptions{.bias = bias, .dtype = mg::kFloat64, .generator = &gen});
     };
   };
   r.add(ModuleEntry{.name = "Linear",
@@ -313,7 +345,9 @@ void add_modules(Registry& r) {
   r.add(ModuleEntry{.name = "Flatten", .cases = {{"(2, 3, 2)", stateless<nn::Flatten>(), {2, 3, 2}}}});
   r.add(ModuleEntry{.name = "Unflatten",
                     .cases = {{"(2, 12) to (2, 3, 4)",
-                               [](mg::Generator&) { return std::make_shared<nn::Unflatten>(1, Shape{3, 4}); },
+                               [](mg::Generator&) {
+                                 return std::make_shared<nn::Unflatten>(1, Shape{3, 4});
+                               },
                                {2, 12}}}});
   r.add(ModuleEntry{.name = "Dropout",
                     .cases = {{"p 0.4, fixed mask, (3, 4)",

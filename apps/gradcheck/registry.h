@@ -116,12 +116,12 @@ Registry builtin_registry();
 void add_sequence_models(Registry& r);
 
 // Float64 inputs uniform in [lo, hi), requiring grad.
-std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes,
-                                                                       double lo = -2.0, double hi = 2.0);
+std::function<std::vector<mg::Tensor>(mg::Generator&)> uniform_inputs(std::vector<mg::Shape> shapes, double lo = -2.0,
+                                                                      double hi = 2.0);
 
 // Fixed float64 values requiring grad: the kink and tie cases, where random inputs never land.
 std::function<std::vector<mg::Tensor>(mg::Generator&)> fixed_inputs(std::vector<std::vector<double>> values,
-                                                                     std::vector<mg::Shape> shapes);
+                                                                    std::vector<mg::Shape> shapes);
 
 // The convolution, pooling and batch-norm ops (registry_conv.cpp).
 void add_conv(Registry& r);

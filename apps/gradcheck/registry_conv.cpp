@@ -53,7 +53,9 @@ void add_convolutions(Registry& r) {
   OpEntry weight{.name = "conv2d_weight"};
   weight.cases = {
       conv_case("input (2, 3, 5, 5), grad_output (2, 4, 3, 3)", {{2, 3, 5, 5}, {2, 4, 3, 3}},
-                [](const Inputs& in) { return mg::conv2d_weight(in[0], {4, 3, 3, 3}, in[1]); }),
+                [](const Inputs& in) {
+                  return mg::conv2d_weight(in[0], {4, 3, 3, 3}, in[1]);
+                }),
       conv_case("groups 2, stride 2, padding 1", {{2, 4, 5, 5}, {2, 4, 3, 3}},
                 [](const Inputs& in) {
                   return mg::conv2d_weight(in[0], {4, 2, 3, 3}, in[1], {.stride = 2, .padding = 1, .groups = 2});
@@ -71,7 +73,9 @@ void add_pools(Registry& r) {
       conv_case("kernel 3, stride 2, padding 1", {{1, 2, 6, 5}},
                 [](const Inputs& in) { return mg::max_pool2d(in[0], 3, 2, 1); }),
       conv_case("(3, 5, 4) kernel (2, 3), stride (1, 2)", {{3, 5, 4}},
-                [](const Inputs& in) { return mg::max_pool2d(in[0], {2, 3}, mg::Size2{1, 2}); }),
+                [](const Inputs& in) {
+                  return mg::max_pool2d(in[0], {2, 3}, mg::Size2{1, 2});
+                }),
       {"(1, 1, 3, 3) ties, kernel 2 stride 1",
        fixed_inputs({{1.0, 1.0, 0.0, 1.0, 2.0, 2.0, -1.0, 2.0, 2.0}}, {{1, 1, 3, 3}}),
        [](const Inputs& in) { return mg::max_pool2d(in[0], 2, 1); }, false},
@@ -84,26 +88,35 @@ void add_pools(Registry& r) {
       conv_case("kernel 3, stride 2, padding 1 (counted as zeros)", {{1, 2, 5, 6}},
                 [](const Inputs& in) { return mg::avg_pool2d(in[0], 3, 2, 1); }),
       conv_case("(3, 5, 4) kernel (2, 3), stride 1", {{3, 5, 4}},
-                [](const Inputs& in) { return mg::avg_pool2d(in[0], {2, 3}, 1); }),
+                [](const Inputs& in) {
+                  return mg::avg_pool2d(in[0], {2, 3}, 1);
+                }),
   };
   r.add(std::move(avg));
   r.add({.name = "avg_pool2d_backward",
          .cases = {conv_case("(1, 2, 3, 3) -> (1, 2, 5, 6), kernel 3, stride 2, padding 1", {{1, 2, 3, 3}},
-                             [](const Inputs& in) { return mg::avg_pool2d_backward(in[0], {1, 2, 5, 6}, 3, 2, 1); })}});
+                             [](const Inputs& in) {
+                               return mg::avg_pool2d_backward(in[0], {1, 2, 5, 6}, 3, 2, 1);
+                             })}});
 
   OpEntry adaptive{.name = "adaptive_avg_pool2d"};
   adaptive.cases = {
       conv_case("(2, 3, 7, 5) -> (3, 2), overlapping windows", {{2, 3, 7, 5}},
-                [](const Inputs& in) { return mg::adaptive_avg_pool2d(in[0], {3, 2}); }),
+                [](const Inputs& in) {
+                  return mg::adaptive_avg_pool2d(in[0], {3, 2});
+                }),
       conv_case("(2, 3, 4, 4) -> 1 (global)", {{2, 3, 4, 4}},
                 [](const Inputs& in) { return mg::adaptive_avg_pool2d(in[0], 1); }),
       conv_case("(2, 2, 3) -> (4, 5), upsampling", {{2, 2, 3}},
-                [](const Inputs& in) { return mg::adaptive_avg_pool2d(in[0], {4, 5}); }),
+                [](const Inputs& in) {
+                  return mg::adaptive_avg_pool2d(in[0], {4, 5});
+                }),
   };
   r.add(std::move(adaptive));
   r.add({.name = "adaptive_avg_pool2d_backward",
-         .cases = {conv_case("(2, 3, 3, 2) -> (2, 3, 7, 5)", {{2, 3, 3, 2}},
-                             [](const Inputs& in) { return mg::adaptive_avg_pool2d_backward(in[0], {2, 3, 7, 5}); })}});
+         .cases = {conv_case("(2, 3, 3, 2) -> (2, 3, 7, 5)", {{2, 3, 3, 2}}, [](const Inputs& in) {
+           return mg::adaptive_avg_pool2d_backward(in[0], {2, 3, 7, 5});
+         })}});
 }
 
 void add_batch_norm(Registry& r) {
@@ -145,20 +158,22 @@ void add_modules(Registry& r) {
                  {2, 2, 4, 5}},
                 {"4->2 3x2 stride 2 groups 2 no bias, input (1, 4, 5, 5)",
                  [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
-                   return std::make_shared<nn::Conv2d>(4, 2, mg::Size2{3, 2},
-                                                       nn::Conv2dOptions{.stride = 2, .groups = 2, .bias = false,
-                                                                         .dtype = mg::kFloat64, .generator = &gen});
+                   return std::make_shared<nn::Conv2d>(
+                       4, 2, mg::Size2{3, 2},
+                       nn::Conv2dOptions{
+                           .stride = 2, .groups = 2, .bias = false, .dtype = mg::kFloat64, .generator = &gen});
                  },
                  {1, 4, 5, 5}}}});
-  r.add(ModuleEntry{.name = "ConvTranspose2d",
-                    .cases = {{"3->2 3x3 stride 2 pad 1 output_padding 1, input (2, 3, 3, 3)",
-                               [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
-                                 return std::make_shared<nn::ConvTranspose2d>(
-                                     3, 2, 3,
-                                     nn::ConvTranspose2dOptions{.stride = 2, .padding = 1, .output_padding = 1,
-                                                                .dtype = mg::kFloat64, .generator = &gen});
-                               },
-                               {2, 3, 3, 3}}}});
+  r.add(ModuleEntry{
+      .name = "ConvTranspose2d",
+      .cases = {{"3->2 3x3 stride 2 pad 1 output_padding 1, input (2, 3, 3, 3)",
+                 [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
+                   return std::make_shared<nn::ConvTranspose2d>(
+                       3, 2, 3,
+                       nn::ConvTranspose2dOptions{
+                           .stride = 2, .padding = 1, .output_padding = 1, .dtype = mg::kFloat64, .generator = &gen});
+                 },
+                 {2, 3, 3, 3}}}});
   ModuleEntry max_pool{.name = "MaxPool2d",
                        .cases = {{"2x2, input (2, 3, 4, 5)", module<nn::MaxPool2d>(mg::Size2(2)), {2, 3, 4, 5}}}};
   max_pool.policy.kink_values = {0.0, 1.0};  // ties, as max_pool2d's
@@ -167,9 +182,9 @@ void add_modules(Registry& r) {
                     .cases = {{"3x3 stride 2 pad 1, input (2, 3, 5, 5)",
                                module<nn::AvgPool2d>(mg::Size2(3), std::optional<mg::Size2>(2), mg::Size2(1)),
                                {2, 3, 5, 5}}}});
-  r.add(ModuleEntry{.name = "AdaptiveAvgPool2d",
-                    .cases = {{"1 (global), input (2, 3, 4, 5)", module<nn::AdaptiveAvgPool2d>(mg::Size2(1)),
-                               {2, 3, 4, 5}}}});
+  r.add(ModuleEntry{
+      .name = "AdaptiveAvgPool2d",
+      .cases = {{"1 (global), input (2, 3, 4, 5)", module<nn::AdaptiveAvgPool2d>(mg::Size2(1)), {2, 3, 4, 5}}}});
   // Random affine parameters and, for eval, random running statistics.
   const auto batch_norm = []<typename BN>(std::type_identity<BN>, int64_t features, bool affine, bool eval) {
     return [=](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
@@ -188,14 +203,18 @@ void add_modules(Registry& r) {
   };
   r.add(ModuleEntry{.name = "BatchNorm1d",
                     .cases = {{"3 features, training, input (4, 3)",
-                               batch_norm(std::type_identity<nn::BatchNorm1d>(), 3, true, false), {4, 3}},
+                               batch_norm(std::type_identity<nn::BatchNorm1d>(), 3, true, false),
+                               {4, 3}},
                               {"2 features no affine, training, input (3, 2, 4)",
-                               batch_norm(std::type_identity<nn::BatchNorm1d>(), 2, false, false), {3, 2, 4}}}});
+                               batch_norm(std::type_identity<nn::BatchNorm1d>(), 2, false, false),
+                               {3, 2, 4}}}});
   r.add(ModuleEntry{.name = "BatchNorm2d",
                     .cases = {{"3 features, training, input (2, 3, 2, 3)",
-                               batch_norm(std::type_identity<nn::BatchNorm2d>(), 3, true, false), {2, 3, 2, 3}},
+                               batch_norm(std::type_identity<nn::BatchNorm2d>(), 3, true, false),
+                               {2, 3, 2, 3}},
                               {"3 features, eval, input (2, 3, 2, 2)",
-                               batch_norm(std::type_identity<nn::BatchNorm2d>(), 3, true, true), {2, 3, 2, 2}}}});
+                               batch_norm(std::type_identity<nn::BatchNorm2d>(), 3, true, true),
+                               {2, 3, 2, 2}}}});
   r.add(ModuleEntry{.name = "Dropout2d",
                     .cases = {{"p 0.5, fixed channel mask, (2, 3, 2, 2)",
                                [](mg::Generator& gen) -> std::shared_ptr<nn::Module> {

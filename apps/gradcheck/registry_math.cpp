@@ -34,19 +34,25 @@ std::vector<OpCase> dims_cases(const DimsFn& f) {
     cases.push_back({fmt::format("(2, 3, 4) dims ({}){}", fmt::join(dims, ", "), keep ? " keepdim" : ""),
                      uniform_inputs({{2, 3, 4}}), [=](const Inputs& in) { return f(in[0], dims, keep); }});
   }
-  cases.push_back({"(3, 1, 2) dims (1, 2)", uniform_inputs({{3, 1, 2}}),
-                   [=](const Inputs& in) { return f(in[0], {1, 2}, false); }});
+  cases.push_back({"(3, 1, 2) dims (1, 2)", uniform_inputs({{3, 1, 2}}), [=](const Inputs& in) {
+                     return f(in[0], {1, 2}, false);
+                   }});
   return cases;
 }
 
 void add_unary_math(Registry& r) {
-  r.add(smooth("sin", [](const Inputs& in) { return in[0].sin(); }, -4.0, 4.0));
-  r.add(smooth("cos", [](const Inputs& in) { return in[0].cos(); }, -4.0, 4.0));
-  r.add(smooth("log1p", [](const Inputs& in) { return in[0].log1p(); }, -0.8, 3.0));
+  r.add(smooth(
+      "sin", [](const Inputs& in) { return in[0].sin(); }, -4.0, 4.0));
+  r.add(smooth(
+      "cos", [](const Inputs& in) { return in[0].cos(); }, -4.0, 4.0));
+  r.add(smooth(
+      "log1p", [](const Inputs& in) { return in[0].log1p(); }, -0.8, 3.0));
   r.add(smooth("expm1", [](const Inputs& in) { return in[0].expm1(); }));
   r.add(smooth("erf", [](const Inputs& in) { return in[0].erf(); }));
-  r.add(smooth("silu", [](const Inputs& in) { return in[0].silu(); }, -4.0, 4.0));
-  OpEntry softplus = smooth("softplus", [](const Inputs& in) { return in[0].softplus(); }, -4.0, 4.0);
+  r.add(smooth(
+      "silu", [](const Inputs& in) { return in[0].silu(); }, -4.0, 4.0));
+  OpEntry softplus = smooth(
+      "softplus", [](const Inputs& in) { return in[0].softplus(); }, -4.0, 4.0);
   // beta 2, threshold 3: inputs past 1.5 take the linear branch.
   softplus.cases.push_back({"(3, 5) beta 2 threshold 3", uniform_inputs({{3, 5}}, -3.0, 3.0),
                             [](const Inputs& in) { return in[0].softplus(2.0, 3.0); }});
@@ -66,33 +72,35 @@ void add_reductions_math(Registry& r) {
   r.add({.name = "mean over dims",
          .composite = true,
          .cases = dims_cases([](const Tensor& x, const std::vector<int64_t>& d, bool k) { return x.mean(d, k); })});
-  OpEntry lse{.name = "logsumexp",
-              .composite = true,
-              .cases = dims_cases([](const Tensor& x, const std::vector<int64_t>& d, bool k) { return x.logsumexp(d, k); })};
+  OpEntry lse{
+      .name = "logsumexp",
+      .composite = true,
+      .cases = dims_cases([](const Tensor& x, const std::vector<int64_t>& d, bool k) { return x.logsumexp(d, k); })};
   // -inf entries (masked) in rows with a finite maximum: they get gradient 0.
-  lse.cases.push_back({"(2, 3) with -inf entries",
-                       [](mg::Generator& gen) {
-                         Inputs in = uniform_inputs({{2, 3}})(gen);
-                         in.push_back(mg::tensor({0.0, -kInf, 0.0, -kInf, -kInf, 0.0}, {2, 3},
-                                                 {.dtype = mg::kFloat64}));
-                         return in;
-                       },
-                       [](const Inputs& in) { return (in[0] + in[1]).logsumexp({1}); }});
+  lse.cases.push_back(
+      {"(2, 3) with -inf entries",
+       [](mg::Generator& gen) {
+         Inputs in = uniform_inputs({{2, 3}})(gen);
+         in.push_back(mg::tensor({0.0, -kInf, 0.0, -kInf, -kInf, 0.0}, {2, 3}, {.dtype = mg::kFloat64}));
+         return in;
+       },
+       [](const Inputs& in) { return (in[0] + in[1]).logsumexp({1}); }});
   r.add(std::move(lse));
   OpEntry var{.name = "var", .composite = true};
   for (int64_t correction : {0, 1})
-    for (OpCase c : dims_cases([correction](const Tensor& x, const std::vector<int64_t>& d, bool k) {
-           return x.var(d, correction, k);
-         })) {
+    for (OpCase c : dims_cases(
+             [correction](const Tensor&x, const std::vector<int64_t>&d, bool k) { return x.var(d, correction, k); })) {
       c.label += fmt::format(" correction {}", correction);
       var.cases.push_back(std::move(c));
     }
-  var.cases.push_back({"(2, 3, 4) dims (0, 2) correction 2", uniform_inputs({{2, 3, 4}}),
-                       [](const Inputs& in) { return in[0].var({0, 2}, 2); }});
+  var.cases.push_back({"(2, 3, 4) dims (0, 2) correction 2", uniform_inputs({{2, 3, 4}}), [](const Inputs& in) {
+                         return in[0].var({0, 2}, 2);
+                       }});
   r.add(std::move(var));
   // At a constant row the gradient is 0, between the one-sided slopes +-1/sqrt(N - correction).
-  OpEntry stdev{.name = "std",
-                .cases = dims_cases([](const Tensor& x, const std::vector<int64_t>& d, bool k) { return x.std(d, 1, k); })};
+  OpEntry stdev{.name = "std", .cases = dims_cases([](const Tensor& x, const std::vector<int64_t>& d, bool k) {
+                                 return x.std(d, 1, k);
+                               })};
   stdev.policy.kink_values = {0.0};
   stdev.cases.push_back({"(2, 3) constant row", fixed_inputs({{2.0, 2.0, 2.0, 1.0, 2.0, 3.5}}, {{2, 3}}),
                          [](const Inputs& in) { return in[0].std({1}); }, false});
@@ -120,8 +128,8 @@ void add_reductions_math(Registry& r) {
   OpEntry prod{.name = "prod"};
   for (int64_t axis : {0, 1, -1})
     for (bool keep : {false, true})
-      prod.cases.push_back({fmt::format("(2, 3, 4) axis {}{}", axis, keep ? " keepdim" : ""), uniform_inputs({{2, 3, 4}}),
-                            [=](const Inputs& in) { return in[0].prod(axis, keep); }});
+      prod.cases.push_back({fmt::format("(2, 3, 4) axis {}{}", axis, keep ? " keepdim" : ""),
+                            uniform_inputs({{2, 3, 4}}), [=](const Inputs& in) { return in[0].prod(axis, keep); }});
   prod.cases.push_back({"(3, 4) all", uniform_inputs({{3, 4}}), [](const Inputs& in) { return in[0].prod(); }});
   prod.cases.push_back({"(2, 0) axis 1", uniform_inputs({{2, 0}}), [](const Inputs& in) { return in[0].prod(1); }});
   // Rows with no, one and two zeros: prod is smooth there, but the backward's zero branches are
@@ -142,20 +150,21 @@ void add_selection(Registry& r) {
       sort.cases.push_back({fmt::format("(2, 3, 4) axis {}{}", axis, descending ? " descending" : ""),
                             uniform_inputs({{2, 3, 4}}),
                             [=](const Inputs& in) { return in[0].sort(axis, descending).first; }});
-  sort.cases.push_back({"(3, 4) ties", fixed_inputs({ties}, {{3, 4}}),
-                        [](const Inputs& in) { return in[0].sort(-1).first; }, false});
+  sort.cases.push_back(
+      {"(3, 4) ties", fixed_inputs({ties}, {{3, 4}}), [](const Inputs& in) { return in[0].sort(-1).first; }, false});
   r.add(std::move(sort));
   OpEntry topk{.name = "topk", .composite = true};
   topk.policy.kink_values = {0.0, 1.0};
-  for (const auto& c : std::vector<std::tuple<int64_t, int64_t, bool>>{{2, -1, true}, {1, 0, false}, {3, 1, true}, {0, 2, true}}) {
+  for (const auto& c :
+       std::vector<std::tuple<int64_t, int64_t, bool>>{{2, -1, true}, {1, 0, false}, {3, 1, true}, {0, 2, true}}) {
     const int64_t k = std::get<0>(c), axis = std::get<1>(c);
     const bool largest = std::get<2>(c);
     topk.cases.push_back({fmt::format("(2, 3, 4) k {} axis {}{}", k, axis, largest ? "" : " smallest"),
                           uniform_inputs({{2, 3, 4}}),
                           [=](const Inputs& in) { return in[0].topk(k, axis, largest).first; }});
   }
-  topk.cases.push_back({"(3, 4) ties k 2", fixed_inputs({ties}, {{3, 4}}),
-                        [](const Inputs& in) { return in[0].topk(2).first; }, false});
+  topk.cases.push_back(
+      {"(3, 4) ties k 2", fixed_inputs({ties}, {{3, 4}}), [](const Inputs& in) { return in[0].topk(2).first; }, false});
   r.add(std::move(topk));
 
   const Tensor cond = mg::tensor({1.0, 0.0, 1.0}, {3, 1}).to(mg::kBool);
@@ -169,8 +178,10 @@ void add_selection(Registry& r) {
                     [=](const Inputs& in) { return mg::where(mask, in[0], in[1]); }}}});
   r.add({.name = "masked_fill",
          .composite = true,
-         .cases = {{"(3, 4) with (4,)", uniform_inputs({{3, 4}}), [=](const Inputs& in) { return in[0].masked_fill(mask, -7.0); }},
-                   {"(3, 1) with (4,)", uniform_inputs({{3, 1}}), [=](const Inputs& in) { return in[0].masked_fill(mask, 0.5); }}}});
+         .cases = {{"(3, 4) with (4,)", uniform_inputs({{3, 4}}),
+                    [=](const Inputs& in) { return in[0].masked_fill(mask, -7.0); }},
+                   {"(3, 1) with (4,)", uniform_inputs({{3, 1}}),
+                    [=](const Inputs& in) { return in[0].masked_fill(mask, 0.5); }}}});
 }
 
 }  // namespace

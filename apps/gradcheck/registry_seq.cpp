@@ -29,12 +29,13 @@ void add_layer_norm(Registry& r) {
                                          {{5}, {5}, true, 1e-5}}) {
     std::vector<Shape> shapes{c.x};
     if (c.affine) shapes.insert(shapes.end(), {c.normalized, c.normalized});
-    e.cases.push_back({fmt::format("{} over {}{}{}", mg::shape_str(c.x), mg::shape_str(c.normalized),
-                                   c.affine ? " + weight, bias" : "", c.eps != 1e-5 ? fmt::format(", eps {}", c.eps) : ""),
-                       uniform_inputs(shapes), [c](const Inputs& in) {
-                         return c.affine ? mg::layer_norm(in[0], c.normalized, in[1], in[2], c.eps)
-                                         : mg::layer_norm(in[0], c.normalized, Tensor(), Tensor(), c.eps);
-                       }});
+    e.cases.push_back(
+        {fmt::format("{} over {}{}{}", mg::shape_str(c.x), mg::shape_str(c.normalized),
+                     c.affine ? " + weight, bias" : "", c.eps != 1e-5 ? fmt::format(", eps {}", c.eps) : ""),
+         uniform_inputs(shapes), [c](const Inputs& in) {
+           return c.affine ? mg::layer_norm(in[0], c.normalized, in[1], in[2], c.eps)
+                           : mg::layer_norm(in[0], c.normalized, Tensor(), Tensor(), c.eps);
+         }});
   }
   e.cases.push_back({"(2, 4) weight only", uniform_inputs({{2, 4}, {4}}),
                      [](const Inputs& in) { return mg::layer_norm(in[0], {4}, in[1]); }});
@@ -42,7 +43,8 @@ void add_layer_norm(Registry& r) {
 
   auto layer_norm = [](Shape normalized, bool affine) {
     return [=](mg::Generator& gen) -> std::shared_ptr<nn::Module> {
-      auto m = std::make_shared<nn::LayerNorm>(normalized, nn::LayerNormOptions{.elementwise_affine = affine, .dtype = mg::kFloat64});
+      auto m = std::make_shared<nn::LayerNorm>(
+          normalized, nn::LayerNormOptions{.elementwise_affine = affine, .dtype = mg::kFloat64});
       if (affine)  // away from the ones and zeros they start at: a swapped weight and bias would show
         m->load_state_dict({{"weight", mg::rand(normalized, {.dtype = mg::kFloat64}, &gen) + 0.5},
                             {"bias", mg::rand(normalized, {.dtype = mg::kFloat64}, &gen) - 0.5}});
@@ -59,14 +61,14 @@ void add_layer_norm(Registry& r) {
 // the padding present. test_nn_seq.cpp checks the convention against PyTorch.
 void add_embedding(Registry& r) {
   const Tensor rows = indices({1, 4, 1, 0, 2, 4}, {2, 3});  // repeats: gradients add up
-  auto unpadded = [](int64_t pad) {  // (2, 3, 1): 0 where rows is pad
+  auto unpadded = [](int64_t pad) {                         // (2, 3, 1): 0 where rows is pad
     std::vector<double> keep{1, 4, 1, 0, 2, 4};
     for (double& k : keep) k = k == static_cast<double>(pad) ? 0.0 : 1.0;
     return mg::tensor(keep, {2, 3, 1}, {.dtype = mg::kFloat64});
   };
   OpEntry e{.name = "embedding"};
-  e.cases.push_back({"(5, 3) at (2, 3)", uniform_inputs({{5, 3}}),
-                     [=](const Inputs& in) { return mg::embedding(rows, in[0]); }});
+  e.cases.push_back(
+      {"(5, 3) at (2, 3)", uniform_inputs({{5, 3}}), [=](const Inputs& in) { return mg::embedding(rows, in[0]); }});
   for (int64_t pad : {1, -1})
     e.cases.push_back({fmt::format("(5, 3) at (2, 3), padding_idx {}", pad), uniform_inputs({{5, 3}}),
                        [=, keep = unpadded(pad < 0 ? pad + 5 : pad)](const Inputs& in) {
@@ -84,11 +86,18 @@ void add_embedding(Registry& r) {
           6, 3, nn::EmbeddingOptions{.padding_idx = padding_idx, .dtype = mg::kFloat64, .generator = &gen});
     };
   };
-  r.add(ModuleEntry{.name = "Embedding",
-                    .cases = {{"6x3 at (2, 3)", embedding(std::nullopt), {}, nullptr,
-                               [rows](nn::Module& m, const Inputs&) { return m(rows).tanh(); }},
-                              {"6x3 padding_idx 4 at (2, 3)", embedding(4), {}, nullptr,
-                               [rows, keep = unpadded(4)](nn::Module& m, const Inputs&) { return m(rows).tanh() * keep; }}}});
+  r.add(ModuleEntry{
+      .name = "Embedding",
+      .cases = {{"6x3 at (2, 3)",
+                 embedding(std::nullopt),
+                 {},
+                 nullptr,
+                 [rows](nn::Module& m, const Inputs&) { return m(rows).tanh(); }},
+                {"6x3 padding_idx 4 at (2, 3)",
+                 embedding(4),
+                 {},
+                 nullptr,
+                 [rows, keep = unpadded(4)](nn::Module& m, const Inputs&) { return m(rows).tanh() * keep; }}}});
 }
 
 // A bool mask from 0/1 values (true: may not attend).
@@ -115,23 +124,32 @@ void add_attention(Registry& r) {
   const Tensor causal = nn::square_subsequent_mask(3, mg::kFloat64);
   const Tensor padding = bool_mask({0, 0, 0, 0, 0, 0, 0, 1, 1, 0}, {2, 5});
   const Tensor per_head = bool_mask({0, 1, 0, 0, 0, 1, 1, 0, 1, 0, 0, 1,  // [2 * 2 heads, 2, 3]
-                                     0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1}, {4, 2, 3});
-  r.add(ModuleEntry{
-      .name = "MultiheadAttention",
-      .cases = {{"E 4, 2 heads, self, causal float mask", mha(4, 2, true), {}, uniform_inputs({{2, 3, 4}}),
-                 [=](nn::Module& m, const Inputs& in) {
-                   const auto [y, w] = static_cast<MHA&>(m)(in[0], in[0], in[0], {}, true, causal);
-                   return joined({y, w});
-                 }},
-                {"E 6, 3 heads, cross, bool key padding", mha(6, 3, true), {}, uniform_inputs({{2, 3, 6}, {2, 5, 6}, {2, 5, 6}}),
-                 [=](nn::Module& m, const Inputs& in) {
-                   const auto [y, w] = static_cast<MHA&>(m)(in[0], in[1], in[2], padding);
-                   return joined({y, w});
-                 }},
-                {"E 4, 2 heads, no bias, per-head bool mask", mha(4, 2, false), {}, uniform_inputs({{2, 2, 4}, {2, 3, 4}}),
-                 [=](nn::Module& m, const Inputs& in) {
-                   return std::get<0>(static_cast<MHA&>(m)(in[0], in[1], in[1], {}, false, per_head));
-                 }}}});
+                                     0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1},
+                                    {4, 2, 3});
+  r.add(ModuleEntry{.name = "MultiheadAttention",
+                    .cases = {{"E 4, 2 heads, self, causal float mask",
+                               mha(4, 2, true),
+                               {},
+                               uniform_inputs({{2, 3, 4}}),
+                               [=](nn::Module& m, const Inputs& in) {
+                                 const auto [y, w] = static_cast<MHA&>(m)(in[0], in[0], in[0], {}, true, causal);
+                                 return joined({y, w});
+                               }},
+                              {"E 6, 3 heads, cross, bool key padding",
+                               mha(6, 3, true),
+                               {},
+                               uniform_inputs({{2, 3, 6}, {2, 5, 6}, {2, 5, 6}}),
+                               [=](nn::Module& m, const Inputs& in) {
+                                 const auto [y, w] = static_cast<MHA&>(m)(in[0], in[1], in[2], padding);
+                                 return joined({y, w});
+                               }},
+                              {"E 4, 2 heads, no bias, per-head bool mask",
+                               mha(4, 2, false),
+                               {},
+                               uniform_inputs({{2, 2, 4}, {2, 3, 4}}),
+                               [=](nn::Module& m, const Inputs& in) {
+                                 return std::get<0>(static_cast<MHA&>(m)(in[0], in[1], in[1], {}, false, per_head));
+                               }}}});
 }
 
 void add_recurrent(Registry& r) {
@@ -142,26 +160,37 @@ void add_recurrent(Registry& r) {
       return std::make_shared<nn::GRU>(2, 3, o);
     };
   };
-  r.add(ModuleEntry{
-      .name = "LSTM",
-      .cases = {{"2->3, 2 layers, initial state", make(true, 2, true), {}, uniform_inputs({{2, 3, 2}, {2, 2, 3}, {2, 2, 3}}),
-                 [](nn::Module& m, const Inputs& in) {
-                   const auto [y, state] = static_cast<nn::LSTM&>(m)(in[0], {in[1], in[2]});
-                   return joined({y, std::get<0>(state), std::get<1>(state)});
-                 }},
-                {"2->3 no bias, zero state, one step", make(true, 1, false), {}, uniform_inputs({{3, 1, 2}}),
-                 [](nn::Module& m, const Inputs& in) {
-                   const auto [y, state] = static_cast<nn::LSTM&>(m)(in[0]);
-                   return joined({y, std::get<1>(state)});
-                 }}}});
+  r.add(ModuleEntry{.name = "LSTM",
+                    .cases = {{"2->3, 2 layers, initial state",
+                               make(true, 2, true),
+                               {},
+                               uniform_inputs({{2, 3, 2}, {2, 2, 3}, {2, 2, 3}}),
+                               [](nn::Module& m, const Inputs& in) {
+                                 const auto [y, state] = static_cast<nn::LSTM&>(m)(in[0], {in[1], in[2]});
+                                 return joined({y, std::get<0>(state), std::get<1>(state)});
+                               }},
+                              {"2->3 no bias, zero state, one step",
+                               make(true, 1, false),
+                               {},
+                               uniform_inputs({{3, 1, 2}}),
+                               [](nn::Module& m, const Inputs& in) {
+                                 const auto [y, state] = static_cast<nn::LSTM&>(m)(in[0]);
+                                 return joined({y, std::get<1>(state)});
+                               }}}});
   r.add(ModuleEntry{
       .name = "GRU",
-      .cases = {{"2->3, 2 layers, initial state", make(false, 2, true), {}, uniform_inputs({{2, 3, 2}, {2, 2, 3}}),
+      .cases = {{"2->3, 2 layers, initial state",
+                 make(false, 2, true),
+                 {},
+                 uniform_inputs({{2, 3, 2}, {2, 2, 3}}),
                  [](nn::Module& m, const Inputs& in) {
                    const auto [y, h] = static_cast<nn::GRU&>(m)(in[0], in[1]);
                    return joined({y, h});
                  }},
-                {"2->3 no bias, zero state", make(false, 1, false), {}, uniform_inputs({{3, 2, 2}}),
+                {"2->3 no bias, zero state",
+                 make(false, 1, false),
+                 {},
+                 uniform_inputs({{3, 2, 2}}),
                  [](nn::Module& m, const Inputs& in) { return std::get<0>(static_cast<nn::GRU&>(m)(in[0])); }}}});
 }
 

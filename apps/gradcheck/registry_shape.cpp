@@ -27,13 +27,13 @@ Tensor rejoin(std::vector<Tensor> pieces, int64_t axis) {
 void add_axis_ops(Registry& r) {
   OpEntry permute{.name = "permute"};
   for (const auto& [shape, axes] : std::vector<std::pair<Shape, Shape>>{{{2, 3, 4}, {2, 0, 1}},
-                                                                       {{2, 3, 4}, {-1, 0, -2}},
-                                                                       {{3, 1, 2}, {1, 2, 0}},
-                                                                       {{2, 0, 3}, {2, 1, 0}},
-                                                                       {{4}, {0}},
-                                                                       {{}, {}}})
-    permute.cases.push_back(on({shape}, "axes " + mg::shape_str(axes),
-                               [axes](const Inputs& in) { return in[0].permute(axes); }));
+                                                                        {{2, 3, 4}, {-1, 0, -2}},
+                                                                        {{3, 1, 2}, {1, 2, 0}},
+                                                                        {{2, 0, 3}, {2, 1, 0}},
+                                                                        {{4}, {0}},
+                                                                        {{}, {}}})
+    permute.cases.push_back(
+        on({shape}, "axes " + mg::shape_str(axes), [axes](const Inputs& in) { return in[0].permute(axes); }));
   r.add(std::move(permute));
   r.add({.name = "transpose",
          .composite = true,
@@ -50,14 +50,15 @@ void add_axis_ops(Registry& r) {
                    on({{1}}, "all, to 0-d", [](const Inputs& in) { return in[0].squeeze(); })}});
   OpEntry unsqueeze{.name = "unsqueeze", .composite = true};
   for (int64_t axis : {0, 2, -1, -3})
-    unsqueeze.cases.push_back(on({{2, 3}}, fmt::format("axis {}", axis),
-                                 [axis](const Inputs& in) { return in[0].unsqueeze(axis); }));
+    unsqueeze.cases.push_back(
+        on({{2, 3}}, fmt::format("axis {}", axis), [axis](const Inputs& in) { return in[0].unsqueeze(axis); }));
   unsqueeze.cases.push_back(on({{}}, "axis 0", [](const Inputs& in) { return in[0].unsqueeze(0); }));
   r.add(std::move(unsqueeze));
   OpEntry flip{.name = "flip"};
   for (const auto& [shape, axes] : std::vector<std::pair<Shape, Shape>>{
            {{2, 3, 4}, {0}}, {{2, 3, 4}, {-1, 1}}, {{2, 3, 4}, {0, 1, 2}}, {{3, 1}, {1}}, {{3, 4}, {}}, {{0, 2}, {0}}})
-    flip.cases.push_back(on({shape}, "axes " + mg::shape_str(axes), [axes](const Inputs& in) { return in[0].flip(axes); }));
+    flip.cases.push_back(
+        on({shape}, "axes " + mg::shape_str(axes), [axes](const Inputs& in) { return in[0].flip(axes); }));
   r.add(std::move(flip));
 }
 
@@ -92,33 +93,29 @@ void add_slicing(Registry& r) {
          .composite = true,
          .cases = {on({{7, 3}}, "size 3 axis 0", [](const Inputs& in) { return rejoin(in[0].split(3, 0), 0); }),
                    on({{2, 5}}, "sizes {1, 0, 4} axis -1",
-                      [](const Inputs& in) { return rejoin(in[0].split(std::vector<int64_t>{1, 0, 4}, -1), -1); }),
+                      [](const Inputs& in) {
+                        return rejoin(in[0].split(std::vector<int64_t>{1, 0, 4}, -1), -1);
+                      }),
                    on({{2, 0}}, "size 0 axis 1", [](const Inputs& in) { return rejoin(in[0].split(0, 1), 1); })}});
   r.add({.name = "chunk",
          .composite = true,
          .cases = {on({{7, 2}}, "3 chunks axis 0", [](const Inputs& in) { return rejoin(in[0].chunk(3, 0), 0); }),
-                   on({{2, 6}}, "4 chunks axis -1 (3 pieces)", [](const Inputs& in) { return rejoin(in[0].chunk(4, -1), -1); })}});
+                   on({{2, 6}}, "4 chunks axis -1 (3 pieces)",
+                      [](const Inputs& in) { return rejoin(in[0].chunk(4, -1), -1); })}});
 }
 
 void add_joining(Registry& r) {
-  const auto cat_on = [](int64_t axis) {
-    return [axis](const Inputs& in) { return mg::cat(in, axis); };
-  };
+  const auto cat_on = [](int64_t axis) { return [axis](const Inputs& in) { return mg::cat(in, axis); }; };
   r.add({.name = "cat",
-         .cases = {on({{2, 3}, {4, 3}}, "axis 0", cat_on(0)),
-                   on({{2, 3}, {2, 1}, {2, 4}}, "axis -1", cat_on(-1)),
+         .cases = {on({{2, 3}, {4, 3}}, "axis 0", cat_on(0)), on({{2, 3}, {2, 1}, {2, 4}}, "axis -1", cat_on(-1)),
                    on({{2, 3, 2}, {2, 0, 2}, {2, 1, 2}}, "axis 1, an empty one", cat_on(1)),
                    on({{2, 3}, {0}}, "axis 1, a 1-D empty one skipped", cat_on(1)),
                    on({{3}}, "axis 0, one tensor", cat_on(0))}});
-  const auto stack_on = [](int64_t axis) {
-    return [axis](const Inputs& in) { return mg::stack(in, axis); };
-  };
+  const auto stack_on = [](int64_t axis) { return [axis](const Inputs& in) { return mg::stack(in, axis); }; };
   r.add({.name = "stack",
          .composite = true,
-         .cases = {on({{2, 3}, {2, 3}, {2, 3}}, "axis 0", stack_on(0)),
-                   on({{2, 3}, {2, 3}}, "axis 1", stack_on(1)),
-                   on({{2, 3}, {2, 3}}, "axis -1", stack_on(-1)),
-                   on({{}, {}}, "0-d, axis 0", stack_on(0))}});
+         .cases = {on({{2, 3}, {2, 3}, {2, 3}}, "axis 0", stack_on(0)), on({{2, 3}, {2, 3}}, "axis 1", stack_on(1)),
+                   on({{2, 3}, {2, 3}}, "axis -1", stack_on(-1)), on({{}, {}}, "0-d, axis 0", stack_on(0))}});
   OpEntry repeat{.name = "repeat"};
   for (const auto& [shape, repeats] : std::vector<std::pair<Shape, Shape>>{
            {{2, 3}, {2, 2}}, {{2, 1, 3}, {1, 3, 2}}, {{3}, {2, 1, 2}}, {{2, 3}, {0, 1}}, {{}, {3}}, {{2, 0}, {2, 3}}})
@@ -146,13 +143,13 @@ void add_products(Registry& r) {
   const auto matmul = [](const Inputs& in) { return in[0].matmul(in[1]); };
   OpEntry mm{.name = "matmul"};
   for (const auto& [a, b] : std::vector<std::pair<Shape, Shape>>{{{3, 4}, {4, 5}},
-                                                               {{4}, {4, 3}},
-                                                               {{3, 4}, {4}},
-                                                               {{5}, {5}},
-                                                               {{3, 0}, {0, 2}},
-                                                               {{2, 3, 4}, {4, 5}},
-                                                               {{2, 3, 4}, {4}},
-                                                               {{0, 3, 4}, {4, 2}}})
+                                                                 {{4}, {4, 3}},
+                                                                 {{3, 4}, {4}},
+                                                                 {{5}, {5}},
+                                                                 {{3, 0}, {0, 2}},
+                                                                 {{2, 3, 4}, {4, 5}},
+                                                                 {{2, 3, 4}, {4}},
+                                                                 {{0, 3, 4}, {4, 2}}})
     mm.cases.push_back(on({a, b}, "", matmul));
   for (bool ta : {false, true})
     for (bool tb : {false, true})
@@ -167,15 +164,16 @@ void add_products(Registry& r) {
       bmm.cases.push_back(on({ta ? Shape{2, 4, 3} : Shape{2, 3, 4}, tb ? Shape{2, 5, 4} : Shape{2, 4, 5}},
                              fmt::format("bmm{}{}", ta ? " A^T" : "", tb ? " B^T" : ""),
                              [=](const Inputs& in) { return mg::bmm(in[0], in[1], ta, tb); }));
-  bmm.cases.push_back(on({{1, 2, 3}, {1, 3, 2}}, "bmm, batch 1", [](const Inputs& in) { return mg::bmm(in[0], in[1]); }));
+  bmm.cases.push_back(
+      on({{1, 2, 3}, {1, 3, 2}}, "bmm, batch 1", [](const Inputs& in) { return mg::bmm(in[0], in[1]); }));
   bmm.cases.push_back(on({{2, 3, 0}, {2, 0, 4}}, "bmm, K = 0", [](const Inputs& in) { return mg::bmm(in[0], in[1]); }));
   // matmul's batched forms: broadcast batch axes, a vector on either side, empty batches.
   for (const auto& [a, b] : std::vector<std::pair<Shape, Shape>>{{{2, 3, 4}, {2, 4, 5}},
-                                                               {{2, 1, 3, 4}, {3, 4, 2}},
-                                                               {{3, 4}, {2, 4, 5}},
-                                                               {{4}, {2, 4, 3}},
-                                                               {{1, 3, 4}, {2, 1, 4, 2}},
-                                                               {{0, 2, 3}, {0, 3, 2}}})
+                                                                 {{2, 1, 3, 4}, {3, 4, 2}},
+                                                                 {{3, 4}, {2, 4, 5}},
+                                                                 {{4}, {2, 4, 3}},
+                                                                 {{1, 3, 4}, {2, 1, 4, 2}},
+                                                                 {{0, 2, 3}, {0, 3, 2}}})
     bmm.cases.push_back(on({a, b}, "matmul", matmul));
   r.add(std::move(bmm));
 }

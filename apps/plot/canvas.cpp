@@ -21,16 +21,30 @@ Color mix(Color a, Color b, double t) {
 }
 
 Color palette(int i) {
-  static constexpr std::array<Color, 10> kTableau{{{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
-                                                   {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127},
-                                                   {188, 189, 34}, {23, 190, 207}}};
+  static constexpr std::array<Color, 10> kTableau{{{31, 119, 180},
+                                                   {255, 127, 14},
+                                                   {44, 160, 44},
+                                                   {214, 39, 40},
+                                                   {148, 103, 189},
+                                                   {140, 86, 75},
+                                                   {227, 119, 194},
+                                                   {127, 127, 127},
+                                                   {188, 189, 34},
+                                                   {23, 190, 207}}};
   return kTableau[static_cast<std::size_t>(i) % kTableau.size()];
 }
 
 Color viridis(double t) {
   // Nine samples of matplotlib's viridis, linearly interpolated.
-  static constexpr std::array<Color, 9> kStops{{{68, 1, 84}, {71, 45, 123}, {59, 82, 139}, {44, 114, 142}, {33, 145, 140},
-                                                {39, 173, 129}, {92, 200, 99}, {170, 220, 50}, {253, 231, 37}}};
+  static constexpr std::array<Color, 9> kStops{{{68, 1, 84},
+                                                {71, 45, 123},
+                                                {59, 82, 139},
+                                                {44, 114, 142},
+                                                {33, 145, 140},
+                                                {39, 173, 129},
+                                                {92, 200, 99},
+                                                {170, 220, 50},
+                                                {253, 231, 37}}};
   t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0) * (kStops.size() - 1);
   const auto i = std::min<std::size_t>(static_cast<std::size_t>(t), kStops.size() - 2);
   return mix(kStops[i], kStops[i + 1], t - i);
@@ -142,19 +156,23 @@ void Canvas::polyline(const std::vector<Point>& points, Color c, double width, d
   }
   for (int y = top; y <= bottom; ++y)
     for (int x = left; x <= right; ++x)
-      blend(x, y, c, std::clamp(static_cast<double>(coverage[static_cast<std::size_t>(y - top) * stride + (x - left)]), 0.0, 1.0));
+      blend(
+          x, y, c,
+          std::clamp(static_cast<double>(coverage[static_cast<std::size_t>(y - top) * stride + (x - left)]), 0.0, 1.0));
 }
 
 void Canvas::disc(Point center, double radius, Color c) {
-  for (int y = static_cast<int>(std::floor(center.y - radius - 1)); y <= static_cast<int>(std::ceil(center.y + radius + 1)); ++y)
-    for (int x = static_cast<int>(std::floor(center.x - radius - 1)); x <= static_cast<int>(std::ceil(center.x + radius + 1)); ++x)
+  for (int y = static_cast<int>(std::floor(center.y - radius - 1));
+       y <= static_cast<int>(std::ceil(center.y + radius + 1)); ++y)
+    for (int x = static_cast<int>(std::floor(center.x - radius - 1));
+         x <= static_cast<int>(std::ceil(center.x + radius + 1)); ++x)
       blend(x, y, c, std::clamp(radius + 0.5 - std::hypot(x + 0.5 - center.x, y + 0.5 - center.y), 0.0, 1.0));
 }
 
 void Canvas::gray_image(int x, int y, const std::vector<float>& values, int width, int height, int scale) {
   if (values.size() != static_cast<std::size_t>(width) * height)
-    throw minigrad::Error(fmt::format("plot: gray image of {}x{} needs {} values, got {}", width, height,
-                                      width * height, values.size()));
+    throw minigrad::Error(
+        fmt::format("plot: gray image of {}x{} needs {} values, got {}", width, height, width * height, values.size()));
   for (int j = 0; j < height; ++j)
     for (int i = 0; i < width; ++i) {
       const auto v = static_cast<uint8_t>(std::lround(255 * std::clamp(values[j * width + i], 0.0f, 1.0f)));

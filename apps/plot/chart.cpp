@@ -75,7 +75,8 @@ void draw_legend(Canvas& canvas, const Rect& plot, const Chart& chart, const std
   const int max_label = plot.width / 2;
   int label_width = 0;
   for (const Series* s : shown) label_width = std::max(label_width, text_width(fit_text(s->label, max_label)));
-  const Rect box = place_legend(plot, label_width + sample + 3 * kPad, static_cast<int>(shown.size()) * row + kPad, points);
+  const Rect box =
+      place_legend(plot, label_width + sample + 3 * kPad, static_cast<int>(shown.size()) * row + kPad, points);
   canvas.fill_rect(box, kWhite);
   canvas.stroke_rect(box, kGridColor);
   for (std::size_t i = 0; i < shown.size(); ++i) {
@@ -95,13 +96,16 @@ void draw_chart(Canvas& canvas, const Rect& area, const Chart& chart) {
   Range xr, yr;
   for (const Series& s : chart.series) {
     if (s.x.size() != s.y.size())
-      throw std::invalid_argument(fmt::format("plot: series '{}' has {} x and {} y values", s.label, s.x.size(), s.y.size()));
+      throw std::invalid_argument(
+          fmt::format("plot: series '{}' has {} x and {} y values", s.label, s.x.size(), s.y.size()));
     for (std::size_t i = 0; i < s.x.size(); ++i)
       if (std::isfinite(s.y[i])) xr.add(s.x[i]), yr.add(s.y[i]);
   }
   const bool categorical = !chart.x_categories.empty();
-  if (categorical) xr = {-0.5, chart.x_categories.size() - 0.5};
-  else xr = xr.padded(0.03);
+  if (categorical)
+    xr = {-0.5, chart.x_categories.size() - 0.5};
+  else
+    xr = xr.padded(0.03);
   yr = yr.padded(0.06);
   const Ticks y_ticks = nice_ticks(yr.lo, yr.hi, std::max(3, area.height / 60));
 
@@ -115,7 +119,8 @@ void draw_chart(Canvas& canvas, const Rect& area, const Chart& chart) {
   const int right = area.right() - 3 * kPad;
   const Rect plot{left, top, right - left, bottom - top};
   if (plot.width < 40 || plot.height < 40)
-    throw std::invalid_argument(fmt::format("plot: {}x{} is too small for the chart '{}'", area.width, area.height, chart.title));
+    throw std::invalid_argument(
+        fmt::format("plot: {}x{} is too small for the chart '{}'", area.width, area.height, chart.title));
   auto px = [&](double x) { return plot.x + (x - xr.lo) / (xr.hi - xr.lo) * plot.width; };
   auto py = [&](double y) { return plot.bottom() - (y - yr.lo) / (yr.hi - yr.lo) * plot.height; };
 
@@ -126,13 +131,15 @@ void draw_chart(Canvas& canvas, const Rect& area, const Chart& chart) {
     const int y = static_cast<int>(std::lround(py(v)));
     canvas.fill_rect({plot.x, y, plot.width, 1}, kGridColor);
     canvas.fill_rect({plot.x - 4, y, 4, 1}, kAxisColor);
-    draw_text(canvas, plot.x - 4 - kPad, y, tick_label(v, y_ticks.decimals), kTextColor, Font::Regular, Align::Right, VAlign::Middle);
+    draw_text(canvas, plot.x - 4 - kPad, y, tick_label(v, y_ticks.decimals), kTextColor, Font::Regular, Align::Right,
+              VAlign::Middle);
   }
   // x ticks: every category, or round numbers spaced so their labels do not touch.
   std::vector<std::pair<double, std::string>> x_ticks;
   if (categorical) {
     const int slot = std::max(8, plot.width / static_cast<int>(chart.x_categories.size()) - kPad);
-    for (std::size_t i = 0; i < chart.x_categories.size(); ++i) x_ticks.emplace_back(i, fit_text(chart.x_categories[i], slot));
+    for (std::size_t i = 0; i < chart.x_categories.size(); ++i)
+      x_ticks.emplace_back(i, fit_text(chart.x_categories[i], slot));
   } else {
     const int widest = std::max(text_width(tick_label(xr.hi, 2)), text_width(tick_label(xr.lo, 2)));
     const Ticks t = nice_ticks(xr.lo, xr.hi, std::clamp(plot.width / (widest + 30), 2, 10), chart.integer_x);
@@ -170,7 +177,8 @@ void draw_chart(Canvas& canvas, const Rect& area, const Chart& chart) {
     flush();
     if (s.markers)
       for (std::size_t i = 0; i < s.x.size(); ++i)
-        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i])) canvas.disc({px(s.x[i]), py(s.y[i])}, kMarkerRadius, s.color);
+        if (std::isfinite(s.x[i]) && std::isfinite(s.y[i]))
+          canvas.disc({px(s.x[i]), py(s.y[i])}, kMarkerRadius, s.color);
   }
   draw_legend(canvas, plot, chart, all_points);
 }
@@ -184,7 +192,8 @@ void draw_colorbar(Canvas& canvas, const Rect& area, double hi, const std::strin
   const int bar_width = 14, lh = line_height();
   const Rect bar{area.x, area.y + lh / 2, bar_width, area.height - lh};
   for (int y = 0; y < bar.height; ++y)
-    canvas.fill_rect({bar.x, bar.bottom() - 1 - y, bar.width, 1}, viridis(static_cast<double>(y) / std::max(1, bar.height - 1)));
+    canvas.fill_rect({bar.x, bar.bottom() - 1 - y, bar.width, 1},
+                     viridis(static_cast<double>(y) / std::max(1, bar.height - 1)));
   canvas.stroke_rect(bar, kAxisColor);
   Ticks ticks;
   if (log_scale)
@@ -200,7 +209,8 @@ void draw_colorbar(Canvas& canvas, const Rect& area, double hi, const std::strin
     draw_text(canvas, bar.right() + 4 + 3, y, text, kTextColor, Font::Regular, Align::Left, VAlign::Middle);
     widest = std::max(widest, text_width(text));
   }
-  if (!label.empty()) draw_text_vertical(canvas, bar.right() + 4 + 3 + widest + kPad + lh / 2, bar.y + bar.height / 2, label, kTextColor);
+  if (!label.empty())
+    draw_text_vertical(canvas, bar.right() + 4 + 3 + widest + kPad + lh / 2, bar.y + bar.height / 2, label, kTextColor);
 }
 
 }  // namespace plot

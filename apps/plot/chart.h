@@ -9,7 +9,7 @@
 namespace plot {
 
 struct Series {
-  std::string label;        // shown in the legend (none when empty)
+  std::string label;         // shown in the legend (none when empty)
   std::vector<double> x, y;  // non-finite points are skipped and break the line
   Color color;
   bool line = true;

@@ -54,7 +54,8 @@ std::string fit_text(std::string_view text, int max_width, Font font) {
   return out + "...";
 }
 
-void draw_text(Canvas& canvas, int x, int y, std::string_view text, Color color, Font font, Align align, VAlign valign) {
+void draw_text(Canvas& canvas, int x, int y, std::string_view text, Color color, Font font, Align align,
+               VAlign valign) {
   const int w = text_width(text, font), h = line_height(font);
   const int left = align == Align::Left ? x : align == Align::Center ? x - w / 2 : x - w;
   const int top = valign == VAlign::Top ? y : valign == VAlign::Middle ? y - h / 2 : y - h;

@@ -48,8 +48,7 @@ Tensor record_op(std::string_view name, Tensor output, TensorList inputs, Backwa
   for (const Tensor& t : inputs) any = any || (t.defined() && t.requires_grad());
   if (!any) return output;
   if (!is_floating(output.dtype()))
-    throw Error(fmt::format("{}: an op with {} output cannot be differentiable", name,
-                            dtype_name(output.dtype())));
+    throw Error(fmt::format("{}: an op with {} output cannot be differentiable", name, dtype_name(output.dtype())));
   auto node = make_pooled<Node>();
   node->name = name;
   node->inputs = std::move(inputs);
@@ -65,8 +64,8 @@ Tensor record_op(std::string_view name, Tensor output, TensorList inputs, Backwa
     if (replacement.defined()) {
       if (replacement.shape() != output.shape() || replacement.dtype() != output.dtype())
         throw Error(fmt::format("{}: the record observer replaced a {} {} output with {} {}", node->name,
-                                dtype_name(output.dtype()), shape_str(output.shape()),
-                                dtype_name(replacement.dtype()), shape_str(replacement.shape())));
+                                dtype_name(output.dtype()), shape_str(output.shape()), dtype_name(replacement.dtype()),
+                                shape_str(replacement.shape())));
       output = std::move(replacement);
     }
   }
@@ -84,8 +83,7 @@ Tensor accumulate(const Tensor& a, Tensor b, bool create_graph) {
     if (create_graph) return b;
     // A gradient that nothing else refers to becomes .grad as it is; any other may alias a saved
     // tensor or another gradient, so it is copied.
-    const bool sole = b.impl_ptr().use_count() == 1 && b.impl()->storage.use_count() == 1 &&
-                      !b.requires_grad();
+    const bool sole = b.impl_ptr().use_count() == 1 && b.impl()->storage.use_count() == 1 && !b.requires_grad();
     return sole ? b : b.detach().clone();
   }
   if (create_graph) return a + b;
@@ -110,10 +108,9 @@ thread_local BackwardScratch thread_scratch;
 
 void check_gradient(const Node& node, std::size_t i, const Tensor& input, const Tensor& grad) {
   if (grad.shape() != input.shape() || grad.dtype() != input.dtype())
-    throw Error(fmt::format(
-        "backward of '{}' returned a {} gradient of shape {} for input {} of shape {} ({})",
-        node.name, dtype_name(grad.dtype()), shape_str(grad.shape()), i, shape_str(input.shape()),
-        dtype_name(input.dtype())));
+    throw Error(fmt::format("backward of '{}' returned a {} gradient of shape {} for input {} of shape {} ({})",
+                            node.name, dtype_name(grad.dtype()), shape_str(grad.shape()), i, shape_str(input.shape()),
+                            dtype_name(input.dtype())));
 }
 
 }  // namespace
@@ -121,19 +118,20 @@ void check_gradient(const Node& node, std::size_t i, const Tensor& input, const 
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
   if (!defined()) throw Error("backward: tensor is undefined");
   if (!requires_grad())
-    throw Error("backward: tensor does not require grad and has no grad_fn (did you forget "
-                "requires_grad_() on an input, or run the forward under NoGradGuard?)");
+    throw Error(
+        "backward: tensor does not require grad and has no grad_fn (did you forget "
+        "requires_grad_() on an input, or run the forward under NoGradGuard?)");
   Tensor seed = gradient;
   if (!seed.defined()) {
     if (numel() != 1)
-      throw Error(fmt::format("backward: output of shape {} is not a scalar; pass a gradient of "
-                              "that shape",
-                              shape_str(shape())));
+      throw Error(
+          fmt::format("backward: output of shape {} is not a scalar; pass a gradient of "
+                      "that shape",
+                      shape_str(shape())));
     seed = ones(shape(), {.dtype = dtype()});
   } else if (seed.shape() != shape() || seed.dtype() != dtype()) {
-    throw Error(fmt::format("backward: gradient {} {} does not match output {} {}",
-                            dtype_name(seed.dtype()), shape_str(seed.shape()),
-                            dtype_name(dtype()), shape_str(shape())));
+    throw Error(fmt::format("backward: gradient {} {} does not match output {} {}", dtype_name(seed.dtype()),
+                            shape_str(seed.shape()), dtype_name(dtype()), shape_str(shape())));
   }
   GradModeGuard mode(create_graph);
   // A differentiable gradient refers back into the forward graph, so that graph must stay.
@@ -171,10 +169,11 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
     Node* node = stack.back();
     stack.pop_back();
     if (node->released)
-      throw Error(fmt::format("backward: the graph through '{}' was already freed by an earlier "
-                              "backward(); pass retain_graph=true to the first call to "
-                              "backward twice",
-                              node->name));
+      throw Error(
+          fmt::format("backward: the graph through '{}' was already freed by an earlier "
+                      "backward(); pass retain_graph=true to the first call to "
+                      "backward twice",
+                      node->name));
     for (const Tensor& input : node->inputs) {
       const auto& fn = input.defined() ? input.grad_fn() : nullptr;
       if (fn && fn->pending++ == 0) {  // first seen
@@ -193,8 +192,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
     const Tensor grad_out = std::move(node->grad);
     TensorList input_grads = node->backward(grad_out);
     if (input_grads.size() != node->inputs.size())
-      throw Error(fmt::format("backward of '{}' returned {} gradients for {} inputs", node->name,
-                              input_grads.size(), node->inputs.size()));
+      throw Error(fmt::format("backward of '{}' returned {} gradients for {} inputs", node->name, input_grads.size(),
+                              node->inputs.size()));
     for (std::size_t i = 0; i < node->inputs.size(); ++i) {
       const Tensor& input = node->inputs[i];
       if (!input.defined() || !input.requires_grad()) continue;

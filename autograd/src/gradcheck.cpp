@@ -83,20 +83,19 @@ void fill_worst_fields(GradcheckReport& report) {
 
 std::string describe(const GradcheckEntry& e) {
   if (e.output_index < 0)
-    return fmt::format("{} (projection u^T J v): analytic {:.10g}, numeric {:.10g}, abs error {:.3g}",
-                       e.name, e.analytic, e.numeric, e.abs_error);
-  return fmt::format("{} index {} (output element {}): analytic {:.10g}, numeric {:.10g}, abs error "
-                     "{:.3g}, rel error {:.3g}",
-                     e.name, shape_str(e.index), e.output_index, e.analytic, e.numeric, e.abs_error,
-                     e.rel_error);
+    return fmt::format("{} (projection u^T J v): analytic {:.10g}, numeric {:.10g}, abs error {:.3g}", e.name,
+                       e.analytic, e.numeric, e.abs_error);
+  return fmt::format(
+      "{} index {} (output element {}): analytic {:.10g}, numeric {:.10g}, abs error "
+      "{:.3g}, rel error {:.3g}",
+      e.name, shape_str(e.index), e.output_index, e.analytic, e.numeric, e.abs_error, e.rel_error);
 }
 
 void write_message(GradcheckReport& report, const GradcheckOptions& o) {
-  std::string text = fmt::format("gradcheck {}: {} Jacobian entries", report.passed ? "passed" : "FAILED",
-                                 report.checked);
+  std::string text =
+      fmt::format("gradcheck {}: {} Jacobian entries", report.passed ? "passed" : "FAILED", report.checked);
   if (report.fast)
-    text += report.fast_passed ? " (fast mode: random projections)"
-                               : " (fast mode failed, so every entry was checked)";
+    text += report.fast_passed ? " (fast mode: random projections)" : " (fast mode failed, so every entry was checked)";
   if (report.kinks > 0) text += fmt::format(", {} at kinks accepted", report.kinks);
   if (!report.worst.empty()) text += "; worst at " + describe(report.worst.front());
   text += fmt::format(" (eps {:g}, atol {:g}, rtol {:g})", o.eps, o.atol, o.rtol);
@@ -104,8 +103,8 @@ void write_message(GradcheckReport& report, const GradcheckOptions& o) {
 }
 
 // u^T J v per leaf, against the directional central difference u . (f(x + eps v) - f(x - eps v)) / 2eps.
-GradcheckReport check_fast(const std::function<Tensor()>& fn, const Tensor& output,
-                           const std::vector<Leaf>& leaves, const GradcheckOptions& o) {
+GradcheckReport check_fast(const std::function<Tensor()>& fn, const Tensor& output, const std::vector<Leaf>& leaves,
+                           const GradcheckOptions& o) {
   GradcheckReport report;
   report.fast = true;
   Generator gen(o.seed ^ 0xfa57);
@@ -140,8 +139,15 @@ GradcheckReport check_fast(const std::function<Tensor()>& fn, const Tensor& outp
     const double rel = relative(err, analytic, numeric, o);
     report.max_rel_error = std::max(report.max_rel_error, rel);
     if (worst.wants(excess))
-      worst.add({.input = leaf.id, .name = leaf.name, .index = {}, .output_index = -1, .analytic = analytic,
-                 .numeric = numeric, .abs_error = err, .rel_error = rel, .excess = excess});
+      worst.add({.input = leaf.id,
+                 .name = leaf.name,
+                 .index = {},
+                 .output_index = -1,
+                 .analytic = analytic,
+                 .numeric = numeric,
+                 .abs_error = err,
+                 .rel_error = rel,
+                 .excess = excess});
   }
   report.worst = worst.take();
   report.fast_passed = report.passed;
@@ -149,8 +155,8 @@ GradcheckReport check_fast(const std::function<Tensor()>& fn, const Tensor& outp
 }
 
 // Every sampled element of every leaf, against every output element.
-GradcheckReport check_full(const std::function<Tensor()>& fn, const Tensor& output,
-                           const std::vector<Leaf>& leaves, const GradcheckOptions& o) {
+GradcheckReport check_full(const std::function<Tensor()>& fn, const Tensor& output, const std::vector<Leaf>& leaves,
+                           const GradcheckOptions& o) {
   const int64_t n_out = output.numel();
   Generator gen(o.seed);
   std::vector<std::vector<int64_t>> picked;
@@ -198,9 +204,14 @@ GradcheckReport check_full(const std::function<Tensor()>& fn, const Tensor& outp
         double excess = err - tolerance(o, numeric);
         if (std::isnan(excess)) excess = INFINITY;  // a NaN on either side fails
         ++report.checked;
-        GradcheckEntry entry{.input = leaves[i].id, .name = leaves[i].name, .output_index = r,
-                             .analytic = a, .numeric = numeric, .abs_error = err,
-                             .rel_error = relative(err, a, numeric, o), .excess = excess};
+        GradcheckEntry entry{.input = leaves[i].id,
+                             .name = leaves[i].name,
+                             .output_index = r,
+                             .analytic = a,
+                             .numeric = numeric,
+                             .abs_error = err,
+                             .rel_error = relative(err, a, numeric, o),
+                             .excess = excess};
         // A failing entry may sit at a kink; with declared kink values every entry is looked at,
         // since the central difference there (relu: 0.5) would pass a wrong value.
         if ((excess > 0 || !o.kink_values.empty()) && std::isfinite(excess)) {
@@ -211,10 +222,11 @@ GradcheckReport check_full(const std::function<Tensor()>& fn, const Tensor& outp
           const double tol = tolerance(o, std::max(std::abs(lo), std::abs(hi)));
           const bool at_kink = hi - lo > tol;
           const double outside = std::max(lo - a, a - hi);  // > 0 when not between
-          double from_allowed = 0;  // distance to the nearest declared value
+          double from_allowed = 0;                          // distance to the nearest declared value
           if (!o.kink_values.empty()) {
             from_allowed = INFINITY;
-            for (double v : o.kink_values) from_allowed = std::min(from_allowed, std::abs(a - v) - tolerance(o, v) + tol);
+            for (double v : o.kink_values)
+              from_allowed = std::min(from_allowed, std::abs(a - v) - tolerance(o, v) + tol);
           }
           if (at_kink && outside <= tol && from_allowed <= tol) {
             entry.kink = true;
@@ -225,8 +237,10 @@ GradcheckReport check_full(const std::function<Tensor()>& fn, const Tensor& outp
             }
             continue;
           }
-          if (at_kink) excess = std::max(excess, std::max(outside, from_allowed) - tol);
-          else entry.left = entry.right = 0;  // smooth here: the one-sided differences say nothing
+          if (at_kink)
+            excess = std::max(excess, std::max(outside, from_allowed) - tol);
+          else
+            entry.left = entry.right = 0;  // smooth here: the one-sided differences say nothing
           entry.excess = excess;
         }
         if (excess > 0) report.passed = false;
@@ -255,14 +269,14 @@ std::vector<Tensor> reachable_leaves(const Tensor& root) {
     seen.push_back(node);
     for (const Tensor& in : node->inputs) {
       if (!in.defined() || !in.requires_grad()) continue;
-      if (in.grad_fn()) stack.push_back(in.grad_fn().get());
+      if (in.grad_fn())
+        stack.push_back(in.grad_fn().get());
       else if (std::none_of(leaves.begin(), leaves.end(), [&](const Tensor& t) { return t.impl() == in.impl(); }))
         leaves.push_back(in);
     }
   }
   return leaves;
 }
-
 
 // The .grad of the leaves a backward from `root` reaches, other than `except`, to put back later.
 class GradsOfOthers {
@@ -282,8 +296,7 @@ class GradsOfOthers {
   std::vector<Tensor> tensors_, grads_;
 };
 
-GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>& leaves,
-                      const GradcheckOptions& o) {
+GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>& leaves, const GradcheckOptions& o) {
   if (leaves.empty()) {
     GradcheckReport report;
     report.message = "gradcheck: no input requires grad; nothing was checked";
@@ -291,8 +304,8 @@ GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>
     return report;
   }
   if (!(o.eps > 0) || !(o.atol >= 0) || !(o.rtol >= 0))
-    throw Error(fmt::format("gradcheck: eps {} must be positive, atol {} and rtol {} non-negative",
-                            o.eps, o.atol, o.rtol));
+    throw Error(
+        fmt::format("gradcheck: eps {} must be positive, atol {} and rtol {} non-negative", o.eps, o.atol, o.rtol));
   // Whatever .grad the leaves had is put back at the end.
   std::vector<Tensor> saved_grads;
   for (const Leaf& leaf : leaves) {
@@ -304,8 +317,8 @@ GradcheckReport check(const std::function<Tensor()>& fn, const std::vector<Leaf>
     const Tensor output = fn();
     detail::check_defined(output, "gradcheck");
     if (output.dtype() != DType::Float64)
-      throw Error(fmt::format("gradcheck: the function returned {}; it must return float64",
-                              dtype_name(output.dtype())));
+      throw Error(
+          fmt::format("gradcheck: the function returned {}; it must return float64", dtype_name(output.dtype())));
     // Tensors fn reads besides the leaves (constants that require grad) keep their .grad.
     std::vector<Tensor> checked;
     for (const Leaf& leaf : leaves) checked.push_back(leaf.tensor);
@@ -336,9 +349,10 @@ std::string input_name(const GradcheckOptions& o, std::size_t i) {
 void check_float64_leaf(const Tensor& t, const std::string& name) {
   detail::check_defined(t, "gradcheck");
   if (t.dtype() != DType::Float64)
-    throw Error(fmt::format("gradcheck: {} is {}; finite differences need float64 "
-                            "(convert with .to(kFloat64))",
-                            name, dtype_name(t.dtype())));
+    throw Error(
+        fmt::format("gradcheck: {} is {}; finite differences need float64 "
+                    "(convert with .to(kFloat64))",
+                    name, dtype_name(t.dtype())));
 }
 
 // Concatenates the flattened tensors into one vector, differentiably (index_add into zeros).
@@ -348,8 +362,8 @@ Tensor concat_flat(const std::vector<Tensor>& parts) {
   Tensor out = zeros({total}, {.dtype = DType::Float64});
   int64_t offset = 0;
   for (const Tensor& p : parts) {
-    const Tensor at = arange(static_cast<double>(offset), static_cast<double>(offset + p.numel()), 1.0,
-                             {.dtype = DType::Int64});
+    const Tensor at =
+        arange(static_cast<double>(offset), static_cast<double>(offset + p.numel()), 1.0, {.dtype = DType::Int64});
     out = out + index_add({total}, 0, at, p.reshape({p.numel()}));
     offset += p.numel();
   }
@@ -358,8 +372,7 @@ Tensor concat_flat(const std::vector<Tensor>& parts) {
 
 }  // namespace
 
-GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs,
-                          const GradcheckOptions& options) {
+GradcheckReport gradcheck(const GradcheckFn& fn, const std::vector<Tensor>& inputs, const GradcheckOptions& options) {
   // Private leaves: the caller's tensors and their .grad stay untouched.
   std::vector<Tensor> copies;
   std::vector<Leaf> leaves;

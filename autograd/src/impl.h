@@ -48,8 +48,10 @@ decltype(auto) with_denormal_policy(F&& f) {
 template <typename F>
 decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
   switch (t.dtype()) {
-    case DType::Float32: return with_denormal_policy<float>(f);
-    case DType::Float64: return with_denormal_policy<double>(f);
+    case DType::Float32:
+      return with_denormal_policy<float>(f);
+    case DType::Float64:
+      return with_denormal_policy<double>(f);
     default:
       throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 expected)", op,
                               dtype_name(t.dtype()), shape_str(t.shape())));
@@ -61,10 +63,14 @@ decltype(auto) dispatch_float(const Tensor& t, std::string_view op, F&& f) {
 template <typename F>
 decltype(auto) dispatch_any(DType dtype, F&& f) {
   switch (dtype) {
-    case DType::Float32: return with_denormal_policy<float>(f);
-    case DType::Float64: return with_denormal_policy<double>(f);
-    case DType::Int64: return f(int64_t{});
-    case DType::Bool: return f(bool{});
+    case DType::Float32:
+      return with_denormal_policy<float>(f);
+    case DType::Float64:
+      return with_denormal_policy<double>(f);
+    case DType::Int64:
+      return f(int64_t{});
+    case DType::Bool:
+      return f(bool{});
   }
   throw Error("dispatch: unknown dtype");
 }
@@ -85,8 +91,10 @@ T convert(S v) {
 
 template <typename T>
 bool is_nan(T v) {
-  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
-  else return false;
+  if constexpr (std::is_floating_point_v<T>)
+    return std::isnan(v);
+  else
+    return false;
 }
 
 // Below this many elements a loop runs on one thread: forking costs more than it saves.

@@ -115,7 +115,8 @@ std::string read_file_limited(const std::string& path, uint64_t max_bytes, std::
     ~Closer() { ::close(fd); }
   } closer{file.fd};
   if (file.size > max_bytes)
-    throw Error(fmt::format("{}: {} bytes is larger than {} can be (at most {} bytes)", path, file.size, what, max_bytes));
+    throw Error(
+        fmt::format("{}: {} bytes is larger than {} can be (at most {} bytes)", path, file.size, what, max_bytes));
   std::string bytes(static_cast<std::size_t>(file.size), '\0');
   std::size_t done = 0;
   while (done < bytes.size()) {
@@ -137,10 +138,14 @@ std::string printable(std::string_view text, std::size_t max_chars) {
       break;
     }
     const auto c = static_cast<unsigned char>(text[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += static_cast<char>(c);
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
   }
   return out;
 }

@@ -87,9 +87,7 @@ struct ReleaseAtExit {
   }
 } release_at_exit;
 
-std::size_t size_class(std::size_t bytes) {
-  return bytes == 0 ? 0 : (bytes - 1) / kSmallObjectAlignment;
-}
+std::size_t size_class(std::size_t bytes) { return bytes == 0 ? 0 : (bytes - 1) / kSmallObjectAlignment; }
 
 }  // namespace
 

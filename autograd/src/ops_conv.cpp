@@ -45,12 +45,21 @@ kernels::Conv2dShape conv_shape(std::string_view op, const Shape& input, const S
   if (p.groups < 1) throw Error(fmt::format("{}: groups {} must be positive", op, p.groups));
   const int64_t C = input[1];
   if (C % p.groups != 0 || out_channels % p.groups != 0)
-    throw Error(fmt::format("{}: groups {} must divide both {} input and {} output channels", op, p.groups, C,
-                            out_channels));
-  const kernels::Conv2dShape s{.batch = input[0], .in_channels = C, .in_h = input[2], .in_w = input[3],
-                               .out_channels = out_channels, .kernel_h = weight[2], .kernel_w = weight[3],
-                               .stride_h = p.stride.h, .stride_w = p.stride.w, .pad_h = p.padding.h,
-                               .pad_w = p.padding.w, .dilation_h = p.dilation.h, .dilation_w = p.dilation.w,
+    throw Error(
+        fmt::format("{}: groups {} must divide both {} input and {} output channels", op, p.groups, C, out_channels));
+  const kernels::Conv2dShape s{.batch = input[0],
+                               .in_channels = C,
+                               .in_h = input[2],
+                               .in_w = input[3],
+                               .out_channels = out_channels,
+                               .kernel_h = weight[2],
+                               .kernel_w = weight[3],
+                               .stride_h = p.stride.h,
+                               .stride_w = p.stride.w,
+                               .pad_h = p.padding.h,
+                               .pad_w = p.padding.w,
+                               .dilation_h = p.dilation.h,
+                               .dilation_w = p.dilation.w,
                                .groups = p.groups};
   if (s.kernel_h < 1 || s.kernel_w < 1 || C == 0)
     throw Error(fmt::format("{}: weight {} and input {}: empty kernel or no channels", op, shape_str(weight),
@@ -67,7 +76,8 @@ void check_bias(const Tensor& x, const Tensor& bias, int64_t channels, std::stri
   if (!bias.defined()) return;
   detail::check_same_dtype(x, bias, op);
   if (bias.dim() != 1 || bias.size(0) != channels)
-    throw Error(fmt::format("{}: bias {} does not match the {} output channels", op, shape_str(bias.shape()), channels));
+    throw Error(
+        fmt::format("{}: bias {} does not match the {} output channels", op, shape_str(bias.shape()), channels));
 }
 
 // A workspace tensor from the caching allocator (no graph, never read before written).
@@ -94,10 +104,13 @@ void add_channel_bias(Tensor y, const Tensor& bias) {
     const int64_t C = y.size(1), S = y.numel() / std::max<int64_t>(y.size(0) * C, 1);
     T* py = y.data<T>();
     const T* pb = bias.data<T>();
-    detail::parallel_for(y.size(0) * C, [&](int64_t r0, int64_t r1) {
-      for (int64_t r = r0; r < r1; ++r)
-        for (int64_t i = 0; i < S; ++i) py[r * S + i] += pb[r % C];
-    }, detail::rows_grain(S));
+    detail::parallel_for(
+        y.size(0) * C,
+        [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r)
+            for (int64_t i = 0; i < S; ++i) py[r * S + i] += pb[r % C];
+        },
+        detail::rows_grain(S));
   });
 }
 
@@ -136,8 +149,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const C
   detail::dispatch_float(x, "conv2d", [&](auto z) {
     using T = decltype(z);
     Tensor ws = workspace(kernels::conv2d_workspace_size(s), x.dtype());
-    kernels::conv2d_forward(s, x.data<T>(), weight.data<T>(), bias.defined() ? bias.data<T>() : nullptr,
-                            out.data<T>(), ws.data<T>());
+    kernels::conv2d_forward(s, x.data<T>(), weight.data<T>(), bias.defined() ? bias.data<T>() : nullptr, out.data<T>(),
+                            ws.data<T>());
   });
   return record_op("conv2d", out, {x, weight, bias}, [x, weight, bias, params, s](const Tensor& g) {
     Tensor gx = x.requires_grad() ? conv_transpose2d(g, weight, Tensor(), transpose_of(params, s)) : Tensor();
@@ -169,8 +182,10 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
   const auto out_size = [&](int64_t in, int64_t k, int64_t st, int64_t pad, int64_t dil, int64_t extra) {
     return (in - 1) * st - 2 * pad + dil * (k - 1) + extra + 1;
   };
-  const int64_t OH = out_size(x.size(2), weight.size(2), params.stride.h, params.padding.h, params.dilation.h, op_pad.h);
-  const int64_t OW = out_size(x.size(3), weight.size(3), params.stride.w, params.padding.w, params.dilation.w, op_pad.w);
+  const int64_t OH =
+      out_size(x.size(2), weight.size(2), params.stride.h, params.padding.h, params.dilation.h, op_pad.h);
+  const int64_t OW =
+      out_size(x.size(3), weight.size(3), params.stride.w, params.padding.w, params.dilation.w, op_pad.w);
   if (OH < 1 || OW < 1)
     throw Error(fmt::format("{}: input {} with weight {} and padding {} gives an empty output ({}, {})", op,
                             shape_str(x.shape()), shape_str(weight.shape()), size2_str(params.padding), OH, OW));
@@ -199,11 +214,10 @@ Tensor conv2d_weight(const Tensor& x, const Shape& weight_shape, const Tensor& g
   check_4d(x, op, "input");
   check_4d(grad_output, op, "grad_output");
   detail::check_same_dtype(x, grad_output, op);
-  if (weight_shape.size() != 4)
-    throw Error(fmt::format("{}: weight shape {} is not 4-D", op, shape_str(weight_shape)));
+  if (weight_shape.size() != 4) throw Error(fmt::format("{}: weight shape {} is not 4-D", op, shape_str(weight_shape)));
   const kernels::Conv2dShape s = conv_shape(op, x.shape(), weight_shape, weight_shape[0], params);
-  if (weight_shape[1] != s.in_channels / s.groups || grad_output.shape() !=
-      Shape{s.batch, s.out_channels, s.out_h(), s.out_w()})
+  if (weight_shape[1] != s.in_channels / s.groups ||
+      grad_output.shape() != Shape{s.batch, s.out_channels, s.out_h(), s.out_w()})
     throw Error(fmt::format("{}: input {}, weight {} and grad_output {} do not belong to one convolution", op,
                             shape_str(x.shape()), shape_str(weight_shape), shape_str(grad_output.shape())));
   Tensor out = empty(weight_shape, {.dtype = x.dtype()});
@@ -227,19 +241,24 @@ namespace {
 kernels::Pool2dShape pool_shape(std::string_view op, const Shape& x, Size2 kernel, std::optional<Size2> stride,
                                 Size2 padding) {
   if (x.size() != 3 && x.size() != 4)
-    throw Error(fmt::format("{}: input {} is not 3-D or 4-D ([N, C, H, W] or [C, H, W] expected)", op,
-                            shape_str(x)));
+    throw Error(fmt::format("{}: input {} is not 3-D or 4-D ([N, C, H, W] or [C, H, W] expected)", op, shape_str(x)));
   const Size2 st = stride.value_or(kernel);
   check_positive(kernel, op, "kernel");
   check_positive(st, op, "stride");
   check_nonnegative(padding, op, "padding");
   if (2 * padding.h > kernel.h || 2 * padding.w > kernel.w)
-    throw Error(fmt::format("{}: padding {} is more than half the kernel {}", op, size2_str(padding),
-                            size2_str(kernel)));
+    throw Error(
+        fmt::format("{}: padding {} is more than half the kernel {}", op, size2_str(padding), size2_str(kernel)));
   const int64_t H = x[x.size() - 2], W = x[x.size() - 1];
-  const kernels::Pool2dShape s{.planes = shape_numel(x) / std::max<int64_t>(H * W, 1), .in_h = H, .in_w = W,
-                               .kernel_h = kernel.h, .kernel_w = kernel.w, .stride_h = st.h, .stride_w = st.w,
-                               .pad_h = padding.h, .pad_w = padding.w};
+  const kernels::Pool2dShape s{.planes = shape_numel(x) / std::max<int64_t>(H * W, 1),
+                               .in_h = H,
+                               .in_w = W,
+                               .kernel_h = kernel.h,
+                               .kernel_w = kernel.w,
+                               .stride_h = st.h,
+                               .stride_w = st.w,
+                               .pad_h = padding.h,
+                               .pad_w = padding.w};
   if (H + 2 * padding.h < kernel.h || W + 2 * padding.w < kernel.w)
     throw Error(fmt::format("{}: input {} padded by {} is smaller than the kernel {}", op, shape_str(x),
                             size2_str(padding), size2_str(kernel)));
@@ -267,8 +286,8 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, Size2 kernel,
   });
   out = record_op("max_pool2d", out, {x}, [indices, from = x.shape(), s](const Tensor& g) {
     const Shape planes_out{s.planes, s.out_h() * s.out_w()};
-    return Grads{scatter_add({s.planes, s.in_h * s.in_w}, 1, indices.reshape(planes_out), g.reshape(planes_out))
-                     .reshape(from)};
+    return Grads{
+        scatter_add({s.planes, s.in_h * s.in_w}, 1, indices.reshape(planes_out), g.reshape(planes_out)).reshape(from)};
   });
   return {out, indices};
 }
@@ -311,8 +330,7 @@ namespace {
 
 kernels::Pool2dShape adaptive_shape(std::string_view op, const Shape& x, Size2 output_size) {
   if (x.size() != 3 && x.size() != 4)
-    throw Error(fmt::format("{}: input {} is not 3-D or 4-D ([N, C, H, W] or [C, H, W] expected)", op,
-                            shape_str(x)));
+    throw Error(fmt::format("{}: input {} is not 3-D or 4-D ([N, C, H, W] or [C, H, W] expected)", op, shape_str(x)));
   check_positive(output_size, op, "output size");
   const int64_t H = x[x.size() - 2], W = x[x.size() - 1];
   if (H < 1 || W < 1) throw Error(fmt::format("{}: input {} has an empty plane", op, shape_str(x)));
@@ -329,9 +347,8 @@ Tensor adaptive_avg_pool2d(const Tensor& x, Size2 output_size) {
     using T = decltype(z);
     kernels::adaptive_avg_pool2d_forward(s, output_size.h, output_size.w, x.data<T>(), out.data<T>());
   });
-  return record_op("adaptive_avg_pool2d", out, {x}, [from = x.shape()](const Tensor& g) {
-    return Grads{adaptive_avg_pool2d_backward(g, from)};
-  });
+  return record_op("adaptive_avg_pool2d", out, {x},
+                   [from = x.shape()](const Tensor& g) { return Grads{adaptive_avg_pool2d_backward(g, from)}; });
 }
 
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape) {
@@ -350,9 +367,8 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
     using T = decltype(z);
     kernels::adaptive_avg_pool2d_backward(s, output_size.h, output_size.w, grad_output.data<T>(), out.data<T>());
   });
-  return record_op("adaptive_avg_pool2d_backward", out, {grad_output}, [output_size](const Tensor& g) {
-    return Grads{adaptive_avg_pool2d(g, output_size)};
-  });
+  return record_op("adaptive_avg_pool2d_backward", out, {grad_output},
+                   [output_size](const Tensor& g) { return Grads{adaptive_avg_pool2d(g, output_size)}; });
 }
 
 // ---- batch normalization ----
@@ -430,8 +446,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   }
 
   if (N * S <= 1)
-    throw Error(fmt::format("batch_norm: training needs more than one value per channel, input {}",
-                            shape_str(x.shape())));
+    throw Error(
+        fmt::format("batch_norm: training needs more than one value per channel, input {}", shape_str(x.shape())));
   Tensor mean = empty({C}, {.dtype = x.dtype()}), invstd = empty({C}, {.dtype = x.dtype()});
   Tensor out = empty(x.shape(), {.dtype = x.dtype()});
   detail::dispatch_float(x, "batch_norm", [&](auto z) {
@@ -462,8 +478,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     }
   });
   // dx = weight invstd (g - mean(g) - xhat mean(g xhat)), means over every axis but 1.
-  return record_op("batch_norm", out, {x, weight, bias},
-                   [x, weight, bias, mean, invstd, x3, eps](const Tensor& g) {
+  return record_op("batch_norm", out, {x, weight, bias}, [x, weight, bias, mean, invstd, x3, eps](const Tensor& g) {
     if (!grad_enabled()) return batch_norm_grads(x, g, weight, bias, mean, invstd, x3);
     // create_graph: the statistics as functions of x, for second order.
     const double M = double(x3[0] * x3[2]);

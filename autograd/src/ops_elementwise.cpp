@@ -61,9 +61,12 @@ void broadcast_loop(const Tensor& a, const Tensor& b, R* o, const Shape& out_sha
   if (a.shape() == b.shape() || b.numel() == 1 || a.numel() == 1) {
     const bool a_scalar = a.numel() == 1 && n != 1, b_scalar = b.numel() == 1 && n != 1;
     detail::parallel_for(n, [&](int64_t lo, int64_t hi) {
-      if (b_scalar) for (int64_t i = lo; i < hi; ++i) o[i] = f(pa[i], pb[0]);
-      else if (a_scalar) for (int64_t i = lo; i < hi; ++i) o[i] = f(pa[0], pb[i]);
-      else for (int64_t i = lo; i < hi; ++i) o[i] = f(pa[i], pb[i]);
+      if (b_scalar)
+        for (int64_t i = lo; i < hi; ++i) o[i] = f(pa[i], pb[0]);
+      else if (a_scalar)
+        for (int64_t i = lo; i < hi; ++i) o[i] = f(pa[0], pb[i]);
+      else
+        for (int64_t i = lo; i < hi; ++i) o[i] = f(pa[i], pb[i]);
     });
     return;
   }
@@ -82,19 +85,26 @@ void broadcast_loop(const Tensor& a, const Tensor& b, R* o, const Shape& out_sha
       ob += idx * sb[d];
     }
   };
-  detail::parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      int64_t oa, ob;
-      row_offsets(r, oa, ob);
-      const T* ra = pa + oa;
-      const T* rb = pb + ob;
-      R* ro = o + r * cols;
-      if (ca == 1 && cb == 1) for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[j], rb[j]);
-      else if (ca == 1) for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[j], rb[0]);
-      else if (cb == 1) for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[0], rb[j]);
-      else for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[0], rb[0]);
-    }
-  }, detail::rows_grain(cols));
+  detail::parallel_for(
+      rows,
+      [&](int64_t r0, int64_t r1) {
+        for (int64_t r = r0; r < r1; ++r) {
+          int64_t oa, ob;
+          row_offsets(r, oa, ob);
+          const T* ra = pa + oa;
+          const T* rb = pb + ob;
+          R* ro = o + r * cols;
+          if (ca == 1 && cb == 1)
+            for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[j], rb[j]);
+          else if (ca == 1)
+            for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[j], rb[0]);
+          else if (cb == 1)
+            for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[0], rb[j]);
+          else
+            for (int64_t j = 0; j < cols; ++j) ro[j] = f(ra[0], rb[0]);
+        }
+      },
+      detail::rows_grain(cols));
 }
 
 // out = f(a, b) for operands of one dtype (any): in that dtype, or bool for a comparison.
@@ -105,15 +115,16 @@ Tensor binary(const Tensor& a, const Tensor& b, std::string_view op, F f, bool t
   Tensor out = empty(shape, {.dtype = to_bool ? DType::Bool : a.dtype()});
   detail::dispatch_any(a.dtype(), [&](auto z) {
     using T = decltype(z);
-    if (to_bool) broadcast_loop<T>(a, b, out.data<bool>(), shape, f);
-    else broadcast_loop<T>(a, b, out.data<T>(), shape, [&](T x, T y) { return static_cast<T>(f(x, y)); });
+    if (to_bool)
+      broadcast_loop<T>(a, b, out.data<bool>(), shape, f);
+    else
+      broadcast_loop<T>(a, b, out.data<T>(), shape, [&](T x, T y) { return static_cast<T>(f(x, y)); });
   });
   return out;
 }
 
 // Both operands in their promoted dtype (result_type); a no-op for operands that agree.
-std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, std::string_view op,
-                                   bool to_floating = false) {
+std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, std::string_view op, bool to_floating = false) {
   detail::check_defined(a, op);
   detail::check_defined(b, op);
   DType t = result_type(a, b);
@@ -125,9 +136,7 @@ std::pair<Tensor, Tensor> promoted(const Tensor& a, const Tensor& b, std::string
 Tensor as_float(const Tensor& mask, const Tensor& like) { return mask.to(like.dtype()); }
 
 // Keeps only the gradients whose inputs want one (saves work for masks and constants).
-Tensor if_needed(const Tensor& input, const auto& make) {
-  return input.requires_grad() ? make() : Tensor();
-}
+Tensor if_needed(const Tensor& input, const auto& make) { return input.requires_grad() ? make() : Tensor(); }
 
 }  // namespace
 
@@ -149,9 +158,10 @@ Tensor sub(const Tensor& a_in, const Tensor& b_in) {
   Tensor a, b;
   std::tie(a, b) = promoted(a_in, b_in, "sub");
   if (a.dtype() == DType::Bool)
-    throw Error(fmt::format("sub: two bool tensors {} and {} cannot be subtracted (use "
-                            "logical_xor or logical_not, as in PyTorch)", shape_str(a.shape()),
-                            shape_str(b.shape())));
+    throw Error(
+        fmt::format("sub: two bool tensors {} and {} cannot be subtracted (use "
+                    "logical_xor or logical_not, as in PyTorch)",
+                    shape_str(a.shape()), shape_str(b.shape())));
   Tensor out = binary(a, b, "sub", [](auto x, auto y) { return x - y; });
   return record_op("sub", out, {a, b}, [a, b](const Tensor& g) {
     return Grads{if_needed(a, [&] { return sum_to(g, a.shape()); }),
@@ -183,14 +193,12 @@ Tensor floor_divide(const Tensor& a_in, const Tensor& b_in) {
   Tensor a, b;
   std::tie(a, b) = promoted(a_in, b_in, "floor_divide");
   if (is_floating(a.dtype()))
-    throw Error(fmt::format("floor_divide: {} {} and {} {}: integer operands expected",
-                            dtype_name(a_in.dtype()), shape_str(a.shape()),
-                            dtype_name(b_in.dtype()), shape_str(b.shape())));
+    throw Error(fmt::format("floor_divide: {} {} and {} {}: integer operands expected", dtype_name(a_in.dtype()),
+                            shape_str(a.shape()), dtype_name(b_in.dtype()), shape_str(b.shape())));
   const Tensor num = a.to(DType::Int64), den = b.to(DType::Int64);
   const int64_t* d = den.data<int64_t>();
   if (std::find(d, d + den.numel(), int64_t{0}) != d + den.numel())
-    throw Error(fmt::format("floor_divide: division by zero (divisor of shape {})",
-                            shape_str(den.shape())));
+    throw Error(fmt::format("floor_divide: division by zero (divisor of shape {})", shape_str(den.shape())));
   return binary(num, den, "floor_divide", [](int64_t x, int64_t y) {
     // x / -1 would overflow for INT64_MIN: negate with unsigned wrap-around, as PyTorch's result.
     if (y == -1) return static_cast<int64_t>(uint64_t{0} - static_cast<uint64_t>(x));
@@ -202,12 +210,12 @@ Tensor floor_divide(const Tensor& a_in, const Tensor& b_in) {
 Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   detail::check_defined(cond, "where");
   if (cond.dtype() != DType::Bool)
-    throw Error(fmt::format("where: condition must be bool, got {} {}", dtype_name(cond.dtype()),
-                            shape_str(cond.shape())));
+    throw Error(
+        fmt::format("where: condition must be bool, got {} {}", dtype_name(cond.dtype()), shape_str(cond.shape())));
   Tensor a, b;
   std::tie(a, b) = promoted(a_in, b_in, "where");
-  const Shape shape = detail::broadcast_shapes(
-      cond.shape(), detail::broadcast_shapes(a.shape(), b.shape(), "where"), "where");
+  const Shape shape =
+      detail::broadcast_shapes(cond.shape(), detail::broadcast_shapes(a.shape(), b.shape(), "where"), "where");
   // Expanded copies make the loop flat; where is not on a hot path.
   const Tensor c = expand(cond, shape), x = expand(a.detach(), shape), y = expand(b.detach(), shape);
   Tensor out = empty(shape, {.dtype = a.dtype()});
@@ -289,8 +297,7 @@ Tensor Tensor::sqrt() const {
 Tensor Tensor::abs() const {
   Tensor out = map<true>(*this, "abs", [](auto v) { return v < 0 ? -v : v; });
   // sign(0) = 0, as in PyTorch.
-  return record_op("abs", out, {*this},
-                   [x = *this](const Tensor& g) { return Grads{g * detail::sign(x)}; });
+  return record_op("abs", out, {*this}, [x = *this](const Tensor& g) { return Grads{g * detail::sign(x)}; });
 }
 
 Tensor Tensor::clamp(double min, double max) const {
@@ -300,23 +307,20 @@ Tensor Tensor::clamp(double min, double max) const {
     return std::min(std::max(v, static_cast<T>(min)), static_cast<T>(max));
   });
   // Gradient passes where min <= x <= max, boundaries included (PyTorch's convention).
-  return record_op("clamp", out, {*this}, [x = *this, min, max](const Tensor& g) {
-    return Grads{g * (x.ge(min) * x.le(max))};
-  });
+  return record_op("clamp", out, {*this},
+                   [x = *this, min, max](const Tensor& g) { return Grads{g * (x.ge(min) * x.le(max))}; });
 }
 
 Tensor Tensor::relu() const {
   // NaN passes through (a diverging run must show), as PyTorch's relu.
   Tensor out = map(*this, "relu", [](auto v) { return v > 0 || std::isnan(v) ? v : decltype(v)(0); });
   // The gradient passes where !(x <= 0): at NaN too, as PyTorch's threshold_backward.
-  return record_op("relu", out, {*this},
-                   [x = *this](const Tensor& g) { return Grads{g * x.le(0.0).logical_not()}; });
+  return record_op("relu", out, {*this}, [x = *this](const Tensor& g) { return Grads{g * x.le(0.0).logical_not()}; });
 }
 
 Tensor Tensor::leaky_relu(double negative_slope) const {
-  Tensor out = map(*this, "leaky_relu", [negative_slope](auto v) {
-    return v > 0 ? v : v * static_cast<decltype(v)>(negative_slope);
-  });
+  Tensor out = map(*this, "leaky_relu",
+                   [negative_slope](auto v) { return v > 0 ? v : v * static_cast<decltype(v)>(negative_slope); });
   return record_op("leaky_relu", out, {*this}, [x = *this, negative_slope](const Tensor& g) {
     return Grads{g * (as_float(x.gt(0.0), x) * (1.0 - negative_slope) + negative_slope)};
   });
@@ -363,9 +367,8 @@ Tensor Tensor::gelu() const {
     return T(0.5) * v * std::erfc(-v * static_cast<T>(std::numbers::sqrt2 / 2));
   });
   // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-  return record_op("gelu", out, {*this}, [x = *this](const Tensor& g) {
-    return Grads{g * (normal_cdf(x) + x * normal_pdf(x))};
-  });
+  return record_op("gelu", out, {*this},
+                   [x = *this](const Tensor& g) { return Grads{g * (normal_cdf(x) + x * normal_pdf(x))}; });
 }
 
 // ---- smooth maps ----
@@ -438,9 +441,8 @@ Tensor Tensor::elu(double alpha) const {
 Tensor extremum_of_two(const Tensor& a_in, const Tensor& b_in, bool is_max, std::string_view op) {
   Tensor a, b;
   std::tie(a, b) = promoted(a_in, b_in, op);
-  Tensor out = binary(a, b, op, [is_max](auto x, auto y) {
-    return detail::is_nan(x) || (is_max ? x >= y : x <= y) ? x : y;
-  });
+  Tensor out =
+      binary(a, b, op, [is_max](auto x, auto y) { return detail::is_nan(x) || (is_max ? x >= y : x <= y) ? x : y; });
   return record_op(op, out, {a, b}, [a, b, is_max](const Tensor& g) {
     const Tensor tie = as_float(a.eq(b), a) * 0.5;
     const auto losing = [is_max](const Tensor& x, const Tensor& y) { return is_max ? x.lt(y) : x.gt(y); };
@@ -457,12 +459,13 @@ Tensor Tensor::minimum(const Tensor& other) const { return minigrad::minimum(*th
 
 // ---- comparisons: bool masks, never differentiable ----
 
-#define MINIGRAD_COMPARISON(name, expr)                                                          \
-  Tensor Tensor::name(const Tensor& other) const {                                              \
-    Tensor a, b;                                                                                \
-    std::tie(a, b) = promoted(*this, other, #name);                                             \
-    return binary(a, b, #name, [](auto x, auto y) { return expr; }, true);                      \
-  }                                                                                             \
+#define MINIGRAD_COMPARISON(name, expr)                          \
+  Tensor Tensor::name(const Tensor& other) const {               \
+    Tensor a, b;                                                 \
+    std::tie(a, b) = promoted(*this, other, #name);              \
+    return binary(                                               \
+        a, b, #name, [](auto x, auto y) { return expr; }, true); \
+  }                                                              \
   Tensor Tensor::name(Scalar other) const { return name(scalar_for(other, *this)); }
 MINIGRAD_COMPARISON(eq, x == y)
 MINIGRAD_COMPARISON(ne, x != y)

@@ -14,14 +14,13 @@ using Grads = TensorList;
 Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   detail::check_same_dtype(a, b, "matmul");
   if (a.dim() != 2 || b.dim() != 2)
-    throw Error(fmt::format("matmul: expected 2-D operands, got {} and {}", shape_str(a.shape()),
-                            shape_str(b.shape())));
+    throw Error(
+        fmt::format("matmul: expected 2-D operands, got {} and {}", shape_str(a.shape()), shape_str(b.shape())));
   const int64_t M = ta ? a.size(1) : a.size(0), K = ta ? a.size(0) : a.size(1);
   const int64_t Kb = tb ? b.size(1) : b.size(0), N = tb ? b.size(0) : b.size(1);
   if (K != Kb)
-    throw Error(fmt::format("matmul: {}{} @ {}{}: inner dimensions {} and {} differ",
-                            shape_str(a.shape()), ta ? "^T" : "", shape_str(b.shape()),
-                            tb ? "^T" : "", K, Kb));
+    throw Error(fmt::format("matmul: {}{} @ {}{}: inner dimensions {} and {} differ", shape_str(a.shape()),
+                            ta ? "^T" : "", shape_str(b.shape()), tb ? "^T" : "", K, Kb));
   Tensor out = empty({M, N}, {.dtype = a.dtype()});
   detail::dispatch_float(a, "matmul", [&](auto z) {
     using T = decltype(z);
@@ -29,8 +28,7 @@ Tensor mm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
       std::fill_n(out.data<T>(), out.numel(), T(0));
       return;
     }
-    kernels::gemm(ta, tb, M, N, K, T(1), a.data<T>(), a.size(1), b.data<T>(), b.size(1), T(0),
-                  out.data<T>(), N);
+    kernels::gemm(ta, tb, M, N, K, T(1), a.data<T>(), a.size(1), b.data<T>(), b.size(1), T(0), out.data<T>(), N);
   });
   return record_op("matmul", out, {a, b}, [a, b, ta, tb](const Tensor& g) {
     Tensor ga, gb;
@@ -47,38 +45,42 @@ void check_linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   detail::check_defined(w, "linear");
   detail::check_same_dtype(x, w, "linear");
   if (x.dim() != 2 || w.dim() != 2 || x.size(1) != w.size(1))
-    throw Error(fmt::format("linear: input {} and weight {}: expected [N, in] and [out, in]",
-                            shape_str(x.shape()), shape_str(w.shape())));
+    throw Error(fmt::format("linear: input {} and weight {}: expected [N, in] and [out, in]", shape_str(x.shape()),
+                            shape_str(w.shape())));
   if (!b.defined()) return;
   detail::check_same_dtype(x, b, "linear");
   if (b.dim() != 1 || b.size(0) != w.size(0))
-    throw Error(fmt::format("linear: bias {} does not match weight {}: expected ({},)",
-                            shape_str(b.shape()), shape_str(w.shape()), w.size(0)));
+    throw Error(fmt::format("linear: bias {} does not match weight {}: expected ({},)", shape_str(b.shape()),
+                            shape_str(w.shape()), w.size(0)));
 }
 
 // Column blocks of a [rows, cols] loop: about kParallelGrain elements each, whole rows inside, so
 // every column is summed over its rows in one fixed order.
-int64_t column_grain(int64_t rows) { return std::max<int64_t>(16, detail::kParallelGrain / std::max<int64_t>(rows, 1)); }
+int64_t column_grain(int64_t rows) {
+  return std::max<int64_t>(16, detail::kParallelGrain / std::max<int64_t>(rows, 1));
+}
 
 // Backward of the epilogue, one pass over g [rows, cols]: g_pre = relu ? g * !(y <= 0) : g (written
 // only when relu) and bias_grad = column sums of g_pre (when not null).
 template <typename T>
-void linear_epilogue_backward(const T* g, const T* y, T* g_pre, T* bias_grad, int64_t rows,
-                              int64_t cols) {
-  detail::parallel_for(cols, [&](int64_t c0, int64_t c1) {
-    if (bias_grad) std::fill(bias_grad + c0, bias_grad + c1, T(0));
-    for (int64_t r = 0; r < rows; ++r) {
-      const T* gr = g + r * cols;
-      if (g_pre) {
-        const T* yr = y + r * cols;
-        T* pr = g_pre + r * cols;
-        for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // NaN passes, as relu
-        gr = pr;
-      }
-      if (bias_grad)
-        for (int64_t j = c0; j < c1; ++j) bias_grad[j] += gr[j];
-    }
-  }, column_grain(rows));
+void linear_epilogue_backward(const T* g, const T* y, T* g_pre, T* bias_grad, int64_t rows, int64_t cols) {
+  detail::parallel_for(
+      cols,
+      [&](int64_t c0, int64_t c1) {
+        if (bias_grad) std::fill(bias_grad + c0, bias_grad + c1, T(0));
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* gr = g + r * cols;
+          if (g_pre) {
+            const T* yr = y + r * cols;
+            T* pr = g_pre + r * cols;
+            for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // NaN passes, as relu
+            gr = pr;
+          }
+          if (bias_grad)
+            for (int64_t j = c0; j < c1; ++j) bias_grad[j] += gr[j];
+        }
+      },
+      column_grain(rows));
 }
 
 }  // namespace
@@ -91,9 +93,8 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
   detail::dispatch_float(x, "linear", [&](auto z) {
     using T = decltype(z);
     // Bias and ReLU are applied as the GEMM stores each tile, not in passes of their own.
-    kernels::gemm(false, true, N, out_features, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0),
-                  out.data<T>(), out_features,
-                  {.bias = b.defined() ? b.data<T>() : nullptr, .relu = relu});
+    kernels::gemm(false, true, N, out_features, in, T(1), x.data<T>(), in, w.data<T>(), in, T(0), out.data<T>(),
+                  out_features, {.bias = b.defined() ? b.data<T>() : nullptr, .relu = relu});
   });
   return record_op("linear", out, {x, w, b}, [x, w, b, y = out.detach(), relu](const Tensor& g) {
     Tensor g_pre = g, gb;
@@ -157,8 +158,8 @@ class BatchOffsets {
 Tensor batched_mm(const Tensor& a, const Tensor& b, bool ta, bool tb, std::string_view op) {
   detail::check_same_dtype(a, b, op);
   if (a.dim() < 2 || b.dim() < 2)
-    throw Error(fmt::format("{}: expected operands of at least 2 dimensions, got {} and {}", op,
-                            shape_str(a.shape()), shape_str(b.shape())));
+    throw Error(fmt::format("{}: expected operands of at least 2 dimensions, got {} and {}", op, shape_str(a.shape()),
+                            shape_str(b.shape())));
   const int64_t M = a.size(ta ? -1 : -2), K = a.size(ta ? -2 : -1);
   const int64_t Kb = b.size(tb ? -1 : -2), N = b.size(tb ? -2 : -1);
   if (K != Kb)
@@ -191,12 +192,13 @@ Tensor batched_mm(const Tensor& a, const Tensor& b, bool ta, bool tb, std::strin
       const auto matrices = [&](int64_t i0, int64_t i1) {
         for (int64_t i = i0; i < i1; ++i) {
           const auto [oa, ob] = offsets(i);
-          kernels::gemm(ta, tb, M, N, K, T(1), pa + oa, a.size(-1), pb + ob, b.size(-1), T(0),
-                        pc + i * M * N, N);
+          kernels::gemm(ta, tb, M, N, K, T(1), pa + oa, a.size(-1), pb + ob, b.size(-1), T(0), pc + i * M * N, N);
         }
       };
-      if (side_by_side) detail::parallel_for(count, matrices, per_task);
-      else matrices(0, count);
+      if (side_by_side)
+        detail::parallel_for(count, matrices, per_task);
+      else
+        matrices(0, count);
     });
   }
   // As mm's backward, per matrix; a gradient summed over the batch axes its operand broadcast.
@@ -215,8 +217,8 @@ Tensor batched_mm(const Tensor& a, const Tensor& b, bool ta, bool tb, std::strin
 Tensor bmm(const Tensor& a, const Tensor& b, bool ta, bool tb) {
   detail::check_same_dtype(a, b, "bmm");
   if (a.dim() != 3 || b.dim() != 3 || a.size(0) != b.size(0))
-    throw Error(fmt::format("bmm: expected 3-D operands with the same batch size, got {} and {}",
-                            shape_str(a.shape()), shape_str(b.shape())));
+    throw Error(fmt::format("bmm: expected 3-D operands with the same batch size, got {} and {}", shape_str(a.shape()),
+                            shape_str(b.shape())));
   return batched_mm(a, b, ta, tb, "bmm");
 }
 
@@ -224,8 +226,8 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   detail::check_same_dtype(a, b, "matmul");
   const int64_t da = a.dim(), db = b.dim();
   if (da == 0 || db == 0)
-    throw Error(fmt::format("matmul: operands need at least 1 dimension, got {} and {}",
-                            shape_str(a.shape()), shape_str(b.shape())));
+    throw Error(fmt::format("matmul: operands need at least 1 dimension, got {} and {}", shape_str(a.shape()),
+                            shape_str(b.shape())));
   const int64_t K = a.size(-1), Kb = b.size(db == 1 ? 0 : -2);
   if (K != Kb)
     throw Error(fmt::format("matmul: {} @ {}: inner dimensions {} and {} differ", shape_str(a.shape()),

@@ -40,8 +40,7 @@ void coalesce(Shape& sizes, Layout& from, Layout& to) {
   Layout f{from.offset, {}}, t{to.offset, {}};
   for (std::size_t d = 0; d < sizes.size(); ++d) {
     if (sizes[d] == 1) continue;
-    if (!s.empty() && f.strides.back() == from.strides[d] * sizes[d] &&
-        t.strides.back() == to.strides[d] * sizes[d]) {
+    if (!s.empty() && f.strides.back() == from.strides[d] * sizes[d] && t.strides.back() == to.strides[d] * sizes[d]) {
       s.back() *= sizes[d];
       f.strides.back() = from.strides[d];
       t.strides.back() = to.strides[d];
@@ -75,11 +74,16 @@ using CopyRun = void (*)(const std::byte*, int64_t, std::byte*, int64_t, int64_t
 
 CopyRun copy_run_for(std::size_t element_bytes) {
   switch (element_bytes) {
-    case 1: return copy_run<1>;
-    case 2: return copy_run<2>;
-    case 4: return copy_run<4>;
-    case 8: return copy_run<8>;
-    default: throw Error(fmt::format("strided copy: no copy for {}-byte elements", element_bytes));
+    case 1:
+      return copy_run<1>;
+    case 2:
+      return copy_run<2>;
+    case 4:
+      return copy_run<4>;
+    case 8:
+      return copy_run<8>;
+    default:
+      throw Error(fmt::format("strided copy: no copy for {}-byte elements", element_bytes));
   }
 }
 
@@ -95,29 +99,32 @@ void strided_copy(const Tensor& src, Layout from, Tensor& dst, Layout to, Shape 
   const int64_t rows = shape_numel(sizes) / n;
   const auto* src_base = static_cast<const std::byte*>(src.raw_data());
   auto* dst_base = static_cast<std::byte*>(dst.raw_data());
-  detail::parallel_for(rows, [&](int64_t r0, int64_t r1) {
-    // The index of row r0 over the outer axes, then an odometer from there.
-    Shape index(static_cast<std::size_t>(outer), 0);
-    int64_t s = from.offset, d = to.offset;
-    for (int64_t a = outer - 1, r = r0; a >= 0; --a) {
-      index[a] = r % sizes[a];
-      r /= sizes[a];
-      s += index[a] * from.strides[a];
-      d += index[a] * to.strides[a];
-    }
-    for (int64_t r = r0; r < r1; ++r) {
-      run(src_base + s * static_cast<int64_t>(elem), src_step, dst_base + d * static_cast<int64_t>(elem),
-          dst_step, n);
-      for (int64_t a = outer - 1; a >= 0; --a) {
-        s += from.strides[a];
-        d += to.strides[a];
-        if (++index[a] < sizes[a]) break;
-        s -= sizes[a] * from.strides[a];
-        d -= sizes[a] * to.strides[a];
-        index[a] = 0;
-      }
-    }
-  }, detail::rows_grain(n));
+  detail::parallel_for(
+      rows,
+      [&](int64_t r0, int64_t r1) {
+        // The index of row r0 over the outer axes, then an odometer from there.
+        Shape index(static_cast<std::size_t>(outer), 0);
+        int64_t s = from.offset, d = to.offset;
+        for (int64_t a = outer - 1, r = r0; a >= 0; --a) {
+          index[a] = r % sizes[a];
+          r /= sizes[a];
+          s += index[a] * from.strides[a];
+          d += index[a] * to.strides[a];
+        }
+        for (int64_t r = r0; r < r1; ++r) {
+          run(src_base + s * static_cast<int64_t>(elem), src_step, dst_base + d * static_cast<int64_t>(elem), dst_step,
+              n);
+          for (int64_t a = outer - 1; a >= 0; --a) {
+            s += from.strides[a];
+            d += to.strides[a];
+            if (++index[a] < sizes[a]) break;
+            s -= sizes[a] * from.strides[a];
+            d -= sizes[a] * to.strides[a];
+            index[a] = 0;
+          }
+        }
+      },
+      detail::rows_grain(n));
 }
 
 // A new contiguous tensor of `shape` holding x's elements as `from` walks them.
@@ -147,9 +154,10 @@ Shape normalized_axes(const Shape& axes, int64_t ndim, std::string_view op) {
 // The axis at which a new size-1 axis goes into a tensor of `ndim` axes: [-ndim - 1, ndim].
 int64_t insertion_axis(int64_t axis, int64_t ndim, std::string_view op) {
   if (axis < -ndim - 1 || axis > ndim)
-    throw Error(fmt::format("{}: axis {} is out of range for inserting into a tensor with {} "
-                            "dimensions (expected {} to {})",
-                            op, axis, ndim, -ndim - 1, ndim));
+    throw Error(
+        fmt::format("{}: axis {} is out of range for inserting into a tensor with {} "
+                    "dimensions (expected {} to {})",
+                    op, axis, ndim, -ndim - 1, ndim));
   return axis < 0 ? axis + ndim + 1 : axis;
 }
 
@@ -160,9 +168,10 @@ Tensor pad_axes(const Tensor& x, const Shape& before, const Shape& after, double
   for (std::size_t a = 0; a < shape.size(); ++a) {
     shape[a] += before[a] + after[a];
     if (shape[a] < 0)
-      throw Error(fmt::format("pad: axis {} of size {} padded by ({}, {}) would have size {} "
-                              "(input shape {})",
-                              a, x.shape()[a], before[a], after[a], shape[a], shape_str(x.shape())));
+      throw Error(
+          fmt::format("pad: axis {} of size {} padded by ({}, {}) would have size {} "
+                      "(input shape {})",
+                      a, x.shape()[a], before[a], after[a], shape[a], shape_str(x.shape())));
   }
   Tensor out = full(shape, value, {.dtype = x.dtype()});
   // The part of x that survives the crops, and where it lands.
@@ -208,8 +217,8 @@ Tensor unslice(const Tensor& g, int64_t axis, int64_t size, int64_t start, int64
 Tensor Tensor::permute(const Shape& axes) const {
   detail::check_defined(*this, "permute");
   if (static_cast<int64_t>(axes.size()) != dim())
-    throw Error(fmt::format("permute: {} axes {} given for a tensor of shape {}", axes.size(),
-                            shape_str(axes), shape_str(shape())));
+    throw Error(fmt::format("permute: {} axes {} given for a tensor of shape {}", axes.size(), shape_str(axes),
+                            shape_str(shape())));
   const Shape order = normalized_axes(axes, dim(), "permute");
   const Strides strides = contiguous_strides(shape());
   Shape out_shape, inverse(order.size());
@@ -234,8 +243,7 @@ Tensor Tensor::transpose(int64_t axis0, int64_t axis1) const {
 }
 
 Tensor Tensor::t() const {
-  if (dim() != 2)
-    throw Error(fmt::format("t: expected a 2-D tensor, got shape {}", shape_str(shape())));
+  if (dim() != 2) throw Error(fmt::format("t: expected a 2-D tensor, got shape {}", shape_str(shape())));
   return transpose(0, 1);
 }
 
@@ -282,8 +290,8 @@ Tensor Tensor::slice(int64_t axis, int64_t start, int64_t end, int64_t step) con
   check_not_scalar(*this, "slice");
   axis = detail::normalize_axis(axis, dim(), "slice");
   if (step <= 0)
-    throw Error(fmt::format("slice: step must be positive, got {} (axis {} of shape {})", step, axis,
-                            shape_str(shape())));
+    throw Error(
+        fmt::format("slice: step must be positive, got {} (axis {} of shape {})", step, axis, shape_str(shape())));
   const int64_t n = shape()[axis];
   const auto clamp = [n](int64_t i) { return std::clamp<int64_t>(i < 0 ? i + n : i, 0, n); };
   start = clamp(start);
@@ -304,12 +312,12 @@ Tensor Tensor::narrow(int64_t axis, int64_t start, int64_t length) const {
   axis = detail::normalize_axis(axis, dim(), "narrow");
   const int64_t n = shape()[axis];
   if (start < -n || start > n)
-    throw Error(fmt::format("narrow: start {} is out of range for axis {} of shape {}", start, axis,
-                            shape_str(shape())));
+    throw Error(
+        fmt::format("narrow: start {} is out of range for axis {} of shape {}", start, axis, shape_str(shape())));
   if (start < 0) start += n;
   if (length < 0 || length > n - start)
-    throw Error(fmt::format("narrow: start {} + length {} exceeds axis {} of shape {}", start, length,
-                            axis, shape_str(shape())));
+    throw Error(fmt::format("narrow: start {} + length {} exceeds axis {} of shape {}", start, length, axis,
+                            shape_str(shape())));
   return slice(axis, start, start + length);
 }
 
@@ -318,8 +326,8 @@ Tensor Tensor::select(int64_t axis, int64_t index) const {
   axis = detail::normalize_axis(axis, dim(), "select");
   const int64_t n = shape()[axis];
   if (index < -n || index >= n)
-    throw Error(fmt::format("select: index {} is out of range for axis {} of shape {}", index, axis,
-                            shape_str(shape())));
+    throw Error(
+        fmt::format("select: index {} is out of range for axis {} of shape {}", index, axis, shape_str(shape())));
   if (index < 0) index += n;
   return slice(axis, index, index + 1).squeeze(axis);
 }
@@ -329,9 +337,10 @@ std::vector<Tensor> Tensor::split(int64_t split_size, int64_t axis) const {
   axis = detail::normalize_axis(axis, dim(), "split");
   const int64_t n = shape()[axis];
   if (split_size < 0 || (split_size == 0 && n != 0))
-    throw Error(fmt::format("split: split size {} is invalid for axis {} of shape {} (positive, or 0 "
-                            "for an empty axis)",
-                            split_size, axis, shape_str(shape())));
+    throw Error(
+        fmt::format("split: split size {} is invalid for axis {} of shape {} (positive, or 0 "
+                    "for an empty axis)",
+                    split_size, axis, shape_str(shape())));
   std::vector<Tensor> pieces;
   int64_t start = 0;
   do {  // an empty axis gives one empty piece
@@ -348,8 +357,8 @@ std::vector<Tensor> Tensor::split(const std::vector<int64_t>& sizes, int64_t axi
   int64_t total = 0;
   for (int64_t s : sizes) {
     if (s < 0)
-      throw Error(fmt::format("split: negative size in [{}] for axis {} of shape {}", fmt::join(sizes, ", "),
-                              axis, shape_str(shape())));
+      throw Error(fmt::format("split: negative size in [{}] for axis {} of shape {}", fmt::join(sizes, ", "), axis,
+                              shape_str(shape())));
     total += s;
   }
   if (total != shape()[axis])
@@ -382,13 +391,11 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis) {
   if (tensors.empty()) throw Error("cat: expected a non-empty list of tensors");
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     detail::check_defined(tensors[i], "cat");
-    if (tensors[i].dim() == 0)
-      throw Error(fmt::format("cat: tensor {} is 0-d and cannot be concatenated", i));
+    if (tensors[i].dim() == 0) throw Error(fmt::format("cat: tensor {} is 0-d and cannot be concatenated", i));
   }
   // As in PyTorch, a 1-D empty tensor joins anything: it is skipped.
   const auto is_empty_1d = [](const Tensor& t) { return t.dim() == 1 && t.numel() == 0; };
-  const auto first =
-      std::find_if(tensors.begin(), tensors.end(), [&](const Tensor& t) { return !is_empty_1d(t); });
+  const auto first = std::find_if(tensors.begin(), tensors.end(), [&](const Tensor& t) { return !is_empty_1d(t); });
   const Tensor& ref = first == tensors.end() ? tensors.front() : *first;
   const auto skipped = [&](const Tensor& t) { return is_empty_1d(t) && ref.dim() != 1; };
   axis = detail::normalize_axis(axis, ref.dim(), "cat");
@@ -404,9 +411,10 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t axis) {
     bool match = t.dim() == ref.dim();
     for (int64_t a = 0; match && a < t.dim(); ++a) match = a == axis || t.shape()[a] == ref.shape()[a];
     if (!match)
-      throw Error(fmt::format("cat: tensor {} of shape {} does not match tensor {} of shape {} "
-                              "outside axis {}",
-                              i, shape_str(t.shape()), ref_index, shape_str(ref.shape()), axis));
+      throw Error(
+          fmt::format("cat: tensor {} of shape {} does not match tensor {} of shape {} "
+                      "outside axis {}",
+                      i, shape_str(t.shape()), ref_index, shape_str(ref.shape()), axis));
     out_shape[axis] += t.shape()[axis];
   }
   Tensor out = empty(out_shape, {.dtype = ref.dtype()});
@@ -452,8 +460,8 @@ Tensor Tensor::repeat(const Shape& repeats) const {
   detail::check_defined(*this, "repeat");
   const auto k = static_cast<int64_t>(repeats.size());
   if (k < dim())
-    throw Error(fmt::format("repeat: {} repeats {} for a tensor of shape {} (at least one per axis)",
-                            k, shape_str(repeats), shape_str(shape())));
+    throw Error(fmt::format("repeat: {} repeats {} for a tensor of shape {} (at least one per axis)", k,
+                            shape_str(repeats), shape_str(shape())));
   for (int64_t r : repeats)
     if (r < 0) throw Error(fmt::format("repeat: negative count in {}", shape_str(repeats)));
   // x as k axes (leading ones added), walked as [r0, n0, r1, n1, ...] with stride 0 along each
@@ -484,9 +492,10 @@ Tensor Tensor::repeat(const Shape& repeats) const {
 Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, double value) {
   detail::check_defined(x, "pad");
   if (pads.size() % 2 != 0 || static_cast<int64_t>(pads.size()) > 2 * x.dim())
-    throw Error(fmt::format("pad: {} pad values [{}] for a tensor of shape {}: expected (before, after) "
-                            "pairs, at most one per axis",
-                            pads.size(), fmt::join(pads, ", "), shape_str(x.shape())));
+    throw Error(
+        fmt::format("pad: {} pad values [{}] for a tensor of shape {}: expected (before, after) "
+                    "pairs, at most one per axis",
+                    pads.size(), fmt::join(pads, ", "), shape_str(x.shape())));
   // F.pad's order: the first pair pads the last axis.
   Shape before(static_cast<std::size_t>(x.dim()), 0), after(static_cast<std::size_t>(x.dim()), 0);
   for (std::size_t p = 0; p < pads.size() / 2; ++p) {

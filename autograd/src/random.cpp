@@ -157,7 +157,8 @@ Generator::State Generator::state() const {
 }
 
 void Generator::set_state(const State& state) {
-  if (state[5] > 1) throw Error(fmt::format("Generator::set_state: the pending-normal flag is {}, expected 0 or 1", state[5]));
+  if (state[5] > 1)
+    throw Error(fmt::format("Generator::set_state: the pending-normal flag is {}, expected 0 or 1", state[5]));
   if ((state[0] | state[1] | state[2] | state[3]) == 0)
     throw Error("Generator::set_state: xoshiro256** state is all zeros (it would only ever return 0)");
   std::copy_n(state.begin(), 4, s_);

@@ -12,17 +12,19 @@ namespace minigrad {
 
 std::string_view dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "float32";
-    case DType::Float64: return "float64";
-    case DType::Int64: return "int64";
-    case DType::Bool: return "bool";
+    case DType::Float32:
+      return "float32";
+    case DType::Float64:
+      return "float64";
+    case DType::Int64:
+      return "int64";
+    case DType::Bool:
+      return "bool";
   }
   return "unknown";
 }
 
-std::size_t dtype_size(DType dtype) {
-  return dtype == DType::Float32 ? 4 : dtype == DType::Bool ? 1 : 8;
-}
+std::size_t dtype_size(DType dtype) { return dtype == DType::Float32 ? 4 : dtype == DType::Bool ? 1 : 8; }
 bool is_floating(DType dtype) { return dtype == DType::Float32 || dtype == DType::Float64; }
 
 DType promote_types(DType a, DType b) {
@@ -38,8 +40,7 @@ DType result_type(const Tensor& a, const Tensor& b) {
   if ((a.dim() == 0) == (b.dim() == 0)) return promote_types(a.dtype(), b.dtype());
   const DType dimmed = a.dim() == 0 ? b.dtype() : a.dtype();
   const DType zero = a.dim() == 0 ? a.dtype() : b.dtype();
-  return detail::dtype_category(zero) > detail::dtype_category(dimmed) ? promote_types(dimmed, zero)
-                                                                       : dimmed;
+  return detail::dtype_category(zero) > detail::dtype_category(dimmed) ? promote_types(dimmed, zero) : dimmed;
 }
 
 std::string shape_str(const Shape& shape) {
@@ -63,8 +64,7 @@ namespace detail {
 int64_t normalize_axis(int64_t axis, int64_t ndim, std::string_view op) {
   const int64_t rank = std::max<int64_t>(ndim, 1);  // a 0-d tensor accepts axis 0 and -1
   if (axis < -rank || axis >= rank)
-    throw Error(fmt::format("{}: axis {} is out of range for a tensor with {} dimensions", op,
-                            axis, ndim));
+    throw Error(fmt::format("{}: axis {} is out of range for a tensor with {} dimensions", op, axis, ndim));
   return axis < 0 ? axis + rank : axis;
 }
 
@@ -75,16 +75,18 @@ void check_defined(const Tensor& t, std::string_view op) {
 void check_floating(const Tensor& t, std::string_view op) {
   check_defined(t, op);
   if (!is_floating(t.dtype()))
-    throw Error(fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 "
-                            "expected)", op, dtype_name(t.dtype()), shape_str(t.shape())));
+    throw Error(
+        fmt::format("{}: a {} tensor of shape {} is not supported (float32 or float64 "
+                    "expected)",
+                    op, dtype_name(t.dtype()), shape_str(t.shape())));
 }
 
 void check_same_dtype(const Tensor& a, const Tensor& b, std::string_view op) {
   check_defined(a, op);
   check_defined(b, op);
   if (a.dtype() != b.dtype())
-    throw Error(fmt::format("{}: dtypes differ: {} {} and {} {}", op, dtype_name(a.dtype()),
-                            shape_str(a.shape()), dtype_name(b.dtype()), shape_str(b.shape())));
+    throw Error(fmt::format("{}: dtypes differ: {} {} and {} {}", op, dtype_name(a.dtype()), shape_str(a.shape()),
+                            dtype_name(b.dtype()), shape_str(b.shape())));
 }
 
 Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
@@ -94,8 +96,8 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
     const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
     const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
     if (da != db && da != 1 && db != 1)
-      throw Error(fmt::format("{}: shapes {} and {} cannot be broadcast (dimension {}: {} vs {})",
-                              op, shape_str(a), shape_str(b), i, da, db));
+      throw Error(fmt::format("{}: shapes {} and {} cannot be broadcast (dimension {}: {} vs {})", op, shape_str(a),
+                              shape_str(b), i, da, db));
     out[i] = da == 1 ? db : da;
   }
   return out;
@@ -104,9 +106,12 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op) {
 AxisView axis_view(const Shape& shape, int64_t axis) {
   AxisView v;
   for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
-    if (i < axis) v.outer *= shape[i];
-    else if (i == axis) v.n = shape[i];
-    else v.inner *= shape[i];
+    if (i < axis)
+      v.outer *= shape[i];
+    else if (i == axis)
+      v.n = shape[i];
+    else
+      v.inner *= shape[i];
   }
   return v;
 }
@@ -114,8 +119,10 @@ AxisView axis_view(const Shape& shape, int64_t axis) {
 Shape reduced_shape(const Shape& shape, int64_t axis, bool keepdim) {
   Shape out;
   for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
-    if (i != axis) out.push_back(shape[i]);
-    else if (keepdim) out.push_back(1);
+    if (i != axis)
+      out.push_back(shape[i]);
+    else if (keepdim)
+      out.push_back(1);
   }
   return out;
 }
@@ -135,9 +142,7 @@ const TensorImpl& checked(const std::shared_ptr<TensorImpl>& impl) {
 
 const Shape& Tensor::shape() const { return checked(impl_).shape; }
 int64_t Tensor::dim() const { return static_cast<int64_t>(shape().size()); }
-int64_t Tensor::size(int64_t axis) const {
-  return shape()[detail::normalize_axis(axis, dim(), "size")];
-}
+int64_t Tensor::size(int64_t axis) const { return shape()[detail::normalize_axis(axis, dim(), "size")]; }
 int64_t Tensor::numel() const { return checked(impl_).numel; }
 DType Tensor::dtype() const { return checked(impl_).dtype; }
 void* Tensor::raw_data() { return checked(impl_).storage->ptr; }
@@ -146,18 +151,21 @@ const void* Tensor::raw_data() const { return checked(impl_).storage->ptr; }
 namespace {
 template <typename T>
 constexpr DType dtype_of() {
-  if constexpr (std::is_same_v<T, float>) return DType::Float32;
-  else if constexpr (std::is_same_v<T, double>) return DType::Float64;
-  else if constexpr (std::is_same_v<T, bool>) return DType::Bool;
-  else return DType::Int64;
+  if constexpr (std::is_same_v<T, float>)
+    return DType::Float32;
+  else if constexpr (std::is_same_v<T, double>)
+    return DType::Float64;
+  else if constexpr (std::is_same_v<T, bool>)
+    return DType::Bool;
+  else
+    return DType::Int64;
 }
 }  // namespace
 
 template <typename T>
 T* Tensor::data() {
   if (dtype() != dtype_of<T>())
-    throw Error(fmt::format("data<{}>() on a {} tensor", dtype_name(dtype_of<T>()),
-                            dtype_name(dtype())));
+    throw Error(fmt::format("data<{}>() on a {} tensor", dtype_name(dtype_of<T>()), dtype_name(dtype())));
   return static_cast<T*>(raw_data());
 }
 template <typename T>
@@ -177,8 +185,7 @@ using detail::dispatch_any;
 
 double Tensor::item() const {
   if (numel() != 1)
-    throw Error(fmt::format("item(): tensor of shape {} has {} elements, expected 1",
-                            shape_str(shape()), numel()));
+    throw Error(fmt::format("item(): tensor of shape {} has {} elements, expected 1", shape_str(shape()), numel()));
   return dispatch_any(dtype(), [&](auto t) { return static_cast<double>(data<decltype(t)>()[0]); });
 }
 
@@ -221,8 +228,7 @@ Tensor copy_as(const Tensor& src, DType dtype) {
 }  // namespace
 
 Tensor Tensor::clone() const {
-  return record_op("clone", copy_as(*this, dtype()), {*this},
-                   [](const Tensor& g) { return TensorList{g}; });
+  return record_op("clone", copy_as(*this, dtype()), {*this}, [](const Tensor& g) { return TensorList{g}; });
 }
 
 Tensor Tensor::to(DType target) const {
@@ -242,8 +248,10 @@ Tensor& Tensor::requires_grad_(bool value) {
   if (impl_->grad_fn && !value)
     throw Error("requires_grad_(false): only leaf tensors can stop requiring grad; use detach()");
   if (value && !is_floating(dtype()))
-    throw Error(fmt::format("requires_grad_: a {} tensor cannot require grad (only float32 and "
-                            "float64 can)", dtype_name(dtype())));
+    throw Error(
+        fmt::format("requires_grad_: a {} tensor cannot require grad (only float32 and "
+                    "float64 can)",
+                    dtype_name(dtype())));
   impl_->requires_grad = value;
   return *this;
 }
@@ -254,9 +262,8 @@ Tensor Tensor::grad() const { return checked(impl_).grad; }
 void Tensor::set_grad(const Tensor& grad) {
   checked(impl_);
   if (grad.defined() && (grad.shape() != shape() || grad.dtype() != dtype()))
-    throw Error(fmt::format("set_grad: gradient {} {} does not match tensor {} {}",
-                            dtype_name(grad.dtype()), shape_str(grad.shape()),
-                            dtype_name(dtype()), shape_str(shape())));
+    throw Error(fmt::format("set_grad: gradient {} {} does not match tensor {} {}", dtype_name(grad.dtype()),
+                            shape_str(grad.shape()), dtype_name(dtype()), shape_str(shape())));
   impl_->grad = grad;
 }
 
@@ -300,8 +307,7 @@ Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0,
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   const double a = start.to_double(), b = end.to_double(), d = step.to_double();
   if (d == 0 || !std::isfinite(a) || !std::isfinite(b) || !std::isfinite(d))
-    throw Error(fmt::format("arange({}, {}, {}): bounds and step must be finite, step nonzero", a,
-                            b, d));
+    throw Error(fmt::format("arange({}, {}, {}): bounds and step must be finite, step nonzero", a, b, d));
   const auto n = static_cast<int64_t>(std::max(0.0, std::ceil((b - a) / d)));
   const bool integral = start.kind() != DType::Float64 && step.kind() != DType::Float64;
   const bool wants_grad = options.requires_grad;
@@ -324,8 +330,8 @@ namespace {
 template <typename V>
 Tensor from_values(const std::vector<V>& values, const Shape& shape, TensorOptions options) {
   if (static_cast<int64_t>(values.size()) != shape_numel(shape))
-    throw Error(fmt::format("tensor: {} values do not fill shape {} ({} elements)",
-                            values.size(), shape_str(shape), shape_numel(shape)));
+    throw Error(fmt::format("tensor: {} values do not fill shape {} ({} elements)", values.size(), shape_str(shape),
+                            shape_numel(shape)));
   const bool wants_grad = options.requires_grad;
   options.requires_grad = false;
   Tensor t = empty(shape, options);
@@ -342,8 +348,7 @@ Tensor from_values(const std::vector<V>& values, const Shape& shape, TensorOptio
 Tensor tensor(std::initializer_list<double> values, TensorOptions options) {
   return from_values(std::vector<double>(values), {static_cast<int64_t>(values.size())}, options);
 }
-Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape,
-              TensorOptions options) {
+Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape, TensorOptions options) {
   return from_values(std::vector<double>(values), shape, options);
 }
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options) {
@@ -361,21 +366,17 @@ Tensor zeros_like(const Tensor& like) { return zeros(like.shape(), {.dtype = lik
 Tensor ones_like(const Tensor& like, TensorOptions options) { return ones(like.shape(), options); }
 Tensor ones_like(const Tensor& like) { return ones(like.shape(), {.dtype = like.dtype()}); }
 
-Tensor scalar_like(double value, const Tensor& like) {
-  return full({}, value, {.dtype = like.dtype()});
-}
+Tensor scalar_like(double value, const Tensor& like) { return full({}, value, {.dtype = like.dtype()}); }
 
 Tensor scalar_for(Scalar value, const Tensor& like) {
   detail::check_defined(like, "scalar");
   const DType own = value.kind() == DType::Float64 ? DType::Float32 : value.kind();
-  const DType dtype = detail::dtype_category(own) > detail::dtype_category(like.dtype())
-                          ? own
-                          : like.dtype();
+  const DType dtype = detail::dtype_category(own) > detail::dtype_category(like.dtype()) ? own : like.dtype();
   Tensor t = empty({}, {.dtype = dtype});
   dispatch_any(dtype, [&](auto z) {
     using T = decltype(z);
-    *t.data<T>() = value.kind() == DType::Float64 ? detail::convert<T>(value.to_double())
-                                                  : detail::convert<T>(value.to_int());
+    *t.data<T>() =
+        value.kind() == DType::Float64 ? detail::convert<T>(value.to_double()) : detail::convert<T>(value.to_int());
   });
   return t;
 }
@@ -391,8 +392,7 @@ constexpr int64_t kPieceAlign = 4096;
 // element takes one draw (rand), pieces are filled in parallel, each from where that pass would
 // be (Generator::discard); randn's Box-Muller pairs and rejections keep it sequential.
 template <bool kOneDrawEach, typename Fill>
-Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, Fill fill,
-                     std::string_view name) {
+Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, Fill fill, std::string_view name) {
   Generator& g = gen ? *gen : default_generator();
   const bool wants_grad = options.requires_grad;
   options.requires_grad = false;
@@ -401,12 +401,9 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
     using T = decltype(z);
     T* p = t.data<T>();
     const int64_t n = t.numel();
-    const int64_t pieces =
-        kOneDrawEach ? std::clamp<int64_t>(n / kMinDrawsPerPiece, 1, get_num_threads()) : 1;
+    const int64_t pieces = kOneDrawEach ? std::clamp<int64_t>(n / kMinDrawsPerPiece, 1, get_num_threads()) : 1;
     if (pieces == 1) return fill(g, p, n);
-    const auto start = [&](int64_t k) {
-      return k == pieces ? n : n * k / pieces / kPieceAlign * kPieceAlign;
-    };
+    const auto start = [&](int64_t k) { return k == pieces ? n : n * k / pieces / kPieceAlign * kPieceAlign; };
     Generator end_state = g;
     parallel_tasks(pieces, [&](int64_t k) {
       Generator local = g;
@@ -421,10 +418,8 @@ Tensor random_tensor(const Shape& shape, TensorOptions options, Generator* gen, 
 }
 }  // namespace
 
-Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options,
-               Generator* gen) {
-  if (low >= high)
-    throw Error(fmt::format("randint: low {} must be less than high {}", low, high));
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options, Generator* gen) {
+  if (low >= high) throw Error(fmt::format("randint: low {} must be less than high {}", low, high));
   if (options.requires_grad && !is_floating(options.dtype))
     throw Error(fmt::format("randint: a {} tensor cannot require grad", dtype_name(options.dtype)));
   Generator& g = gen ? *gen : default_generator();
@@ -436,8 +431,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
 
 Tensor rand(const Shape& shape, TensorOptions options, Generator* gen) {
   return random_tensor<true>(
-      shape, options, gen, [](Generator& g, auto* out, int64_t n) { g.fill_uniform(out, n); },
-      "rand");
+      shape, options, gen, [](Generator& g, auto* out, int64_t n) { g.fill_uniform(out, n); }, "rand");
 }
 Tensor randn(const Shape& shape, TensorOptions options, Generator* gen) {
   return random_tensor<false>(
@@ -468,12 +462,13 @@ using minigrad::Tensor;
 
 // Writes the values of one sub-tensor, eliding the middle of long dimensions like NumPy does.
 template <typename T>
-void format_values(fmt::memory_buffer& out, const T* p, const minigrad::Shape& shape,
-                   std::size_t axis, int64_t offset, int64_t stride_prod, bool abbreviate,
-                   int indent) {
+void format_values(fmt::memory_buffer& out, const T* p, const minigrad::Shape& shape, std::size_t axis, int64_t offset,
+                   int64_t stride_prod, bool abbreviate, int indent) {
   if (shape.empty()) {
-    if constexpr (std::is_integral_v<T>) fmt::format_to(std::back_inserter(out), "{}", p[0]);
-    else fmt::format_to(std::back_inserter(out), "{:.4f}", p[0]);
+    if constexpr (std::is_integral_v<T>)
+      fmt::format_to(std::back_inserter(out), "{}", p[0]);
+    else
+      fmt::format_to(std::back_inserter(out), "{:.4f}", p[0]);
     return;
   }
   const int64_t n = shape[axis];
@@ -484,13 +479,17 @@ void format_values(fmt::memory_buffer& out, const T* p, const minigrad::Shape& s
     if (abbreviate && n > 2 * kEdge && i == kEdge) {
       fmt::format_to(std::back_inserter(out), "...");
       i = n - kEdge - 1;
-      if (axis + 1 == shape.size()) fmt::format_to(std::back_inserter(out), ", ");
-      else fmt::format_to(std::back_inserter(out), ",\n{:{}}", "", indent + 1);
+      if (axis + 1 == shape.size())
+        fmt::format_to(std::back_inserter(out), ", ");
+      else
+        fmt::format_to(std::back_inserter(out), ",\n{:{}}", "", indent + 1);
       continue;
     }
     if (axis + 1 == shape.size()) {
-      if constexpr (std::is_integral_v<T>) fmt::format_to(std::back_inserter(out), "{}", p[offset + i]);
-      else fmt::format_to(std::back_inserter(out), "{:.4f}", p[offset + i]);
+      if constexpr (std::is_integral_v<T>)
+        fmt::format_to(std::back_inserter(out), "{}", p[offset + i]);
+      else
+        fmt::format_to(std::back_inserter(out), "{:.4f}", p[offset + i]);
       if (i + 1 < n) fmt::format_to(std::back_inserter(out), ", ");
     } else {
       format_values(out, p, shape, axis + 1, offset + i * stride, stride, abbreviate, indent + 1);
@@ -501,27 +500,27 @@ void format_values(fmt::memory_buffer& out, const T* p, const minigrad::Shape& s
 }
 }  // namespace
 
-fmt::format_context::iterator fmt::formatter<minigrad::Tensor>::format(
-    const minigrad::Tensor& t, fmt::format_context& ctx) const {
+fmt::format_context::iterator fmt::formatter<minigrad::Tensor>::format(const minigrad::Tensor& t,
+                                                                       fmt::format_context& ctx) const {
   if (!t.defined()) return fmt::format_to(ctx.out(), "tensor(undefined)");
   fmt::memory_buffer body;
   if (t.numel() == 0) fmt::format_to(std::back_inserter(body), "[]");
   const bool abbreviate = t.numel() > 1000;
   constexpr int kIndent = 7;  // width of "tensor("
   if (t.numel() > 0) switch (t.dtype()) {
-    case minigrad::DType::Float32:
-      format_values(body, t.data<float>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
-      break;
-    case minigrad::DType::Float64:
-      format_values(body, t.data<double>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
-      break;
-    case minigrad::DType::Int64:
-      format_values(body, t.data<int64_t>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
-      break;
-    case minigrad::DType::Bool:
-      format_values(body, t.data<bool>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
-      break;
-  }
+      case minigrad::DType::Float32:
+        format_values(body, t.data<float>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+        break;
+      case minigrad::DType::Float64:
+        format_values(body, t.data<double>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+        break;
+      case minigrad::DType::Int64:
+        format_values(body, t.data<int64_t>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+        break;
+      case minigrad::DType::Bool:
+        format_values(body, t.data<bool>(), t.shape(), 0, 0, t.numel(), abbreviate, kIndent);
+        break;
+    }
   return fmt::format_to(ctx.out(), "tensor({}, shape={}, dtype={}{})", fmt::to_string(body),
                         minigrad::shape_str(t.shape()), minigrad::dtype_name(t.dtype()),
                         t.requires_grad() ? ", requires_grad=true" : "");

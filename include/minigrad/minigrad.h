@@ -7,8 +7,8 @@
 #include <minigrad/gradcheck.h>
 #include <minigrad/io.h>
 #include <minigrad/layer_ops.h>
+#include <minigrad/nn/nn.h>
 #include <minigrad/optim/optim.h>
 #include <minigrad/random.h>
 #include <minigrad/tensor.h>
 #include <minigrad/threads.h>
-#include <minigrad/nn/nn.h>

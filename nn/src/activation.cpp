@@ -76,8 +76,8 @@ Tensor Unflatten::forward(const Tensor& x) {
   const std::optional<Shape> shape = unflattened(x.shape(), axis, sizes);
   const int64_t count = std::accumulate(sizes.begin(), sizes.end(), int64_t{1}, std::multiplies<>());
   if (!shape || x.size(axis) != count)
-    throw Error(fmt::format("Unflatten: cannot split axis {} of {} into {}", axis, shape_str(x.shape()),
-                            shape_str(sizes)));
+    throw Error(
+        fmt::format("Unflatten: cannot split axis {} of {} into {}", axis, shape_str(x.shape()), shape_str(sizes)));
   return x.reshape(*shape);
 }
 

@@ -27,21 +27,24 @@ void check_3d(const Tensor& t, const char* what, int64_t features) {
 MultiheadAttention::MultiheadAttention(int64_t E, int64_t H, MultiheadAttentionOptions options)
     : embed_dim(E), num_heads(H), head_dim(H > 0 ? E / H : 0) {
   if (E <= 0 || H <= 0 || E % H != 0)
-    throw Error(fmt::format("MultiheadAttention: embed_dim {} must be a positive multiple of "
-                            "num_heads {}", E, H));
+    throw Error(
+        fmt::format("MultiheadAttention: embed_dim {} must be a positive multiple of "
+                    "num_heads {}",
+                    E, H));
   in_proj_weight = register_parameter("in_proj_weight", empty({3 * E, E}, {.dtype = options.dtype}));
   init::xavier_uniform_(in_proj_weight, 1.0, options.generator);
   if (options.bias) in_proj_bias = register_parameter("in_proj_bias", zeros({3 * E}, {.dtype = options.dtype}));
-  out_proj = register_module("out_proj", std::make_shared<Linear>(E, E, LinearOptions{
-      .bias = options.bias, .dtype = options.dtype, .generator = options.generator}));
+  out_proj = register_module(
+      "out_proj",
+      std::make_shared<Linear>(
+          E, E, LinearOptions{.bias = options.bias, .dtype = options.dtype, .generator = options.generator}));
   if (options.bias) init::zeros_(out_proj->bias);
   if (options.dropout > 0.0) dropout_ = register_module("dropout", std::make_shared<Dropout>(options.dropout));
 }
 
-std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, const Tensor& key,
-                                                       const Tensor& value,
-                                                       const Tensor& key_padding_mask,
-                                                       bool need_weights, const Tensor& attn_mask) {
+std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, const Tensor& key, const Tensor& value,
+                                                       const Tensor& key_padding_mask, bool need_weights,
+                                                       const Tensor& attn_mask) {
   check_3d(query, "query", embed_dim);
   check_3d(key, "key", embed_dim);
   check_3d(value, "value", embed_dim);
@@ -71,15 +74,15 @@ std::tuple<Tensor, Tensor> MultiheadAttention::forward(const Tensor& query, cons
   if (attn_mask.defined()) {
     const bool per_head = attn_mask.dim() == 3;
     if (attn_mask.shape() != Shape{L, S} && attn_mask.shape() != Shape{B * H, L, S})
-      throw Error(fmt::format("attn_mask of shape {} must be ({}, {}) or ({}, {}, {})",
-                              shape_str(attn_mask.shape()), L, S, B * H, L, S));
+      throw Error(fmt::format("attn_mask of shape {} must be ({}, {}) or ({}, {}, {})", shape_str(attn_mask.shape()), L,
+                              S, B * H, L, S));
     const Tensor m = additive(attn_mask, scores.dtype());
     scores = scores + (per_head ? m.reshape({B, H, L, S}) : m);
   }
   if (key_padding_mask.defined()) {
     if (key_padding_mask.shape() != Shape{B, S})
-      throw Error(fmt::format("key_padding_mask of shape {} must be ({}, {})",
-                              shape_str(key_padding_mask.shape()), B, S));
+      throw Error(
+          fmt::format("key_padding_mask of shape {} must be ({}, {})", shape_str(key_padding_mask.shape()), B, S));
     scores = scores + additive(key_padding_mask, scores.dtype()).reshape({B, 1, 1, S});
   }
   Tensor attn = scores.softmax(-1);

@@ -3,8 +3,7 @@
 
 namespace minigrad::nn {
 
-BatchNorm::BatchNorm(std::string_view name, int64_t min_rank, int64_t max_rank, int64_t features,
-                     BatchNormOptions o)
+BatchNorm::BatchNorm(std::string_view name, int64_t min_rank, int64_t max_rank, int64_t features, BatchNormOptions o)
     : num_features(features), options(o), name_(name), min_rank_(min_rank), max_rank_(max_rank) {
   if (features <= 0) throw Error(fmt::format("{}: num_features must be positive, got {}", name, features));
   if (!(o.eps > 0)) throw Error(fmt::format("{}: eps must be positive, got {}", name, o.eps));

@@ -11,8 +11,7 @@ namespace minigrad::nn {
 namespace {
 
 // Tensor bytes are copied as they lie in memory; the format is little-endian.
-static_assert(std::endian::native == std::endian::little,
-              "checkpoint I/O assumes a little-endian host");
+static_assert(std::endian::native == std::endian::little, "checkpoint I/O assumes a little-endian host");
 
 constexpr char kMagic[8] = {'M', 'I', 'N', 'I', 'G', 'R', 'A', 'D'};
 constexpr std::size_t kSizeOffset = sizeof(kMagic) + sizeof(uint32_t);  // where the file size lives
@@ -70,8 +69,7 @@ class Reader {
   }
   const char* take(std::size_t n, std::string_view what) {
     if (n > end() - pos_)
-      fail(fmt::format("{} needs {} bytes at offset {} but only {} remain", what, n, pos_,
-                       end() - pos_));
+      fail(fmt::format("{} needs {} bytes at offset {} but only {} remain", what, n, pos_, end() - pos_));
     const char* p = bytes_.data() + pos_;
     pos_ += n;
     return p;
@@ -100,8 +98,7 @@ void save_tensors(const std::string& path, const StateDict& tensors, const Metad
   put<uint32_t>(header, static_cast<uint32_t>(tensors.size()));
   uint64_t data_bytes = 0;
   for (const auto& [name, t] : tensors) {
-    if (!t.defined())
-      throw Error(fmt::format("save_tensors: {}: tensor '{}' is undefined", path, name));
+    if (!t.defined()) throw Error(fmt::format("save_tensors: {}: tensor '{}' is undefined", path, name));
     put_str(header, name);
     put<uint8_t>(header, dtype_code(t.dtype()));
     put<uint8_t>(header, static_cast<uint8_t>(t.dim()));
@@ -141,18 +138,16 @@ Checkpoint load_tensors(const std::string& path) {
   std::memcpy(&version, bytes.data() + sizeof(kMagic), sizeof(version));
   std::memcpy(&declared, bytes.data() + kSizeOffset, sizeof(declared));
   if (version != kCheckpointVersion)
-    refuse(path, fmt::format("format version {} is not supported (this build reads version {})",
-                             version, kCheckpointVersion));
+    refuse(path, fmt::format("format version {} is not supported (this build reads version {})", version,
+                             kCheckpointVersion));
   if (declared != bytes.size())
     refuse(path, fmt::format("{}: the header says {} bytes but the file has {}",
-                             declared > bytes.size() ? "truncated" : "trailing data", declared,
-                             bytes.size()));
+                             declared > bytes.size() ? "truncated" : "trailing data", declared, bytes.size()));
   uint32_t stored_crc;
   std::memcpy(&stored_crc, bytes.data() + bytes.size() - sizeof(stored_crc), sizeof(stored_crc));
   const uint32_t crc = crc_update(0, bytes.data(), bytes.size() - sizeof(stored_crc));
   if (crc != stored_crc)
-    refuse(path,
-           fmt::format("corrupt: CRC32 is {:08x} but the file records {:08x}", crc, stored_crc));
+    refuse(path, fmt::format("corrupt: CRC32 is {:08x} but the file records {:08x}", crc, stored_crc));
 
   // The CRC matched, so the header is what was written; the checks below guard crafted files.
   Reader r(bytes, path);
@@ -199,15 +194,13 @@ Checkpoint load_tensors(const std::string& path) {
     if (empty_axis) numel = 0;
     e.bytes = r.get<uint64_t>("byte size");
     if ((too_big && !empty_axis) || e.bytes != numel * dtype_size(e.dtype))
-      r.fail(fmt::format("tensor '{}' of shape {} {} records {} bytes", e.name, shape_str(e.shape),
-                         e.dtype, e.bytes));
+      r.fail(fmt::format("tensor '{}' of shape {} {} records {} bytes", e.name, shape_str(e.shape), e.dtype, e.bytes));
     data_bytes += e.bytes;
     if (data_bytes > bytes.size())
       r.fail(fmt::format("tensor sizes add up to more than the file's {} bytes", bytes.size()));
   }
   if (data_bytes != r.remaining())
-    r.fail(fmt::format("the header describes {} bytes of tensor data but {} follow it", data_bytes,
-                       r.remaining()));
+    r.fail(fmt::format("the header describes {} bytes of tensor data but {} follow it", data_bytes, r.remaining()));
   for (const auto& e : table) {
     Tensor t = empty(e.shape, {.dtype = e.dtype});
     const char* data = r.take(e.bytes, "tensor data");
@@ -215,8 +208,7 @@ Checkpoint load_tensors(const std::string& path) {
     if (e.dtype == kBool && std::any_of(data, data + e.bytes, [](char c) { return c != 0 && c != 1; }))
       r.fail(fmt::format("bool tensor '{}' holds a byte other than 0 and 1", e.name));
     std::memcpy(t.raw_data(), data, e.bytes);
-    if (!out.tensors.emplace(e.name, t).second)
-      r.fail(fmt::format("tensor '{}' appears twice", e.name));
+    if (!out.tensors.emplace(e.name, t).second) r.fail(fmt::format("tensor '{}' appears twice", e.name));
   }
   return out;
 }
@@ -229,8 +221,7 @@ void load(Module& module, const std::string& path) {
   Checkpoint ck = load_tensors(path);
   const auto format = ck.metadata.find("format");
   if (format != ck.metadata.end() && format->second != "minigrad.module")
-    throw Error(
-        fmt::format("load: {}: holds '{}', not a module's parameters", path, format->second));
+    throw Error(fmt::format("load: {}: holds '{}', not a module's parameters", path, format->second));
   try {
     module.load_state_dict(ck.tensors);
   } catch (const Error& e) {

@@ -17,15 +17,13 @@ Tensor ModuleList::forward(const Tensor&) {
   throw Error("ModuleList is not called: iterate over it in the forward of the module that owns it");
 }
 
-ModuleDict::ModuleDict(
-    std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> items) {
+ModuleDict::ModuleDict(std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> items) {
   for (const auto& [key, module] : items) insert(key, module);
 }
 
 void ModuleDict::insert(std::string key, std::shared_ptr<Module> module) {
   if (index_.contains(key))
-    throw Error(fmt::format("ModuleDict: key '{}' is already bound to a {}", key,
-                            (*this)[key].kind()));
+    throw Error(fmt::format("ModuleDict: key '{}' is already bound to a {}", key, (*this)[key].kind()));
   register_module(key, std::move(module));
   index_.emplace(std::move(key), size() - 1);
 }

@@ -48,7 +48,9 @@ std::optional<Shape> image_output(const std::optional<Shape>& input, std::option
   return out;
 }
 
-int64_t conv_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) { return (in + 2 * p - d * (k - 1) - 1) / s + 1; }
+int64_t conv_size(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d) {
+  return (in + 2 * p - d * (k - 1) - 1) / s + 1;
+}
 
 }  // namespace
 
@@ -83,7 +85,10 @@ ConvTranspose2d::ConvTranspose2d(int64_t in, int64_t out, Size2 kernel, ConvTran
     : in_channels(in),
       out_channels(out),
       kernel_size(kernel),
-      params{.stride = o.stride, .padding = o.padding, .output_padding = o.output_padding, .groups = o.groups,
+      params{.stride = o.stride,
+             .padding = o.padding,
+             .output_padding = o.output_padding,
+             .groups = o.groups,
              .dilation = o.dilation} {
   check_channels("ConvTranspose2d", in, out, kernel, o.groups);
   weight = register_parameter("weight", empty({in, out / o.groups, kernel.h, kernel.w}, {.dtype = o.dtype}));
@@ -97,8 +102,8 @@ std::string ConvTranspose2d::kind() const {
   std::string extra = options_str(params.stride, params.padding, params.dilation, params.groups);
   if (params.output_padding != Size2(0))
     extra += fmt::format(" output_padding {}x{}", params.output_padding.h, params.output_padding.w);
-  return fmt::format("ConvTranspose2d {}->{} {}x{}{}{}", in_channels, out_channels, kernel_size.h, kernel_size.w,
-                     extra, bias.defined() ? "" : " no bias");
+  return fmt::format("ConvTranspose2d {}->{} {}x{}{}{}", in_channels, out_channels, kernel_size.h, kernel_size.w, extra,
+                     bias.defined() ? "" : " no bias");
 }
 
 std::optional<Shape> ConvTranspose2d::output_shape(const std::optional<Shape>& input) const {
@@ -119,7 +124,8 @@ std::string Pool2d::describe(std::string_view name) const {
 
 std::optional<Shape> Pool2d::output_shape(const std::optional<Shape>& input) const {
   return image_output(input, std::nullopt, [&](int64_t h, int64_t w) {
-    return Size2{conv_size(h, kernel_size.h, stride.h, padding.h, 1), conv_size(w, kernel_size.w, stride.w, padding.w, 1)};
+    return Size2{conv_size(h, kernel_size.h, stride.h, padding.h, 1),
+                 conv_size(w, kernel_size.w, stride.w, padding.w, 1)};
   });
 }
 

@@ -6,8 +6,7 @@ Dropout::Dropout(double p) : Dropout(p, default_generator().next_u64()) {}
 
 Dropout::Dropout(double p, uint64_t seed) : Dropout(p, std::make_shared<Generator>(seed)) {}
 
-Dropout::Dropout(double p_, std::shared_ptr<Generator> generator)
-    : p(p_), generator_(std::move(generator)) {
+Dropout::Dropout(double p_, std::shared_ptr<Generator> generator) : p(p_), generator_(std::move(generator)) {
   if (!(p >= 0.0 && p <= 1.0)) throw Error(fmt::format("Dropout: p must be in [0, 1], got {}", p));
   if (!generator_) throw Error("Dropout: the generator is null");
 }
@@ -15,10 +14,9 @@ Dropout::Dropout(double p_, std::shared_ptr<Generator> generator)
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;  // as PyTorch: all dropped, no division by zero
-  const Tensor keep = (fixed_mask_.defined()
-                           ? fixed_mask_
-                           : rand(mask_shape(x), {.dtype = x.dtype()}, generator_.get()).ge(p))
-                          .to(x.dtype());  // a bool mask times 1/(1-p) alone would be float32
+  const Tensor keep =
+      (fixed_mask_.defined() ? fixed_mask_ : rand(mask_shape(x), {.dtype = x.dtype()}, generator_.get()).ge(p))
+          .to(x.dtype());  // a bool mask times 1/(1-p) alone would be float32
   return x * (keep * (1.0 / (1.0 - p)));
 }
 

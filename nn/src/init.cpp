@@ -23,8 +23,7 @@ Tensor& fill(Tensor& t, std::string_view op, F f) {
       write(t.data<double>());
       break;
     default:
-      throw Error(fmt::format("init::{}: dtype {} is not supported (float32 or float64 expected)",
-                              op, t.dtype()));
+      throw Error(fmt::format("init::{}: dtype {} is not supported (float32 or float64 expected)", op, t.dtype()));
   }
   return t;
 }
@@ -33,8 +32,8 @@ Generator& pick(Generator* gen) { return gen ? *gen : default_generator(); }
 
 std::pair<int64_t, int64_t> checked_fans(const Tensor& t, std::string_view op) {
   if (t.dim() < 2)
-    throw Error(fmt::format("init::{}: fan in and fan out need at least 2 dimensions, got shape {}",
-                            op, shape_str(t.shape())));
+    throw Error(
+        fmt::format("init::{}: fan in and fan out need at least 2 dimensions, got shape {}", op, shape_str(t.shape())));
   return fans(t);
 }
 

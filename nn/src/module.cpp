@@ -6,9 +6,9 @@
 #include <array>
 #include <cstdlib>
 #include <cstring>
+#include <typeinfo>
 #include <unordered_set>
 #include <utility>
-#include <typeinfo>
 
 namespace minigrad::nn {
 namespace {
@@ -39,8 +39,7 @@ std::string with_commas(int64_t n) {
 
 }  // namespace
 
-ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std::string detail_,
-                         const Module* origin_)
+ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std::string detail_, const Module* origin_)
     : Error(fmt::format("{} ({}): {}", join_path(path_), kind_, detail_)),
       path(std::move(path_)),
       kind(std::move(kind_)),
@@ -48,10 +47,11 @@ ModuleError::ModuleError(std::vector<std::string> path_, std::string kind_, std:
       origin(origin_) {}
 
 Tensor Module::forward(const Tensor&) {
-  throw Error(fmt::format("{} has no forward(const Tensor&): it takes or returns several tensors, "
-                          "so call it with its own arguments (Sequential chains only one-tensor "
-                          "modules)",
-                          kind()));
+  throw Error(
+      fmt::format("{} has no forward(const Tensor&): it takes or returns several tensors, "
+                  "so call it with its own arguments (Sequential chains only one-tensor "
+                  "modules)",
+                  kind()));
 }
 
 Tensor Module::operator()(const Tensor& input) {
@@ -77,8 +77,7 @@ void Module::rethrow_with_path() const {
     if (place.empty()) {
       path.push_back(e.path.front());  // not below us: its own name
     } else {
-      for (std::size_t begin = 0, dot; (dot = place.find('.', begin)) != std::string::npos;
-           begin = dot + 1)
+      for (std::size_t begin = 0, dot; (dot = place.find('.', begin)) != std::string::npos; begin = dot + 1)
         path.push_back(place.substr(begin, dot - begin));
     }
     path.insert(path.end(), e.path.begin() + 1, e.path.end());
@@ -99,9 +98,7 @@ std::string Module::kind() const {
   return colon == std::string::npos ? name : name.substr(colon + 2);
 }
 
-std::optional<Shape> Module::output_shape(const std::optional<Shape>&) const {
-  return std::nullopt;
-}
+std::optional<Shape> Module::output_shape(const std::optional<Shape>&) const { return std::nullopt; }
 
 void Module::claim_name(const std::string& name, std::string_view what) {
   if (name.empty()) throw Error(fmt::format("{}: the name is empty", what));
@@ -154,8 +151,7 @@ void Module::walk(M& root, F&& fn) {
   std::string prefix;
   auto visit = [&](auto& self, M& m, int depth) -> void {
     if (depth > kMaxModuleDepth)
-      throw Error(fmt::format("module tree deeper than {} levels (at '{}...')", kMaxModuleDepth,
-                              prefix.substr(0, 60)));
+      throw Error(fmt::format("module tree deeper than {} levels (at '{}...')", kMaxModuleDepth, prefix.substr(0, 60)));
     fn(std::as_const(prefix), m);
     for (const auto& [name, child] : m.children_) {
       const std::size_t length = prefix.size();
@@ -170,8 +166,8 @@ void Module::walk(M& root, F&& fn) {
 namespace {
 
 // Appends prefix + name for each tensor not seen before (by identity).
-void add_unique(NamedTensors& out, std::unordered_set<const TensorImpl*>& seen,
-                const std::string& prefix, const NamedTensors& tensors) {
+void add_unique(NamedTensors& out, std::unordered_set<const TensorImpl*>& seen, const std::string& prefix,
+                const NamedTensors& tensors) {
   for (const auto& [name, t] : tensors)
     if (seen.insert(t.impl()).second) out.emplace_back(prefix + name, t);
 }
@@ -188,18 +184,14 @@ std::vector<Tensor> values(const NamedTensors& named) {
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
   std::unordered_set<const TensorImpl*> seen;
-  walk(*this, [&](const std::string& prefix, const Module& m) {
-    add_unique(out, seen, prefix, m.parameters_);
-  });
+  walk(*this, [&](const std::string& prefix, const Module& m) { add_unique(out, seen, prefix, m.parameters_); });
   return out;
 }
 
 NamedTensors Module::named_buffers() const {
   NamedTensors out;
   std::unordered_set<const TensorImpl*> seen;
-  walk(*this, [&](const std::string& prefix, const Module& m) {
-    add_unique(out, seen, prefix, m.buffers_);
-  });
+  walk(*this, [&](const std::string& prefix, const Module& m) { add_unique(out, seen, prefix, m.buffers_); });
   return out;
 }
 
@@ -267,8 +259,8 @@ void Module::load_state_dict(const StateDict& state, bool strict) {
     for (const auto& [name, _] : state)
       if (!known.contains(name)) unexpected.push_back(name);
     if (!missing.empty() || !unexpected.empty())
-      throw Error(fmt::format("load_state_dict: missing keys [{}], unexpected keys [{}]",
-                              fmt::join(missing, ", "), fmt::join(unexpected, ", ")));
+      throw Error(fmt::format("load_state_dict: missing keys [{}], unexpected keys [{}]", fmt::join(missing, ", "),
+                              fmt::join(unexpected, ", ")));
   }
   // Every check passed: now copy, converting dtype like PyTorch's copy_.
   NoGradGuard no_grad;
@@ -286,8 +278,7 @@ void Module::summary_rows(std::vector<SummaryRow>& rows, const std::string& name
   rows.push_back({name, depth, kind(), output_shape(input), num_parameters()});
   // Children of a generic module run in an order only its forward knows: their inputs are unknown.
   for (const auto& [child_name, child] : children_)
-    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1,
-                        std::nullopt);
+    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1, std::nullopt);
 }
 
 std::string Module::summary(const std::optional<Shape>& input) const {
@@ -302,8 +293,8 @@ std::string Module::summary(const std::optional<Shape>& input) const {
     for (std::size_t c = 0; c < 4; ++c) width[c] = std::max(width[c], row[c].size());
   std::string out;
   for (const auto& row : cells)
-    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}\n", row[0], width[0], row[1], width[1],
-                       row[2], width[2], row[3], width[3]);
+    out += fmt::format("{:<{}}  {:<{}}  {:<{}}  {:>{}}\n", row[0], width[0], row[1], width[1], row[2], width[2], row[3],
+                       width[3]);
   return out + fmt::format("Total parameters: {}\n", with_commas(num_parameters()));
 }
 

@@ -5,13 +5,15 @@
 
 namespace minigrad::nn {
 
-RecurrentBase::RecurrentBase(std::string name, int64_t gates, int64_t input, int64_t hidden,
-                             RNNOptions options)
-    : input_size(input), hidden_size(hidden), num_layers(options.num_layers),
-      dropout(options.dropout), name_(std::move(name)) {
+RecurrentBase::RecurrentBase(std::string name, int64_t gates, int64_t input, int64_t hidden, RNNOptions options)
+    : input_size(input),
+      hidden_size(hidden),
+      num_layers(options.num_layers),
+      dropout(options.dropout),
+      name_(std::move(name)) {
   if (input <= 0 || hidden <= 0 || num_layers <= 0)
-    throw Error(fmt::format("{}: input_size {}, hidden_size {} and num_layers {} must be positive",
-                            name_, input, hidden, num_layers));
+    throw Error(fmt::format("{}: input_size {}, hidden_size {} and num_layers {} must be positive", name_, input,
+                            hidden, num_layers));
   if (!(dropout >= 0.0 && dropout <= 1.0))
     throw Error(fmt::format("{}: dropout must be in [0, 1], got {}", name_, dropout));
   const double bound = 1.0 / std::sqrt(static_cast<double>(hidden));
@@ -31,8 +33,7 @@ RecurrentBase::RecurrentBase(std::string name, int64_t gates, int64_t input, int
       bias_hh.emplace_back();
     }
   }
-  if (dropout > 0.0 && num_layers > 1)
-    dropout_ = register_module("dropout", std::make_shared<Dropout>(dropout));
+  if (dropout > 0.0 && num_layers > 1) dropout_ = register_module("dropout", std::make_shared<Dropout>(dropout));
 }
 
 std::string RecurrentBase::kind() const {
@@ -58,14 +59,11 @@ Tensor RecurrentBase::project_input(const Tensor& x, int64_t l) const {
   return linear(x.reshape({B * T, x.size(2)}), weight_ih[l], bias_ih[l]).reshape({B, T, -1});
 }
 
-Tensor RecurrentBase::project_hidden(const Tensor& h, int64_t l) const {
-  return linear(h, weight_hh[l], bias_hh[l]);
-}
+Tensor RecurrentBase::project_hidden(const Tensor& h, int64_t l) const { return linear(h, weight_hh[l], bias_hh[l]); }
 
 Tensor RecurrentBase::between_layers(const Tensor& y) { return dropout_ ? (*dropout_)(y) : y; }
 
-LSTM::LSTM(int64_t input, int64_t hidden, RNNOptions options)
-    : RecurrentBase("LSTM", 4, input, hidden, options) {}
+LSTM::LSTM(int64_t input, int64_t hidden, RNNOptions options) : RecurrentBase("LSTM", 4, input, hidden, options) {}
 
 std::tuple<Tensor, std::tuple<Tensor, Tensor>> LSTM::forward(const Tensor& input,
                                                              const std::tuple<Tensor, Tensor>& state) {
@@ -91,8 +89,7 @@ std::tuple<Tensor, std::tuple<Tensor, Tensor>> LSTM::forward(const Tensor& input
   return {x, {stack(h_n, 0), stack(c_n, 0)}};
 }
 
-GRU::GRU(int64_t input, int64_t hidden, RNNOptions options)
-    : RecurrentBase("GRU", 3, input, hidden, options) {}
+GRU::GRU(int64_t input, int64_t hidden, RNNOptions options) : RecurrentBase("GRU", 3, input, hidden, options) {}
 
 std::tuple<Tensor, Tensor> GRU::forward(const Tensor& input, const Tensor& state) {
   const Tensor h0 = checked_state(input, state, "h0");

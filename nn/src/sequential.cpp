@@ -31,8 +31,7 @@ void Sequential::summary_rows(std::vector<SummaryRow>& rows, const std::string& 
   rows.push_back({name, depth, kind(), output_shape(input), num_parameters()});
   std::optional<Shape> shape = input;
   for (const auto& [child_name, child] : named_children()) {
-    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1,
-                        shape);
+    child->summary_rows(rows, name.empty() ? child_name : name + "." + child_name, depth + 1, shape);
     shape = child->output_shape(shape);
   }
 }

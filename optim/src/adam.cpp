@@ -10,8 +10,7 @@ namespace minigrad::optim {
 namespace {
 
 AdamOptions as_adam(const AdamWOptions& o) {
-  return {.lr = o.lr, .betas = o.betas, .eps = o.eps, .weight_decay = o.weight_decay,
-          .amsgrad = o.amsgrad};
+  return {.lr = o.lr, .betas = o.betas, .eps = o.eps, .weight_decay = o.weight_decay, .amsgrad = o.amsgrad};
 }
 
 }  // namespace
@@ -19,8 +18,7 @@ AdamOptions as_adam(const AdamWOptions& o) {
 Adam::Adam(std::vector<Tensor> params, AdamOptions options)
     : Adam(std::vector<Group>{{std::move(params), std::nullopt}}, options) {}
 
-Adam::Adam(std::vector<Group> groups, AdamOptions defaults)
-    : Adam("Adam", std::move(groups), defaults, false) {}
+Adam::Adam(std::vector<Group> groups, AdamOptions defaults) : Adam("Adam", std::move(groups), defaults, false) {}
 
 Adam::Adam(std::string name, std::vector<Group> groups, AdamOptions defaults, bool decoupled)
     : OptimizerWith(std::move(name), std::move(groups), defaults), decoupled_(decoupled) {
@@ -84,8 +82,10 @@ void Adam::update(Slot& slot) {
     };
     // Two loops, not a test per element: GCC turns `if (v_max)` into masked vector loads from
     // the null pointer, which fault-suppression assists make ~50x slower.
-    if (v_max) loop.template operator()<true>();
-    else loop.template operator()<false>();
+    if (v_max)
+      loop.template operator()<true>();
+    else
+      loop.template operator()<false>();
   });
 }
 

@@ -8,8 +8,7 @@
 namespace minigrad::optim::detail {
 
 // `!(v >= lo)` rather than `v < lo` so NaN is refused too.
-inline void check_at_least(std::string_view optimizer, std::string_view option, double value,
-                           double lo = 0.0) {
+inline void check_at_least(std::string_view optimizer, std::string_view option, double value, double lo = 0.0) {
   if (!(value >= lo) || std::isinf(value))
     throw Error(fmt::format("{}: {} must be finite and >= {}, got {}", optimizer, option, lo, value));
 }

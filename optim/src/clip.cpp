@@ -23,8 +23,7 @@ void for_each_grad(const std::vector<Tensor>& params, F&& fn) {
 }  // namespace
 
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type) {
-  if (!(max_norm >= 0.0))
-    throw Error(fmt::format("clip_grad_norm_: max_norm must be >= 0, got {}", max_norm));
+  if (!(max_norm >= 0.0)) throw Error(fmt::format("clip_grad_norm_: max_norm must be >= 0, got {}", max_norm));
   if (!(norm_type > 0.0))
     throw Error(fmt::format("clip_grad_norm_: norm_type must be > 0 or infinity, got {}", norm_type));
   const bool inf_norm = std::isinf(norm_type);
@@ -51,8 +50,7 @@ double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, doubl
 }
 
 void clip_grad_value_(const std::vector<Tensor>& params, double clip_value) {
-  if (!(clip_value >= 0.0))
-    throw Error(fmt::format("clip_grad_value_: clip_value must be >= 0, got {}", clip_value));
+  if (!(clip_value >= 0.0)) throw Error(fmt::format("clip_grad_value_: clip_value must be >= 0, got {}", clip_value));
   for_each_grad(params, [&]<typename T>(T* g, int64_t n) {
     for (int64_t i = 0; i < n; ++i) g[i] = std::clamp(g[i], T(-clip_value), T(clip_value));
   });

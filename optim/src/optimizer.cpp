@@ -15,9 +15,7 @@ namespace {
 struct CollectHypers final : HyperVisitor {
   std::map<std::string, double, std::less<>> values;
   void operator()(std::string_view name, double& value) override { values.emplace(name, value); }
-  void operator()(std::string_view name, bool& value) override {
-    values.emplace(name, value ? 1.0 : 0.0);
-  }
+  void operator()(std::string_view name, bool& value) override { values.emplace(name, value ? 1.0 : 0.0); }
 };
 
 struct AssignHypers final : HyperVisitor {
@@ -27,8 +25,7 @@ struct AssignHypers final : HyperVisitor {
   void operator()(std::string_view name, bool& value) override {
     const double v = lookup(name);
     if (v != 0.0 && v != 1.0)
-      throw Error(fmt::format("{}::load_state_dict: '{}' is a flag, expected 0 or 1, got {}",
-                              optimizer, name, v));
+      throw Error(fmt::format("{}::load_state_dict: '{}' is a flag, expected 0 or 1, got {}", optimizer, name, v));
     value = v != 0.0;
   }
 };
@@ -39,8 +36,7 @@ Tensor scalar(int64_t value) { return tensor(std::vector<int64_t>{value}, {}); }
 
 void Optimizer::add_group(std::vector<Tensor> params, double lr) {
   check_lr(lr);
-  if (params.empty())
-    throw Error(fmt::format("{}: parameter group {} is empty", name_, groups_.size()));
+  if (params.empty()) throw Error(fmt::format("{}: parameter group {} is empty", name_, groups_.size()));
   // Checked whole before anything changes; one hash lookup per parameter keeps construction
   // linear in their number.
   const std::size_t first = params_.size();
@@ -50,14 +46,14 @@ void Optimizer::add_group(std::vector<Tensor> params, double lr) {
     const std::size_t i = first + k;
     if (!p.defined()) throw Error(fmt::format("{}: parameter {} is undefined", name_, i));
     if (!is_floating(p.dtype()))
-      throw Error(fmt::format("{}: parameter {} is {}; only float32 and float64 can be optimized",
-                              name_, i, p.dtype()));
-    if (!p.is_leaf())
-      throw Error(fmt::format("{}: parameter {} is not a leaf (it has a grad_fn)", name_, i));
+      throw Error(
+          fmt::format("{}: parameter {} is {}; only float32 and float64 can be optimized", name_, i, p.dtype()));
+    if (!p.is_leaf()) throw Error(fmt::format("{}: parameter {} is not a leaf (it has a grad_fn)", name_, i));
     if (const auto it = index_of_.find(p.impl()); it != index_of_.end())
-      throw Error(fmt::format("{}: parameters {} and {} are the same tensor (parameter {} is in "
-                              "group {})",
-                              name_, it->second, i, it->second, group_of_[it->second]));
+      throw Error(
+          fmt::format("{}: parameters {} and {} are the same tensor (parameter {} is in "
+                      "group {})",
+                      name_, it->second, i, it->second, group_of_[it->second]));
     if (const auto [it, fresh] = added.emplace(p.impl(), i); !fresh)
       throw Error(fmt::format("{}: parameters {} and {} are the same tensor", name_, it->second, i));
   }
@@ -92,8 +88,7 @@ std::size_t Optimizer::group_begin(std::size_t group) const {
 }
 
 void Optimizer::check_lr(double lr) const {
-  if (!(lr >= 0.0) || std::isinf(lr))
-    throw Error(fmt::format("{}: lr must be finite and >= 0, got {}", name_, lr));
+  if (!(lr >= 0.0) || std::isinf(lr)) throw Error(fmt::format("{}: lr must be finite and >= 0, got {}", name_, lr));
 }
 
 void Optimizer::set_lr(double lr) {
@@ -120,16 +115,15 @@ void Optimizer::step() {
     if (steps_[i] == 0) {
       const std::size_t count = state_names(group_of_[i]).size();
       if (count > kMaxBuffers)
-        throw Error(fmt::format("{}: {} state buffers per parameter, at most {} are supported",
-                                name_, count, kMaxBuffers));
+        throw Error(
+            fmt::format("{}: {} state buffers per parameter, at most {} are supported", name_, count, kMaxBuffers));
       buffers_[i].assign(count, Tensor());
       for (Tensor& buffer : buffers_[i]) buffer = zeros_like(params_[i]);
     }
     ++steps_[i];
     grads_[i] = grad;
     const int64_t n = params_[i].numel();
-    for (int64_t begin = 0; begin < n; begin += kChunk)
-      chunks_.push_back({i, begin, std::min(n, begin + kChunk)});
+    for (int64_t begin = 0; begin < n; begin += kChunk) chunks_.push_back({i, begin, std::min(n, begin + kChunk)});
   }
   parallel_tasks(static_cast<int64_t>(chunks_.size()), [&](int64_t c) {
     const Chunk& chunk = chunks_[c];
@@ -159,15 +153,13 @@ StateDict Optimizer::state_dict() const {
   }
   const auto n = static_cast<int64_t>(groups_.size());
   StateDict out{{"group_sizes", tensor(sizes, {n})}};
-  for (const auto& [name, values] : columns)
-    out[name] = tensor(values, {n}, {.dtype = kFloat64});
+  for (const auto& [name, values] : columns) out[name] = tensor(values, {n}, {.dtype = kFloat64});
   for (std::size_t i = 0; i < params_.size(); ++i) {
     if (steps_[i] == 0) continue;
     const std::string prefix = fmt::format("param.{}.", i);
     out[prefix + "step"] = scalar(steps_[i]);
     const auto names = state_names(group_of_[i]);
-    for (std::size_t k = 0; k < names.size(); ++k)
-      out[prefix + std::string(names[k])] = buffers_[i][k].clone();
+    for (std::size_t k = 0; k < names.size(); ++k) out[prefix + std::string(names[k])] = buffers_[i][k].clone();
   }
   return out;
 }
@@ -176,22 +168,18 @@ void Optimizer::load_state_dict(const StateDict& state) {
   std::set<std::string> used;
   auto get = [&](const std::string& key, DType dtype, const Shape& shape) -> const Tensor& {
     const auto it = state.find(key);
-    if (it == state.end())
-      throw Error(fmt::format("{}::load_state_dict: missing key '{}'", name_, key));
+    if (it == state.end()) throw Error(fmt::format("{}::load_state_dict: missing key '{}'", name_, key));
     const Tensor& t = it->second;
     if (!t.defined()) throw Error(fmt::format("{}::load_state_dict: '{}' is undefined", name_, key));
     if (t.shape() != shape)
-      throw Error(fmt::format("{}::load_state_dict: '{}' has shape {}, expected {}", name_, key,
-                              shape_str(t.shape()), shape_str(shape)));
+      throw Error(fmt::format("{}::load_state_dict: '{}' has shape {}, expected {}", name_, key, shape_str(t.shape()),
+                              shape_str(shape)));
     if (t.dtype() != dtype)
-      throw Error(fmt::format("{}::load_state_dict: '{}' has dtype {}, expected {}", name_, key,
-                              t.dtype(), dtype));
+      throw Error(fmt::format("{}::load_state_dict: '{}' has dtype {}, expected {}", name_, key, t.dtype(), dtype));
     used.insert(key);
     return t;
   };
-  auto get_count = [&](const std::string& key) {
-    return get(key, kInt64, {}).data<int64_t>()[0];
-  };
+  auto get_count = [&](const std::string& key) { return get(key, kInt64, {}).data<int64_t>()[0]; };
 
   const auto n = static_cast<int64_t>(groups_.size());
   std::vector<int64_t> ours;
@@ -205,12 +193,12 @@ void Optimizer::load_state_dict(const StateDict& state) {
     const bool listed = it != state.end() && it->second.defined() && it->second.dim() == 1;
     return get("group_sizes", kInt64, listed ? it->second.shape() : Shape{n}).to_vector<int64_t>();
   };
-  const std::vector<int64_t> theirs =
-      single ? std::vector<int64_t>{get_count("num_params")} : group_sizes();
+  const std::vector<int64_t> theirs = single ? std::vector<int64_t>{get_count("num_params")} : group_sizes();
   if (theirs != ours)
-    throw Error(fmt::format("{}::load_state_dict: state has groups of [{}] parameters, this "
-                            "optimizer has [{}]",
-                            name_, fmt::join(theirs, ", "), fmt::join(ours, ", ")));
+    throw Error(
+        fmt::format("{}::load_state_dict: state has groups of [{}] parameters, this "
+                    "optimizer has [{}]",
+                    name_, fmt::join(theirs, ", "), fmt::join(ours, ", ")));
   const Shape column_shape = single ? Shape{} : Shape{n};
   auto hyper = [&](const std::string& key, std::size_t g) {
     return get(key, kFloat64, column_shape).data<double>()[single ? 0 : g];
@@ -238,15 +226,12 @@ void Optimizer::load_state_dict(const StateDict& state) {
       if (!state.contains(prefix + "step")) continue;  // this parameter has not stepped yet
       steps[i] = get_count(prefix + "step");
       if (steps[i] < 1)
-        throw Error(fmt::format("{}::load_state_dict: '{}step' must be >= 1, got {}", name_, prefix,
-                                steps[i]));
+        throw Error(fmt::format("{}::load_state_dict: '{}step' must be >= 1, got {}", name_, prefix, steps[i]));
       for (std::string_view buffer : state_names(group_of_[i]))
-        buffers[i].push_back(
-            get(prefix + std::string(buffer), params_[i].dtype(), params_[i].shape()).clone());
+        buffers[i].push_back(get(prefix + std::string(buffer), params_[i].dtype(), params_[i].shape()).clone());
     }
     for (const auto& [key, value] : state)
-      if (!used.contains(key))
-        throw Error(fmt::format("{}::load_state_dict: unexpected key '{}'", name_, key));
+      if (!used.contains(key)) throw Error(fmt::format("{}::load_state_dict: unexpected key '{}'", name_, key));
     steps_ = std::move(steps);
     buffers_ = std::move(buffers);
   } catch (...) {

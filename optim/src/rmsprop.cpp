@@ -70,10 +70,14 @@ void RMSprop::update(Slot& slot) {
         }
       }
     };
-    if (grad_avg && buf) loop.template operator()<true, true>();
-    else if (grad_avg) loop.template operator()<true, false>();
-    else if (buf) loop.template operator()<false, true>();
-    else loop.template operator()<false, false>();
+    if (grad_avg && buf)
+      loop.template operator()<true, true>();
+    else if (grad_avg)
+      loop.template operator()<true, false>();
+    else if (buf)
+      loop.template operator()<false, true>();
+    else
+      loop.template operator()<false, false>();
   });
 }
 

@@ -20,15 +20,13 @@ void check_gamma(std::string_view scheduler, double gamma) {
 
 }  // namespace
 
-LRScheduler::LRScheduler(std::string name, Optimizer& optimizer)
-    : name_(std::move(name)), optimizer_(optimizer) {
+LRScheduler::LRScheduler(std::string name, Optimizer& optimizer) : name_(std::move(name)), optimizer_(optimizer) {
   for (std::size_t g = 0; g < optimizer.num_groups(); ++g) base_lrs_.push_back(optimizer.lr(g));
 }
 
 double LRScheduler::base_lr(std::size_t group) const {
   if (group >= base_lrs_.size())
-    throw Error(fmt::format("{}: group {} does not exist ({} groups)", name_, group,
-                            base_lrs_.size()));
+    throw Error(fmt::format("{}: group {} does not exist ({} groups)", name_, group, base_lrs_.size()));
   return base_lrs_[group];
 }
 
@@ -41,39 +39,33 @@ void LRScheduler::step() {
 
 void LRScheduler::apply() {
   if (optimizer_.num_groups() != base_lrs_.size())
-    throw Error(fmt::format("{}: the optimizer has {} parameter groups, the schedule was made for {}",
-                            name_, optimizer_.num_groups(), base_lrs_.size()));
+    throw Error(fmt::format("{}: the optimizer has {} parameter groups, the schedule was made for {}", name_,
+                            optimizer_.num_groups(), base_lrs_.size()));
   for (std::size_t g = 0; g < base_lrs_.size(); ++g) optimizer_.set_lr(g, lr_at(epoch_, g));
 }
 
 StateDict LRScheduler::state_dict() const {
   return {{"last_epoch", tensor(std::vector<int64_t>{epoch_}, {})},
-          {"base_lrs", tensor(base_lrs_, {static_cast<int64_t>(base_lrs_.size())},
-                              {.dtype = kFloat64})}};
+          {"base_lrs", tensor(base_lrs_, {static_cast<int64_t>(base_lrs_.size())}, {.dtype = kFloat64})}};
 }
 
 void LRScheduler::load_state_dict(const StateDict& state) {
   auto get = [&](const std::string& key, DType dtype, const Shape& shape) {
     const auto it = state.find(key);
-    if (it == state.end())
-      throw Error(fmt::format("{}::load_state_dict: missing key '{}'", name_, key));
+    if (it == state.end()) throw Error(fmt::format("{}::load_state_dict: missing key '{}'", name_, key));
     if (!it->second.defined() || it->second.dtype() != dtype || it->second.shape() != shape)
-      throw Error(fmt::format("{}::load_state_dict: '{}' must be {} of shape {}", name_, key,
-                              dtype, shape_str(shape)));
+      throw Error(fmt::format("{}::load_state_dict: '{}' must be {} of shape {}", name_, key, dtype, shape_str(shape)));
     return it->second;
   };
   const int64_t epoch = get("last_epoch", kInt64, {}).to_vector<int64_t>()[0];
-  const auto base_lrs =
-      get("base_lrs", kFloat64, {static_cast<int64_t>(base_lrs_.size())}).to_vector<double>();
+  const auto base_lrs = get("base_lrs", kFloat64, {static_cast<int64_t>(base_lrs_.size())}).to_vector<double>();
   for (const auto& [key, _] : state)
     if (key != "last_epoch" && key != "base_lrs")
       throw Error(fmt::format("{}::load_state_dict: unexpected key '{}'", name_, key));
-  if (epoch < 0)
-    throw Error(fmt::format("{}::load_state_dict: last_epoch must be >= 0, got {}", name_, epoch));
+  if (epoch < 0) throw Error(fmt::format("{}::load_state_dict: last_epoch must be >= 0, got {}", name_, epoch));
   for (double lr : base_lrs)
     if (!(lr >= 0.0) || std::isinf(lr))
-      throw Error(fmt::format("{}::load_state_dict: base lrs must be finite and >= 0, got {}",
-                              name_, lr));
+      throw Error(fmt::format("{}::load_state_dict: base lrs must be finite and >= 0, got {}", name_, lr));
   epoch_ = epoch;
   base_lrs_ = base_lrs;
   apply();
@@ -121,8 +113,7 @@ LinearWarmup::LinearWarmup(Optimizer& optimizer, int64_t warmup_steps, double st
 }
 
 double LinearWarmup::lr_from(double base_lr, int64_t epoch) const {
-  const double progress = static_cast<double>(std::min(epoch, warmup_steps_)) /
-                          static_cast<double>(warmup_steps_);
+  const double progress = static_cast<double>(std::min(epoch, warmup_steps_)) / static_cast<double>(warmup_steps_);
   return base_lr * (start_factor_ + (1.0 - start_factor_) * progress);
 }
 

@@ -7,8 +7,7 @@ namespace minigrad::optim {
 SGD::SGD(std::vector<Tensor> params, SGDOptions options)
     : SGD(std::vector<Group>{{std::move(params), std::nullopt}}, options) {}
 
-SGD::SGD(std::vector<Group> groups, SGDOptions defaults)
-    : OptimizerWith("SGD", std::move(groups), defaults) {
+SGD::SGD(std::vector<Group> groups, SGDOptions defaults) : OptimizerWith("SGD", std::move(groups), defaults) {
   validate_groups();
 }
 
@@ -19,9 +18,10 @@ void SGD::validate(std::size_t group) const {
   if (!(o.dampening >= 0.0 && o.dampening <= 1.0))
     throw Error(fmt::format("SGD: dampening must be in [0, 1], got {}", o.dampening));
   if (o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0))
-    throw Error(fmt::format("SGD: nesterov requires momentum > 0 and dampening == 0, got "
-                            "momentum={} and dampening={}",
-                            o.momentum, o.dampening));
+    throw Error(
+        fmt::format("SGD: nesterov requires momentum > 0 and dampening == 0, got "
+                    "momentum={} and dampening={}",
+                    o.momentum, o.dampening));
 }
 
 std::vector<std::string_view> SGD::state_names(std::size_t group) const {
@@ -58,8 +58,10 @@ void SGD::update(Slot& slot) {
         b.param[i] -= lr * d;
       }
     };
-    if (buf) loop.template operator()<true>();
-    else loop.template operator()<false>();
+    if (buf)
+      loop.template operator()<true>();
+    else
+      loop.template operator()<false>();
   });
 }
 

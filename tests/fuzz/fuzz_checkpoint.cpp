@@ -19,8 +19,8 @@ std::string with_valid_size_and_crc(const uint8_t* data, size_t size) {
   if (bytes.size() < 24) return bytes;
   const uint64_t file_size = bytes.size();
   std::memcpy(bytes.data() + 12, &file_size, sizeof file_size);
-  const uint32_t crc = static_cast<uint32_t>(
-      crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size() - 4));
+  const uint32_t crc =
+      static_cast<uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size() - 4));
   std::memcpy(bytes.data() + bytes.size() - 4, &crc, sizeof crc);
   return bytes;
 }

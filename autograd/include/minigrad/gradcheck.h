@@ -25,16 +25,16 @@ struct GradcheckOptions {
   // there an analytic value between them (and, when kink_values is not empty, equal to one of
   // them) is accepted and counted as a kink instead of failing.
   std::vector<double> kink_values{};
-  int worst = 5;                   // how many of the worst entries the report keeps
+  int worst = 5;                     // how many of the worst entries the report keeps
   std::vector<std::string> names{};  // input names for the report ("input 0", ... when empty)
 };
 
 // One compared Jacobian entry (or, in fast mode, one projection).
 struct GradcheckEntry {
   int input = -1;
-  std::string name{};          // of the input
-  Shape index{};               // multi-index into that input
-  int64_t output_index = -1;   // flat index into the output
+  std::string name{};         // of the input
+  Shape index{};              // multi-index into that input
+  int64_t output_index = -1;  // flat index into the output
   double analytic = 0, numeric = 0, abs_error = 0, rel_error = 0;
   double excess = 0;           // abs_error minus the tolerance: > 0 fails
   bool kink = false;           // accepted at a kink: numeric is meaningless, left/right bound it
@@ -43,19 +43,19 @@ struct GradcheckEntry {
 
 struct GradcheckReport {
   bool passed = true;
-  int64_t checked = 0;  // Jacobian entries compared
-  int64_t kinks = 0;    // entries accepted at a kink
+  int64_t checked = 0;                          // Jacobian entries compared
+  int64_t kinks = 0;                            // entries accepted at a kink
   double max_abs_error = 0, max_rel_error = 0;  // over the entries not at a kink
   std::vector<GradcheckEntry> worst{};          // largest excess first (kinks not included)
   std::vector<GradcheckEntry> kink_entries{};   // the first few entries accepted at a kink
-  bool fast = false;           // fast mode ran
-  bool fast_passed = true;     // its projection agreed (when false, the full check decided)
+  bool fast = false;                            // fast mode ran
+  bool fast_passed = true;                      // its projection agreed (when false, the full check decided)
   // The worst entry (largest excess over the tolerance), whether it passed or not.
-  int input = -1;              // which input
-  Shape index;                 // multi-index into that input
-  int64_t output_index = -1;   // flat index into the output
+  int input = -1;             // which input
+  Shape index;                // multi-index into that input
+  int64_t output_index = -1;  // flat index into the output
   double analytic = 0, numeric = 0, abs_error = 0, rel_error = 0;
-  std::string message;         // one paragraph a person can read
+  std::string message;  // one paragraph a person can read
 
   explicit operator bool() const { return passed; }
 };

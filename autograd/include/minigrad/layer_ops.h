@@ -14,7 +14,6 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
 
 // Rows of weight [num_embeddings, dim] picked by int64 indices of any shape: output
 // indices.shape + (dim,). The row padding_idx (negative counts from the end) gets no gradient.
-Tensor embedding(const Tensor& indices, const Tensor& weight,
-                 std::optional<int64_t> padding_idx = std::nullopt);
+Tensor embedding(const Tensor& indices, const Tensor& weight, std::optional<int64_t> padding_idx = std::nullopt);
 
 }  // namespace minigrad

@@ -37,8 +37,8 @@ class Generator {
     return result;
   }
   double uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }  // [0, 1), 53 bits
-  double normal();                  // N(0, 1), Box-Muller
-  uint64_t below(uint64_t bound);   // uniform in [0, bound), unbiased
+  double normal();                                                                // N(0, 1), Box-Muller
+  uint64_t below(uint64_t bound);                                                 // uniform in [0, bound), unbiased
   bool bernoulli(double p) { return uniform() < p; }
   // Moves the stream on as n calls of next_u64() would (a pending normal stays pending), in
   // O(log n) work: xoshiro's state advances by a fixed linear map over GF(2), so n steps are a

@@ -43,9 +43,9 @@ class Scalar {
  public:
   Scalar(double value) : value_(value), int_(0), kind_(DType::Float64) {}  // NOLINT: implicit
   template <typename I>
-    requires std::is_integral_v<I>
-  Scalar(I value)  // NOLINT: implicit
-      : value_(static_cast<double>(value)), int_(static_cast<int64_t>(value)),
+  requires std::is_integral_v<I> Scalar(I value)  // NOLINT: implicit
+      : value_(static_cast<double>(value)),
+        int_(static_cast<int64_t>(value)),
         kind_(std::is_same_v<I, bool> ? DType::Bool : DType::Int64) {}
 
   double to_double() const { return value_; }
@@ -91,18 +91,21 @@ class Tensor {
   int64_t numel() const;
   DType dtype() const;
 
-  template <typename T> T* data();
-  template <typename T> const T* data() const;
+  template <typename T>
+  T* data();
+  template <typename T>
+  const T* data() const;
   void* raw_data();
   const void* raw_data() const;
 
   double item() const;  // the value of a one-element tensor
-  template <typename T> std::vector<T> to_vector() const;
+  template <typename T>
+  std::vector<T> to_vector() const;
   // Differentiable between float types; a conversion to int64 or bool carries no gradient (as
   // in PyTorch). Float to int64 truncates toward zero; NaN and out-of-range values give INT64_MIN.
   Tensor to(DType dtype) const;
-  Tensor clone() const;          // differentiable copy with its own buffer
-  Tensor detach() const;         // shares the buffer, no graph
+  Tensor clone() const;   // differentiable copy with its own buffer
+  Tensor detach() const;  // shares the buffer, no graph
 
   // ---- autograd ----
   bool requires_grad() const;
@@ -114,8 +117,7 @@ class Tensor {
   const std::shared_ptr<Node>& grad_fn() const;
   // Scalars need no gradient argument; other tensors need one of their own shape.
   // create_graph records the backward itself (for higher derivatives) and implies retain_graph.
-  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false,
-                bool create_graph = false) const;
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;
 
   // ---- elementwise ----
   Tensor neg() const;
@@ -137,7 +139,7 @@ class Tensor {
   Tensor erf() const;
   // log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's linear cut).
   Tensor softplus(double beta = 1.0, double threshold = 20.0) const;
-  Tensor silu() const;                  // x sigmoid(x)
+  Tensor silu() const;                   // x sigmoid(x)
   Tensor elu(double alpha = 1.0) const;  // x > 0 ? x : alpha (exp(x) - 1)
   Tensor maximum(const Tensor& other) const;
   Tensor minimum(const Tensor& other) const;
@@ -183,10 +185,8 @@ class Tensor {
   Tensor logsumexp(const std::vector<int64_t>& dims, bool keepdim = false) const;
   // sum((x - mean)^2) / (N - correction) over dims (all when empty); N <= correction gives NaN
   // (inf for a nonzero sum), as PyTorch.
-  Tensor var(const std::vector<int64_t>& dims = {}, int64_t correction = 1,
-             bool keepdim = false) const;
-  Tensor std(const std::vector<int64_t>& dims = {}, int64_t correction = 1,
-             bool keepdim = false) const;
+  Tensor var(const std::vector<int64_t>& dims = {}, int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(const std::vector<int64_t>& dims = {}, int64_t correction = 1, bool keepdim = false) const;
   // (sum |x|^p)^(1/p) over dims (all when empty); p = inf is max |x|. The gradient at x = 0 is 0.
   Tensor norm(double p = 2.0, const std::vector<int64_t>& dims = {}, bool keepdim = false) const;
   Tensor cumsum(int64_t axis) const;
@@ -214,10 +214,10 @@ class Tensor {
   // PyTorch's names, argument order and index rules (negative axes and indices count from the
   // end). squeeze and unsqueeze share the buffer, like reshape; the others, where PyTorch
   // returns a view, return a contiguous copy.
-  Tensor squeeze() const;                // drops every size-1 axis
-  Tensor squeeze(int64_t axis) const;    // drops `axis` if its size is 1
-  Tensor unsqueeze(int64_t axis) const;  // a size-1 axis at `axis`, in [-dim() - 1, dim()]
-  Tensor permute(const Shape& axes) const;  // output axis i is input axis axes[i]
+  Tensor squeeze() const;                                // drops every size-1 axis
+  Tensor squeeze(int64_t axis) const;                    // drops `axis` if its size is 1
+  Tensor unsqueeze(int64_t axis) const;                  // a size-1 axis at `axis`, in [-dim() - 1, dim()]
+  Tensor permute(const Shape& axes) const;               // output axis i is input axis axes[i]
   Tensor transpose(int64_t axis0, int64_t axis1) const;  // a permute
   Tensor t() const;                                      // transpose of a 2-D tensor
   // Indices start, start + step, ... below end along `axis`; start and end clamp to the axis
@@ -256,9 +256,9 @@ class BackwardFn {
   BackwardFn() = default;
   BackwardFn(std::nullptr_t) {}  // NOLINT: implicit, like std::function
   template <typename F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
-             std::is_invocable_r_v<TensorList, std::decay_t<F>&, const Tensor&>)
-  BackwardFn(F&& f) {  // NOLINT: implicit, so that record_op takes a lambda
+  requires(!std::is_same_v<std::remove_cvref_t<F>, BackwardFn> &&
+           std::is_invocable_r_v<TensorList, std::decay_t<F>&, const Tensor&>)
+      BackwardFn(F&& f) {  // NOLINT: implicit, so that record_op takes a lambda
     using Fn = std::decay_t<F>;
     if constexpr (kFitsInline<Fn>) {
       fn_ = ::new (static_cast<void*>(inline_)) Fn(std::forward<F>(f));
@@ -296,25 +296,24 @@ class BackwardFn {
 
  private:
   template <typename Fn>
-  static constexpr bool kFitsInline = sizeof(Fn) <= kInlineBytes &&
-                                      alignof(Fn) <= alignof(std::max_align_t) &&
-                                      std::is_nothrow_move_constructible_v<Fn>;
+  static constexpr bool kFitsInline =
+      sizeof(Fn) <= kInlineBytes &&
+      alignof(Fn) <= alignof(std::max_align_t) && std::is_nothrow_move_constructible_v<Fn>;
   struct Ops {
     TensorList (*call)(void* fn, const Tensor& grad_output);
     void (*move_inline)(void* from, void* to);  // only for closures stored inline
     void (*destroy)(void* fn, bool is_inline);
   };
   template <typename Fn>
-  static constexpr Ops kOps{
-      [](void* fn, const Tensor& g) -> TensorList { return (*static_cast<Fn*>(fn))(g); },
-      [](void* from, void* to) {
-        ::new (to) Fn(std::move(*static_cast<Fn*>(from)));
-        static_cast<Fn*>(from)->~Fn();
-      },
-      [](void* fn, bool is_inline) {
-        static_cast<Fn*>(fn)->~Fn();
-        if (!is_inline) release_small(fn, sizeof(Fn));
-      }};
+  static constexpr Ops kOps{[](void* fn, const Tensor& g) -> TensorList { return (*static_cast<Fn*>(fn))(g); },
+                            [](void* from, void* to) {
+                              ::new (to) Fn(std::move(*static_cast<Fn*>(from)));
+                              static_cast<Fn*>(from)->~Fn();
+                            },
+                            [](void* fn, bool is_inline) {
+                              static_cast<Fn*>(fn)->~Fn();
+                              if (!is_inline) release_small(fn, sizeof(Fn));
+                            }};
 
   void take(BackwardFn& other) noexcept {
     if (!other.ops_) return;
@@ -343,22 +342,20 @@ Tensor full(const Shape& shape, double value, TensorOptions options = {});
 Tensor arange(Scalar end, TensorOptions options = {});
 Tensor arange(Scalar start, Scalar end, Scalar step = 1, TensorOptions options = {});
 Tensor tensor(std::initializer_list<double> values, TensorOptions options = {});  // 1-D
-Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape,
-              TensorOptions options = {});
+Tensor tensor(std::initializer_list<double> values, std::initializer_list<int64_t> shape, TensorOptions options = {});
 Tensor tensor(const std::vector<double>& values, const Shape& shape, TensorOptions options = {});
 Tensor tensor(const std::vector<float>& values, const Shape& shape, TensorOptions options = {});
-Tensor tensor(const std::vector<int64_t>& values, const Shape& shape,
-              TensorOptions options = {.dtype = DType::Int64});
+Tensor tensor(const std::vector<int64_t>& values, const Shape& shape, TensorOptions options = {.dtype = DType::Int64});
 Tensor zeros_like(const Tensor& like, TensorOptions options);
 Tensor zeros_like(const Tensor& like);  // same dtype, no grad
 Tensor ones_like(const Tensor& like, TensorOptions options);
 Tensor ones_like(const Tensor& like);
 // Random tensors draw from `gen`, or from the global generator (see manual_seed) when null.
-Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // U[0,1)
+Tensor rand(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);   // U[0,1)
 Tensor randn(const Shape& shape, TensorOptions options = {}, Generator* gen = nullptr);  // N(0,1)
 // Integers uniform in [low, high), int64 unless options say otherwise.
-Tensor randint(int64_t low, int64_t high, const Shape& shape,
-               TensorOptions options = {.dtype = DType::Int64}, Generator* gen = nullptr);
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options = {.dtype = DType::Int64},
+               Generator* gen = nullptr);
 
 // ---- free-function forms of the ops (same semantics as the methods) ----
 // Binary ops promote their operands as PyTorch does (result_type). div is true division: int64

@@ -191,10 +191,14 @@ void pack_wide_columns(const Conv2dShape& s, const ForwardPlan& plan, const T* p
 template <typename T>
 void pack_wide(const Conv2dShape& s, const ForwardPlan& plan, const T* padded, int64_t j0, int64_t j1, T* dst) {
   switch (plan.nr) {
-    case 32: return pack_wide_columns<32>(s, plan, padded, j0, j1, dst);
-    case 16: return pack_wide_columns<16>(s, plan, padded, j0, j1, dst);
-    case 8: return pack_wide_columns<8>(s, plan, padded, j0, j1, dst);
-    default: return pack_wide_columns<1>(s, plan, padded, j0, j1, dst);
+    case 32:
+      return pack_wide_columns<32>(s, plan, padded, j0, j1, dst);
+    case 16:
+      return pack_wide_columns<16>(s, plan, padded, j0, j1, dst);
+    case 8:
+      return pack_wide_columns<8>(s, plan, padded, j0, j1, dst);
+    default:
+      return pack_wide_columns<1>(s, plan, padded, j0, j1, dst);
   }
 }
 
@@ -260,8 +264,8 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
       for (int64_t g = 0; g < s.groups; ++g) {
         T* yg = y + n * d.out_image + g * d.Og * d.P;
         fill_bias(yg, g, 0, d.P);
-        gemm(false, false, d.Og, d.P, d.K, T(1), w + g * d.Og * d.K, d.K, x + n * d.in_image + g * d.Cg * s.in_h * s.in_w,
-             d.P, bias ? T(1) : T(0), yg, d.P);
+        gemm(false, false, d.Og, d.P, d.K, T(1), w + g * d.Og * d.K, d.K,
+             x + n * d.in_image + g * d.Cg * s.in_h * s.in_w, d.P, bias ? T(1) : T(0), yg, d.P);
       }
     });
   }
@@ -293,12 +297,16 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
       if (plan.wide) pad_image(s, plan, xg, padded);
       for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
         const int64_t j1 = std::min(plan.columns, j0 + bc);
-        if (plan.wide) pack_wide(s, plan, padded, j0, j1, cols);
-        else pack_columns(s, xg, j0, j1, int(nr), cols);
+        if (plan.wide)
+          pack_wide(s, plan, padded, j0, j1, cols);
+        else
+          pack_columns(s, xg, j0, j1, int(nr), cols);
         if (!plan.wide) fill_bias(yg, gi, j0, j1);
         // Wide blocks land in wide_out (ldc = bc), others in y itself.
         const int64_t ldc = plan.wide ? bc : d.P;
-        const auto c_at = [&](int64_t row, int64_t j) { return plan.wide ? wide_out + row * bc + (j - j0) : yg + row * d.P + j; };
+        const auto c_at = [&](int64_t row, int64_t j) {
+          return plan.wide ? wide_out + row * bc + (j - j0) : yg + row * d.P + j;
+        };
         for (int64_t pc = 0; pc < K; pc += plan.kc) {
           const int64_t k_len = std::min(plan.kc, K - pc);
           const T beta = pc > 0 || (bias && !plan.wide) ? T(1) : T(0);
@@ -335,8 +343,7 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
 // channels (the input's) fill the micro-kernel's rows only when there are enough of them.
 bool gradient_as_convolution(const Conv2dShape& s) {
   return !s.direct() && s.in_channels / s.groups >= 16 && s.stride_h == 1 && s.stride_w == 1 &&
-         s.pad_h <= s.dilation_h * (s.kernel_h - 1) &&
-         s.pad_w <= s.dilation_w * (s.kernel_w - 1);
+         s.pad_h <= s.dilation_h * (s.kernel_h - 1) && s.pad_w <= s.dilation_w * (s.kernel_w - 1);
 }
 
 Conv2dShape gradient_convolution(const Conv2dShape& s) {
@@ -413,13 +420,15 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
         for (int64_t g = 0; g < s.groups; ++g) {
           const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
           if (!s.direct()) im2col(s, xg, col, 0, d.K);
-          gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P,
-               s.direct() ? xg : col, d.P, n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
+          gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P, s.direct() ? xg : col,
+               d.P, n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
         }
     }
   };
-  if (slots <= 1) run(0);
-  else parallel_tasks(slots, run);
+  if (slots <= 1)
+    run(0);
+  else
+    parallel_tasks(slots, run);
   if (chunks > 1)
     parallel_for(weights, int64_t(1) << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t ch = 1; ch < chunks; ++ch) {
@@ -438,8 +447,8 @@ int64_t conv2d_workspace_size(const Conv2dShape& s) {
                                                      forward_workspace<double>(gradient_convolution(s)))
       : s.direct() ? 0
                    : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
-  return std::max({forward_workspace<float>(s), forward_workspace<double>(s), backward_input,
-                   backward_weight_workspace(s)});
+  return std::max(
+      {forward_workspace<float>(s), forward_workspace<double>(s), backward_input, backward_weight_workspace(s)});
 }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,
@@ -453,15 +462,13 @@ void conv2d_forward(const Conv2dShape& s, const double* x, const double* w, cons
 void conv2d_backward_input(const Conv2dShape& s, const float* dy, const float* w, float* dx, float* workspace) {
   backward_input(s, dy, w, dx, workspace);
 }
-void conv2d_backward_input(const Conv2dShape& s, const double* dy, const double* w, double* dx,
-                           double* workspace) {
+void conv2d_backward_input(const Conv2dShape& s, const double* dy, const double* w, double* dx, double* workspace) {
   backward_input(s, dy, w, dx, workspace);
 }
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* workspace) {
   backward_weight(s, x, dy, dw, workspace);
 }
-void conv2d_backward_weight(const Conv2dShape& s, const double* x, const double* dy, double* dw,
-                            double* workspace) {
+void conv2d_backward_weight(const Conv2dShape& s, const double* x, const double* dy, double* dw, double* workspace) {
   backward_weight(s, x, dy, dw, workspace);
 }
 

@@ -19,14 +19,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <new>
 #include <set>
 #include <string>
 #include <tuple>
-#include <new>
 #include <utility>
 
 #include <unistd.h>
@@ -84,7 +84,7 @@ enum class Isa { scalar, avx2, avx512 };
 // so gemm_isa() and the kernels of both element types always agree.
 Isa detect_isa() {
   const char* env = std::getenv("MINIGRAD_GEMM_ISA");
-  const Isa cap = !env                            ? Isa::avx512
+  const Isa cap = !env                              ? Isa::avx512
                   : std::strcmp(env, "avx2") == 0   ? Isa::avx2
                   : std::strcmp(env, "scalar") == 0 ? Isa::scalar
                                                     : Isa::avx512;
@@ -108,10 +108,13 @@ template <typename T>
 const GemmKernels<T>& select_kernels() {
   switch (active_isa()) {
 #if defined(__x86_64__)
-    case Isa::avx512: return avx512_kernels(T{});
-    case Isa::avx2: return avx2_kernels(T{});
+    case Isa::avx512:
+      return avx512_kernels(T{});
+    case Isa::avx2:
+      return avx2_kernels(T{});
 #endif
-    default: return scalar_kernels<T>();
+    default:
+      return scalar_kernels<T>();
   }
 }
 
@@ -166,8 +169,7 @@ thread_local AlignedBuffer tls_b_whole;
 template <typename T>
 void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc, GemmEpilogue<T> epilogue) {
   for (int64_t i = 0; i < M; ++i)
-    for (int64_t j = 0; j < N; ++j)
-      C[i * ldc + j] = epilogue.apply(beta == T(0) ? T(0) : beta * C[i * ldc + j], j);
+    for (int64_t j = 0; j < N; ++j) C[i * ldc + j] = epilogue.apply(beta == T(0) ? T(0) : beta * C[i * ldc + j], j);
 }
 
 template <typename T>
@@ -191,9 +193,8 @@ void print_plan_once(const GemmPlan& plan) {
 }
 
 template <typename T>
-void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K,
-                  T alpha, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
-                  int64_t ldc, GemmEpilogue<T> epilogue) {
+void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                  int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc, GemmEpilogue<T> epilogue) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) return scale_c(M, N, beta, C, ldc, epilogue);
 
@@ -208,16 +209,13 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
   const auto pack_b_columns = [&](int64_t j0, int64_t j1, int64_t pc, int64_t k_len, T* dst) {
     if (!tb) return g.pack_kx(B + pc * ldb + j0, ldb, j1 - j0, k_len, dst, nr);
     for (int64_t j = j0; j < j1; j += nr)
-      g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, j1 - j)), k_len,
-                dst + (j - j0) * k_len, nr);
+      g.pack_xk(B + j * ldb + pc, ldb, int(std::min<int64_t>(nr, j1 - j)), k_len, dst + (j - j0) * k_len, nr);
   };
   // Packs an operand whole, its panels shared out among the threads. Panel p spans all of K, at
   // p * width * K: a kc-deep block of it is a packed panel like the per-task ones below.
   const auto pack_whole = [&](int64_t panels, auto&& pack_panels) {
     const int64_t pack_tasks = std::min<int64_t>(plan.threads, panels);
-    parallel_tasks(pack_tasks, [&](int64_t t) {
-      pack_panels(panels * t / pack_tasks, panels * (t + 1) / pack_tasks);
-    });
+    parallel_tasks(pack_tasks, [&](int64_t t) { pack_panels(panels * t / pack_tasks, panels * (t + 1) / pack_tasks); });
   };
   T* const packed_a = a_whole ? tls_a_whole.get<T>(a_panels * mr * K) : nullptr;
   if (a_whole)  // A^T: element (i, k) at A[k * lda + i]
@@ -258,12 +256,11 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
           // Unpacked B still packs a narrow last tile, padding it to whole vectors. (When packed
           // whole, it was packed before the tasks began.)
           const int64_t t0 = pack_b ? 0 : nc_len / nr;
-          if (!b_whole && t0 < tiles)
-            pack_b_columns(jc + t0 * nr, jc + nc_len, pc, k_len, b_block + t0 * nr * k_len);
+          if (!b_whole && t0 < tiles) pack_b_columns(jc + t0 * nr, jc + nc_len, pc, k_len, b_block + t0 * nr * k_len);
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t i = ic + p * mr;
             const int m = int(std::min<int64_t>(mr, m1 - i));
-            const T* a = a_whole ? packed_a + (i * K + pc * mr)
+            const T* a = a_whole  ? packed_a + (i * K + pc * mr)
                          : pack_a ? a_block + p * mr * k_len
                          : ta     ? A + pc * lda + i
                                   : A + i * lda + pc;
@@ -276,8 +273,8 @@ void gemm_blocked(const GemmKernels<T>& g, bool ta, bool tb, int64_t M, int64_t 
               const T* b = direct    ? B + pc * ldb + j
                            : b_whole ? packed_b + (j * K + pc * nr)
                                      : b_block + t * nr * k_len;
-              g.micro(k_len, a, rs_a, cs_a, b, direct ? ldb : nr, C + i * ldc + j, ldc, m, n,
-                      alpha, beta_k, bias ? bias + j : nullptr, relu);
+              g.micro(k_len, a, rs_a, cs_a, b, direct ? ldb : nr, C + i * ldc + j, ldc, m, n, alpha, beta_k,
+                      bias ? bias + j : nullptr, relu);
             }
           }
         }
@@ -329,8 +326,8 @@ GemmPlan plan_gemm(const GemmShape& s, const GemmBlocking& b, int threads) {
   // When no task packs a shared operand, a share is split into up to kTasksPerThread tasks that
   // threads claim as they go: a thread that runs slower (a busy sibling hyperthread on a shared
   // host) no longer leaves the other waiting at the end.
-  const int64_t most = std::min({int64_t(flops / kGemmMinTaskFlops), p.split_n ? b_panels : a_panels,
-                                 nth * kTasksPerThread});
+  const int64_t most =
+      std::min({int64_t(flops / kGemmMinTaskFlops), p.split_n ? b_panels : a_panels, nth * kTasksPerThread});
   // The operand all tasks share is packed once, whole, before they start, when the call is big
   // enough for more tasks than threads: A^T for column tasks (the AVX2 kernel reads a row-major
   // A in place), B for row tasks. Else (the 128-row training calls with N = 10) each of the
@@ -369,32 +366,32 @@ std::string to_string(const GemmPlan& p) {
   std::snprintf(line, sizeof line,
                 "gemm plan: %lldx%lldx%lld %c%c %s, %dx%d tiles, kc %lld, %d threads, %lld %s tasks, "
                 "pack A %s%s, pack B %s%s",
-                static_cast<long long>(s.m), static_cast<long long>(s.n), static_cast<long long>(s.k),
-                s.ta ? 'T' : 'N', s.tb ? 'T' : 'N', s.elem_bytes == 8 ? "f64" : "f32", p.blocking.mr,
-                p.blocking.nr, static_cast<long long>(p.kc), p.threads, static_cast<long long>(p.tasks),
-                p.split_n ? "column" : "row", yes(p.pack_a), p.a_whole ? " (whole, shared)" : "", yes(p.pack_b),
-                p.b_whole ? " (whole, shared)" : "");
+                static_cast<long long>(s.m), static_cast<long long>(s.n), static_cast<long long>(s.k), s.ta ? 'T' : 'N',
+                s.tb ? 'T' : 'N', s.elem_bytes == 8 ? "f64" : "f32", p.blocking.mr, p.blocking.nr,
+                static_cast<long long>(p.kc), p.threads, static_cast<long long>(p.tasks), p.split_n ? "column" : "row",
+                yes(p.pack_a), p.a_whole ? " (whole, shared)" : "", yes(p.pack_b), p.b_whole ? " (whole, shared)" : "");
   return line;
 }
 
 const char* gemm_isa() {
   switch (detail::active_isa()) {
-    case detail::Isa::avx512: return "avx512";
-    case detail::Isa::avx2: return "avx2";
-    default: return "scalar";
+    case detail::Isa::avx512:
+      return "avx512";
+    case detail::Isa::avx2:
+      return "avx2";
+    default:
+      return "scalar";
   }
 }
 
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-          GemmEpilogue<float> epilogue) {
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc, GemmEpilogue<float> epilogue) {
   static const auto& g = detail::select_kernels<float>();
   detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }
 
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
-          int64_t lda, const double* B, int64_t ldb, double beta, double* C, int64_t ldc,
-          GemmEpilogue<double> epilogue) {
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, GemmEpilogue<double> epilogue) {
   static const auto& g = detail::select_kernels<double>();
   detail::gemm_blocked(g, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, epilogue);
 }

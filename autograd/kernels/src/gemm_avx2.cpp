@@ -72,9 +72,7 @@ struct Avx2<double> {
   MG_TARGET static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm256_add_pd(a, b); }
   MG_TARGET static V relu(V a) { return _mm256_max_pd(zero(), a); }
-  MG_TARGET static M mask(int n) {
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
-  }
+  MG_TARGET static M mask(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
   MG_TARGET static void transpose(V r[L]) {
     // t[c], 128-bit lane l: column 2l + c of rows 0, 1 (t[2 + c]: of rows 2, 3).
     const V t0 = _mm256_unpacklo_pd(r[0], r[1]), t1 = _mm256_unpackhi_pd(r[0], r[1]);
@@ -96,13 +94,13 @@ struct Avx2<double> {
 // the L2: 320 x 256 (320 KB) on a 512 KB L2, 128 columns on a 256 KB one, which a fixed 256
 // would overflow.
 const GemmKernels<float>& avx2_kernels(float) {
-  static const auto k = make_kernels<Avx2<float>, 6, 2>(
-      320, 3072, l2_block_columns(320, sizeof(float), 16, 256), false, &pack_xk_transpose<Avx2<float>>);
+  static const auto k = make_kernels<Avx2<float>, 6, 2>(320, 3072, l2_block_columns(320, sizeof(float), 16, 256), false,
+                                                        &pack_xk_transpose<Avx2<float>>);
   return k;
 }
 const GemmKernels<double>& avx2_kernels(double) {
-  static const auto k = make_kernels<Avx2<double>, 6, 2>(
-      256, 2048, l2_block_columns(256, sizeof(double), 8, 160), false, &pack_xk_transpose<Avx2<double>>);
+  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, l2_block_columns(256, sizeof(double), 8, 160),
+                                                         false, &pack_xk_transpose<Avx2<double>>);
   return k;
 }
 

@@ -106,8 +106,8 @@ struct Avx512<double> {
     }
     for (int c = 0; c < 2; ++c) {  // lanes are lanes: the float shuffle moves doubles too
       __m512 out[4];
-      transpose_lanes(_mm512_castpd_ps(t[c]), _mm512_castpd_ps(t[2 + c]),
-                      _mm512_castpd_ps(t[4 + c]), _mm512_castpd_ps(t[6 + c]), out);
+      transpose_lanes(_mm512_castpd_ps(t[c]), _mm512_castpd_ps(t[2 + c]), _mm512_castpd_ps(t[4 + c]),
+                      _mm512_castpd_ps(t[6 + c]), out);
       for (int k = 0; k < 4; ++k) r[c + 2 * k] = _mm512_castps_pd(out[k]);
     }
   }

@@ -6,11 +6,11 @@ namespace minigrad::kernels::detail {
 
 template <typename T>
 struct GemmKernels {
-  int mr = 0;       // micro-tile rows (A values broadcast)
-  int nr = 0;       // micro-tile columns (B vectors); a packed B panel is nr wide
-  int64_t kc = 0;   // depth of a packed block: an mr x kc A panel stays in L1
-  int64_t mc = 0;   // rows of the shared packed A block (L3)
-  int64_t nc = 0;   // columns of a thread's packed B block (L2)
+  int mr = 0;      // micro-tile rows (A values broadcast)
+  int nr = 0;      // micro-tile columns (B vectors); a packed B panel is nr wide
+  int64_t kc = 0;  // depth of a packed block: an mr x kc A panel stays in L1
+  int64_t mc = 0;  // rows of the shared packed A block (L3)
+  int64_t nc = 0;  // columns of a thread's packed B block (L2)
   // Pack A panels (else each micro-kernel reads its mr rows of A in place, which suits panels
   // of at most 8 rows: they fit an 8-way L1 set whatever the row stride).
   bool pack_a = true;
@@ -18,8 +18,8 @@ struct GemmKernels {
   // n <= nr; beta == 0 never reads C. A element (i, k) is a[i * rs_a + k * cs_a]; row k of B
   // at b + k * rs_b holds ceil(n / lanes) full vectors (a packed panel, rs_b = nr, is
   // zero-padded to them).
-  void (*micro)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b, int64_t rs_b,
-                T* c, int64_t ldc, int m, int n, T alpha, T beta, const T* bias, bool relu);
+  void (*micro)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b, int64_t rs_b, T* c, int64_t ldc, int m,
+                int n, T alpha, T beta, const T* bias, bool relu);
   // pack_xk writes one panel, dst[k * width + x] for x < w, k < kc, zero for w <= x < width,
   // reading element (x, k) at src[x * ld + k] (a transpose). pack_kx reads element (x, k) at
   // src[k * ld + x] for x < n and writes ceil(n / width) such panels, kc * width apart.

@@ -14,10 +14,9 @@
 // PA > 0: A is packed in panels PA wide (rs = 1, cs = PA), strides the compiler can fold.
 // PA < 0: A^T read in place (rs = 1, cs = lda): a panel's rows are adjacent, as when packed.
 template <class Tr, int MR, int NV, int PA>
-MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
-                          const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc,
-                          int n, typename Tr::T alpha, typename Tr::T beta,
-                          const typename Tr::T* bias, bool relu) {
+MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a, const typename Tr::T* b,
+                          int64_t rs_b, typename Tr::T* c, int64_t ldc, int n, typename Tr::T alpha,
+                          typename Tr::T beta, const typename Tr::T* bias, bool relu) {
   using V = typename Tr::V;
   constexpr int L = Tr::L;
   const int64_t rs = PA ? 1 : rs_a;
@@ -53,8 +52,7 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
   if (bias) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
-      const V bv = v < NV - 1 || tail == L ? Tr::load(bias + v * L)
-                                           : Tr::loadm(bias + v * L, Tr::mask(tail));
+      const V bv = v < NV - 1 || tail == L ? Tr::load(bias + v * L) : Tr::loadm(bias + v * L, Tr::mask(tail));
 #pragma GCC unroll 16
       for (int r = 0; r < MR; ++r) acc[r][v] = Tr::add(acc[r][v], bv);
     }
@@ -83,9 +81,8 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
 }
 
 template <class Tr>
-using MicroFn = void (*)(int64_t, const typename Tr::T*, int64_t, int64_t, const typename Tr::T*,
-                         int64_t, typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T,
-                         const typename Tr::T*, bool);
+using MicroFn = void (*)(int64_t, const typename Tr::T*, int64_t, int64_t, const typename Tr::T*, int64_t,
+                         typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T, const typename Tr::T*, bool);
 
 // table[m - 1] for m = 1..MR: edge tiles get their own fully unrolled kernel.
 template <class Tr, int MR, int NV, int PA, std::size_t... I>
@@ -99,8 +96,7 @@ struct Micro {
   static constexpr auto rows = micro_row_table<Tr, MR, NV, PA>(std::make_index_sequence<MR>{});
 
   template <int PA, std::size_t... NVI>
-  static constexpr std::array<std::array<MicroFn<Tr>, MR>, NVMAX> by_width(
-      std::index_sequence<NVI...>) {
+  static constexpr std::array<std::array<MicroFn<Tr>, MR>, NVMAX> by_width(std::index_sequence<NVI...>) {
     return {rows<int(NVI) + 1, PA>...};
   }
   static constexpr auto packed = by_width<MR>(std::make_index_sequence<NVMAX>{});
@@ -108,10 +104,9 @@ struct Micro {
   static constexpr auto strided = by_width<0>(std::make_index_sequence<NVMAX>{});
 
   // Narrow tiles use fewer vectors: N = 10 costs one vector per row, not NVMAX.
-  static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a,
-                  const typename Tr::T* b, int64_t rs_b, typename Tr::T* c, int64_t ldc, int m,
-                  int n, typename Tr::T alpha, typename Tr::T beta, const typename Tr::T* bias,
-                  bool relu) {
+  static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a, const typename Tr::T* b,
+                  int64_t rs_b, typename Tr::T* c, int64_t ldc, int m, int n, typename Tr::T alpha, typename Tr::T beta,
+                  const typename Tr::T* bias, bool relu) {
     const int nv = (n + Tr::L - 1) / Tr::L;
     const auto& t = rs_a != 1 ? strided : cs_a == MR ? packed : adjacent_rows;
     t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, rs_b, c, ldc, n, alpha, beta, bias, relu);
@@ -128,8 +123,7 @@ inline constexpr int64_t kLine = 64;  // bytes in a cache line
 // much as a dozen plain ones). A panels of A^T (width MR, not a whole number of vectors) are
 // copied a row at a time with fixed-size moves.
 template <class Tr, int MR>
-MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t kc,
-                       typename Tr::T* dst, int width) {
+MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t kc, typename Tr::T* dst, int width) {
   constexpr int L = Tr::L;
   const int64_t panels = (n + width - 1) / width;
   for (int64_t k = 0; k < kc; ++k) {
@@ -144,18 +138,21 @@ MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t
       const int64_t w = n - p * width;
       if constexpr (MR % L != 0) {
         if (width == MR) {
-          if (w >= MR) std::memcpy(to, from, sizeof(typename Tr::T) * MR);
-          else for (int x = 0; x < MR; ++x) to[x] = x < w ? from[x] : typename Tr::T(0);
+          if (w >= MR)
+            std::memcpy(to, from, sizeof(typename Tr::T) * MR);
+          else
+            for (int x = 0; x < MR; ++x) to[x] = x < w ? from[x] : typename Tr::T(0);
           continue;
         }
       }
       for (int x0 = 0; x0 < width; x0 += L) {
         const int lanes = width - x0 < L ? width - x0 : L;
         const int64_t valid = w - x0 < 0 ? 0 : (w - x0 > lanes ? lanes : w - x0);
-        const auto v =
-            valid == L ? Tr::load(from + x0) : Tr::loadm(from + x0, Tr::mask(int(valid)));
-        if (lanes == L) Tr::store(to + x0, v);
-        else Tr::storem(to + x0, Tr::mask(lanes), v);
+        const auto v = valid == L ? Tr::load(from + x0) : Tr::loadm(from + x0, Tr::mask(int(valid)));
+        if (lanes == L)
+          Tr::store(to + x0, v);
+        else
+          Tr::storem(to + x0, Tr::mask(lanes), v);
       }
     }
   }
@@ -163,8 +160,8 @@ MG_TARGET void pack_kx(const typename Tr::T* src, int64_t ld, int64_t n, int64_t
 
 // Element (x, k) at src[x * ld + k]: plain transpose; ISAs with a shuffle transpose override it.
 template <class Tr>
-MG_TARGET void pack_xk_scalar(const typename Tr::T* src, int64_t ld, int w, int64_t kc,
-                              typename Tr::T* dst, int width) {
+MG_TARGET void pack_xk_scalar(const typename Tr::T* src, int64_t ld, int w, int64_t kc, typename Tr::T* dst,
+                              int width) {
   for (int64_t k = 0; k < kc; ++k)
     for (int x = 0; x < width; ++x) dst[k * width + x] = x < w ? src[x * ld + k] : 0;
 }
@@ -172,8 +169,8 @@ MG_TARGET void pack_xk_scalar(const typename Tr::T* src, int64_t ld, int w, int6
 // The same in L x L blocks transposed in registers by Tr::transpose (r[i]: row i in, column i
 // out), for ISAs that have one. Full vectors are moved unmasked: AVX2's masked moves are slow.
 template <class Tr>
-MG_TARGET void pack_xk_transpose(const typename Tr::T* src, int64_t ld, int w, int64_t kc,
-                                 typename Tr::T* dst, int width) {
+MG_TARGET void pack_xk_transpose(const typename Tr::T* src, int64_t ld, int w, int64_t kc, typename Tr::T* dst,
+                                 int width) {
   constexpr int L = Tr::L;
   typename Tr::V r[L];
   for (int x0 = 0; x0 < width; x0 += L) {
@@ -190,8 +187,10 @@ MG_TARGET void pack_xk_transpose(const typename Tr::T* src, int64_t ld, int w, i
       Tr::transpose(r);
       for (int i = 0; i < kk; ++i) {
         typename Tr::T* out = dst + (k0 + i) * width + x0;
-        if (lanes == L) Tr::store(out, r[i]);
-        else Tr::storem(out, lane_mask, r[i]);
+        if (lanes == L)
+          Tr::store(out, r[i]);
+        else
+          Tr::storem(out, lane_mask, r[i]);
       }
     }
   }

@@ -144,8 +144,7 @@ void max_pool_2x2(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
           step(PV::columns(c, false), 2);
           step(PV::columns(c, true), 3);
           std::memcpy(yr + ow0, &best, size_t(n) * sizeof(T));
-          for (int l = 0; l < n; ++l)
-            ir[ow0 + l] = top + 2 * (ow0 + l) + (which[l] & 1) + (which[l] >> 1) * W;
+          for (int l = 0; l < n; ++l) ir[ow0 + l] = top + 2 * (ow0 + l) + (which[l] & 1) + (which[l] >> 1) * W;
         }
       }
   });
@@ -243,8 +242,8 @@ void apply(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T*
 }
 
 template <typename T>
-void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T* mean, const T* invstd,
-              const T* scale, double* dy_sum, double* dy_xhat_sum, T* dx) {
+void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T* mean, const T* invstd, const T* scale,
+              double* dy_sum, double* dy_xhat_sum, T* dx) {
   parallel_for(C, grain_for(N * S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double sum = 0, sum_xhat = 0;
@@ -281,13 +280,16 @@ void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const 
   backward(N, C, S, x, dy, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
 }
 void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* mean,
-                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum,
-                         double* dx) {
+                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum, double* dx) {
   backward(N, C, S, x, dy, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
 }
 
-void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* indices) { max_pool(s, x, y, indices); }
-void max_pool2d_forward(const Pool2dShape& s, const double* x, double* y, int64_t* indices) { max_pool(s, x, y, indices); }
+void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* indices) {
+  max_pool(s, x, y, indices);
+}
+void max_pool2d_forward(const Pool2dShape& s, const double* x, double* y, int64_t* indices) {
+  max_pool(s, x, y, indices);
+}
 
 void avg_pool2d_forward(const Pool2dShape& s, const float* x, float* y) {
   window_average(s.planes, pool_rows(s), pool_cols(s), x, y, false);
@@ -328,8 +330,8 @@ void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const flo
                       float* y) {
   apply(N, C, S, x, scale, shift, y);
 }
-void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
-                      const double* shift, double* y) {
+void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,
+                      double* y) {
   apply(N, C, S, x, scale, shift, y);
 }
 

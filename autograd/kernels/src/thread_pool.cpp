@@ -83,8 +83,7 @@ int default_threads() {
   char* end = nullptr;
   const long n = std::strtol(env, &end, 10);
   if (*end != '\0' || n < 1 || n > 1024) {
-    std::fprintf(stderr, "minigrad: ignoring MINIGRAD_THREADS='%s' (expected a count from 1 to 1024)\n",
-                 env);
+    std::fprintf(stderr, "minigrad: ignoring MINIGRAD_THREADS='%s' (expected a count from 1 to 1024)\n", env);
     return cpus_available();
   }
   return int(n);
@@ -184,8 +183,7 @@ class Pool {
     const int wanted = threads_.load() - 1;
     if (int(workers_.size()) == wanted) return;
     stop_workers();
-    for (int i = 0; i < wanted; ++i)
-      workers_.emplace_back([this, gen = generation_] { worker(gen); });
+    for (int i = 0; i < wanted; ++i) workers_.emplace_back([this, gen = generation_] { worker(gen); });
   }
   void stop_workers() {
     stop_.store(true);
@@ -227,8 +225,7 @@ int threads_here() { return inside_pool ? 1 : max_threads(); }
 
 void set_max_threads(int threads) {
   if (threads < 1)
-    throw std::invalid_argument("set_num_threads: " + std::to_string(threads) +
-                                " is not a positive count");
+    throw std::invalid_argument("set_num_threads: " + std::to_string(threads) + " is not a positive count");
   pool().set_threads(threads);
 }
 

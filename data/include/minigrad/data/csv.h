@@ -16,7 +16,6 @@ namespace minigrad::data {
 // cell are ignored. Throws DataError naming the file, the 1-based line and column, and the
 // offending cell text for a non-integer cell, a value outside 0..255, a label outside
 // 0..num_classes-1, or a line with too few or too many columns.
-ImageSet read_image_csv(const std::string& path, int64_t rows = 28, int64_t cols = 28,
-                        int num_classes = 10);
+ImageSet read_image_csv(const std::string& path, int64_t rows = 28, int64_t cols = 28, int num_classes = 10);
 
 }  // namespace minigrad::data

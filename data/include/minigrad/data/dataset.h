@@ -14,11 +14,11 @@ namespace minigrad::data {
 // The shape of one image: channels x height x width, stored row-major in one row of
 // Dataset::images (channel planes one after another, as in an NCHW tensor).
 struct ImageGeometry {
-    int64_t channels = 0, height = 0, width = 0;
+  int64_t channels = 0, height = 0, width = 0;
 
-    int64_t numel() const { return channels * height * width; }
-    bool empty() const { return channels == 0 && height == 0 && width == 0; }
-    bool operator==(const ImageGeometry&) const = default;
+  int64_t numel() const { return channels * height * width; }
+  bool empty() const { return channels == 0 && height == 0 && width == 0; }
+  bool operator==(const ImageGeometry&) const = default;
 };
 
 // N samples: images float32 [N, features], labels int64 [N]. Images stay flat, so that an MLP
@@ -27,16 +27,16 @@ struct ImageGeometry {
 // augmentations need it. Empty geometry means the features are not an image.
 // Copying a Dataset shares the buffers (Tensors are handles); subset() and head() copy rows.
 struct Dataset {
-    Tensor images;
-    Tensor labels;
-    ImageGeometry geometry = {};
+  Tensor images;
+  Tensor labels;
+  ImageGeometry geometry = {};
 
-    int64_t size() const;  // N; 0 for a default-constructed Dataset
-    // The samples at `indices`, in that order (repeats allowed). Throws std::out_of_range naming
-    // the first index outside 0..size()-1 and its position.
-    Dataset subset(const std::vector<int64_t>& indices) const;
-    // The first min(n, size()) samples. Throws std::invalid_argument when n < 0.
-    Dataset head(int64_t n) const;
+  int64_t size() const;  // N; 0 for a default-constructed Dataset
+  // The samples at `indices`, in that order (repeats allowed). Throws std::out_of_range naming
+  // the first index outside 0..size()-1 and its position.
+  Dataset subset(const std::vector<int64_t>& indices) const;
+  // The first min(n, size()) samples. Throws std::invalid_argument when n < 0.
+  Dataset head(int64_t n) const;
 };
 
 // Pixels scaled from 0..255 to [0, 1], images flattened to [count, rows*cols], geometry

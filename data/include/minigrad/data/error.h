@@ -9,8 +9,8 @@ namespace minigrad::data {
 // The message always starts with the file it is about ("<path>: ...") and says, with numbers,
 // what is wrong. A minigrad::Error, so one catch handles every error minigrad throws.
 class DataError : public Error {
-public:
-    using Error::Error;
+ public:
+  using Error::Error;
 };
 
 }  // namespace minigrad::data

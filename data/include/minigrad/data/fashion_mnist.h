@@ -15,9 +15,9 @@ namespace minigrad::data {
 // count images of rows x cols unsigned bytes, row-major (pixels.size() == count*rows*cols),
 // and one label per image (labels.size() == count), each in 0..num_classes-1.
 struct ImageSet {
-    int64_t count = 0, rows = 0, cols = 0;
-    std::vector<uint8_t> pixels;
-    std::vector<uint8_t> labels;
+  int64_t count = 0, rows = 0, cols = 0;
+  std::vector<uint8_t> pixels;
+  std::vector<uint8_t> labels;
 };
 
 // Every Fashion-MNIST image is kFashionMnistSide x kFashionMnistSide grayscale, of one of ten classes.
@@ -29,8 +29,7 @@ enum class Split { Train, Test };
 
 // Reads a 3-D IDX file of images and a 1-D IDX file of labels (each raw or gzipped) and checks
 // that they agree: as many labels as images, every label < num_classes (1..256).
-ImageSet load_idx_pair(const std::string& images_path, const std::string& labels_path,
-                       int num_classes = 10);
+ImageSet load_idx_pair(const std::string& images_path, const std::string& labels_path, int num_classes = 10);
 
 // Loads the train (60,000) or test (10,000) split from dir, which holds its two files under
 // their usual names, each either gzipped (train-images-idx3-ubyte.gz) or not

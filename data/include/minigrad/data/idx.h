@@ -15,8 +15,8 @@
 namespace minigrad::data {
 
 struct IdxArray {
-    std::vector<int64_t> dims;   // e.g. {60000, 28, 28}
-    std::vector<uint8_t> bytes;  // product(dims) elements, row-major
+  std::vector<int64_t> dims;   // e.g. {60000, 28, 28}
+  std::vector<uint8_t> bytes;  // product(dims) elements, row-major
 };
 
 // Reads a raw or gzipped IDX file of unsigned bytes; with expected_ndim > 0, of that many

@@ -13,8 +13,8 @@ namespace minigrad::data {
 
 // x -> (x - mean) / std, with one mean and std for every pixel.
 struct Standardization {
-    double mean = 0.0;
-    double std = 1.0;
+  double mean = 0.0;
+  double std = 1.0;
 };
 
 // Mean and (population) standard deviation of all of train's pixels. Fit on the training split
@@ -35,23 +35,23 @@ void standardize_per_image(Dataset& dataset);
 // `scale` of the image with aspect ratio (height / width) in `ratio` (log-uniform) is set to
 // `value` in every channel; when 10 tries find no rectangle that fits, the image stays as it is.
 struct RandomErasing {
-    double p = 0.5;
-    std::array<double, 2> scale = {0.02, 0.33};
-    std::array<double, 2> ratio = {0.3, 3.3};
-    float value = 0.0f;
+  double p = 0.5;
+  std::array<double, 2> scale = {0.02, 0.33};
+  std::array<double, 2> ratio = {0.3, 3.3};
+  float value = 0.0f;
 };
 
 // Applied in this order: shift (random crop), horizontal flip, erasing.
 struct Augmentation {
-    // Random crop with padding: shift by -max_shift..max_shift pixels in y and in x, as
-    // RandomCrop(size, padding = max_shift), the uncovered pixels set to `fill`; without a fill,
-    // to each channel's minimum, the background of a raw image padded with zeros whatever
-    // normalisation came before.
-    int max_shift = 0;
-    std::optional<float> fill = {};
-    bool horizontal_flip = false;  // mirror left-right with probability 0.5
-    std::optional<RandomErasing> erasing = {};
-    bool enabled() const { return max_shift > 0 || horizontal_flip || (erasing && erasing->p > 0.0); }
+  // Random crop with padding: shift by -max_shift..max_shift pixels in y and in x, as
+  // RandomCrop(size, padding = max_shift), the uncovered pixels set to `fill`; without a fill,
+  // to each channel's minimum, the background of a raw image padded with zeros whatever
+  // normalisation came before.
+  int max_shift = 0;
+  std::optional<float> fill = {};
+  bool horizontal_flip = false;  // mirror left-right with probability 0.5
+  std::optional<RandomErasing> erasing = {};
+  bool enabled() const { return max_shift > 0 || horizontal_flip || (erasing && erasing->p > 0.0); }
 };
 
 // Augments each image of images in place, drawing from gen image by image (dy, dx, flip, then

@@ -11,9 +11,7 @@ namespace minigrad::nn {
 // Base of the layers that keep their input's shape.
 class ShapePreserving : public Module {
  public:
-  std::optional<Shape> output_shape(const std::optional<Shape>& input) const override {
-    return input;
-  }
+  std::optional<Shape> output_shape(const std::optional<Shape>& input) const override { return input; }
 };
 
 class ReLU : public ShapePreserving {
@@ -75,8 +73,7 @@ class Identity : public ShapePreserving {
 // batch.
 class Flatten : public Module {
  public:
-  explicit Flatten(int64_t start_axis = 1, int64_t end_axis = -1)
-      : start_axis(start_axis), end_axis(end_axis) {}
+  explicit Flatten(int64_t start_axis = 1, int64_t end_axis = -1) : start_axis(start_axis), end_axis(end_axis) {}
   Tensor forward(const Tensor& x) override { return x.flatten(start_axis, end_axis); }
   std::string kind() const override;
   std::optional<Shape> output_shape(const std::optional<Shape>& input) const override;

@@ -28,11 +28,11 @@ class MultiheadAttention : public Module {
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, MultiheadAttentionOptions options = {});
 
   std::tuple<Tensor, Tensor> forward(const Tensor& query, const Tensor& key, const Tensor& value,
-                                     const Tensor& key_padding_mask = Tensor(),
-                                     bool need_weights = true, const Tensor& attn_mask = Tensor());
+                                     const Tensor& key_padding_mask = Tensor(), bool need_weights = true,
+                                     const Tensor& attn_mask = Tensor());
   std::tuple<Tensor, Tensor> operator()(const Tensor& query, const Tensor& key, const Tensor& value,
-                                        const Tensor& key_padding_mask = Tensor(),
-                                        bool need_weights = true, const Tensor& attn_mask = Tensor()) {
+                                        const Tensor& key_padding_mask = Tensor(), bool need_weights = true,
+                                        const Tensor& attn_mask = Tensor()) {
     return call([&] { return forward(query, key, value, key_padding_mask, need_weights, attn_mask); });
   }
   std::string kind() const override;

@@ -22,8 +22,8 @@ class BatchNorm : public ShapePreserving {
 
   int64_t num_features;
   BatchNormOptions options;
-  Tensor weight, bias;                                      // undefined unless affine
-  Tensor running_mean, running_var, num_batches_tracked;    // undefined unless track_running_stats
+  Tensor weight, bias;                                    // undefined unless affine
+  Tensor running_mean, running_var, num_batches_tracked;  // undefined unless track_running_stats
 
  protected:
   // `name` and the input ranks it accepts, for kind() and the input check.

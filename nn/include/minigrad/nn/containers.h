@@ -25,8 +25,7 @@ class IndexedModules : public Module {
   template <typename M>
   M& at(int64_t index) const {
     auto* typed = dynamic_cast<M*>(&(*this)[index]);
-    if (!typed)
-      throw Error(fmt::format("{}::at: module {} is a {}", kind(), index, (*this)[index].kind()));
+    if (!typed) throw Error(fmt::format("{}::at: module {} is a {}", kind(), index, (*this)[index].kind()));
     return *typed;
   }
 
@@ -42,9 +41,8 @@ class ModuleList : public IndexedModules {
  public:
   ModuleList() = default;
   template <ModuleType... M>
-  requires(sizeof...(M) > 0 &&
-           !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, ModuleList> && ...)))
-  ModuleList(M&&... modules) {  // NOLINT: implicit, for `ModuleList layers{...}`
+  requires(sizeof...(M) > 0 && !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, ModuleList> && ...)))
+      ModuleList(M&&... modules) {  // NOLINT: implicit, for `ModuleList layers{...}`
     (push_back(std::forward<M>(modules)), ...);
   }
 
@@ -98,8 +96,7 @@ class ModuleDict : public Module {
   template <typename M>
   M& at(const std::string& key) const {
     auto* typed = dynamic_cast<M*>(&(*this)[key]);
-    if (!typed)
-      throw Error(fmt::format("ModuleDict::at: '{}' is a {}", key, (*this)[key].kind()));
+    if (!typed) throw Error(fmt::format("ModuleDict::at: '{}' is a {}", key, (*this)[key].kind()));
     return *typed;
   }
   std::vector<std::string> keys() const;

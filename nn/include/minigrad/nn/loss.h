@@ -45,9 +45,7 @@ template <Tensor (*Fn)(const Tensor&, const Tensor&, LossOptions)>
 class ReducedLoss {
  public:
   explicit ReducedLoss(LossOptions options = {}) : options(options) {}
-  Tensor operator()(const Tensor& input, const Tensor& target) const {
-    return Fn(input, target, options);
-  }
+  Tensor operator()(const Tensor& input, const Tensor& target) const { return Fn(input, target, options); }
   LossOptions options;
 };
 using NLLLoss = ReducedLoss<nll_loss>;

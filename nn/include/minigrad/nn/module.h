@@ -43,8 +43,7 @@ using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 // "model.2 (Linear 512->10): input has 784 features, expected 512".
 class Module;
 struct ModuleError : Error {
-  ModuleError(std::vector<std::string> path, std::string kind, std::string detail,
-              const Module* origin = nullptr);
+  ModuleError(std::vector<std::string> path, std::string kind, std::string detail, const Module* origin = nullptr);
   std::vector<std::string> path;
   std::string kind, detail;
   // The module named by path.front(), so that a caller can find where it sits in its own tree
@@ -104,9 +103,7 @@ class Module {
   // Buffers, in the same order and with the same de-duplication; non-persistent ones included.
   std::vector<Tensor> buffers() const;
   NamedTensors named_buffers() const;
-  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const {
-    return children_;
-  }
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
   int64_t num_parameters() const;
 
   // Recursive; modules start in training mode. Layers whose forward differs read is_training().

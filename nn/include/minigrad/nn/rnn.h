@@ -34,8 +34,7 @@ class RecurrentBase : public Module {
   std::vector<Tensor> weight_ih, weight_hh, bias_ih, bias_hh;
 
  protected:
-  RecurrentBase(std::string name, int64_t gates, int64_t input_size, int64_t hidden_size,
-                RNNOptions options);
+  RecurrentBase(std::string name, int64_t gates, int64_t input_size, int64_t hidden_size, RNNOptions options);
   // Checks input [B, T, input_size] (T > 0) and `state` [num_layers, B, hidden] (undefined:
   // zeros); returns the state.
   Tensor checked_state(const Tensor& input, const Tensor& state, const char* what) const;
@@ -57,10 +56,10 @@ class LSTM : public RecurrentBase {
   LSTM(int64_t input_size, int64_t hidden_size, RNNOptions options = {});
 
   // Returns the last layer's h at every step [B, T, hidden] and the final (h_n, c_n).
-  std::tuple<Tensor, std::tuple<Tensor, Tensor>> forward(
-      const Tensor& input, const std::tuple<Tensor, Tensor>& state = {});
-  std::tuple<Tensor, std::tuple<Tensor, Tensor>> operator()(
-      const Tensor& input, const std::tuple<Tensor, Tensor>& state = {}) {
+  std::tuple<Tensor, std::tuple<Tensor, Tensor>> forward(const Tensor& input,
+                                                         const std::tuple<Tensor, Tensor>& state = {});
+  std::tuple<Tensor, std::tuple<Tensor, Tensor>> operator()(const Tensor& input,
+                                                            const std::tuple<Tensor, Tensor>& state = {}) {
     return call([&] { return forward(input, state); });
   }
 };

@@ -17,8 +17,7 @@ class Sequential : public IndexedModules {
  public:
   Sequential() = default;
   template <ModuleType... M>
-  requires(sizeof...(M) > 0 &&
-           !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, Sequential> && ...)))
+  requires(sizeof...(M) > 0 && !(sizeof...(M) == 1 && (std::same_as<std::remove_cvref_t<M>, Sequential> && ...)))
       Sequential(M&&... modules) {  // implicit, so that `Sequential model{...}` reads like PyTorch
     (push_back(std::forward<M>(modules)), ...);
   }
@@ -26,8 +25,7 @@ class Sequential : public IndexedModules {
   template <ModuleType M>
   void push_back(M&& module) {
     require_one_tensor<M>();
-    push_back(std::static_pointer_cast<Module>(
-        std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
+    push_back(std::static_pointer_cast<Module>(std::make_shared<std::remove_cvref_t<M>>(std::forward<M>(module))));
   }
   template <ModuleType M>
   void push_back(const std::shared_ptr<M>& module) {

@@ -118,10 +118,8 @@ class Optimizer {
  private:
   template <typename T>
   static Buffers<T> buffers_of(Slot& slot) {
-    Buffers<T> b{slot.param.data<T>() + slot.begin, slot.grad.data<T>() + slot.begin, {},
-                 slot.end - slot.begin};
-    for (std::size_t k = 0; k < slot.buffers.size(); ++k)
-      b.state[k] = slot.buffers[k].data<T>() + slot.begin;
+    Buffers<T> b{slot.param.data<T>() + slot.begin, slot.grad.data<T>() + slot.begin, {}, slot.end - slot.begin};
+    for (std::size_t k = 0; k < slot.buffers.size(); ++k) b.state[k] = slot.buffers[k].data<T>() + slot.begin;
     return b;
   }
   void check_lr(double lr) const;
@@ -133,10 +131,10 @@ class Optimizer {
     double lr;
   };
   std::vector<Group> groups_;
-  std::vector<std::size_t> group_of_;        // per parameter
+  std::vector<std::size_t> group_of_;                            // per parameter
   std::unordered_map<const TensorImpl*, std::size_t> index_of_;  // parameter -> its number
-  std::vector<int64_t> steps_;               // per parameter, like PyTorch's state["step"]
-  std::vector<std::vector<Tensor>> buffers_;  // per parameter; empty until its first step
+  std::vector<int64_t> steps_;                                   // per parameter, like PyTorch's state["step"]
+  std::vector<std::vector<Tensor>> buffers_;                     // per parameter; empty until its first step
   // Scratch of step(), kept so that steady-state steps do not allocate.
   struct Chunk {
     std::size_t param;

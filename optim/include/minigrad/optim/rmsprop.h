@@ -27,7 +27,6 @@ class RMSprop final : public OptimizerWith<RMSpropOptions> {
   std::vector<std::string_view> state_names(std::size_t group) const override;
   void visit_hypers(HyperVisitor& visit, std::size_t group) override;
   void validate(std::size_t group) const override;
-
 };
 
 }  // namespace minigrad::optim

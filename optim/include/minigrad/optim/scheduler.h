@@ -20,9 +20,7 @@ class LRScheduler {
   int64_t last_epoch() const { return epoch_; }
   double base_lr(std::size_t group = 0) const;
   // The lr of a group at an epoch.
-  double lr_at(int64_t epoch, std::size_t group = 0) const {
-    return lr_from(base_lr(group), epoch);
-  }
+  double lr_at(int64_t epoch, std::size_t group = 0) const { return lr_from(base_lr(group), epoch); }
 
   // "last_epoch" (0-d int64) and "base_lrs" (float64, one per group); the options are the
   // constructor's. Loading sets the optimizer's lrs to the loaded epoch's, so a resumed schedule

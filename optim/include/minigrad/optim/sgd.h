@@ -26,7 +26,6 @@ class SGD final : public OptimizerWith<SGDOptions> {
   std::vector<std::string_view> state_names(std::size_t group) const override;
   void visit_hypers(HyperVisitor& visit, std::size_t group) override;
   void validate(std::size_t group) const override;
-
 };
 
 }  // namespace minigrad::optim

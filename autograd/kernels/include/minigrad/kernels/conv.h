@@ -50,12 +50,10 @@ void conv2d_forward(const Conv2dShape& s, const double* x, const double* w, cons
 // dx [N, C, H, W] = the adjoint of conv in x, applied to dy [N, O, OH, OW] (overwrites dx). This
 // is also conv_transpose2d's forward, with dy its input and dx its output.
 void conv2d_backward_input(const Conv2dShape& s, const float* dy, const float* w, float* dx, float* workspace);
-void conv2d_backward_input(const Conv2dShape& s, const double* dy, const double* w, double* dx,
-                           double* workspace);
+void conv2d_backward_input(const Conv2dShape& s, const double* dy, const double* w, double* dx, double* workspace);
 // dw [O, C/G, kh, kw] = the adjoint of conv in w: sum over images of dy times x's columns (overwrites dw).
 void conv2d_backward_weight(const Conv2dShape& s, const float* x, const float* dy, float* dw, float* workspace);
-void conv2d_backward_weight(const Conv2dShape& s, const double* x, const double* dy, double* dw,
-                            double* workspace);
+void conv2d_backward_weight(const Conv2dShape& s, const double* x, const double* dy, double* dw, double* workspace);
 
 // The defining sums, loop by loop: the oracle for the three above.
 template <typename T>

@@ -33,12 +33,10 @@ struct GemmEpilogue {
 // M = 10 (the last layer's) still use two threads.
 inline constexpr double kGemmMinTaskFlops = 1 << 19;
 
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-          GemmEpilogue<float> epilogue = {});
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha,
-          const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
-          int64_t ldc, GemmEpilogue<double> epilogue = {});
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+          const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmEpilogue<float> epilogue = {});
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
+          const double* B, int64_t ldb, double beta, double* C, int64_t ldc, GemmEpilogue<double> epilogue = {});
 
 // "avx512", "avx2" or "scalar": the kernels gemm runs, the widest this CPU supports, capped by
 // the environment variable MINIGRAD_GEMM_ISA=avx2|scalar (tests and benchmarks of the fallbacks).
@@ -46,9 +44,8 @@ const char* gemm_isa();
 
 // Plain triple loop, the oracle the fast kernels are tested against.
 template <typename T>
-void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
-                    const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc,
-                    GemmEpilogue<T> epilogue = {}) {
+void gemm_reference(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
+                    const T* B, int64_t ldb, T beta, T* C, int64_t ldc, GemmEpilogue<T> epilogue = {}) {
   for (int64_t i = 0; i < M; ++i) {
     for (int64_t j = 0; j < N; ++j) {
       T acc = 0;

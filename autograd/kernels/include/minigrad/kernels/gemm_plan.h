@@ -36,8 +36,8 @@ struct GemmPlan {
   // K in equal blocks of kc: it depends on K alone, which fixes the order every element of C is
   // summed in whatever the thread count.
   int64_t kc = 0;
-  int threads = 1;      // 1 for a call too small to split
-  bool split_n = true;  // tasks own columns of C (sharing A), else rows (sharing B)
+  int threads = 1;                        // 1 for a call too small to split
+  bool split_n = true;                    // tasks own columns of C (sharing A), else rows (sharing B)
   bool pack_a = false, pack_b = false;    // pack A panels, B panels (else read them in place)
   bool a_whole = false, b_whole = false;  // the shared operand packed once, whole, before the tasks
   int64_t tasks = 1;                      // claimed as threads go when more than threads

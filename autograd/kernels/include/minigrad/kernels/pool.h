@@ -36,8 +36,7 @@ void avg_pool2d_backward(const Pool2dShape& s, const double* dy, double* dx);
 void adaptive_avg_pool2d_forward(const Pool2dShape& s, int64_t out_h, int64_t out_w, const float* x, float* y);
 void adaptive_avg_pool2d_forward(const Pool2dShape& s, int64_t out_h, int64_t out_w, const double* x, double* y);
 void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t out_h, int64_t out_w, const float* dy, float* dx);
-void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t out_h, int64_t out_w, const double* dy,
-                                  double* dx);
+void adaptive_avg_pool2d_backward(const Pool2dShape& s, int64_t out_h, int64_t out_w, const double* dy, double* dx);
 
 // Mean and biased variance of each channel c of x [N, C, S] over its N * S values (summed in
 // double, two passes).
@@ -49,8 +48,8 @@ void channel_sums(int64_t N, int64_t C, int64_t S, const double* x, double* sums
 // y[n, c, s] = x[n, c, s] * scale[c] + shift[c]: normalization folded into one multiply-add.
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
                       float* y);
-void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale,
-                      const double* shift, double* y);
+void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,
+                      double* y);
 // The first-order backward of training-mode batch norm, in two passes over x and dy [N, C, S]:
 // per channel, dy_sum = sum dy and dy_xhat_sum = sum dy * xhat with xhat = (x - mean) * invstd
 // (summed in double); then, when dx is not null,
@@ -59,8 +58,7 @@ void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const do
 void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* mean,
                          const float* invstd, const float* scale, double* dy_sum, double* dy_xhat_sum, float* dx);
 void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* mean,
-                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum,
-                         double* dx);
+                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum, double* dx);
 
 // ---- the oracles, loop by loop ----
 

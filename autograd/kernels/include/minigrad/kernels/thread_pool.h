@@ -30,8 +30,7 @@ int threads_here();
 class TaskRef {
  public:
   template <typename F>
-    requires(!std::is_same_v<std::remove_cvref_t<F>, TaskRef>)
-  TaskRef(F&& f)  // NOLINT: implicit, like std::function
+  requires(!std::is_same_v<std::remove_cvref_t<F>, TaskRef>) TaskRef(F&& f)  // NOLINT: implicit, like std::function
       : object_(const_cast<void*>(static_cast<const void*>(&f))),
         call_([](void* object, int64_t i) { (*static_cast<std::remove_reference_t<F>*>(object))(i); }) {}
   void operator()(int64_t i) const { call_(object_, i); }
