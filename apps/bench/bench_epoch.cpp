@@ -1,8 +1,9 @@
 // One training epoch of a reference workload, timed end to end; then the forward pass over the
 // 10,000 test images. compare_torch.py runs the same in PyTorch and prints the ratios.
 //   --model mlp (default): 784-512-256-10 ReLU MLP, Adam lr 1e-3, batch 128, flat images.
-//   --model cnn: the `cnn` recipe's network (two stages of two 3x3 conv + BN + ReLU blocks and 2x2
-//                max pooling, 3136-256-10 classifier with dropout), AdamW, batch 128, NCHW images.
+//   --model cnn: the `cnn` recipe's network as fashion_mlp builds it (two stages of two 3x3
+//                conv + BN + ReLU blocks and 2x2 max pooling, 3136-256-10 with dropout), AdamW,
+//                batch 128.
 // --images N trains on the first N training images (the CNN's epoch is long). Prints one JSON line:
 //   bench_epoch [--model mlp|cnn] [--threads N] [--epochs E] [--images N] [--data DIR]
 #include <sys/resource.h>
@@ -19,7 +20,9 @@
 #include <minigrad/kernels/gemm.h>
 #include <minigrad/minigrad.h>
 
+#include "config.h"
 #include "fma_peak.h"
+#include "train.h"
 
 namespace mg = minigrad;
 
@@ -47,36 +50,22 @@ double cnn_forward_flops() {
 }
 
 // Training: forward, weight gradients, and input gradients of every layer but the first (the
-// images need none). The first layer's forward share is the same fraction in both models' terms.
+// images need none).
 double training_flops(bool cnn) {
   if (cnn) return 3.0 * cnn_forward_flops() - 2.0 * 2.0 * 1 * 32 * 9 * 28 * 28;
   return 3.0 * mlp_forward_flops() - 2.0 * double(kLayers[0]) * double(kLayers[1]);
 }
 
-mg::nn::Sequential make_model(bool cnn) {
+// The MLP, or the `cnn` recipe's network as fashion_mlp builds it (it takes flat images).
+std::shared_ptr<mg::nn::Sequential> make_model(bool cnn) {
   namespace nn = mg::nn;
   if (!cnn)
-    return nn::Sequential{nn::Linear(kLayers[0], kLayers[1]), nn::ReLU(), nn::Linear(kLayers[1], kLayers[2]),
-                          nn::ReLU(), nn::Linear(kLayers[2], kLayers[3])};
-  return nn::Sequential{nn::Conv2d(1, 32, 3, {.padding = 1}),
-                        nn::BatchNorm2d(32),
-                        nn::ReLU(),
-                        nn::Conv2d(32, 32, 3, {.padding = 1}),
-                        nn::BatchNorm2d(32),
-                        nn::ReLU(),
-                        nn::MaxPool2d(2),
-                        nn::Conv2d(32, 64, 3, {.padding = 1}),
-                        nn::BatchNorm2d(64),
-                        nn::ReLU(),
-                        nn::Conv2d(64, 64, 3, {.padding = 1}),
-                        nn::BatchNorm2d(64),
-                        nn::ReLU(),
-                        nn::MaxPool2d(2),
-                        nn::Flatten(),
-                        nn::Linear(64 * 7 * 7, 256),
-                        nn::ReLU(),
-                        nn::Dropout(0.5),
-                        nn::Linear(256, 10)};
+    return std::make_shared<nn::Sequential>(nn::Linear(kLayers[0], kLayers[1]), nn::ReLU(),
+                                            nn::Linear(kLayers[1], kLayers[2]), nn::ReLU(),
+                                            nn::Linear(kLayers[2], kLayers[3]));
+  fashion::TrainConfig recipe;
+  fashion::load_config_file(fashion::recipe_path("cnn"), recipe);
+  return fashion::build_model(recipe);
 }
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
@@ -145,7 +134,8 @@ int main(int argc, char** argv) {
     const auto test = mg::data::load_fashion_mnist_dataset(dir, mg::data::Split::Test);
 
     mg::manual_seed(0);
-    mg::nn::Sequential model = make_model(cnn);
+    const std::shared_ptr<mg::nn::Sequential> net = make_model(cnn);
+    mg::nn::Sequential& model = *net;
     std::unique_ptr<mg::optim::Optimizer> optimizer;
     if (cnn)
       optimizer = std::make_unique<mg::optim::AdamW>(model.parameters(),
@@ -153,7 +143,7 @@ int main(int argc, char** argv) {
     else
       optimizer = std::make_unique<mg::optim::Adam>(model.parameters(), mg::optim::AdamOptions{.lr = 1e-3});
     mg::optim::Optimizer& opt = *optimizer;
-    mg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 0, .nchw = cnn});
+    mg::data::DataLoader loader(train, {.batch_size = 128, .shuffle = true, .seed = 0});
 
     std::vector<double> epoch_seconds, epoch_cpu_seconds, eval_seconds;
     double last_loss = 0;
@@ -179,7 +169,7 @@ int main(int argc, char** argv) {
       int64_t logits = 0;
       for (int64_t i = 0; i < n; i += eval_batch) {
         const mg::Tensor x = test.images.narrow(0, i, std::min(eval_batch, n - i));
-        logits += model(cnn ? x.reshape({-1, 1, 28, 28}) : x).size(0);
+        logits += model(x).size(0);
       }
       eval_seconds.push_back(seconds_since(eval_start));
       model.train();

@@ -36,25 +36,14 @@ int main(int argc, char** argv) {
   data::standardize(test, pixels);
 
   // 28x28 -> two conv-BN-ReLU blocks and 2x2 max pooling per stage -> 7x7x64 -> classifier.
-  nn::Sequential model{nn::Conv2d(1, 32, 3, {.padding = 1}),
-                       nn::BatchNorm2d(32),
-                       nn::ReLU(),
-                       nn::Conv2d(32, 32, 3, {.padding = 1}),
-                       nn::BatchNorm2d(32),
-                       nn::ReLU(),
-                       nn::MaxPool2d(2),
-                       nn::Conv2d(32, 64, 3, {.padding = 1}),
-                       nn::BatchNorm2d(64),
-                       nn::ReLU(),
-                       nn::Conv2d(64, 64, 3, {.padding = 1}),
-                       nn::BatchNorm2d(64),
-                       nn::ReLU(),
-                       nn::MaxPool2d(2),
-                       nn::Flatten(),
-                       nn::Linear(64 * 7 * 7, 256),
-                       nn::ReLU(),
-                       nn::Dropout(0.5),
-                       nn::Linear(256, 10)};
+  // clang-format off: one row per block reads as the network
+  nn::Sequential model{
+      nn::Conv2d(1, 32, 3, {.padding = 1}),  nn::BatchNorm2d(32), nn::ReLU(),
+      nn::Conv2d(32, 32, 3, {.padding = 1}), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
+      nn::Conv2d(32, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(),
+      nn::Conv2d(64, 64, 3, {.padding = 1}), nn::BatchNorm2d(64), nn::ReLU(), nn::MaxPool2d(2),
+      nn::Flatten(), nn::Linear(64 * 7 * 7, 256), nn::ReLU(), nn::Dropout(0.5), nn::Linear(256, 10)};
+  // clang-format on
   mg::optim::AdamW opt(model.parameters(), {.lr = 2e-3, .weight_decay = 5e-4});
   mg::optim::CosineAnnealingLR schedule(opt, epochs);
   // Random crops (padding 2), flips and erasing, drawn per (seed, epoch, batch): reproducible.

@@ -194,17 +194,21 @@ double lane_sum(int64_t S, F&& f) {
   return sum;
 }
 
+// The sum over channel c of x [N, C, S] of f(value), in double, rows in order.
+template <typename T, typename F>
+double channel_total(int64_t N, int64_t C, int64_t S, const T* x, int64_t c, F&& f) {
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) {
+    const T* xc = x + (n * C + c) * S;
+    total += lane_sum(S, [&](int64_t i) { return f(double(xc[i])); });
+  }
+  return total;
+}
+
 template <typename T>
 void sums(int64_t N, int64_t C, int64_t S, const T* x, double* out) {
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      double sum = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xc = x + (n * C + c) * S;
-        sum += lane_sum(S, [&](int64_t i) { return double(xc[i]); });
-      }
-      out[c] = sum;
-    }
+    for (int64_t c = c0; c < c1; ++c) out[c] = channel_total(N, C, S, x, c, [](double v) { return v; });
   });
 }
 
@@ -212,19 +216,11 @@ template <typename T>
 void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* var) {
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      double sum = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xc = x + (n * C + c) * S;
-        sum += lane_sum(S, [&](int64_t i) { return double(xc[i]); });
-      }
-      const double m = N * S > 0 ? sum / double(N * S) : 0.0;
-      double sq = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xc = x + (n * C + c) * S;
-        sq += lane_sum(S, [&](int64_t i) { return (double(xc[i]) - m) * (double(xc[i]) - m); });
-      }
+      const double count = double(N * S);
+      const double m = N * S > 0 ? channel_total(N, C, S, x, c, [](double v) { return v; }) / count : 0.0;
+      const double sq = channel_total(N, C, S, x, c, [m](double v) { return (v - m) * (v - m); });
       mean[c] = m;
-      var[c] = N * S > 0 ? sq / double(N * S) : 0.0;
+      var[c] = N * S > 0 ? sq / count : 0.0;
     }
   });
 }
