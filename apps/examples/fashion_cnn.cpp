@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   data::standardize(test, pixels);
 
   // 28x28 -> two conv-BN-ReLU blocks and 2x2 max pooling per stage -> 7x7x64 -> classifier.
-  // clang-format off: one row per block reads as the network
+  // One row per block reads as the network.
+  // clang-format off
   nn::Sequential model{
       nn::Conv2d(1, 32, 3, {.padding = 1}),  nn::BatchNorm2d(32), nn::ReLU(),
       nn::Conv2d(32, 32, 3, {.padding = 1}), nn::BatchNorm2d(32), nn::ReLU(), nn::MaxPool2d(2),
