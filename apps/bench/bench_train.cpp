@@ -1,4 +1,4 @@
-// The non-GEMM parts of a training step and the step itself, on the workload
+// The non-GEMM parts of a training step and the step itself, on the reference workload
 // (784-512-256-10 ReLU MLP, Adam, batch 128; random data, so no data set is needed):
 // elementwise ops, the fused Linear epilogue, softmax-cross-entropy, the fused Adam update, one
 // whole training step, the same step inside fashion_mlp's training loop, evaluating 10,000
