@@ -200,6 +200,28 @@ fashion::TrainConfig small_config() {
   return c;
 }
 
+// Trains `c` uninterrupted into dir/straight, then again into dir/resumed (left in c.out) with a
+// SIGTERM requested after the backward of (epoch, batch): that step still completes.
+fashion::TrainResult train_straight_then_stop(TempDir& dir, fashion::TrainConfig& c, const fashion::Splits& splits,
+                                              int64_t stop_epoch, int64_t stop_batch) {
+  c.out = dir.sub("straight");
+  fashion::train(c, splits, {.quiet = true, .evaluate_test = false});
+  c.out = dir.sub("resumed");
+  std::atomic<int> stop{0};
+  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
+  options.after_backward = [&](int64_t epoch, int64_t batch, mg::nn::Module&) {
+    if (epoch == stop_epoch && batch == stop_batch) stop = SIGTERM;
+  };
+  return fashion::train(c, splits, options);
+}
+
+// The resumed run ended where the uninterrupted one did: the same weights and metrics.
+void check_resumed_matches_straight(TempDir& dir) {
+  check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
+  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) ==
+        metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+}
+
 }  // namespace
 
 TEST_CASE("fashion_mlp: SIGINT and SIGTERM mid-epoch save the run; resumed, it ends bit-identical", "[e2e]") {
@@ -255,16 +277,7 @@ TEST_CASE("fashion_mlp: a stop request finishes the step; the resumed run keeps 
   c.monitor = "val_loss";
   c.patience = 2;
   const fashion::Splits splits = fashion::load_splits(c);
-  c.out = dir.sub("straight");
-  fashion::train(c, splits, {.quiet = true, .evaluate_test = false});
-
-  c.out = dir.sub("resumed");
-  std::atomic<int> stop{0};
-  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
-  options.after_backward = [&](int64_t epoch, int64_t batch, mg::nn::Module&) {
-    if (epoch == 1 && batch == 5) stop = SIGTERM;  // mid-step: this step still completes
-  };
-  const fashion::TrainResult interrupted = fashion::train(c, splits, options);
+  const fashion::TrainResult interrupted = train_straight_then_stop(dir, c, splits, 1, 5);
   CHECK(interrupted.interrupted_by == SIGTERM);
   CHECK(mg::nn::load_tensors(fashion::resume_path(c.out)).metadata.at("position") == "epoch 1 batch 6");
 
@@ -278,10 +291,8 @@ TEST_CASE("fashion_mlp: a stop request finishes the step; the resumed run keeps 
                     Contains("hidden is [64, 32] in the run, [64, 16] now"));
 
   fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
-  check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
+  check_resumed_matches_straight(dir);
   check_same_tensors(dir.sub("straight/best.ckpt"), dir.sub("resumed/best.ckpt"));
-  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) ==
-        metrics_without_seconds(dir.sub("resumed/metrics.csv")));
 
   // Not a resume point: a model checkpoint in its place is refused by name.
   fs::copy_file(dir.sub("resumed/model.ckpt"), fashion::resume_path(c.out));
@@ -533,18 +544,7 @@ TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm
   c.augment_shift = 1;
   c.augment_erase = 0.5;
   const fashion::Splits splits = fashion::load_splits(c);
-  c.out = dir.sub("straight");
-  fashion::train(c, splits, {.quiet = true, .evaluate_test = false});
-
-  c.out = dir.sub("resumed");
-  std::atomic<int> stop{0};
-  fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .stop_signal = &stop};
-  options.after_backward = [&](int64_t epoch, int64_t batch, mg::nn::Module&) {
-    if (epoch == 0 && batch == 10) stop = SIGTERM;
-  };
-  CHECK(fashion::train(c, splits, options).interrupted_by == SIGTERM);
+  CHECK(train_straight_then_stop(dir, c, splits, 0, 10).interrupted_by == SIGTERM);
   fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
-  check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
-  CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) ==
-        metrics_without_seconds(dir.sub("resumed/metrics.csv")));
+  check_resumed_matches_straight(dir);
 }
