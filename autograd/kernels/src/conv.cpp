@@ -91,15 +91,23 @@ int64_t image_slots(const Conv2dShape& s) {
   return s.batch >= threads ? threads : 1;
 }
 
-// Runs per_image(n, workspace slot) for every image: slot t takes images t, t + slots, ...
+// Runs per_unit(slot, u) for units 0..units-1 dealt in a fixed pattern (slot t takes t, t + slots,
+// ...), the slots in parallel when there are several: which slot runs a unit never changes a
+// result, and a slot's buffers are its own.
+template <typename F>
+void deal_units(int64_t units, int64_t slots, F&& per_unit) {
+  const auto run = [&](int64_t slot) {
+    for (int64_t u = slot; u < units; u += slots) per_unit(slot, u);
+  };
+  if (slots <= 1) return run(0);
+  parallel_tasks(slots, run);
+}
+
+// Runs per_image(n, workspace slot) for every image, image_slots(s) at a time.
 template <typename T, typename F>
 void for_images(const Conv2dShape& s, T* workspace, F&& per_image) {
-  const int64_t slots = image_slots(s), slot_size = s.direct() ? 0 : Dims(s).K * Dims(s).P;
-  const auto run = [&](int64_t t) {
-    for (int64_t n = t; n < s.batch; n += slots) per_image(n, workspace + t * slot_size);
-  };
-  if (slots == 1) return run(0);
-  parallel_tasks(slots, run);
+  const int64_t slot_size = s.direct() ? 0 : Dims(s).K * Dims(s).P;
+  deal_units(s.batch, image_slots(s), [&](int64_t slot, int64_t n) { per_image(n, workspace + slot * slot_size); });
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -286,55 +294,52 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
   // output element is summed in the GEMM's order, whatever the thread count.
   const int64_t units = s.batch * s.groups, slots = std::min<int64_t>(max_threads(), units);
   const int64_t bc = plan.block_columns;
-  const auto run = [&](int64_t slot) {
+  deal_units(units, slots, [&](int64_t slot, int64_t u) {
     T* const padded = slots_begin + slot * plan.slot(K, d.Cg);
     T* const cols = padded + plan.padded(d.Cg);
     T* const wide_out = cols + K * bc;  // a block of wide columns, before the dropped ones go
-    for (int64_t u = slot; u < units; u += slots) {
-      const int64_t n = u / s.groups, gi = u % s.groups;
-      const T* xg = x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w;
-      T* yg = y + n * d.out_image + gi * d.Og * d.P;
-      if (plan.wide) pad_image(s, plan, xg, padded);
-      for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
-        const int64_t j1 = std::min(plan.columns, j0 + bc);
-        if (plan.wide)
-          pack_wide(s, plan, padded, j0, j1, cols);
-        else
-          pack_columns(s, xg, j0, j1, int(nr), cols);
-        if (!plan.wide) fill_bias(yg, gi, j0, j1);
-        // Wide blocks land in wide_out (ldc = bc), others in y itself.
-        const int64_t ldc = plan.wide ? bc : d.P;
-        const auto c_at = [&](int64_t row, int64_t j) {
-          return plan.wide ? wide_out + row * bc + (j - j0) : yg + row * d.P + j;
-        };
-        for (int64_t pc = 0; pc < K; pc += plan.kc) {
-          const int64_t k_len = std::min(plan.kc, K - pc);
-          const T beta = pc > 0 || (bias && !plan.wide) ? T(1) : T(0);
-          for (int64_t p = 0; p < plan.a_panels; ++p) {
-            const T* a = packed_w + gi * group_w + p * mr * K + pc * mr;
-            const int m = int(std::min(mr, d.Og - p * mr));
-            for (int64_t j = j0; j < j1; j += nr)
-              g.micro(k_len, a, 1, mr, cols + (j - j0) * K + pc * nr, nr, c_at(p * mr, j), ldc, m,
-                      int(std::min(nr, j1 - j)), T(1), beta, nullptr, false);
-          }
+    const int64_t n = u / s.groups, gi = u % s.groups;
+    const T* xg = x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w;
+    T* yg = y + n * d.out_image + gi * d.Og * d.P;
+    if (plan.wide) pad_image(s, plan, xg, padded);
+    for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
+      const int64_t j1 = std::min(plan.columns, j0 + bc);
+      if (plan.wide) {
+        pack_wide(s, plan, padded, j0, j1, cols);
+      } else {
+        pack_columns(s, xg, j0, j1, int(nr), cols);
+        fill_bias(yg, gi, j0, j1);
+      }
+      // Wide blocks land in wide_out (ldc = bc), others in y itself.
+      const int64_t ldc = plan.wide ? bc : d.P;
+      const auto c_at = [&](int64_t row, int64_t j) {
+        return plan.wide ? wide_out + row * bc + (j - j0) : yg + row * d.P + j;
+      };
+      for (int64_t pc = 0; pc < K; pc += plan.kc) {
+        const int64_t k_len = std::min(plan.kc, K - pc);
+        const T beta = pc > 0 || (bias && !plan.wide) ? T(1) : T(0);
+        for (int64_t p = 0; p < plan.a_panels; ++p) {
+          const T* a = packed_w + gi * group_w + p * mr * K + pc * mr;
+          const int m = int(std::min(mr, d.Og - p * mr));
+          for (int64_t j = j0; j < j1; j += nr)
+            g.micro(k_len, a, 1, mr, cols + (j - j0) * K + pc * nr, nr, c_at(p * mr, j), ldc, m,
+                    int(std::min(nr, j1 - j)), T(1), beta, nullptr, false);
         }
-        if (plan.wide) {  // keep columns ow < OW, adding the bias
-          const int64_t OW = s.out_w();
-          for (int64_t o = 0; o < d.Og; ++o) {
-            const T b = bias ? bias[gi * d.Og + o] : T(0);
-            const T* from = wide_out + o * bc;
-            for (int64_t oh = j0 / plan.Wp; oh * plan.Wp < j1; ++oh) {
-              const int64_t lo = std::max(j0, oh * plan.Wp), hi = std::min(j1, oh * plan.Wp + OW);
-              T* to = yg + o * d.P + oh * OW;
-              for (int64_t q = lo; q < hi; ++q) to[q - oh * plan.Wp] = from[q - j0] + b;
-            }
+      }
+      if (plan.wide) {  // keep columns ow < OW, adding the bias
+        const int64_t OW = s.out_w();
+        for (int64_t o = 0; o < d.Og; ++o) {
+          const T b = bias ? bias[gi * d.Og + o] : T(0);
+          const T* from = wide_out + o * bc;
+          for (int64_t oh = j0 / plan.Wp; oh * plan.Wp < j1; ++oh) {
+            const int64_t lo = std::max(j0, oh * plan.Wp), hi = std::min(j1, oh * plan.Wp + OW);
+            T* to = yg + o * d.P + oh * OW;
+            for (int64_t q = lo; q < hi; ++q) to[q - oh * plan.Wp] = from[q - j0] + b;
           }
         }
       }
     }
-  };
-  if (slots <= 1) return run(0);
-  parallel_tasks(slots, run);
+  });
 }
 
 // With stride 1 the input gradient is itself a stride-1 convolution: dy, padded by
@@ -411,24 +416,18 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
   const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
   T* const partials = workspace;
   T* const cols = partials + (chunks - 1) * weights;
-  const auto run = [&](int64_t slot) {
+  deal_units(chunks, slots, [&](int64_t slot, int64_t ch) {
     T* const col = cols + slot * (s.direct() ? 0 : d.K * d.P);
-    for (int64_t ch = slot; ch < chunks; ch += slots) {
-      T* const out = ch == 0 ? dw : partials + (ch - 1) * weights;
-      const int64_t first = ch * kImagesPerChunk, last = std::min(s.batch, first + kImagesPerChunk);
-      for (int64_t n = first; n < last; ++n)
-        for (int64_t g = 0; g < s.groups; ++g) {
-          const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
-          if (!s.direct()) im2col(s, xg, col, 0, d.K);
-          gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P, s.direct() ? xg : col,
-               d.P, n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
-        }
-    }
-  };
-  if (slots <= 1)
-    run(0);
-  else
-    parallel_tasks(slots, run);
+    T* const out = ch == 0 ? dw : partials + (ch - 1) * weights;
+    const int64_t first = ch * kImagesPerChunk, last = std::min(s.batch, first + kImagesPerChunk);
+    for (int64_t n = first; n < last; ++n)
+      for (int64_t g = 0; g < s.groups; ++g) {
+        const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
+        if (!s.direct()) im2col(s, xg, col, 0, d.K);
+        gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P, s.direct() ? xg : col, d.P,
+             n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
+      }
+  });
   if (chunks > 1)
     parallel_for(weights, int64_t(1) << 14, [&](int64_t i0, int64_t i1) {
       for (int64_t ch = 1; ch < chunks; ++ch) {
