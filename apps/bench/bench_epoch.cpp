@@ -43,16 +43,18 @@ struct ConvLayer {
 };
 constexpr ConvLayer kConvs[] = {{1, 32, 28}, {32, 32, 28}, {32, 64, 14}, {64, 64, 14}};
 
+double conv_macs(const ConvLayer& c) { return double(c.in) * double(c.out) * 9.0 * double(c.side * c.side); }
+
 double cnn_forward_flops() {
   double macs = 64.0 * 7 * 7 * 256 + 256.0 * 10;
-  for (const ConvLayer& c : kConvs) macs += double(c.in) * double(c.out) * 9.0 * double(c.side * c.side);
+  for (const ConvLayer& c : kConvs) macs += conv_macs(c);
   return 2.0 * macs;
 }
 
 // Training: forward, weight gradients, and input gradients of every layer but the first (the
 // images need none).
 double training_flops(bool cnn) {
-  if (cnn) return 3.0 * cnn_forward_flops() - 2.0 * 2.0 * 1 * 32 * 9 * 28 * 28;
+  if (cnn) return 3.0 * cnn_forward_flops() - 2.0 * conv_macs(kConvs[0]);
   return 3.0 * mlp_forward_flops() - 2.0 * double(kLayers[0]) * double(kLayers[1]);
 }
 
