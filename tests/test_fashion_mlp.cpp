@@ -25,6 +25,12 @@ TEST_CASE("fashion_mlp: config round-trips through TOML and rejects bad files") 
   CHECK(back.hidden == std::vector<int64_t>{64, 32});
   CHECK(back.lr == 3e-4);
   CHECK(back.activation == "tanh");
+  // A string starting with a newline: in a multi-line TOML string that newline would be dropped.
+  c.activation = "\n";
+  c.arch = {"\nrelu", "\r\n", "'\"\\"};
+  const fashion::TrainConfig odd = fashion::from_toml(fashion::to_toml(c), "test");
+  CHECK(odd.activation == c.activation);
+  CHECK(odd.arch == c.arch);
 
   CHECK_THROWS_WITH(fashion::from_toml("lrr = 0.1", "cfg.toml"),
                     Contains("cfg.toml:1") && Contains("unknown key 'lrr'"));

@@ -137,8 +137,13 @@ std::string to_toml(const TrainConfig& config) {
       table.insert(name, field);
     }
   });
+  // Strings as basic strings, escaped: toml++ would write "\n" as a multi-line string (whose first
+  // newline TOML drops) and "\r\n" as a literal string (where control characters are invalid).
+  constexpr auto flags = toml::toml_formatter::default_flags & ~toml::format_flags::allow_multi_line_strings &
+                         ~toml::format_flags::allow_literal_strings;
+  toml::toml_formatter formatter(table, flags);
   std::ostringstream out;
-  out << table;
+  out << formatter;
   return out.str();
 }
 
