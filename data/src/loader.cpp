@@ -42,10 +42,10 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options)
     const auto& shard = options_.shard;
     if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
         throw std::invalid_argument(fmt::format("DataLoader: shard {} of {} does not exist", shard.index, shard.count));
-    if (num_batches_ > 0 && global_batch_size(num_batches_ - 1) < shard.count)
+    if (num_batches_ > 0 && shard_rows(num_batches_ - 1).global < shard.count)
         throw std::invalid_argument(fmt::format(
             "DataLoader: the last batch has {} rows, fewer than the {} shards; set drop_last or change batch_size {}",
-            global_batch_size(num_batches_ - 1), shard.count, b));
+            shard_rows(num_batches_ - 1).global, shard.count, b));
     set_epoch(0);
 }
 
@@ -61,31 +61,33 @@ void DataLoader::set_epoch(int64_t epoch) {
     }
 }
 
-int64_t DataLoader::global_batch_size(int64_t i) const {
-    return std::min(options_.batch_size, dataset_.size() - i * options_.batch_size);
+DataLoader::ShardRows DataLoader::shard_rows(int64_t i) const {
+    const int64_t global = std::min(options_.batch_size, dataset_.size() - i * options_.batch_size);
+    const auto& shard = options_.shard;
+    const int64_t first = shard.index * global / shard.count, end = (shard.index + 1) * global / shard.count;
+    return {first, end - first, global};
 }
 
 Batch DataLoader::batch(int64_t i) const {
     if (i < 0 || i >= num_batches_)
         throw std::out_of_range(fmt::format("DataLoader::batch: index {} is out of range for {} batches", i, num_batches_));
-    const int64_t global = global_batch_size(i);
+    const auto [lo, count, global] = shard_rows(i);
     const auto& shard = options_.shard;
-    const int64_t lo = shard.index * global / shard.count, hi = (shard.index + 1) * global / shard.count;
     // The augmentation draws for the images of a batch in turn, so a shard augments the whole
     // batch and keeps its rows: each image is augmented as with one process (a cheap copy).
     const bool augmenting = options_.augment.enabled();
-    const int64_t first = augmenting ? 0 : lo, count = augmenting ? global : hi - lo;
+    const int64_t first = augmenting ? 0 : lo, gathered = augmenting ? global : count;
     const int64_t* rows = order_.data() + i * options_.batch_size + first;
-    Batch batch{detail::gather_rows(dataset_.images, rows, count), detail::gather_rows(dataset_.labels, rows, count)};
+    Batch batch{detail::gather_rows(dataset_.images, rows, gathered), detail::gather_rows(dataset_.labels, rows, gathered)};
     if (augmenting) {
         const uint64_t key = derive_seed(options_.seed, static_cast<uint64_t>(epoch_));
         Generator gen(derive_seed(key, static_cast<uint64_t>(i) + 1));
         augment_batch(batch.x, dataset_.geometry, options_.augment, gen);
-        if (shard.count > 1) batch = {batch.x.narrow(0, lo, hi - lo), batch.y.narrow(0, lo, hi - lo)};
+        if (shard.count > 1) batch = {batch.x.narrow(0, lo, count), batch.y.narrow(0, lo, count)};
     }
     if (options_.nchw) {
         const ImageGeometry& g = dataset_.geometry;
-        batch.x = batch.x.reshape({hi - lo, g.channels, g.height, g.width});
+        batch.x = batch.x.reshape({count, g.channels, g.height, g.width});
     }
     return batch;
 }

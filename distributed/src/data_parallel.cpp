@@ -23,6 +23,11 @@ uint64_t describe(const nn::NamedTensors& named, uint64_t hash) {
   return hash;
 }
 
+void find_dropouts(nn::Module& module, std::vector<nn::Dropout*>& out) {
+  if (auto* dropout = dynamic_cast<nn::Dropout*>(&module)) out.push_back(dropout);
+  for (const auto& [name, child] : module.named_children()) find_dropouts(*child, out);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -49,6 +54,7 @@ DataParallel::DataParallel(ProcessGroup& group, std::shared_ptr<nn::Module> modu
     params_.push_back(t);
   }
   for (const auto& [name, t] : named_buffers) buffers_.push_back(t);
+  find_dropouts(*module_, dropouts_);
   for (Tensor& p : params_) group_.broadcast(p, 0, "parameter broadcast");
   sync_buffers();
   if (group_.size() == 1) return;  // nothing to sum
@@ -81,10 +87,12 @@ DataParallel::~DataParallel() {
   for (Tensor& p : params_) p.set_grad_ready_hook(nullptr);
 }
 
-void DataParallel::set_batch_share(int64_t local_rows, int64_t global_rows) {
-  if (local_rows < 0 || global_rows <= 0 || local_rows > global_rows)
-    throw Error(fmt::format("DataParallel::set_batch_share: {} rows of a global batch of {}", local_rows, global_rows));
-  share_ = static_cast<double>(local_rows) / static_cast<double>(global_rows);
+void DataParallel::set_batch_rows(int64_t first, int64_t count, int64_t global) {
+  if (first < 0 || count < 0 || first + count > global)
+    throw Error(fmt::format("DataParallel::set_batch_rows: rows [{}, {}) of a global batch of {}", first, first + count,
+                            global));
+  share_ = static_cast<double>(count) / static_cast<double>(global);
+  for (nn::Dropout* dropout : dropouts_) dropout->set_batch_rows(first, global);
 }
 
 void DataParallel::sync_buffers() {

@@ -1,7 +1,7 @@
-// Run under mpirun by ctest: trains a small MLP data-parallel and checks what must hold (the ranks'
-// parameters bit-identical, the distance to one process with the same global batches within the
-// bound), or plays a fault (a rank that hangs or dies, a rank with another model or config) that the
-// others must report. Exit status 0 when every check passes.
+// Run under mpirun by ctest: trains a small MLP with dropout data-parallel and checks what must
+// hold (the ranks' parameters bit-identical, the distance to one process with the same global
+// batches within the bound), or plays a fault (a rank that hangs or dies, a rank with another model
+// or config) that the others must report. Exit status 0 when every check passes.
 #include <signal.h>
 #include <unistd.h>
 
@@ -60,7 +60,7 @@ mg::data::Dataset teacher_data() {
 
 std::shared_ptr<nn::Sequential> make_model(int64_t hidden) {
   mg::manual_seed(3);
-  return std::make_shared<nn::Sequential>(nn::Linear(64, hidden), nn::ReLU(), nn::Linear(hidden, 10));
+  return std::make_shared<nn::Sequential>(nn::Linear(64, hidden), nn::ReLU(), nn::Dropout(0.2), nn::Linear(hidden, 10));
 }
 
 // Trains `steps` steps of SGD with momentum on the global batches; calls after(step) after each.
@@ -109,7 +109,8 @@ int run(dist::ProcessGroup& group, const Args& args) {
   train(
       *model, loader, args.steps,
       [&](const mg::data::Batch& batch, int64_t i) {
-        ddp.set_batch_share(batch.y.numel(), loader.global_batch_size(i));
+        const auto rows = loader.shard_rows(i);
+        ddp.set_batch_rows(rows.first, rows.count, rows.global);
         return ddp(batch.x);
       },
       [&](int64_t step) {

@@ -52,8 +52,12 @@ public:
     // Batch i of the current epoch (this shard's rows of it); a pure function of (seed, epoch, i).
     // Throws std::out_of_range when i is not in 0..num_batches()-1.
     Batch batch(int64_t i) const;
-    // The rows of batch i over all shards (batch_size but for a last, partial batch).
-    int64_t global_batch_size(int64_t i) const;
+    // Where this shard's rows of batch i lie in the whole batch: [first, first + count) of `global`
+    // rows (batch_size but for a last, partial batch).
+    struct ShardRows {
+        int64_t first, count, global;
+    };
+    ShardRows shard_rows(int64_t i) const;
 
     class iterator {
     public:

@@ -7,7 +7,8 @@
 //   data::DataLoader loader(train, {.batch_size = 128, .shard = {group.rank(), group.size()}});
 //   for (...) {
 //     const auto batch = loader.batch(i);
-//     ddp.set_batch_share(batch.y.numel(), loader.global_batch_size(i));
+//     const auto rows = loader.shard_rows(i);
+//     ddp.set_batch_rows(rows.first, rows.count, rows.global);
 //     Tensor loss = nn::cross_entropy(ddp(batch.x), batch.y);
 //     opt.zero_grad();
 //     loss.backward();  // gradients are summed over the ranks by the time it returns
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <minigrad/distributed/process_group.h>
+#include <minigrad/nn/dropout.h>
 #include <minigrad/nn/module.h>
 
 namespace minigrad::distributed {
@@ -59,10 +61,12 @@ class DataParallel {
   Tensor operator()(const Tensor& input);
   nn::Module& module() { return *module_; }
 
-  // This rank's rows and the global batch's: each rank's gradient is weighted by its share before
-  // the sum, so the result is the gradient of the global batch's mean loss even when the shares
-  // differ. Without a call, every rank weighs 1 / size.
-  void set_batch_share(int64_t local_rows, int64_t global_rows);
+  // This rank's rows of the global batch: [first, first + count) of `global`. Each rank's gradient
+  // is weighted by count / global before the sum, so the result is the gradient of the global
+  // batch's mean loss even when the shares differ, and every Dropout in the module draws the masks
+  // one process would draw for those rows (nn::Dropout::set_batch_rows). Without a call, every
+  // rank weighs 1 / size and draws its own masks.
+  void set_batch_rows(int64_t first, int64_t count, int64_t global);
   // Rank 0's buffers to every rank (before evaluating, so that every rank evaluates the same model).
   void sync_buffers();
   const DataParallelStats& stats() const { return stats_; }
@@ -88,6 +92,7 @@ class DataParallel {
   std::shared_ptr<nn::Module> module_;
   DataParallelOptions options_;
   std::vector<Tensor> params_, buffers_;
+  std::vector<nn::Dropout*> dropouts_;
   std::vector<std::string> names_;
   std::vector<int> bucket_of_;
   std::vector<Bucket> buckets_;
