@@ -529,6 +529,11 @@ TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm
     if (epoch == 0 && batch == 10) stop = SIGTERM;
   };
   CHECK(fashion::train(c, splits, options).interrupted_by == SIGTERM);
+  // Batch norm normalizes each process's share of a batch: another process count cannot go on.
+  const auto model = fashion::build_model(c);
+  const auto optimizer = fashion::make_optimizer(c, model->parameters());
+  CHECK_THROWS_WITH(fashion::load_training_state(fashion::resume_path(c.out), c, splits, *model, *optimizer, 2),
+                    Contains("the run was saved by 1 process(es), this one has 2") && Contains("mpirun -np 1"));
   fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
   check_same_tensors(dir.sub("straight/model.ckpt"), dir.sub("resumed/model.ckpt"));
   CHECK(metrics_without_seconds(dir.sub("straight/metrics.csv")) == metrics_without_seconds(dir.sub("resumed/metrics.csv")));

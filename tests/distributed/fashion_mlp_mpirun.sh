@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# fashion_mlp train under mpirun: rank 0 alone prints and writes the run; Ctrl-C on mpirun (which
+# sends SIGTERM to every rank) saves a resume point and stops every rank; --resume on 2 processes
+# ends bit-identical to an uninterrupted run; 3 processes may continue an MLP run.
+# Usage: fashion_mlp_mpirun.sh FASHION_MLP MPIRUN [ARGS...] (ending with the flag before the count)
+set -uo pipefail
+exe=$1
+shift
+mpirun=("$@")
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+fail() {
+  echo "FAILED: $*"
+  for log in "$dir"/*.log; do echo "--- $log"; cat "$log"; done
+  exit 1
+}
+args=(--train-limit 6000 --test-limit 500 --hidden 64 --epochs 6 --threads 1)
+
+"${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" > "$dir/whole.log" 2>&1 || fail "uninterrupted run"
+[ "$(grep -c '^epoch   1/6' "$dir/whole.log")" = 1 ] || fail "not rank 0 alone printed the epoch lines"
+grep -q "^data parallel: " "$dir/whole.log" || fail "no communication report"
+mv "$dir/run" "$dir/whole"
+
+"${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" > "$dir/interrupted.log" 2>&1 &
+pid=$!
+until [ -s "$dir/run/metrics.csv" ]; do
+  kill -0 "$pid" 2> /dev/null || fail "the run ended before its first epoch did"
+  sleep 0.05
+done
+kill -INT "$pid"
+wait "$pid" && fail "mpirun exited 0 after SIGINT"
+[ -f "$dir/run/resume.ckpt" ] || fail "no resume.ckpt after SIGINT"
+[ "$(grep -c 'interrupted by SIGTERM' "$dir/interrupted.log")" = 1 ] || fail "rank 0 did not report the stop"
+[ -f "$dir/run/model.ckpt" ] && fail "the interrupted run finished"
+cp -r "$dir/run" "$dir/three"
+
+"${mpirun[@]}" 2 "$exe" train --resume "$dir/run" --threads 1 > "$dir/resumed.log" 2>&1 || fail "resume on 2 processes"
+cmp -s "$dir/whole/model.ckpt" "$dir/run/model.ckpt" || fail "resumed model.ckpt differs from the uninterrupted run's"
+
+"${mpirun[@]}" 3 "$exe" train --resume "$dir/three" --threads 1 > "$dir/three.log" 2>&1 || fail "resume on 3 processes"
+[ -f "$dir/three/model.ckpt" ] || fail "no model.ckpt after resuming on 3 processes"
+echo "ok"
