@@ -14,10 +14,10 @@ fail() {
   for log in "$dir"/*.log; do echo "--- $log"; cat "$log"; done
   exit 1
 }
-args=(--train-limit 6000 --test-limit 500 --hidden 64 --epochs 6 --threads 1)
+args=(--train-limit 3000 --test-limit 500 --hidden 512,512 --epochs 12 --threads 1)
 
 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" > "$dir/whole.log" 2>&1 || fail "uninterrupted run"
-[ "$(grep -c '^epoch   1/6' "$dir/whole.log")" = 1 ] || fail "not rank 0 alone printed the epoch lines"
+[ "$(grep -c '^epoch   1/12' "$dir/whole.log")" = 1 ] || fail "not rank 0 alone printed the epoch lines"
 grep -q "^data parallel: " "$dir/whole.log" || fail "no communication report"
 mv "$dir/run" "$dir/whole"
 
