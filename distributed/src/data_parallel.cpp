@@ -49,13 +49,15 @@ DataParallel::DataParallel(ProcessGroup& group, std::shared_ptr<nn::Module> modu
   const nn::NamedTensors named_buffers = module_->named_buffers();
   group_.check_same(describe(named_buffers, describe(named, 0)), "model (parameter and buffer names and shapes)");
   group_.check_same(options_.config_hash, "config");
-  for (const auto& [name, t] : named) {
+  for (auto [name, t] : named) {
+    group_.broadcast(t, 0, "parameter broadcast");
+    if (!t.requires_grad()) continue;
     names_.push_back(name);
     params_.push_back(t);
   }
+  ready_.assign(params_.size(), 0);
   for (const auto& [name, t] : named_buffers) buffers_.push_back(t);
   find_dropouts(*module_, dropouts_);
-  for (Tensor& p : params_) group_.broadcast(p, 0, "parameter broadcast");
   sync_buffers();
   if (group_.size() == 1) return;  // nothing to sum
 
@@ -119,8 +121,7 @@ Tensor DataParallel::operator()(const Tensor& input) {
   if (ready_params_ != 0) {
     std::string missing;
     for (std::size_t i = 0; i < params_.size(); ++i)
-      if (buckets_[bucket_of_[i]].ready < static_cast<int>(buckets_[bucket_of_[i]].params.size()))
-        missing += (missing.empty() ? "" : ", ") + names_[i];
+      if (!ready_[i]) missing += (missing.empty() ? "" : ", ") + names_[i];
     throw DistributedError(
         fmt::format("DataParallel: the last backward gave no gradient to {} ({} of {} parameters "
                     "were ready): every parameter must take part in the loss",
@@ -155,6 +156,7 @@ void DataParallel::gradient_ready(int param) {
     copy(float{});
   ++bucket.ready;
   ++ready_params_;
+  ready_[param] = 1;
   launch_ready_buckets();
   collect_finished_buckets(false);
   if (ready_params_ == static_cast<int>(params_.size())) finish_step();
@@ -208,6 +210,7 @@ void DataParallel::finish_step() {
   }
   next_launch_ = 0;
   ready_params_ = 0;
+  std::fill(ready_.begin(), ready_.end(), 0);
 }
 
 }  // namespace minigrad::distributed

@@ -261,9 +261,8 @@ void ProcessGroup::timed_out(const Request& request, double waited) {
   else
     who = "every rank answers and waits on it (a network or MPI problem)";
   throw DistributedError(
-      fmt::format("rank {}: {} {} did not complete in {:.0f} s: {}; MINIGRAD_DIST_TIMEOUT sets the "
-                  "limit",
-                  rank_, request.what, request.index, waited, who));
+      fmt::format("rank {}: {} {} did not complete in {:.0f} s: {}; MINIGRAD_DIST_TIMEOUT sets the limit", rank_,
+                  request.what, request.index, waited, who));
 }
 
 void ProcessGroup::broadcast_bytes(void* data, int64_t bytes, int root, std::string_view what) {
@@ -295,12 +294,6 @@ void ProcessGroup::all_reduce_sum(Tensor& t, std::string_view what) {
   Request request{.what = what};
   start_all_reduce_sum(t, request);
   wait(request);
-}
-
-bool ProcessGroup::any(bool value, std::string_view what) {
-  Tensor flag = full({1}, value ? 1.0 : 0.0, {.dtype = kInt64});
-  all_reduce_sum(flag, what);
-  return flag.data<int64_t>()[0] != 0;
 }
 
 void ProcessGroup::check_same(uint64_t value, std::string_view what) {

@@ -26,7 +26,7 @@ namespace {
 struct Args {
   int64_t steps = 100, batch = 100, hidden = 32;
   double bound_1 = 0, bound_100 = 0;  // max |difference| from one process after 1 and 100 steps
-  std::string fault;                  // "hang:RANK:STEP", "die:RANK:STEP", "model:RANK", "config:RANK"
+  std::string fault;                  // "hang:RANK:STEP", "die:RANK:STEP", "model:RANK", "config:RANK", "unused"
 };
 
 Args parse(int argc, char** argv) {
@@ -57,6 +57,13 @@ mg::data::Dataset teacher_data() {
   const mg::Tensor teacher = mg::randn({64, 10}, {}, &gen);
   return {x, x.matmul(teacher).argmax(1)};
 }
+
+// A parameter the loss never uses: DataParallel must refuse to go on, naming it.
+struct Unused : nn::Module {
+  std::shared_ptr<nn::Linear> used = register_module("used", std::make_shared<nn::Linear>(64, 10));
+  std::shared_ptr<nn::Linear> idle = register_module("idle", std::make_shared<nn::Linear>(64, 10));
+  mg::Tensor forward(const mg::Tensor& x) override { return (*used)(x); }
+};
 
 std::shared_ptr<nn::Sequential> make_model(int64_t hidden) {
   mg::manual_seed(3);
@@ -102,7 +109,9 @@ int run(dist::ProcessGroup& group, const Args& args) {
   const std::string_view fault = kind;
 
   const auto data = teacher_data();
-  auto model = make_model(fault == "model" && rank == fault_rank ? args.hidden + 1 : args.hidden);
+  std::shared_ptr<nn::Module> model =
+      make_model(fault == "model" && rank == fault_rank ? args.hidden + 1 : args.hidden);
+  if (fault == "unused") model = std::make_shared<Unused>();
   dist::DataParallel ddp(group, model, {.bucket_bytes = 4096, .config_hash = fault == "config" && rank == fault_rank});
   mg::data::DataLoader loader(data, {.batch_size = args.batch, .seed = 5, .shard = {rank, group.size()}});
   std::vector<float> after_1;

@@ -50,7 +50,8 @@ struct DataParallelStats {
 class DataParallel {
  public:
   // Checks that every rank has the same model (names, shapes, dtypes) and config_hash, then copies
-  // rank 0's parameters and buffers to every rank. Hooks every parameter's gradient.
+  // rank 0's parameters and buffers to every rank. Hooks the gradient of every parameter that
+  // requires grad (frozen ones are only copied).
   DataParallel(ProcessGroup& group, std::shared_ptr<nn::Module> module, DataParallelOptions options = {});
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
@@ -94,6 +95,7 @@ class DataParallel {
   std::vector<Tensor> params_, buffers_;
   std::vector<nn::Dropout*> dropouts_;
   std::vector<std::string> names_;
+  std::vector<char> ready_;  // per parameter, this step
   std::vector<int> bucket_of_;
   std::vector<Bucket> buckets_;
   std::vector<std::byte> buffer_bytes_;  // the buffers, packed for one broadcast

@@ -49,8 +49,6 @@ class ProcessGroup {
   // In place, float32, float64 or int64: the sum over the ranks in a fixed order (see Request), so
   // every rank gets the same bits in every run.
   void all_reduce_sum(Tensor& t, std::string_view what = "all_reduce");
-  // Whether any rank passed true (stop requests, which must be agreed on).
-  bool any(bool value, std::string_view what = "any");
   // Throws on every rank, naming the ranks whose value differs from rank 0's.
   void check_same(uint64_t value, std::string_view what);
   // Ends the whole job now (MPI_Abort) with this exit code.
