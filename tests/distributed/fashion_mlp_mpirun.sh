@@ -21,10 +21,14 @@ args=(--train-limit 3000 --test-limit 500 --hidden 512,512 --epochs 12 --threads
 grep -q "^data parallel: " "$dir/whole.log" || fail "no communication report"
 mv "$dir/run" "$dir/whole"
 
-"${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" > "$dir/interrupted.log" 2>&1 &
+# Once rank 0 printed its header every rank has passed the model check, after installing its
+# signal handler. mpirun kills the ranks 1 s after its SIGTERM by default: give a loaded machine's
+# slow steps time to end and save.
+OMPI_MCA_odls_base_sigkill_timeout=60 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" \
+  > "$dir/interrupted.log" 2>&1 &
 pid=$!
-until [ -s "$dir/run/metrics.csv" ]; do
-  kill -0 "$pid" 2> /dev/null || fail "the run ended before its first epoch did"
+until grep -q "GEMM kernels" "$dir/interrupted.log"; do
+  kill -0 "$pid" 2> /dev/null || fail "the run ended before it started training"
   sleep 0.05
 done
 kill -INT "$pid"
