@@ -25,9 +25,10 @@ mv "$dir/run" "$dir/whole"
 # Job control: a background job of a script otherwise starts with SIGINT ignored, as POSIX asks.
 set -m
 # Once rank 0 printed its header every rank has passed the model check, after installing its
-# signal handler. mpirun kills the ranks 1 s after its SIGTERM by default: give a loaded machine's
-# slow steps time to end and save.
-OMPI_MCA_odls_base_sigkill_timeout=60 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" \
+# signal handler. On SIGINT mpirun sends SIGCONT, waits odls_base_sigkill_timeout seconds (1 by
+# default), sends SIGTERM, waits as long again and kills: 5 s lets a loaded machine's slow steps
+# end and save, and the SIGTERM still lands mid-run.
+OMPI_MCA_odls_base_sigkill_timeout=5 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" \
   > "$dir/interrupted.log" 2>&1 &
 pid=$!
 until grep -q "GEMM kernels" "$dir/interrupted.log"; do
