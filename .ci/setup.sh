@@ -10,6 +10,7 @@ packages=(
   chromium                    # the browser test of report.html (ctest label browser)
   clang-14 libclang-rt-14-dev  # tests/fuzz/: libFuzzer (-fsanitize=fuzzer)
   valgrind                    # memcheck of a small training run
+  libopenmpi-dev openmpi-bin  # minigrad::distributed and its tests under mpirun
 )
 missing=()
 for p in "${packages[@]}"; do

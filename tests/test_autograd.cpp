@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+
+#include <fmt/ranges.h>
 
 #include <minigrad/minigrad.h>
 
@@ -156,6 +159,33 @@ TEST_CASE("autograd: create_graph makes gradients differentiable") {
   g.sum().backward();
   CHECK(x.grad().to_vector<double>()[0] == Approx(3.0));  // 6x
   CHECK(x.grad().to_vector<double>()[1] == Approx(-9.0));
+}
+
+TEST_CASE("autograd: a grad-ready hook runs once per backward, after the leaf's last gradient") {
+  auto w = leaf({1.0, 2.0});
+  auto b = leaf({0.5, 0.5});
+  std::vector<std::string> events;
+  // w feeds two ops, so its hook must wait for both; b's is ready after the first op to run.
+  w.set_grad_ready_hook(
+      [&](const mg::Tensor& t) { events.push_back(fmt::format("w {}", t.grad().to_vector<double>())); });
+  b.set_grad_ready_hook(
+      [&](const mg::Tensor& t) { events.push_back(fmt::format("b {}", t.grad().to_vector<double>())); });
+  auto loss = ((w * 3.0).sum() + (w * b).sum()) * 2.0;
+  loss.backward();
+  REQUIRE(events.size() == 2);
+  CHECK(events[1] == "w [7, 7]");  // 2 (3 + b)
+  CHECK(std::count(events.begin(), events.end(), "b [2, 4]") == 1);
+  // Again, with a leaf that gets no gradient from this graph: its hook does not run.
+  events.clear();
+  (w * 2.0).sum().backward();
+  CHECK(events == std::vector<std::string>{"w [9, 9]"});  // accumulated: 7 + 2
+  // On a leaf itself, and removed.
+  events.clear();
+  b.set_grad_ready_hook(nullptr);
+  b.backward(mg::tensor({1.0, 1.0}, {.dtype = mg::kFloat64}));
+  CHECK(events.empty());
+  CHECK_THROWS_WITH(w.set_grad_ready_hook([](const mg::Tensor&) {}), Contains("has a hook already"));
+  CHECK_THROWS_WITH((w * 2.0).set_grad_ready_hook([](const mg::Tensor&) {}), Contains("not a leaf"));
 }
 
 TEST_CASE("io: write_file_atomic replaces a file whole or not at all") {

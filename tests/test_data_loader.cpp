@@ -447,6 +447,41 @@ TEST_CASE("data: augmented batches are a function of (seed, epoch, index), for a
   CHECK(mg::allocator_stats().system_allocations == before);
 }
 
+TEST_CASE("data: shards of a batch are its rows, split in order, augmented as in one process", "[data]") {
+  md::Dataset ds = numbered(23, 2 * 4 * 4);
+  ds.geometry = {2, 4, 4};
+  const md::Augmentation shift{.max_shift = 1, .horizontal_flip = true};
+  for (const bool augmenting : {false, true}) {
+    const md::LoaderOptions whole{.batch_size = 8, .seed = 3, .augment = augmenting ? shift : md::Augmentation{}};
+    md::DataLoader one(ds, whole);
+    one.set_epoch(1);
+    std::vector<md::DataLoader> shards;
+    for (int64_t r = 0; r < 3; ++r) {
+      md::LoaderOptions options = whole;
+      options.shard = {r, 3};
+      shards.emplace_back(ds, options);
+      shards.back().set_epoch(1);
+    }
+    for (int64_t i = 0; i < one.num_batches(); ++i) {
+      // 8 rows split 2, 3, 3; the last batch's 7 rows split 2, 2, 3.
+      std::vector<float> joined;
+      for (const md::DataLoader& shard : shards) {
+        const auto x = shard.batch(i).x.to_vector<float>();
+        CHECK(shard.batch(i).y.numel() * 32 == static_cast<int64_t>(x.size()));
+        joined.insert(joined.end(), x.begin(), x.end());
+      }
+      CHECK(shards[0].batch(i).y.numel() == 2);
+      CHECK(shards[2].batch(i).y.numel() == 3);
+      const auto rows = shards[1].shard_rows(i);
+      CHECK((rows.first == 2 && rows.count == (i == 2 ? 2 : 3) && rows.global == (i == 2 ? 7 : 8)));
+      CHECK(joined == one.batch(i).x.to_vector<float>());
+    }
+  }
+  CHECK_THROWS_WITH(md::DataLoader(ds, {.batch_size = 10, .shard = {0, 4}}),
+                    Contains("the last batch has 3 rows, fewer than the 4 shards"));
+  CHECK_THROWS_WITH(md::DataLoader(ds, {.batch_size = 10, .shard = {2, 2}}), Contains("shard 2 of 2 does not exist"));
+}
+
 TEST_CASE("data: the real Fashion-MNIST as a Dataset, timed", "[data][real]") {
   const std::string dir = "/usr/share/datasets/fashion-mnist";
   if (!std::filesystem::exists(dir)) {

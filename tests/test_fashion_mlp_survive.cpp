@@ -545,6 +545,11 @@ TEST_CASE("fashion_mlp: a CNN stopped mid-epoch resumes bit-identical, BatchNorm
   c.augment_erase = 0.5;
   const fashion::Splits splits = fashion::load_splits(c);
   CHECK(train_straight_then_stop(dir, c, splits, 0, 10).interrupted_by == SIGTERM);
+  // Batch norm normalizes each process's share of a batch: another process count cannot go on.
+  const auto model = fashion::build_model(c);
+  const auto optimizer = fashion::make_optimizer(c, model->parameters());
+  CHECK_THROWS_WITH(fashion::load_training_state(fashion::resume_path(c.out), c, splits, *model, *optimizer, 2),
+                    Contains("the run was saved by 1 process(es), this one has 2") && Contains("mpirun -np 1"));
   fashion::train(c, splits, {.quiet = true, .evaluate_test = false, .resume = true});
   check_resumed_matches_straight(dir);
 }

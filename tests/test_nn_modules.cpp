@@ -114,6 +114,32 @@ TEST_CASE("nn: every layer gradchecks in float64 wrt inputs and parameters", "[n
   check_module(mlp, input(s));
 }
 
+TEST_CASE("nn: Dropout of a share of the batch drops what the whole batch's masks drop there") {
+  const mg::Tensor x = mg::ones({10, 3, 2, 2});
+  for (const bool channels : {false, true}) {
+    auto make = [&] {
+      return channels ? std::shared_ptr<nn::Dropout>(std::make_shared<nn::Dropout2d>(0.5, uint64_t{9}))
+                      : std::make_shared<nn::Dropout>(0.5, uint64_t{9});
+    };
+    auto whole = make();
+    const std::vector<float> expected = (*whole)(x).to_vector<float>();
+    std::vector<float> joined;
+    std::vector<std::shared_ptr<nn::Dropout>> shares;
+    for (const auto& [first, rows] : {std::pair{0, 3}, {3, 3}, {6, 4}}) {
+      shares.push_back(make());
+      shares.back()->set_batch_rows(first, 10);
+      const auto part = (*shares.back())(x.narrow(0, first, rows)).to_vector<float>();
+      joined.insert(joined.end(), part.begin(), part.end());
+    }
+    CHECK(joined == expected);
+    for (const auto& share : shares) CHECK(share->generator().state() == whole->generator().state());
+  }
+  nn::Dropout dropout(0.5);
+  dropout.set_batch_rows(8, 10);
+  CHECK_THROWS_WITH(dropout(mg::ones({4, 2})), Contains("an input of 4 rows from row 8 does not fit a batch of 10"));
+  CHECK_THROWS_WITH(dropout.set_batch_rows(10, 10), Contains("row 10 of a batch of 10"));
+}
+
 TEST_CASE("nn: Dropout keeps 1-p of the elements, scales by 1/(1-p), and is the identity in eval", "[nn]") {
   const double p = 0.3;
   const int64_t n = 100000;

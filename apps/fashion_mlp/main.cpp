@@ -23,6 +23,7 @@
 
 #include <minigrad/minigrad.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "figures.h"
 #include "images.h"
@@ -160,16 +161,24 @@ TrainConfig resume_config(const std::string& run_dir, const TrainConfig& cli,
   return config;
 }
 
-int run_train(const TrainConfig& config, bool overfit_batch, RunDirMode mode) {
-  // The directory is locked and checked before any data is read.
-  const RunDirectory run_dir(config.out.empty() ? new_run_dir_name() : config.out, mode, run_bytes_needed(config));
+int run_train(const TrainConfig& config, bool overfit_batch, RunDirMode mode, Cluster& cluster) {
+  // The directory is locked and checked before any data is read; rank 0 alone holds it.
+  std::optional<RunDirectory> run_dir;
+  if (cluster.leader())
+    run_dir.emplace(config.out.empty() ? new_run_dir_name() : config.out, mode, run_bytes_needed(config));
   const Splits splits = load_splits(config);
   catch_stop_signals();
   const TrainResult result = train(config, splits,
                                    {.overfit_batch = overfit_batch,
                                     .resume = mode == RunDirMode::Resume,
-                                    .run_directory = &run_dir,
-                                    .stop_signal = &stop_signal});
+                                    .run_directory = run_dir ? &*run_dir : nullptr,
+                                    .stop_signal = &stop_signal,
+                                    .cluster = &cluster});
+  if (!cluster.leader()) {  // rank 0 reports
+    const int sig = result.interrupted_by ? result.interrupted_by : result.signal_after_training;
+    return sig ? 128 + sig : result.non_finite.empty() ? 0 : kExitNonFinite;
+  }
+  if (cluster.size() > 1) fmt::print("{}\n", cluster.report());
   if (result.interrupted_by) {
     fmt::print(stderr,
                "fashion_mlp: interrupted by {}: state saved to {}; continue with: fashion_mlp train --resume {}\n",
@@ -268,6 +277,12 @@ void run_predict(const std::string& target, const std::vector<std::string>& file
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::unique_ptr<Cluster> cluster;
+  // After an error on one process the others would wait for it: end them all.
+  auto failed = [&](int status) {
+    if (cluster && cluster->size() > 1) cluster->abort(status);
+    return status;
+  };
   CLI::App app{"fashion_mlp: train, evaluate and query MLPs on Fashion-MNIST"};
   app.require_subcommand(1);
   app.failure_message([](const CLI::App*, const CLI::Error& e) {
@@ -344,6 +359,7 @@ int main(int argc, char** argv) {
   lr_cmd->add_option("--config", lr_config, "base config file");
 
   try {
+    cluster = Cluster::from_environment();
     // CLI11 would only say "A subcommand is required" for `fashion_mlp trian`.
     std::vector<std::string> commands;
     for (const CLI::App* command : std::as_const(app).get_subcommands([](const CLI::App*) { return true; }))
@@ -352,12 +368,14 @@ int main(int argc, char** argv) {
       throw UsageError(
           fmt::format("unknown subcommand '{}' (one of: {})", minigrad::printable(argv[1]), fmt::join(commands, ", ")));
     app.parse(argc, argv);
+    if (cluster->size() > 1 && !*train_cmd)
+      throw UsageError("only train runs on several processes; run the other subcommands without mpirun");
     if (*train_cmd) {
       const bool resume = !resume_dir.empty();
       const TrainConfig config =
           resume ? resume_config(resume_dir, cli, train_flags) : resolve_config(cli, train_flags, recipe, config_file);
       const RunDirMode mode = resume ? RunDirMode::Resume : force ? RunDirMode::Force : RunDirMode::New;
-      if (const int status = run_train(config, overfit_batch, mode); status != 0) return status;
+      if (const int status = run_train(config, overfit_batch, mode, *cluster); status != 0) return status;
     }
     if (*eval_cmd) run_eval(target, data_dir, eval_tta_flip);
     if (*predict_cmd) run_predict(target, files, indices, invert, data_dir);
@@ -368,10 +386,10 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : kExitUsage;  // --help exits 0
   } catch (const UsageError& e) {
     fmt::print(stderr, "fashion_mlp: error: {}\n", printable_message(e.what()));
-    return kExitUsage;
+    return failed(kExitUsage);
   } catch (const std::exception& e) {
     fmt::print(stderr, "fashion_mlp: error: {}\n", printable_message(e.what()));
-    return kExitRuntime;
+    return failed(kExitRuntime);
   }
   return 0;
 }

@@ -54,6 +54,11 @@ class Entries {
  public:
   Entries(nn::Checkpoint ckpt, std::string path) : ckpt_(std::move(ckpt)), path_(std::move(path)) {}
 
+  // Keys added since the first format are absent from older files.
+  std::string meta_or(const std::string& key, const std::string& absent) const {
+    auto it = ckpt_.metadata.find(key);
+    return it == ckpt_.metadata.end() ? absent : it->second;
+  }
   const std::string& meta(const std::string& key) const {
     auto it = ckpt_.metadata.find(key);
     if (it == ckpt_.metadata.end()) fail(fmt::format("no '{}' in its metadata", key));
@@ -118,7 +123,8 @@ void TrainingState::start_next_epoch() {
 std::string resume_path(const std::string& run_dir) { return run_dir + "/resume.ckpt"; }
 
 void save_training_state(const std::string& path, const TrainingState& state, const TrainConfig& config,
-                         const Splits& splits, const nn::Module& model, const minigrad::optim::Optimizer& optimizer) {
+                         const Splits& splits, const nn::Module& model, const minigrad::optim::Optimizer& optimizer,
+                         int processes) {
   StateDict tensors;
   for (const auto& [name, t] : model.state_dict()) tensors["model." + name] = t;
   for (const auto& [name, t] : optimizer.state_dict()) tensors["optimizer." + name] = t;
@@ -143,7 +149,8 @@ void save_training_state(const std::string& path, const TrainingState& state, co
   nn::save_tensors(path, tensors,
                    {{"format", kFormat},
                     {"config", to_toml(config)},
-                    {"position", fmt::format("epoch {} batch {}", state.epoch, state.batch)}});
+                    {"position", fmt::format("epoch {} batch {}", state.epoch, state.batch)},
+                    {"processes", std::to_string(processes)}});
 }
 
 bool has_resume_point(const std::string& run_dir) {
@@ -180,10 +187,16 @@ void check_resumable(const TrainConfig& run, const TrainConfig& requested, const
 }
 
 TrainingState load_training_state(const std::string& path, const TrainConfig& config, const Splits& splits,
-                                  nn::Module& model, minigrad::optim::Optimizer& optimizer) {
+                                  nn::Module& model, minigrad::optim::Optimizer& optimizer, int processes) {
   const Entries entries = read_entries(path);
   check_resumable(from_toml(entries.meta("config"), path + " (config)"), config,
                   std::filesystem::path(path).parent_path().string());
+  const std::string saved_processes = entries.meta_or("processes", "1");
+  if (saved_processes != std::to_string(processes) && !model.buffers().empty())
+    throw UsageError(
+        fmt::format("{}: the run was saved by {} process(es), this one has {}: its batch norm normalizes "
+                    "each process's share of a batch, so continue it with {} (mpirun -np {})",
+                    path, saved_processes, processes, saved_processes, saved_processes));
   for_each_fingerprint(splits, [&](const char* name, double value) {
     const double saved = entries.tensor(fmt::format("data.{}", name), minigrad::kFloat64, 1).item();
     if (saved != value)

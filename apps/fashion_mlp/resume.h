@@ -57,10 +57,10 @@ void for_each_scalar(State& s, Visit&& visit) {
 std::string resume_path(const std::string& run_dir);  // RUN_DIR/resume.ckpt
 
 // Writes (atomically) the state, the model, the optimizer, the dropout layers' generators, the
-// default generator, the config and the splits' fingerprint.
+// default generator, the config, the splits' fingerprint and the number of processes training.
 void save_training_state(const std::string& path, const TrainingState& state, const TrainConfig& config,
                          const Splits& splits, const minigrad::nn::Module& model,
-                         const minigrad::optim::Optimizer& optimizer);
+                         const minigrad::optim::Optimizer& optimizer, int processes = 1);
 
 // True when run_dir holds a resume point; false when it holds a run stopped before its first one
 // (its config.toml, no resume.ckpt, no model.ckpt), which resuming starts again from the
@@ -76,8 +76,12 @@ TrainConfig resumable_config(const std::string& run_dir);
 void check_resumable(const TrainConfig& run, const TrainConfig& requested, const std::string& run_dir);
 
 // Restores model, optimizer and generators from `path` and returns the counters. The config and
-// the splits must be those of the saved run (checked, with an error naming what differs).
+// the splits must be those of the saved run (checked, with an error naming what differs). Another
+// number of processes may continue the run (the global batches and masks are the same, results
+// differ by float rounding), unless the model has buffers (batch-norm statistics), which come from
+// each process's share of a batch.
 TrainingState load_training_state(const std::string& path, const TrainConfig& config, const Splits& splits,
-                                  minigrad::nn::Module& model, minigrad::optim::Optimizer& optimizer);
+                                  minigrad::nn::Module& model, minigrad::optim::Optimizer& optimizer,
+                                  int processes = 1);
 
 }  // namespace fashion

@@ -11,6 +11,7 @@
 #include <minigrad/nn/nn.h>
 #include <minigrad/optim/optim.h>
 
+#include "cluster.h"
 #include "config.h"
 #include "metrics.h"
 #include "run_dir.h"
@@ -32,8 +33,9 @@ std::shared_ptr<mg::nn::Sequential> build_model(const TrainConfig& config);
 // The optimizer the config names, with its hyperparameters.
 std::unique_ptr<mg::optim::Optimizer> make_optimizer(const TrainConfig& config, std::vector<mg::Tensor> params);
 // The training split's loader: shuffled by the config's seed; augmented as the config says when
-// `augment`.
-mg::data::DataLoader make_train_loader(const TrainConfig& config, const mg::data::Dataset& train, bool augment);
+// `augment`; this process's share of every batch (`shard`) when several train together.
+mg::data::DataLoader make_train_loader(const TrainConfig& config, const mg::data::Dataset& train, bool augment,
+                                       mg::data::LoaderOptions::Shard shard = {});
 
 struct Evaluation {
   double loss = 0;
@@ -41,8 +43,9 @@ struct Evaluation {
   mg::Tensor probabilities;  // [N, kClasses], float32
 };
 // Loss and predictions of `model` on `data`; with tta_flip, of the mean of the probabilities
-// for each image and for its mirror image.
-Evaluation evaluate(mg::nn::Module& model, const mg::data::Dataset& data, bool tta_flip);
+// for each image and for its mirror image. With a cluster of several processes, each predicts a
+// share of the batches and every process gets the whole result, as one process computes it.
+Evaluation evaluate(mg::nn::Module& model, const mg::data::Dataset& data, bool tta_flip, Cluster* cluster = nullptr);
 
 struct EpochRecord {
   int64_t epoch;
@@ -76,6 +79,9 @@ struct TrainOptions {
   // Set (to the signal number) by a signal handler: the run finishes its step, saves resume.ckpt
   // and returns with interrupted_by set.
   const std::atomic<int>* stop_signal = nullptr;
+  // The processes training together (mpirun); null: this one alone. Rank 0 alone prints and
+  // writes files; every rank reads a resume point.
+  Cluster* cluster = nullptr;
   // Called after each backward pass, before the gradients are checked and applied; tests use it
   // to inject faults.
   std::function<void(int64_t epoch, int64_t batch, mg::nn::Module& model)> after_backward = {};

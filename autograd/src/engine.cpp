@@ -102,6 +102,7 @@ Tensor accumulate(const Tensor& a, Tensor b, bool create_graph) {
 struct BackwardScratch {
   std::vector<std::shared_ptr<Node>> nodes;  // every node of the graph being run
   std::vector<Node*> stack;                  // to visit, then ready to run
+  std::vector<TensorImpl*> hooked;           // leaves with a grad-ready hook that backward reaches
   bool in_use = false;
 };
 thread_local BackwardScratch thread_scratch;
@@ -111,6 +112,20 @@ void check_gradient(const Node& node, std::size_t i, const Tensor& input, const 
     throw Error(fmt::format("backward of '{}' returned a {} gradient of shape {} for input {} of shape {} ({})",
                             node.name, dtype_name(grad.dtype()), shape_str(grad.shape()), i, shape_str(input.shape()),
                             dtype_name(input.dtype())));
+}
+
+// Counts one more gradient to come to a hooked leaf.
+void expect_gradient(const Tensor& input, BackwardScratch& scratch) {
+  TensorImpl* impl = input.impl();
+  if (impl && impl->grad_ready_hook && !impl->grad_fn && impl->requires_grad && impl->pending_grads++ == 0)
+    scratch.hooked.push_back(impl);
+}
+
+// One gradient of a hooked leaf delivered (or found undefined); runs the hook after the last.
+void gradient_delivered(const Tensor& input) {
+  TensorImpl* impl = input.impl();
+  if (impl && impl->grad_ready_hook && !impl->grad_fn && impl->requires_grad && --impl->pending_grads == 0)
+    (*impl->grad_ready_hook)(input);
 }
 
 }  // namespace
@@ -139,6 +154,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
 
   if (is_leaf()) {
     impl()->grad = accumulate(impl()->grad, seed, create_graph);
+    if (impl()->grad_ready_hook) (*impl()->grad_ready_hook)(*this);
     return;
   }
 
@@ -154,6 +170,8 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
         node->pending = 0;
         node->grad = Tensor();
       }
+      for (TensorImpl* leaf : scratch.hooked) leaf->pending_grads = 0;
+      scratch.hooked.clear();
       scratch.nodes.clear();
       scratch.stack.clear();
       scratch.in_use = false;
@@ -180,6 +198,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
         nodes.push_back(fn);
         stack.push_back(fn.get());
       }
+      expect_gradient(input, scratch);
     }
   }
 
@@ -209,6 +228,7 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_gra
         }
       }
       if (producer && --producer->pending == 0) stack.push_back(producer);
+      if (!producer) gradient_delivered(input);
     }
     if (!retain_graph) {
       node->backward.reset();

@@ -31,6 +31,10 @@ struct TensorImpl {
   bool requires_grad = false;
   Tensor grad;
   std::shared_ptr<Node> grad_fn;
+  // Tensor::set_grad_ready_hook's hook (behind a pointer: most tensors have none), and the
+  // gradients still to come to this leaf in the running backward().
+  std::unique_ptr<Tensor::GradReadyHook> grad_ready_hook;
+  int pending_grads = 0;
 };
 
 namespace detail {

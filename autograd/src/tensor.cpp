@@ -274,6 +274,21 @@ void Tensor::zero_grad() {
 
 const std::shared_ptr<Node>& Tensor::grad_fn() const { return checked(impl_).grad_fn; }
 
+void Tensor::set_grad_ready_hook(GradReadyHook hook) {
+  checked(impl_);
+  if (!hook) {
+    impl_->grad_ready_hook.reset();
+    return;
+  }
+  if (!is_leaf() || !requires_grad())
+    throw Error(fmt::format("set_grad_ready_hook: the tensor {} {} is not a leaf that requires grad",
+                            dtype_name(dtype()), shape_str(shape())));
+  if (impl_->grad_ready_hook)
+    throw Error(fmt::format("set_grad_ready_hook: the tensor {} {} has a hook already; remove it first",
+                            dtype_name(dtype()), shape_str(shape())));
+  impl_->grad_ready_hook = std::make_unique<GradReadyHook>(std::move(hook));
+}
+
 // ---- factories ----
 
 Tensor empty(const Shape& shape, TensorOptions options) {

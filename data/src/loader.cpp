@@ -38,6 +38,13 @@ DataLoader::DataLoader(const Dataset& dataset, LoaderOptions options)
                     options_.nchw ? "nchw" : "augmentation", shape_str(dataset_.images.shape())));
   const int64_t n = dataset_.size(), b = options_.batch_size;
   num_batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
+  const auto& shard = options_.shard;
+  if (shard.count < 1 || shard.index < 0 || shard.index >= shard.count)
+    throw std::invalid_argument(fmt::format("DataLoader: shard {} of {} does not exist", shard.index, shard.count));
+  if (num_batches_ > 0 && shard_rows(num_batches_ - 1).global < shard.count)
+    throw std::invalid_argument(fmt::format(
+        "DataLoader: the last batch has {} rows, fewer than the {} shards; set drop_last or change batch_size {}",
+        shard_rows(num_batches_ - 1).global, shard.count, b));
   set_epoch(0);
 }
 
@@ -53,17 +60,30 @@ void DataLoader::set_epoch(int64_t epoch) {
   }
 }
 
+DataLoader::ShardRows DataLoader::shard_rows(int64_t i) const {
+  const int64_t global = std::min(options_.batch_size, dataset_.size() - i * options_.batch_size);
+  const auto& shard = options_.shard;
+  const int64_t first = shard.index * global / shard.count, end = (shard.index + 1) * global / shard.count;
+  return {first, end - first, global};
+}
+
 Batch DataLoader::batch(int64_t i) const {
   if (i < 0 || i >= num_batches_)
     throw std::out_of_range(fmt::format("DataLoader::batch: index {} is out of range for {} batches", i, num_batches_));
-  const int64_t begin = i * options_.batch_size;
-  const int64_t count = std::min(options_.batch_size, dataset_.size() - begin);
-  const int64_t* rows = order_.data() + begin;
-  Batch batch{detail::gather_rows(dataset_.images, rows, count), detail::gather_rows(dataset_.labels, rows, count)};
-  if (options_.augment.enabled()) {
+  const auto [lo, count, global] = shard_rows(i);
+  const auto& shard = options_.shard;
+  // The augmentation draws for the images of a batch in turn, so a shard augments the whole
+  // batch and keeps its rows: each image is augmented as with one process (a cheap copy).
+  const bool augmenting = options_.augment.enabled();
+  const int64_t first = augmenting ? 0 : lo, gathered = augmenting ? global : count;
+  const int64_t* rows = order_.data() + i * options_.batch_size + first;
+  Batch batch{detail::gather_rows(dataset_.images, rows, gathered),
+              detail::gather_rows(dataset_.labels, rows, gathered)};
+  if (augmenting) {
     const uint64_t key = derive_seed(options_.seed, static_cast<uint64_t>(epoch_));
     Generator gen(derive_seed(key, static_cast<uint64_t>(i) + 1));
     augment_batch(batch.x, dataset_.geometry, options_.augment, gen);
+    if (shard.count > 1) batch = {batch.x.narrow(0, lo, count), batch.y.narrow(0, lo, count)};
   }
   if (options_.nchw) {
     const ImageGeometry& g = dataset_.geometry;

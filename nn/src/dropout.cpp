@@ -14,10 +14,31 @@ Dropout::Dropout(double p_, std::shared_ptr<Generator> generator) : p(p_), gener
 Tensor Dropout::forward(const Tensor& x) {
   if (!is_training() || p == 0.0) return x;
   if (p == 1.0) return x * 0.0;  // as PyTorch: all dropped, no division by zero
-  const Tensor keep =
-      (fixed_mask_.defined() ? fixed_mask_ : rand(mask_shape(x), {.dtype = x.dtype()}, generator_.get()).ge(p))
-          .to(x.dtype());  // a bool mask times 1/(1-p) alone would be float32
+  const Tensor keep = (fixed_mask_.defined() ? fixed_mask_ : random_mask(x))
+                          .to(x.dtype());  // a bool mask times 1/(1-p) alone would be float32
   return x * (keep * (1.0 / (1.0 - p)));
+}
+
+void Dropout::set_batch_rows(int64_t first, int64_t total) {
+  if (first < 0 || total < 0 || (total > 0 && first >= total))
+    throw Error(fmt::format("Dropout::set_batch_rows: row {} of a batch of {}", first, total));
+  first_row_ = first;
+  total_rows_ = total;
+}
+
+Tensor Dropout::random_mask(const Tensor& x) const {
+  const Shape shape = mask_shape(x);
+  if (total_rows_ == 0 || shape.empty()) return rand(shape, {.dtype = x.dtype()}, generator_.get()).ge(p);
+  const int64_t rows = shape[0], per_row = shape_numel(shape) / std::max<int64_t>(rows, 1);
+  if (first_row_ + rows > total_rows_)
+    throw Error(fmt::format("Dropout: an input of {} rows from row {} does not fit a batch of {} (set_batch_rows)",
+                            rows, first_row_, total_rows_));
+  // rand draws element i from the i-th number of the stream, so skipping the rows before ours and
+  // after ours leaves the stream where drawing the whole batch would.
+  generator_->discard(static_cast<uint64_t>(first_row_ * per_row));
+  Tensor keep = rand(shape, {.dtype = x.dtype()}, generator_.get()).ge(p);
+  generator_->discard(static_cast<uint64_t>((total_rows_ - first_row_ - rows) * per_row));
+  return keep;
 }
 
 std::string Dropout::kind() const { return fmt::format("Dropout p={}", p); }

@@ -115,6 +115,12 @@ class Tensor {
   void set_grad(const Tensor& grad);
   void zero_grad();  // drops .grad (like PyTorch's set_to_none=True)
   const std::shared_ptr<Node>& grad_fn() const;
+  // Runs hook(leaf) inside backward() as soon as this leaf's gradient is final for that backward
+  // (every consumer has delivered its part), while the rest of the graph is still running: for work
+  // that can start early, such as a data-parallel all-reduce. Leaves that require grad only; one
+  // hook per tensor, an empty function removes it. Not run for a leaf backward() does not reach.
+  using GradReadyHook = std::function<void(const Tensor& leaf)>;
+  void set_grad_ready_hook(GradReadyHook hook);
   // Scalars need no gradient argument; other tensors need one of their own shape.
   // create_graph records the backward itself (for higher derivatives) and implies retain_graph.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;

@@ -19,6 +19,13 @@ struct LoaderOptions {
   uint64_t seed = 0;
   Augmentation augment = {};  // needs the dataset's geometry
   bool nchw = false;          // x as [B, C, H, W] (the dataset's geometry) instead of [B, C*H*W]
+  // Data-parallel training: process `index` of `count` gets its share of every batch, rows
+  // [index * B / count, (index + 1) * B / count) of the batch one process would get (B rows),
+  // augmented as there. The batch size stays the global one.
+  struct Shard {
+    int64_t index = 0, count = 1;
+  };
+  Shard shard = {};
 };
 
 struct Batch {
@@ -32,8 +39,8 @@ struct Batch {
 class DataLoader {
  public:
   // Keeps a handle to dataset's buffers (no copy). Throws std::invalid_argument when
-  // batch_size <= 0, the dataset's tensors have the wrong dtype or shape, or augmentation or
-  // nchw is asked of a dataset without geometry.
+  // batch_size <= 0, the dataset's tensors have the wrong dtype or shape, augmentation or
+  // nchw is asked of a dataset without geometry, or a batch has fewer rows than shards.
   DataLoader(const Dataset& dataset, LoaderOptions options);
 
   int64_t num_batches() const { return num_batches_; }
@@ -42,9 +49,15 @@ class DataLoader {
   // Throws std::invalid_argument when epoch < 0.
   void set_epoch(int64_t epoch);
 
-  // Batch i of the current epoch; a pure function of (seed, epoch, i). Throws std::out_of_range
-  // when i is not in 0..num_batches()-1.
+  // Batch i of the current epoch (this shard's rows of it); a pure function of (seed, epoch, i).
+  // Throws std::out_of_range when i is not in 0..num_batches()-1.
   Batch batch(int64_t i) const;
+  // Where this shard's rows of batch i lie in the whole batch: [first, first + count) of `global`
+  // rows (batch_size but for a last, partial batch).
+  struct ShardRows {
+    int64_t first, count, global;
+  };
+  ShardRows shard_rows(int64_t i) const;
 
   class iterator {
    public:

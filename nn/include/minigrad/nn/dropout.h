@@ -26,6 +26,11 @@ class Dropout : public ShapePreserving {
   void clear_mask() { fixed_mask_ = Tensor(); }
   // The mask generator, e.g. to checkpoint its state so a resumed run draws the same masks.
   Generator& generator() const { return *generator_; }
+  // Data-parallel training: the input is rows [first, first + its rows) of a batch of `total`
+  // rows. The layer draws the masks of its rows out of the whole batch's masks (skipping the rest
+  // of the stream), so each process drops what one process would drop for those rows, and every
+  // process's generator stays in step with one process's. total = 0: the input is the batch.
+  void set_batch_rows(int64_t first, int64_t total);
 
   double p;
 
@@ -34,8 +39,11 @@ class Dropout : public ShapePreserving {
   virtual Shape mask_shape(const Tensor& x) const { return x.shape(); }
 
  private:
+  Tensor random_mask(const Tensor& x) const;
+
   std::shared_ptr<Generator> generator_;
   Tensor fixed_mask_;
+  int64_t first_row_ = 0, total_rows_ = 0;
 };
 
 // Dropout of whole channels: in training each channel of an [N, C, H, W] (or [C, H, W]) input is
