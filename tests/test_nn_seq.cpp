@@ -295,7 +295,7 @@ TEST_CASE("LSTM and GRU match PyTorch: two layers with an initial state, no bias
   for (mg::DType dtype : kDtypes) {
     SECTION(std::string(mg::dtype_name(dtype))) {
       for (const std::string kind : {"LSTM", "GRU"}) {
-        for (const std::string name : {kind + " 3->4, 2 layers, initial state", kind + " 3->4 no bias, zero state"}) {
+        for (const std::string& name : {kind + " 3->4, 2 layers, initial state", kind + " 3->4 no bias, zero state"}) {
           const RefCase& c = ref_case(name);
           const bool two = name.find("2 layers") != std::string::npos;
           const nn::RNNOptions o{.num_layers = two ? 2 : 1, .bias = two, .dtype = dtype};
