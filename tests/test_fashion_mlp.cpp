@@ -156,6 +156,33 @@ TEST_CASE("fashion_mlp: --overfit-batch drives the loss of one batch to ~0, repr
   }
 }
 
+TEST_CASE("fashion_mlp: reduction = sum trains as the mean loss with the lr times the batch size", "[e2e]") {
+  fashion::TrainConfig c;
+  c.train_limit = 2000;  // 1,600 training images: 50 full batches of 32, whose scaling is exact
+  c.test_limit = 100;
+  c.val_fraction = 0.2;
+  c.hidden = {32};
+  c.batch_size = 32;
+  c.epochs = 2;
+  c.optimizer = "momentum";
+  c.lr = 1e-4;
+  c.dropout = 0.0;
+  c.label_smoothing = 0.0;
+  const fashion::Splits splits = fashion::load_splits(c);
+  const fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .write_files = false};
+  c.reduction = "sum";
+  const fashion::TrainResult sum = fashion::train(c, splits, options);
+  c.reduction = "mean";
+  const fashion::TrainResult mean = fashion::train(c, splits, options);
+  c.lr *= 32;
+  const fashion::TrainResult mean_scaled = fashion::train(c, splits, options);
+  for (std::size_t e = 0; e < sum.history.size(); ++e) {
+    CHECK(sum.history[e].train_loss == mean_scaled.history[e].train_loss);
+    CHECK(sum.history[e].val_loss == mean_scaled.history[e].val_loss);
+    CHECK(sum.history[e].train_loss != mean.history[e].train_loss);
+  }
+}
+
 TEST_CASE("fashion_mlp: arch entries build the model they count, recipes included") {
   fashion::TrainConfig c;
   for (const std::string recipe : {"cnn", "resnet"}) {

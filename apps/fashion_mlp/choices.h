@@ -17,6 +17,7 @@ enum class Schedule { None, Step, Exponential, Cosine };
 enum class Normalize { Scale, Standardize, PerImage };
 enum class Monitor { ValAccuracy, ValLoss };
 enum class OnNan { Stop, Skip };
+enum class Reduction { Mean, Sum };
 
 template <typename E>
 struct ChoiceName {
@@ -67,6 +68,12 @@ template <>
 struct Choices<OnNan> {
   static constexpr std::string_view setting = "on_nan";
   static constexpr ChoiceName<OnNan> names[] = {{OnNan::Stop, "stop"}, {OnNan::Skip, "skip"}};
+};
+
+template <>
+struct Choices<Reduction> {
+  static constexpr std::string_view setting = "reduction";
+  static constexpr ChoiceName<Reduction> names[] = {{Reduction::Mean, "mean"}, {Reduction::Sum, "sum"}};
 };
 
 template <typename E>

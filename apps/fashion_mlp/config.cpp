@@ -234,6 +234,7 @@ void validate(const TrainConfig& c) {
   choice<Schedule>(c.schedule);
   choice<Normalize>(c.normalize);
   choice<Monitor>(c.monitor);
+  choice<Reduction>(c.reduction);
   choice<OnNan>(c.on_nan);
   for (int64_t h : c.hidden) count("hidden size", h, 1);
   fraction("dropout", c.dropout, false);

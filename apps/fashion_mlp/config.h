@@ -26,7 +26,7 @@ inline constexpr int64_t kImageSide = minigrad::data::kFashionMnistSide;
 inline constexpr int64_t kImagePixels = minigrad::data::kFashionMnistPixels;
 inline constexpr int64_t kClasses = minigrad::data::kFashionMnistClasses;
 
-// The choices (activation, init, optimizer, schedule, normalize, monitor, on_nan) are kept as
+// The choices (activation, init, optimizer, reduction, schedule, normalize, monitor, on_nan) are kept as
 // their names, as files and flags give them; choices.h reads them as enums.
 struct TrainConfig {
   // model
@@ -46,6 +46,7 @@ struct TrainConfig {
   double l1 = 0.0;            // + l1 * sum|W| added to the loss (weights, not biases)
   double l2 = 0.0;            // + l2/2 * sum W^2 added to the loss
   double label_smoothing = 0.1;
+  std::string reduction = "mean";   // Reduction: the data loss of a batch, its mean or its sum
   std::string schedule = "cosine";  // Schedule
   int64_t step_size = 10;
   double gamma = 0.5;
@@ -95,6 +96,8 @@ void for_each_field(Config& c, Visit&& visit) {
   visit("l1", c.l1, "L1 penalty on weights added to the loss");
   visit("l2", c.l2, "L2 penalty (l2/2 * sum W^2) added to the loss");
   visit("label_smoothing", c.label_smoothing, "cross-entropy label smoothing");
+  visit("reduction", c.reduction,
+        choice_list<Reduction>() + ": the batch's data loss (sum: gradients grow with the batch size)");
   visit("schedule", c.schedule, choice_list<Schedule>());
   visit("step_size", c.step_size, "epochs per decay for schedule=step");
   visit("gamma", c.gamma, "decay factor for schedule=step|exponential");

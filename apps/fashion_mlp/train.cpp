@@ -104,7 +104,8 @@ int64_t batch_size(const TrainConfig& config, const data::Dataset& train) {
 
 }  // namespace
 
-data::DataLoader make_train_loader(const TrainConfig& config, const data::Dataset& train, bool augment) {
+data::DataLoader make_train_loader(const TrainConfig& config, const data::Dataset& train, bool augment,
+                                   data::LoaderOptions::Shard shard) {
   std::optional<data::RandomErasing> erasing;
   if (augment && config.augment_erase > 0) erasing = data::RandomErasing{.p = config.augment_erase};
   const data::Augmentation augmentation{.max_shift = static_cast<int>(augment ? config.augment_shift : 0),
@@ -113,7 +114,8 @@ data::DataLoader make_train_loader(const TrainConfig& config, const data::Datase
   return data::DataLoader(train, {.batch_size = batch_size(config, train),
                                   .shuffle = true,
                                   .seed = static_cast<uint64_t>(config.seed),
-                                  .augment = augmentation});
+                                  .augment = augmentation,
+                                  .shard = shard});
 }
 
 namespace {
@@ -236,37 +238,47 @@ std::string summary_json(const TrainConfig& config, const TrainResult& result, c
 
 // ---- evaluation ----
 
-Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip) {
+Evaluation evaluate(nn::Module& model, const data::Dataset& d, bool tta_flip, Cluster* cluster) {
   minigrad::NoGradGuard no_grad;
   const bool was_training = model.is_training();
   model.eval();
-  Evaluation result;
-  result.probabilities = minigrad::empty({d.size(), kClasses});
-  double loss_sum = 0;
   constexpr int64_t kBatch = 1000;
   data::DataLoader loader(d, {.batch_size = kBatch, .shuffle = false});
-  int64_t offset = 0;
-  for (const data::Batch& batch : loader) {
+  // Batch i is predicted by rank i mod ranks, into row (i / ranks) * kBatch of its block.
+  const int ranks = cluster ? cluster->size() : 1, rank = cluster ? cluster->rank() : 0;
+  if (cluster) cluster->sync_buffers();
+  Tensor mine = minigrad::zeros({(loader.num_batches() + ranks - 1) / ranks * kBatch, kClasses});
+  for (int64_t i = rank; i < loader.num_batches(); i += ranks) {
+    const data::Batch batch = loader.batch(i);
     Tensor log_probs = model(batch.x).log_softmax(1);
     float* lp = log_probs.data<float>();
     if (tta_flip) {
       // log((p + q) / 2) from log p and log q, without leaving log space.
       const Tensor mirrored = model(data::flip_horizontal(batch.x, d.geometry)).log_softmax(1);
       const float* lq = mirrored.data<float>();
-      for (int64_t i = 0; i < log_probs.numel(); ++i) {
-        const float hi = std::max(lp[i], lq[i]), lo = std::min(lp[i], lq[i]);
-        lp[i] = hi + std::log1p(std::exp(lo - hi)) - std::numbers::ln2_v<float>;
+      for (int64_t j = 0; j < log_probs.numel(); ++j) {
+        const float hi = std::max(lp[j], lq[j]), lo = std::min(lp[j], lq[j]);
+        lp[j] = hi + std::log1p(std::exp(lo - hi)) - std::numbers::ln2_v<float>;
       }
     }
-    const int64_t* y = batch.y.data<int64_t>();
-    float* probs = result.probabilities.data<float>() + offset * kClasses;
-    for (int64_t i = 0; i < batch.y.numel(); ++i) {
-      const float* row = lp + i * kClasses;
-      loss_sum -= row[y[i]];
-      result.confusion.add(y[i], std::max_element(row, row + kClasses) - row);
-      for (int k = 0; k < kClasses; ++k) probs[i * kClasses + k] = std::exp(row[k]);
+    std::copy_n(lp, log_probs.numel(), mine.data<float>() + (i / ranks) * kBatch * kClasses);
+  }
+  // Every rank's block, then every image in order: the same sums on every rank as in one process.
+  const Tensor all = ranks > 1 ? cluster->gather(mine) : mine;
+  Evaluation result;
+  result.probabilities = minigrad::empty({d.size(), kClasses});
+  double loss_sum = 0;
+  const int64_t* y = d.labels.data<int64_t>();
+  float* probs = result.probabilities.data<float>();
+  for (int64_t i = 0; i < loader.num_batches(); ++i) {
+    const float* block = all.data<float>() + ((i % ranks) * mine.size(0) + (i / ranks) * kBatch) * kClasses;
+    for (int64_t k = 0, n = std::min(kBatch, d.size() - i * kBatch); k < n; ++k) {
+      const int64_t image = i * kBatch + k;
+      const float* row = block + k * kClasses;
+      loss_sum -= row[y[image]];
+      result.confusion.add(y[image], std::max_element(row, row + kClasses) - row);
+      for (int c = 0; c < kClasses; ++c) probs[image * kClasses + c] = std::exp(row[c]);
     }
-    offset += batch.y.numel();
   }
   result.loss = d.size() ? loss_sum / d.size() : 0.0;
   model.train(was_training);
@@ -405,7 +417,12 @@ class TrainingRun {
 
   void open_run_directory();
   void print_header() const;
-  bool stop_requested() const { return options_.stop_signal && options_.stop_signal->load() != 0; }
+  // Alone, the signal handler's flag; with several processes, what the last step agreed on (each
+  // rank may see a signal before a different step, and all must stop before the same one).
+  int stop_signal() const {
+    if (cluster_.size() > 1) return agreed_stop_;
+    return options_.stop_signal ? options_.stop_signal->load() : 0;
+  }
   bool patience_exhausted() const {
     return config_.patience > 0 && state_.epochs_without_improvement >= config_.patience;
   }
@@ -419,6 +436,10 @@ class TrainingRun {
 
   const TrainConfig& config_;
   const TrainOptions& options_;
+  Cluster alone_;
+  Cluster& cluster_;
+  const bool quiet_;   // rank 0 alone prints
+  const bool writes_;  // and writes files
   const Clock::time_point start_ = Clock::now();
   const Splits overfit_;
   const Splits& splits_;
@@ -433,6 +454,7 @@ class TrainingRun {
   TrainResult result_;
   TrainingState state_;
   bool restart_ = false;  // resuming a run that stopped before its first resume point
+  int agreed_stop_ = 0;   // with several processes: a stop signal any rank saw, agreed at the last step
   std::vector<Tensor> params_;
   nn::NamedTensors named_params_;  // built once: check_step runs at every step
   std::vector<Tensor> weights_;
@@ -442,23 +464,31 @@ class TrainingRun {
 TrainingRun::TrainingRun(const TrainConfig& config, const Splits& splits, const TrainOptions& options)
     : config_(config),
       options_(options),
+      cluster_(options.cluster ? *options.cluster : alone_),
+      quiet_(options.quiet || !cluster_.leader()),
+      writes_(options.write_files && cluster_.leader()),
       overfit_(options.overfit_batch ? one_batch_splits(splits, config.batch_size) : Splits{}),
       splits_(options.overfit_batch ? overfit_ : splits),
       model_(build_model(config)),
       optimizer_(make_optimizer(config, model_->parameters())),
       schedule_(config, *optimizer_),
       resumable_(options.write_files && !options.overfit_batch),
-      loader_(make_train_loader(config, splits_.train, !options.overfit_batch)) {
+      loader_(make_train_loader(config, splits_.train, !options.overfit_batch, {cluster_.rank(), cluster_.size()})) {
   open_run_directory();
   restart_ = options.resume && !has_resume_point(result_.run_dir);
   if (options.resume && !restart_)
-    state_ = load_training_state(resume_path(result_.run_dir), config, splits_, *model_, *optimizer_);
+    state_ = load_training_state(resume_path(result_.run_dir), config, splits_, *model_, *optimizer_, cluster_.size());
+  cluster_.attach(model_, config);
   params_ = model_->parameters();
   named_params_ = model_->named_parameters();
   weights_ = weights_of(*model_);
 }
 
 void TrainingRun::open_run_directory() {
+  if (!cluster_.leader()) {  // reads a resume point only, from the run directory rank 0 holds
+    result_.run_dir = config_.out;
+    return;
+  }
   const RunDirectory* directory = options_.run_directory;
   if (options_.write_files && !directory) {
     own_directory_.emplace(config_.out.empty() ? new_run_dir_name() : config_.out,
@@ -467,7 +497,7 @@ void TrainingRun::open_run_directory() {
   }
   if (!directory) return;
   result_.run_dir = directory->path();
-  if (!options_.quiet)
+  if (!quiet_)
     for (const std::string& file : directory->removed_temporaries())
       fmt::print(stderr, "note: removed {}, left behind by a process that no longer runs\n", file);
   minigrad::write_file_atomic(result_.run_dir + "/config.toml", to_toml(config_));
@@ -475,8 +505,9 @@ void TrainingRun::open_run_directory() {
 
 void TrainingRun::print_header() const {
   fmt::print("{}", model_->summary(minigrad::Shape{-1, kImagePixels}));
-  fmt::print("train {} images, validate {}, test {}; batch {}, {} threads, {} GEMM kernels\n", splits_.train.size(),
+  fmt::print("train {} images, validate {}, test {}; batch {}, {} threads{}, {} GEMM kernels\n", splits_.train.size(),
              splits_.val.size(), splits_.test.size(), batch_size(config_, splits_.train), minigrad::get_num_threads(),
+             cluster_.size() > 1 ? fmt::format(" in each of {} processes", cluster_.size()) : "",
              minigrad::kernels::gemm_isa());
   if (restart_)
     fmt::print("{} stopped before its first resume point: starting it again from its config.toml\n", result_.run_dir);
@@ -487,17 +518,17 @@ void TrainingRun::print_header() const {
 }
 
 TrainResult TrainingRun::run() {
-  if (!options_.quiet) print_header();
+  if (!quiet_) print_header();
   session_start_ = Clock::now();
   while (state_.epoch < config_.epochs && !patience_exhausted()) {
     const EpochEnd end = run_epoch();
     if (end == EpochEnd::Interrupted) return interrupted();
     if (end == EpochEnd::NonFinite) break;
     const EpochOutcome outcome = evaluate_and_checkpoint();
-    if (!options_.quiet) print_epoch(outcome);
+    if (!quiet_) print_epoch(outcome);
     std::fflush(stdout);  // a line per epoch, even when piped to a log
     state_.start_next_epoch();
-    if (resumable_) save_resume_point();  // a resume point at every epoch's end
+    if (resumable_ && writes_) save_resume_point();  // a resume point at every epoch's end
   }
   return finish();
 }
@@ -511,7 +542,7 @@ TrainingRun::EpochEnd TrainingRun::run_epoch() {
   model_->train();
   ProgressBar bar(fmt::format("epoch {:>3}/{}", epoch + 1, config_.epochs), splits_.train.size(), "img");
   for (; state_.batch < loader_.num_batches(); ++state_.batch) {
-    if (stop_requested()) {
+    if (stop_signal() != 0) {
       bar.finish();
       state_.epoch_seconds += seconds_since(epoch_start_);
       return EpochEnd::Interrupted;
@@ -527,10 +558,14 @@ TrainingRun::EpochEnd TrainingRun::run_epoch() {
 bool TrainingRun::train_step(ProgressBar& bar) {
   const int64_t epoch = state_.epoch, b = state_.batch;
   const data::Batch batch = loader_.batch(b);
-  const Tensor logits = (*model_)(batch.x);
+  const data::DataLoader::ShardRows rows = loader_.shard_rows(b);
+  const Tensor logits = cluster_.forward(*model_, batch.x, rows);
   Tensor loss = nn::cross_entropy(logits, batch.y, {.label_smoothing = config_.label_smoothing});
-  const double data_loss = loss.item();
-  if (epoch == 0 && b == 0 && !options_.quiet && std::abs(data_loss - std::log(double{kClasses})) > 1.0)
+  const double data_loss = loss.item();  // the mean, which the epoch lines report either way
+  // The whole batch's sum (a rank's mean times the global rows: the ranks' gradients are weighted
+  // by their share of the rows).
+  if (choice<Reduction>(config_.reduction) == Reduction::Sum) loss = loss * static_cast<double>(rows.global);
+  if (epoch == 0 && b == 0 && !quiet_ && std::abs(data_loss - std::log(double{kClasses})) > 1.0)
     fmt::print(stderr,
                "warning: first loss {:.3f} is far from ln(10) = 2.303, the loss of a fresh 10-class "
                "model: check the init scale and the input normalization\n",
@@ -541,25 +576,35 @@ bool TrainingRun::train_step(ProgressBar& bar) {
   loss.backward();
   if (options_.after_backward) options_.after_backward(epoch, b, *model_);
   const double total_loss = config_.l1 > 0 || config_.l2 > 0 ? loss.item() : data_loss;
-  if (const std::string bad = check_step(total_loss, named_params_, optimizer_->lr()); !bad.empty()) {
-    const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1, bad);
+  const std::string bad = check_step(total_loss, named_params_, optimizer_->lr());
+  // Every rank's numbers (the gradients are the same everywhere, the losses are not), so that all
+  // skip, stop and count alike.
+  const int64_t n = batch.y.numel();
+  const Cluster::Step step = cluster_.agree({.loss_sum = data_loss * static_cast<double>(n),
+                                             .correct = count_correct(logits, batch.y),
+                                             .seen = n,
+                                             .non_finite = !bad.empty(),
+                                             .stop_signal = options_.stop_signal ? options_.stop_signal->load() : 0});
+  agreed_stop_ = step.stop_signal;
+  if (step.non_finite) {
+    const std::string where = fmt::format("epoch {}, batch {}: {}", epoch + 1, b + 1,
+                                          bad.empty() ? "another process's loss is not finite" : bad);
     if (choice<OnNan>(config_.on_nan) == OnNan::Stop) {
       result_.non_finite = where;
       return false;
     }
     ++state_.skipped;
     ++state_.skipped_steps;
-    if (!options_.quiet) fmt::print(stderr, "warning: step skipped: {}\n", where);
+    if (!quiet_) fmt::print(stderr, "warning: step skipped: {}\n", where);
     return true;
   }
   if (config_.clip_value > 0) optim::clip_grad_value_(params_, config_.clip_value);
   if (config_.clip_norm > 0) optim::clip_grad_norm_(params_, config_.clip_norm);
   optimizer_->step();
-  const int64_t n = batch.y.numel();
-  state_.loss_sum += data_loss * n;
-  state_.correct += count_correct(logits, batch.y);
-  state_.seen += n;
-  if (!options_.quiet) {
+  state_.loss_sum += step.loss_sum;
+  state_.correct += step.correct;
+  state_.seen += step.seen;
+  if (!quiet_) {
     bar.update(state_.seen, fmt::format("loss {:.4f}", state_.loss_sum / state_.seen));
     if (config_.log_every > 0 && (b + 1) % config_.log_every == 0) {
       fmt::print("epoch {}/{} batch {}/{} loss {:.4f}\n", epoch + 1, config_.epochs, b + 1, loader_.num_batches(),
@@ -583,7 +628,7 @@ TrainingRun::EpochOutcome TrainingRun::evaluate_and_checkpoint() {
                      state_.skipped};
   const bool has_val = splits_.val.size() > 0;
   if (has_val) {
-    const Evaluation val = evaluate(*model_, splits_.val, config_.tta_flip);
+    const Evaluation val = evaluate(*model_, splits_.val, config_.tta_flip, &cluster_);
     record.val_loss = val.loss;
     record.val_accuracy = val.confusion.accuracy();
   }
@@ -600,12 +645,11 @@ TrainingRun::EpochOutcome TrainingRun::evaluate_and_checkpoint() {
     state_.best_epoch = record.epoch;
     state_.epochs_without_improvement = 0;
     if (config_.restore_best) state_.best_state = snapshot(*model_);
-    if (options_.write_files)
-      save_checkpoint(result_.run_dir + "/best.ckpt", *model_, config_, splits_.standardization, record);
+    if (writes_) save_checkpoint(result_.run_dir + "/best.ckpt", *model_, config_, splits_.standardization, record);
   } else {
     ++state_.epochs_without_improvement;
   }
-  if (options_.write_files) minigrad::write_file_atomic(result_.run_dir + "/metrics.csv", metrics_csv(state_.history));
+  if (writes_) minigrad::write_file_atomic(result_.run_dir + "/metrics.csv", metrics_csv(state_.history));
   return {record, improved};
 }
 
@@ -620,14 +664,14 @@ void TrainingRun::print_epoch(const EpochOutcome& outcome) const {
 }
 
 void TrainingRun::save_resume_point() const {
-  save_training_state(resume_path(result_.run_dir), state_, config_, splits_, *model_, *optimizer_);
+  save_training_state(resume_path(result_.run_dir), state_, config_, splits_, *model_, *optimizer_, cluster_.size());
 }
 
 // A stop signal came between two steps: save where the run is, to go on with --resume.
 TrainResult TrainingRun::interrupted() {
   state_.seconds += seconds_since(session_start_);
-  if (resumable_) save_resume_point();
-  result_.interrupted_by = options_.stop_signal->load();
+  if (resumable_ && writes_) save_resume_point();
+  result_.interrupted_by = stop_signal();
   result_.history = state_.history;
   result_.best_epoch = state_.best_epoch;
   return std::move(result_);
@@ -635,8 +679,7 @@ TrainResult TrainingRun::interrupted() {
 
 // After the last epoch (or a non-finite step): the final model, its test and the run's files.
 TrainResult TrainingRun::finish() {
-  if (patience_exhausted() && !options_.quiet)
-    fmt::print("early stop: no improvement for {} epochs\n", config_.patience);
+  if (patience_exhausted() && !quiet_) fmt::print("early stop: no improvement for {} epochs\n", config_.patience);
   result_.history = state_.history;
   result_.best_epoch = state_.best_epoch;
   result_.skipped_steps = state_.skipped_steps;
@@ -644,25 +687,24 @@ TrainResult TrainingRun::finish() {
   if (config_.restore_best && !state_.best_state.empty()) model_->load_state_dict(state_.best_state);
   // A model broken by an overflowing step is neither saved (the last good checkpoints stay) nor tested.
   const std::string broken = first_non_finite_parameter(*model_);
-  if (!broken.empty() && !options_.quiet)
+  if (!broken.empty() && !quiet_)
     fmt::print(stderr, "warning: parameter {} is not finite: model.ckpt not written, no test\n", broken);
-  if (options_.write_files && !result_.history.empty() && broken.empty())
+  if (writes_ && !result_.history.empty() && broken.empty())
     save_checkpoint(result_.run_dir + "/model.ckpt", *model_, config_, splits_.standardization, result_.history.back());
   // Nor is a model no epoch of which finished (a NaN in the first epoch): its numbers would mean nothing.
   if (options_.evaluate_test && broken.empty() && !result_.history.empty())
-    result_.test = evaluate(*model_, splits_.test, config_.tta_flip);
+    result_.test = evaluate(*model_, splits_.test, config_.tta_flip, &cluster_);
   result_.seconds =
       state_.seconds + seconds_since(session_start_) + std::chrono::duration<double>(session_start_ - start_).count();
-  if (options_.write_files)
-    minigrad::write_file_atomic(result_.run_dir + "/summary.json", summary_json(config_, result_, splits_));
-  if (options_.write_files)  // figures and report never throw: the results above are kept whatever happens
+  if (writes_) minigrad::write_file_atomic(result_.run_dir + "/summary.json", summary_json(config_, result_, splits_));
+  if (writes_)  // figures and report never throw: the results above are kept whatever happens
     write_report(
         result_.run_dir, config_, result_,
         write_figures(result_.run_dir, {&result_.history, result_.best_epoch, result_.test ? &*result_.test : nullptr,
                                         &splits_.test, model_.get()}));
   // Finished: nothing left to resume. A run stopped on a NaN keeps its last epoch's resume point,
   // so it can go on with --resume RUN_DIR --on-nan skip.
-  if (resumable_ && result_.non_finite.empty()) std::filesystem::remove(resume_path(result_.run_dir));
+  if (resumable_ && writes_ && result_.non_finite.empty()) std::filesystem::remove(resume_path(result_.run_dir));
   if (options_.stop_signal) result_.signal_after_training = options_.stop_signal->load();
   return std::move(result_);
 }
