@@ -66,7 +66,7 @@ std::vector<std::string> wrong_values(const fashion::TrainConfig&, const std::ve
 
 TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
   TempDir dir;
-  const std::string good = bad_input::read_file(fashion::recipe_path("relu_128_64_sgd"));
+  const std::string good = bad_input::read_file(fashion::recipe_path("relu_128_64"));
   size_t tried = 0;
   auto expect_error = [&](const std::string& text, const std::string& expect) {
     const std::string path = dir / ("config-" + std::to_string(tried++) + ".toml");
