@@ -27,6 +27,19 @@ void check_same_losses(const fashion::TrainResult& a, const fashion::TrainResult
   }
 }
 
+// A plain MLP on the first 2,000 training images in batches of 32: no dropout, no smoothing.
+fashion::TrainConfig small_plain_config(int64_t hidden, int64_t epochs) {
+  fashion::TrainConfig c;
+  c.train_limit = 2000;
+  c.test_limit = 100;
+  c.hidden = {hidden};
+  c.batch_size = 32;
+  c.epochs = epochs;
+  c.dropout = 0.0;
+  c.label_smoothing = 0.0;
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("fashion_mlp: config round-trips through TOML and rejects bad files") {
@@ -146,15 +159,8 @@ TEST_CASE("fashion_mlp: test-time flip averages the probabilities of each image 
 }
 
 TEST_CASE("fashion_mlp: --overfit-batch drives the loss of one batch to ~0, reproducibly", "[e2e]") {
-  fashion::TrainConfig c;
-  c.train_limit = 2000;
-  c.test_limit = 100;
-  c.hidden = {128};
-  c.batch_size = 32;
-  c.epochs = 100;
+  fashion::TrainConfig c = small_plain_config(128, 100);
   c.schedule = "none";
-  c.dropout = 0.0;
-  c.label_smoothing = 0.0;
   const fashion::Splits splits = fashion::load_splits(c);
   const fashion::TrainOptions options{
       .quiet = true, .evaluate_test = false, .write_files = false, .overfit_batch = true};
@@ -166,17 +172,10 @@ TEST_CASE("fashion_mlp: --overfit-batch drives the loss of one batch to ~0, repr
 }
 
 TEST_CASE("fashion_mlp: reduction = sum trains as the mean loss with the lr times the batch size", "[e2e]") {
-  fashion::TrainConfig c;
-  c.train_limit = 2000;  // 1,600 training images: 50 full batches of 32, whose scaling is exact
-  c.test_limit = 100;
-  c.val_fraction = 0.2;
-  c.hidden = {32};
-  c.batch_size = 32;
-  c.epochs = 2;
+  fashion::TrainConfig c = small_plain_config(32, 2);
+  c.val_fraction = 0.2;  // 1,600 training images: 50 full batches of 32, whose scaling is exact
   c.optimizer = "momentum";
   c.lr = 1e-4;
-  c.dropout = 0.0;
-  c.label_smoothing = 0.0;
   const fashion::Splits splits = fashion::load_splits(c);
   const fashion::TrainOptions options{.quiet = true, .evaluate_test = false, .write_files = false};
   c.reduction = "sum";
