@@ -166,12 +166,14 @@ bool ProcessGroup::test(Request& request) {
     if (!done) return false;
     if (request.step < size_ - 1) {  // add the incoming partial sum to ours: theirs + ours, in ring order
       const int c = ((rank_ - request.step - 1) % size_ + size_) % size_;
-      const auto [begin, end] = chunk(request.data.numel(), size_, c);
+      // Not a structured binding: clang before 16 cannot capture one in the lambda.
+      const auto range = chunk(request.data.numel(), size_, c);
+      const int64_t begin = range.first, count = range.second - range.first;
       dispatch_sum(request.data.dtype(), request.what, [&](auto zero) {
         using T = decltype(zero);
         T* ours = request.data.data<T>() + begin;
         const T* theirs = request.scratch.data<T>();
-        for (int64_t i = 0; i < end - begin; ++i) ours[i] = theirs[i] + ours[i];
+        for (int64_t i = 0; i < count; ++i) ours[i] = theirs[i] + ours[i];
       });
     }
     if (++request.step < steps) post_ring_step(request);
