@@ -10,6 +10,7 @@
 #include "arch.h"
 #include "config.h"
 #include "metrics.h"
+#include "sweep.h"
 #include "train.h"
 
 using Catch::Matchers::Contains;
@@ -186,6 +187,27 @@ TEST_CASE("fashion_mlp: reduction = sum trains as the mean loss with the lr time
   const fashion::TrainResult mean_scaled = fashion::train(c, splits, options);
   check_same_losses(sum, mean_scaled);
   CHECK(sum.history.back().train_loss != mean.history.back().train_loss);
+}
+
+TEST_CASE("fashion_mlp: a sweep over data settings trains each point on its own data", "[e2e]") {
+  fashion::TrainConfig c = small_plain_config(16, 1);
+  c.out = (fs::temp_directory_path() / fmt::format("fashion_sweep_{}", ::getpid())).string();
+  fashion::run_sweep(c, {"normalize=scale,standardize", "val_fraction=0.1,0.3"}, 0);
+  std::ifstream file(c.out + "/sweep.csv");
+  const std::string csv{std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+  INFO(csv);
+  for (const char* normalize : {"scale", "standardize"})
+    for (const char* val_fraction : {"0.1", "0.3"}) {
+      fashion::TrainConfig point = c;
+      fashion::set_field(point, "normalize", normalize);
+      fashion::set_field(point, "val_fraction", val_fraction);
+      const fashion::TrainResult alone = fashion::train(point, fashion::load_splits(point),
+                                                        {.quiet = true, .evaluate_test = false, .write_files = false});
+      const fashion::EpochRecord& best = alone.history[alone.best_epoch - 1];
+      CHECK_THAT(csv, Contains(fmt::format("\"normalize={} val_fraction={}\",{:.6f},{:.6f},", normalize, val_fraction,
+                                           best.val_accuracy, best.val_loss)));
+    }
+  fs::remove_all(c.out);
 }
 
 TEST_CASE("fashion_mlp: arch entries build the model they count, recipes included") {

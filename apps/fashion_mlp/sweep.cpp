@@ -49,7 +49,9 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
   }
   const std::string out = base.out.empty() ? "runs/sweep" : base.out;
   std::filesystem::create_directories(out);
-  const Splits splits = load_splits(base);
+  // Loaded again for a point whose data settings (normalize, val_fraction, seed, ...) differ.
+  Splits splits = load_splits(base);
+  TrainConfig splits_config = base;
   struct Row {
     std::string settings;
     double val_accuracy, val_loss, seconds;
@@ -62,6 +64,10 @@ void run_sweep(TrainConfig base, const std::vector<std::string>& grid, int64_t s
     for (std::size_t a = 0; a < axes.size(); ++a) {
       set_field(config, axes[a].first, axes[a].second[combos[i][a]]);
       settings += fmt::format("{}{}={}", a ? " " : "", axes[a].first, axes[a].second[combos[i][a]]);
+    }
+    if (!same_splits(config, splits_config)) {
+      splits = load_splits(config);
+      splits_config = config;
     }
     const TrainResult r = train(config, splits, {.quiet = true, .evaluate_test = false, .write_files = false});
     if (r.best_epoch == 0) {  // stopped on a NaN or Inf before any epoch ended: no row

@@ -64,6 +64,11 @@ Splits load_splits(const TrainConfig& config) {
   return s;
 }
 
+bool same_splits(const TrainConfig& a, const TrainConfig& b) {
+  return a.data == b.data && a.train_limit == b.train_limit && a.test_limit == b.test_limit &&
+         a.val_fraction == b.val_fraction && a.seed == b.seed && a.normalize == b.normalize;
+}
+
 // ---- model ----
 
 std::shared_ptr<nn::Sequential> build_model(const TrainConfig& c) {

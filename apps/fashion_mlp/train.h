@@ -26,6 +26,8 @@ struct Splits {
   mg::data::Standardization standardization{0.0, 1.0};
 };
 Splits load_splits(const TrainConfig& config);
+// Whether load_splits gives a and b the same splits (the settings it reads are equal).
+bool same_splits(const TrainConfig& a, const TrainConfig& b);
 // Applies the config's normalization to images given in [0, 1] (used for predict's files).
 void normalize(mg::data::Dataset& data, const TrainConfig& config, const mg::data::Standardization& s);
 
