@@ -186,6 +186,27 @@ TEST_CASE("math ops, reductions, dtypes and NaN match PyTorch", "[ops][math]") {
   CHECK(used.size() == calls().size());  // every call has a reference case
 }
 
+// PyTorch's threshold_backward selects rather than multiplies: an infinite gradient where the
+// input is <= 0 gives 0, not inf * 0 = NaN. Both paths: one pass, and create_graph's.
+TEST_CASE("relu blocks any gradient where its input is <= 0, as PyTorch", "[ops][math]") {
+  const double inf = std::numeric_limits<double>::infinity(), nan = std::nan("");
+  for (const mg::DType dtype : {mg::kFloat32, mg::kFloat64})
+    for (const bool create_graph : {false, true}) {
+      INFO(mg::dtype_name(dtype) << (create_graph ? ", create_graph" : ""));
+      auto x = mg::tensor({-1.0, 0.0, 2.0, nan}, {4}, {.dtype = dtype}).requires_grad_();
+      x.relu().backward(mg::tensor({inf, nan, 3.0, 4.0}, {4}, {.dtype = dtype}), false, create_graph);
+      CHECK(x.grad().to(mg::kFloat64).to_vector<double>() == std::vector<double>{0, 0, 3, 4});
+
+      auto rows = mg::tensor({-1.0, 0.5, 2.0, -3.0}, {2, 2}, {.dtype = dtype}).requires_grad_();
+      auto w = mg::tensor({1.0, 0.0, 0.0, 1.0}, {2, 2}, {.dtype = dtype}).requires_grad_();
+      auto b = mg::zeros({2}, {.dtype = dtype}).requires_grad_();
+      mg::linear(rows, w, b, mg::Activation::ReLU)
+          .backward(mg::tensor({inf, 1.0, 2.0, nan}, {2, 2}, {.dtype = dtype}), false, create_graph);
+      CHECK(rows.grad().to(mg::kFloat64).to_vector<double>() == std::vector<double>{0, 1, 2, 0});
+      CHECK(b.grad().to(mg::kFloat64).to_vector<double>() == std::vector<double>{2, 1});
+    }
+}
+
 TEST_CASE("type promotion follows PyTorch", "[ops][dtype]") {
   const auto f32 = mg::ones({3});
   const auto f64 = mg::ones({3}, {.dtype = mg::kFloat64});
@@ -253,7 +274,7 @@ TEST_CASE("masks in backward formulas keep the gradient's dtype", "[ops][dtype]"
   auto x = mg::tensor({-1.0, 2.0}, {2}, {.dtype = mg::kFloat64}).requires_grad_();
   x.leaky_relu(0.1).sum().backward();
   CHECK(x.grad().dtype() == mg::kFloat64);
-  CHECK(x.grad().to_vector<double>()[0] == 0.1);
+  CHECK(x.grad().to(mg::kFloat64).to_vector<double>()[0] == 0.1);
   nn::Dropout dropout(0.3, 1);
   dropout.set_mask(mg::tensor({1.0, 0.0}).to(mg::kBool));
   const auto y = dropout(mg::ones({2}, {.dtype = mg::kFloat64}));

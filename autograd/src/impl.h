@@ -127,6 +127,11 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, std::string_view op);
 // -1, 0 or 1 in x's dtype (differentiable ops, gradient 0).
 Tensor sign(const Tensor& x);
 
+// ReLU's input gradient as PyTorch's threshold_backward: g where y > 0 or NaN, and 0 where
+// y <= 0 even when g is not finite. y is the ReLU's input or output (same sign). One pass unless
+// create_graph asks for a differentiable result.
+Tensor relu_backward(const Tensor& g, const Tensor& y);
+
 // [outer, n, inner] view of a shape around one axis: the layout every axis op loops over.
 struct AxisView {
   int64_t outer = 1, n = 1, inner = 1;

@@ -314,8 +314,23 @@ Tensor Tensor::clamp(double min, double max) const {
 Tensor Tensor::relu() const {
   // NaN passes through (a diverging run must show), as PyTorch's relu.
   Tensor out = map(*this, "relu", [](auto v) { return v > 0 || std::isnan(v) ? v : decltype(v)(0); });
-  // The gradient passes where !(x <= 0): at NaN too, as PyTorch's threshold_backward.
-  return record_op("relu", out, {*this}, [x = *this](const Tensor& g) { return Grads{g * x.le(0.0).logical_not()}; });
+  return record_op("relu", out, {*this}, [x = *this](const Tensor& g) { return Grads{detail::relu_backward(g, x)}; });
+}
+
+Tensor detail::relu_backward(const Tensor& g, const Tensor& y) {
+  if (grad_enabled()) return g.masked_fill(y.le(0.0), 0.0);
+  check_same_dtype(g, y, "relu backward");
+  Tensor out = empty(g.shape(), {.dtype = g.dtype()});
+  dispatch_float(g, "relu backward", [&](auto z) {
+    using T = decltype(z);
+    const T* pg = g.data<T>();
+    const T* py = y.data<T>();
+    T* o = out.data<T>();
+    parallel_for(g.numel(), [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) o[i] = py[i] <= T(0) ? T(0) : pg[i];
+    });
+  });
+  return out;
 }
 
 Tensor Tensor::leaky_relu(double negative_slope) const {

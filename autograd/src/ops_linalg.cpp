@@ -73,7 +73,7 @@ void linear_epilogue_backward(const T* g, const T* y, T* g_pre, T* bias_grad, in
           if (g_pre) {
             const T* yr = y + r * cols;
             T* pr = g_pre + r * cols;
-            for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // NaN passes, as relu
+            for (int64_t j = c0; j < c1; ++j) pr[j] = yr[j] <= T(0) ? T(0) : gr[j];  // as detail::relu_backward
             gr = pr;
           }
           if (bias_grad)
@@ -100,7 +100,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b, Activation acti
     Tensor g_pre = g, gb;
     const bool want_gb = b.defined() && b.requires_grad();
     if (grad_enabled()) {  // differentiable form, for create_graph
-      if (relu) g_pre = g * y.le(0.0).logical_not();
+      if (relu) g_pre = detail::relu_backward(g, y);
       if (want_gb) gb = g_pre.sum(0);
     } else if (relu || want_gb) {
       if (relu) g_pre = empty(g.shape(), {.dtype = g.dtype()});
