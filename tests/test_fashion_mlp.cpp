@@ -243,6 +243,14 @@ TEST_CASE("fashion_mlp: arch entries build the model they count, recipes include
   CHECK(c.arch == std::vector<std::string>{"conv 8 3 pad 1", "bn", "relu", "gap"});
   CHECK(fashion::from_toml(fashion::to_toml(c), "test").arch == c.arch);
   CHECK(fashion::field_text(c, "arch") == "['conv 8 3 pad 1', 'bn', 'relu', 'gap']");
+
+  // 'bias 0' drops the conv's bias (redundant before a bn); the size estimate agrees.
+  c.arch = {"conv 8 3 pad 1 bias 0", "bn", "relu", "gap"};
+  const auto no_bias = fashion::build_model(c);
+  names.clear();
+  for (const auto& [name, t] : no_bias->named_parameters()) names.push_back(name);
+  CHECK(names == std::vector<std::string>{"1.weight", "2.weight", "2.bias", "6.weight", "6.bias"});
+  CHECK(fashion::arch_size(fashion::plan_arch(c.arch)).parameters == no_bias->num_parameters());
 }
 
 TEST_CASE("fashion_mlp: a small CNN trains on real images, reloads for eval and draws its filters", "[e2e]") {

@@ -141,6 +141,8 @@ TEST_CASE("bad input: config file corpus", "[fashion][bad-input]") {
        "arch[4] 'maxpool 2': a 2x2 window does not fit its 1x1x1 input"},
       {"arch = [\"conv 8 3 stride 0\"]", "arch[0] 'conv 8 3 stride 0': stride 0 must be positive"},
       {"arch = [\"conv 8 3 dilation 2\"]", "arch[0] 'conv 8 3 dilation 2': unexpected 'dilation'"},
+      {"arch = [\"conv 8 3 bias 2\"]", "arch[0] 'conv 8 3 bias 2': bias 2 must be 0 or 1"},
+      {"arch = [\"maxpool 2 bias 0\"]", "arch[0] 'maxpool 2 bias 0': unexpected 'bias'"},
       {"arch = [\"dropout 1\"]", "arch[0] 'dropout 1': '1' is not a probability in [0, 1)"},
       {"arch = [\"\"]", "arch[0] '': is empty"},
       {"arch = [\"linear 100000\", \"linear 100000\"]", "arch makes a model of more than 1073741824 parameters"},

@@ -217,7 +217,13 @@ std::vector<Layer> plan_arch(const std::vector<std::string>& arch) {
       if (k == "conv") layer.size = words.positive("the number of output channels");
       const int64_t kernel = layer.kernel = words.positive("the kernel size");
       layer.stride = k == "conv" ? 1 : kernel;
-      words.options({{"stride", &layer.stride}, {"pad", &layer.pad}});
+      int64_t bias = 1;
+      if (k == "conv")
+        words.options({{"stride", &layer.stride}, {"pad", &layer.pad}, {"bias", &bias}});
+      else
+        words.options({{"stride", &layer.stride}, {"pad", &layer.pad}});
+      if (bias != 0 && bias != 1) words.fail(fmt::format("bias {} must be 0 or 1", bias));
+      layer.bias = bias == 1;
       if (layer.stride <= 0) words.fail(fmt::format("stride {} must be positive", layer.stride));
       if (layer.pad < 0 || (k != "conv" && 2 * layer.pad > kernel))
         words.fail(fmt::format("pad {} must be in [0, {}]", layer.pad, k == "conv" ? kernel : kernel / 2));
@@ -278,7 +284,7 @@ ArchSize arch_size(const std::vector<Layer>& layers) {
     if (l.kind == "linear")
       n = saturating_add(saturating_mul(l.features, l.size), l.size);
     else if (l.kind == "conv")
-      n = conv_parameters(l.channels, l.size, l.kernel, true);
+      n = conv_parameters(l.channels, l.size, l.kernel, l.bias);
     else if (l.kind == "bn")
       batch_norm(l.image_input ? l.channels : l.features);
     else if (l.kind == "res") {
@@ -303,8 +309,9 @@ std::shared_ptr<nn::Sequential> build_arch(const TrainConfig& c, minigrad::DType
     if (l.image_input && (i == 0 || !layers[i - 1].image_input))
       model->push_back(nn::Unflatten(1, {l.channels, l.height, l.width}));
     if (k == "conv") {
-      auto conv = std::make_shared<nn::Conv2d>(l.channels, l.size, l.kernel,
-                                               nn::Conv2dOptions{.stride = l.stride, .padding = l.pad, .dtype = dtype});
+      auto conv = std::make_shared<nn::Conv2d>(
+          l.channels, l.size, l.kernel,
+          nn::Conv2dOptions{.stride = l.stride, .padding = l.pad, .bias = l.bias, .dtype = dtype});
       initialize_weight(conv->weight, conv->bias, c, following_nonlinearity(layers, i));
       model->push_back(conv);
     } else if (k == "linear") {

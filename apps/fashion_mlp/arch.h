@@ -5,7 +5,7 @@
 // images); the first layer that needs an image sees them as [B, 1, 28, 28]. A 10-way Linear output
 // is appended, after a flatten when the last entry leaves an image.
 //
-//   conv OUT K [stride S] [pad P]   Conv2d with bias
+//   conv OUT K [stride S] [pad P] [bias 0|1]  Conv2d, with a bias unless 'bias 0' (as before a bn)
 //   res OUT [stride S]              residual block: 3x3 conv (stride S), BN, ReLU, 3x3 conv, BN, plus
 //                                   the input (a 1x1 conv + BN when OUT or S change it), then ReLU
 //   maxpool K [stride S] [pad P]    MaxPool2d (stride defaults to K); avgpool alike
@@ -32,6 +32,7 @@ struct Layer {
   std::string kind;   // the first word
   int64_t size = 0;   // OUT or N
   int64_t kernel = 0, stride = 0, pad = 0;
+  bool bias = true;  // conv
   double p = 0.0;
   bool image_input = false;                                   // receives [C, H, W] (else flat features)
   int64_t channels = 0, height = 0, width = 0, features = 0;  // the shape it receives
