@@ -50,8 +50,8 @@ void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const flo
                       float* y);
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,
                       double* y);
-// The first-order backward of training-mode batch norm, in two passes over x and dy [N, C, S]:
-// per channel, dy_sum = sum dy and dy_xhat_sum = sum dy * xhat with xhat = (x - mean) * invstd
+// The first-order backward of training-mode batch norm, two passes over each channel of x and
+// dy [N, C, S]: dy_sum = sum dy and dy_xhat_sum = sum dy * xhat with xhat = (x - mean) * invstd
 // (summed in double); then, when dx is not null,
 //   dx = scale[c] * (dy - dy_sum / M - xhat * dy_xhat_sum / M),  M = N * S,
 // with scale = weight * invstd (invstd alone without a weight).
