@@ -3,7 +3,7 @@
 # sends SIGTERM to every rank) saves a resume point and stops every rank; --resume on 2 processes
 # ends bit-identical to an uninterrupted run; 3 processes may continue an MLP run.
 # Usage: fashion_mlp_mpirun.sh FASHION_MLP HIDDEN MPIRUN [ARGS...] (ending with the flag before the
-# count); HIDDEN: the MLP's hidden sizes, a model whose 40 epochs take seconds in this build.
+# count); HIDDEN: the MLP's hidden sizes, a model whose 80 epochs take seconds in this build.
 set -uo pipefail
 exe=$1
 hidden=$2
@@ -16,11 +16,11 @@ fail() {
   for log in "$dir"/*.log; do echo "--- $log"; cat "$log"; done
   exit 1
 }
-# 40 epochs: long enough (seconds) for the interrupt to land mid-run.
-args=(--train-limit 3000 --test-limit 500 --hidden "$hidden" --epochs 40 --threads 1)
+# 80 epochs: long enough (7 s for 512,512 on a Zen 5 core) for the SIGTERM to land mid-run.
+args=(--train-limit 3000 --test-limit 500 --hidden "$hidden" --epochs 80 --threads 1)
 
 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" > "$dir/whole.log" 2>&1 || fail "uninterrupted run"
-[ "$(grep -c '^epoch   1/40' "$dir/whole.log")" = 1 ] || fail "not rank 0 alone printed the epoch lines"
+[ "$(grep -c '^epoch   1/80' "$dir/whole.log")" = 1 ] || fail "not rank 0 alone printed the epoch lines"
 grep -q "^data parallel: " "$dir/whole.log" || fail "no communication report"
 mv "$dir/run" "$dir/whole"
 
@@ -28,9 +28,9 @@ mv "$dir/run" "$dir/whole"
 set -m
 # Once rank 0 printed its header every rank has passed the model check, after installing its
 # signal handler. On SIGINT mpirun sends SIGCONT, waits odls_base_sigkill_timeout seconds (1 by
-# default), sends SIGTERM, waits as long again and kills: 5 s lets a loaded machine's slow steps
-# end and save, and the SIGTERM still lands mid-run.
-OMPI_MCA_odls_base_sigkill_timeout=5 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" \
+# default), sends SIGTERM, waits as long again and kills: 3 s lets a loaded machine's slow steps
+# end and save (a step takes milliseconds), and the SIGTERM still lands mid-run.
+OMPI_MCA_odls_base_sigkill_timeout=3 "${mpirun[@]}" 2 "$exe" train "${args[@]}" --out "$dir/run" \
   > "$dir/interrupted.log" 2>&1 &
 pid=$!
 until grep -q "GEMM kernels" "$dir/interrupted.log"; do
