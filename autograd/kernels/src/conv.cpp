@@ -112,30 +112,38 @@ void for_images(const Conv2dShape& s, T* workspace, F&& per_image) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// ---- forward: im2col straight into the GEMM's packed B panels ----
+// ---- forward: the GEMM's micro-kernels on columns read in place or packed ----
 //
 // With stride 1 the output columns are taken over the padded width, p = oh * Wp + ow with
-// Wp = W + 2 pw: row r = (c, i, j) of that column matrix is then the zero-padded image itself,
-// read from offset (c Hp + i dh) Wp + j dw on, so each packed panel row is one contiguous copy.
-// The columns ow >= OW are computed and dropped (2 of 30 at 28x28 with a 3x3 kernel): far less
-// than the gathers of a row-by-row im2col cost. Other strides gather column by column.
+// Wp = W + 2 pw: row r = (c, i, j) of that column matrix is then the zero-padded image itself
+// from offset (c Hp + i dh) Wp + j dw on, so the micro-kernels read B's rows straight from the
+// padded image, each at its offset: no column matrix and no packing. The columns ow >= OW are
+// computed and dropped (2 of 30 at 28x28 with a 3x3 kernel). Other strides pack the columns
+// into B panels, gathered column by column.
 
 // Elements of the column matrix packed at a time (a block of whole panels): small enough to stay
 // in L2 while every A panel passes over it.
 constexpr int64_t kColumnBlockElements = int64_t(64) << 10;
 
-// How the forward splits its work: the weights packed once into mr-row panels per group; units
-// of (image, group), each packing its columns block by block into its slot of the workspace.
-// The k blocking is the GEMM's (kc from K alone), so each sum runs in the GEMM's order.
+// How the forward splits its work: the weights packed once into mr-row panels per group (and,
+// wide, each B row's offset in the padded image); units of (image, group), each computing its
+// output block by block in its slot of the workspace. The k blocking is the GEMM's (kc from K
+// alone), so each sum runs in the GEMM's order.
 struct ForwardPlan {
   int mr, nr;
-  bool wide;  // stride 1: columns over the padded width
+  bool wide;  // stride 1: columns over the padded width, read in place
   int64_t kc, a_panels, Hp, Wp, columns, block_columns;
   int64_t packed_weights(int64_t K) const { return a_panels * mr * K; }  // per group
+  // The K row offsets (int64) in elements of T, whole cache lines.
+  template <typename T>
+  int64_t row_offsets(int64_t K) const {
+    return wide ? ceil_div(K * int64_t(sizeof(int64_t)), 64) * 64 / int64_t(sizeof(T)) : 0;
+  }
   // A padded image of one group, with room for the last panel's reads past its end.
   int64_t padded(int64_t Cg) const { return wide ? Cg * Hp * Wp + Wp + nr : 0; }
+  // Wide: the padded image and a block of wide output; else a block of packed columns.
   int64_t slot(int64_t K, int64_t Cg) const {
-    return padded(Cg) + K * block_columns + (wide ? a_panels * mr * block_columns : 0);
+    return wide ? padded(Cg) + a_panels * mr * block_columns : K * block_columns;
   }
 };
 
@@ -158,7 +166,7 @@ template <typename T>
 int64_t forward_workspace(const Conv2dShape& s) {
   const ForwardPlan plan = forward_plan<T>(s);
   const int64_t K = s.col_rows(), Cg = s.in_channels / s.groups;
-  return s.groups * plan.packed_weights(K) + max_threads() * plan.slot(K, Cg);
+  return s.groups * plan.packed_weights(K) + plan.row_offsets<T>(K) + max_threads() * plan.slot(K, Cg);
 }
 
 // The group's image [Cg, H, W] into [Cg, Hp, Wp] with zeros around it, and zeros after it.
@@ -178,36 +186,6 @@ void pad_image(const Conv2dShape& s, const ForwardPlan& plan, const T* x, T* out
     if (bottom < plane + plan.Hp * Wp) std::fill(bottom, plane + plan.Hp * Wp, T(0));
   }
   std::fill(out + Cg * plan.Hp * Wp, out + plan.padded(Cg), T(0));
-}
-
-// Panels of columns [j0, j1) over the padded width: row (c, i, j) of a panel is NR elements of
-// the padded image from (c Hp + i dh) Wp + j dw + column on. NR is the panel width as a constant,
-// so each row is a few whole-vector moves.
-template <int NR, typename T>
-void pack_wide_columns(const Conv2dShape& s, const ForwardPlan& plan, const T* padded, int64_t j0, int64_t j1, T* dst) {
-  const int64_t Cg = s.in_channels / s.groups, K = s.col_rows();
-  for (int64_t jt = j0; jt < j1; jt += NR) {  // panel by panel: the writes run in order
-    T* row = dst + (jt - j0) * K;
-    for (int64_t c = 0; c < Cg; ++c)
-      for (int64_t i = 0; i < s.kernel_h; ++i) {
-        const T* src = padded + (c * plan.Hp + i * s.dilation_h) * plan.Wp + jt;
-        for (int64_t j = 0; j < s.kernel_w; ++j, row += NR) std::memcpy(row, src + j * s.dilation_w, NR * sizeof(T));
-      }
-  }
-}
-
-template <typename T>
-void pack_wide(const Conv2dShape& s, const ForwardPlan& plan, const T* padded, int64_t j0, int64_t j1, T* dst) {
-  switch (plan.nr) {
-    case 32:
-      return pack_wide_columns<32>(s, plan, padded, j0, j1, dst);
-    case 16:
-      return pack_wide_columns<16>(s, plan, padded, j0, j1, dst);
-    case 8:
-      return pack_wide_columns<8>(s, plan, padded, j0, j1, dst);
-    default:
-      return pack_wide_columns<1>(s, plan, padded, j0, j1, dst);
-  }
 }
 
 // Columns [j0, j1) of the group's column matrix (row r = (c, i, j), column p = (oh, ow)) packed as
@@ -288,7 +266,14 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
       for (int64_t pc = 0; pc < K; pc += plan.kc)
         g.pack_xk(w + (gi * d.Og + p * mr) * K + pc, K, int(std::min(mr, d.Og - p * mr)), std::min(plan.kc, K - pc),
                   packed_w + gi * group_w + p * mr * K + pc * mr, int(mr));
-  T* const slots_begin = packed_w + s.groups * group_w;
+  // Row r = (c, i, j) of the wide column matrix starts at padded + offsets[r].
+  int64_t* const offsets = reinterpret_cast<int64_t*>(packed_w + s.groups * group_w);
+  if (plan.wide)
+    for (int64_t r = 0; r < K; ++r) {
+      const int64_t kk = s.kernel_h * s.kernel_w, c = r / kk, i = r % kk / s.kernel_w, j = r % s.kernel_w;
+      offsets[r] = (c * plan.Hp + i * s.dilation_h) * plan.Wp + j * s.dilation_w;
+    }
+  T* const slots_begin = packed_w + s.groups * group_w + plan.row_offsets<T>(K);
 
   // A unit is one image of one group; units are dealt to the slots in a fixed pattern, and each
   // output element is summed in the GEMM's order, whatever the thread count.
@@ -296,24 +281,22 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
   const int64_t bc = plan.block_columns;
   deal_units(units, slots, [&](int64_t slot, int64_t u) {
     T* const padded = slots_begin + slot * plan.slot(K, d.Cg);
-    T* const cols = padded + plan.padded(d.Cg);
-    T* const wide_out = cols + K * bc;  // a block of wide columns, before the dropped ones go
+    // Wide: a block of wide output columns, before the dropped ones go; else packed columns.
+    T* const block = padded + plan.padded(d.Cg);
     const int64_t n = u / s.groups, gi = u % s.groups;
     const T* xg = x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w;
     T* yg = y + n * d.out_image + gi * d.Og * d.P;
     if (plan.wide) pad_image(s, plan, xg, padded);
     for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
       const int64_t j1 = std::min(plan.columns, j0 + bc);
-      if (plan.wide) {
-        pack_wide(s, plan, padded, j0, j1, cols);
-      } else {
-        pack_columns(s, xg, j0, j1, int(nr), cols);
+      if (!plan.wide) {
+        pack_columns(s, xg, j0, j1, int(nr), block);
         fill_bias(yg, gi, j0, j1);
       }
-      // Wide blocks land in wide_out (ldc = bc), others in y itself.
+      // Wide blocks land in the slot's block (ldc = bc), others in y itself.
       const int64_t ldc = plan.wide ? bc : d.P;
       const auto c_at = [&](int64_t row, int64_t j) {
-        return plan.wide ? wide_out + row * bc + (j - j0) : yg + row * d.P + j;
+        return plan.wide ? block + row * bc + (j - j0) : yg + row * d.P + j;
       };
       for (int64_t pc = 0; pc < K; pc += plan.kc) {
         const int64_t k_len = std::min(plan.kc, K - pc);
@@ -321,16 +304,21 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
         for (int64_t p = 0; p < plan.a_panels; ++p) {
           const T* a = packed_w + gi * group_w + p * mr * K + pc * mr;
           const int m = int(std::min(mr, d.Og - p * mr));
-          for (int64_t j = j0; j < j1; j += nr)
-            g.micro(k_len, a, 1, mr, cols + (j - j0) * K + pc * nr, nr, c_at(p * mr, j), ldc, m,
-                    int(std::min(nr, j1 - j)), T(1), beta, nullptr, false);
+          for (int64_t j = j0; j < j1; j += nr) {
+            const int n = int(std::min(nr, j1 - j));
+            if (plan.wide)
+              g.micro_gathered(k_len, a, padded + j, offsets + pc, c_at(p * mr, j), ldc, m, n, beta);
+            else
+              g.micro(k_len, a, 1, mr, block + (j - j0) * K + pc * nr, nr, c_at(p * mr, j), ldc, m, n, T(1), beta,
+                      nullptr, false);
+          }
         }
       }
       if (plan.wide) {  // keep columns ow < OW, adding the bias
         const int64_t OW = s.out_w();
         for (int64_t o = 0; o < d.Og; ++o) {
           const T b = bias ? bias[gi * d.Og + o] : T(0);
-          const T* from = wide_out + o * bc;
+          const T* from = block + o * bc;
           for (int64_t oh = j0 / plan.Wp; oh * plan.Wp < j1; ++oh) {
             const int64_t lo = std::max(j0, oh * plan.Wp), hi = std::min(j1, oh * plan.Wp + OW);
             T* to = yg + o * d.P + oh * OW;

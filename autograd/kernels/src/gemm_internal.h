@@ -20,6 +20,10 @@ struct GemmKernels {
   // zero-padded to them).
   void (*micro)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b, int64_t rs_b, T* c, int64_t ldc, int m,
                 int n, T alpha, T beta, const T* bias, bool relu);
+  // The same for alpha = 1, no bias or ReLU, and A a packed panel (mr wide), with row k of B at
+  // b + b_offsets[k]: rows gathered in place, as the convolution's columns from its image.
+  void (*micro_gathered)(int64_t kc, const T* a, const T* b, const int64_t* b_offsets, T* c, int64_t ldc, int m, int n,
+                         T beta);
   // pack_xk writes one panel, dst[k * width + x] for x < w, k < kc, zero for w <= x < width,
   // reading element (x, k) at src[x * ld + k] (a transpose). pack_kx reads element (x, k) at
   // src[k * ld + x] for x < n and writes ceil(n / width) such panels, kc * width apart.

@@ -9,14 +9,31 @@
 #error "define MG_TARGET before including gemm_kernel_impl.h"
 #endif
 
-// C tile (m = MR rows, n <= NV * L columns) from an A panel and B rows rs_b apart (a packed
-// panel, or B itself when it is not worth packing); every row holds NV full vectors.
+// Where row k of B starts: rs apart (a packed panel, or B itself when it is not worth packing),
+// or at its own offset (rows gathered in place, as a convolution's columns from its image).
+template <typename T>
+struct StridedRows {
+  const T* b;
+  int64_t rs;
+  const T* operator()(int64_t k) const { return b + k * rs; }
+};
+template <typename T>
+struct GatheredRows {
+  const T* b;
+  const int64_t* offsets;
+  const T* operator()(int64_t k) const { return b + offsets[k]; }
+};
+
+// C tile (m = MR rows, n <= NV * L columns) from an A panel and B rows found by b_row; every row
+// holds NV full vectors.
 // PA > 0: A is packed in panels PA wide (rs = 1, cs = PA), strides the compiler can fold.
 // PA < 0: A^T read in place (rs = 1, cs = lda): a panel's rows are adjacent, as when packed.
-template <class Tr, int MR, int NV, int PA>
-MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a, const typename Tr::T* b,
-                          int64_t rs_b, typename Tr::T* c, int64_t ldc, int n, typename Tr::T alpha,
-                          typename Tr::T beta, const typename Tr::T* bias, bool relu) {
+template <class Tr, int MR, int NV, int PA, class Rows>
+MG_TARGET inline __attribute__((always_inline)) void micro_tile_rows(int64_t kc, const typename Tr::T* a, int64_t rs_a,
+                                                                     int64_t cs_a, Rows b_row, typename Tr::T* c,
+                                                                     int64_t ldc, int n, typename Tr::T alpha,
+                                                                     typename Tr::T beta, const typename Tr::T* bias,
+                                                                     bool relu) {
   using V = typename Tr::V;
   constexpr int L = Tr::L;
   const int64_t rs = PA ? 1 : rs_a;
@@ -32,6 +49,7 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
     for (int v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
 #pragma GCC unroll 4
   for (int64_t k = 0; k < kc; ++k) {
+    const typename Tr::T* b = b_row(k);
     V bv[NV];
     for (int v = 0; v < NV; ++v) bv[v] = Tr::load(b + v * L);
     for (int r = 0; r < MR; ++r) {
@@ -39,7 +57,6 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
       for (int v = 0; v < NV; ++v) acc[r][v] = Tr::fma(av, bv[v], acc[r][v]);
     }
     a += cs;
-    b += rs_b;
   }
   if (alpha != typename Tr::T(1)) {  // one test per tile; alpha is 1 in every training call
     const V va = Tr::set1(alpha);
@@ -80,14 +97,37 @@ MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int
   }
 }
 
+template <class Tr, int MR, int NV, int PA>
+MG_TARGET void micro_tile(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a, const typename Tr::T* b,
+                          int64_t rs_b, typename Tr::T* c, int64_t ldc, int n, typename Tr::T alpha,
+                          typename Tr::T beta, const typename Tr::T* bias, bool relu) {
+  micro_tile_rows<Tr, MR, NV, PA>(kc, a, rs_a, cs_a, StridedRows<typename Tr::T>{b, rs_b}, c, ldc, n, alpha, beta, bias,
+                                  relu);
+}
+
+// From a packed A panel (MR wide), B's rows gathered from b + offsets[k].
+template <class Tr, int MR, int NV, int PA>
+MG_TARGET void micro_tile_gathered(int64_t kc, const typename Tr::T* a, const typename Tr::T* b, const int64_t* offsets,
+                                   typename Tr::T* c, int64_t ldc, int n, typename Tr::T beta) {
+  micro_tile_rows<Tr, MR, NV, PA>(kc, a, 1, PA, GatheredRows<typename Tr::T>{b, offsets}, c, ldc, n, typename Tr::T(1),
+                                  beta, nullptr, false);
+}
+
 template <class Tr>
 using MicroFn = void (*)(int64_t, const typename Tr::T*, int64_t, int64_t, const typename Tr::T*, int64_t,
                          typename Tr::T*, int64_t, int, typename Tr::T, typename Tr::T, const typename Tr::T*, bool);
+template <class Tr>
+using GatheredFn = void (*)(int64_t, const typename Tr::T*, const typename Tr::T*, const int64_t*, typename Tr::T*,
+                            int64_t, int, typename Tr::T);
 
 // table[m - 1] for m = 1..MR: edge tiles get their own fully unrolled kernel.
 template <class Tr, int MR, int NV, int PA, std::size_t... I>
 constexpr std::array<MicroFn<Tr>, MR> micro_row_table(std::index_sequence<I...>) {
   return {&micro_tile<Tr, int(I) + 1, NV, PA>...};
+}
+template <class Tr, int MR, int NV, std::size_t... I>
+constexpr std::array<GatheredFn<Tr>, MR> gathered_row_table(std::index_sequence<I...>) {
+  return {&micro_tile_gathered<Tr, int(I) + 1, NV, MR>...};
 }
 
 template <class Tr, int MR, int NVMAX>
@@ -102,6 +142,11 @@ struct Micro {
   static constexpr auto packed = by_width<MR>(std::make_index_sequence<NVMAX>{});
   static constexpr auto adjacent_rows = by_width<-1>(std::make_index_sequence<NVMAX>{});
   static constexpr auto strided = by_width<0>(std::make_index_sequence<NVMAX>{});
+  template <std::size_t... NVI>
+  static constexpr std::array<std::array<GatheredFn<Tr>, MR>, NVMAX> gathered_by_width(std::index_sequence<NVI...>) {
+    return {gathered_row_table<Tr, MR, int(NVI) + 1>(std::make_index_sequence<MR>{})...};
+  }
+  static constexpr auto gathered = gathered_by_width(std::make_index_sequence<NVMAX>{});
 
   // Narrow tiles use fewer vectors: N = 10 costs one vector per row, not NVMAX.
   static void run(int64_t kc, const typename Tr::T* a, int64_t rs_a, int64_t cs_a, const typename Tr::T* b,
@@ -110,6 +155,10 @@ struct Micro {
     const int nv = (n + Tr::L - 1) / Tr::L;
     const auto& t = rs_a != 1 ? strided : cs_a == MR ? packed : adjacent_rows;
     t[nv - 1][m - 1](kc, a, rs_a, cs_a, b, rs_b, c, ldc, n, alpha, beta, bias, relu);
+  }
+  static void run_gathered(int64_t kc, const typename Tr::T* a, const typename Tr::T* b, const int64_t* offsets,
+                           typename Tr::T* c, int64_t ldc, int m, int n, typename Tr::T beta) {
+    gathered[(n + Tr::L - 1) / Tr::L - 1][m - 1](kc, a, b, offsets, c, ldc, n, beta);
   }
 };
 
@@ -207,6 +256,7 @@ GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc, boo
   g.nc = nc;
   g.pack_a = pack_a;
   g.micro = &Micro<Tr, MR, NVMAX>::run;
+  g.micro_gathered = &Micro<Tr, MR, NVMAX>::run_gathered;
   g.pack_xk = xk;
   g.pack_kx = &pack_kx<Tr, MR>;
   return g;

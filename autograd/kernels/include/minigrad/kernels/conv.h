@@ -11,9 +11,10 @@
 // and the product lands in NCHW order with no transpose. A 1x1 kernel with stride 1 and no
 // padding reads the image itself as the column matrix.
 //
-// The forward packs the column matrix straight into the GEMM's B panels block by block (with
-// stride 1 over the padded width, so that each panel row is one contiguous copy) and runs the
-// GEMM's micro-kernels on them: no column matrix in memory. The input gradient multiplies into a
+// The forward runs the GEMM's micro-kernels on the column matrix without building it: with
+// stride 1, taken over the padded width, each of its rows is the zero-padded image from some
+// offset on, and the micro-kernels read the rows there; other strides pack it into the GEMM's B
+// panels block by block. The input gradient multiplies into a
 // column matrix and scatters it back (col2im). Work is dealt to threads in fixed pieces (images;
 // for the weight gradient, chunks of 8 images whose partial sums are added in order), so every
 // result is the same bit for bit whatever the thread count.
