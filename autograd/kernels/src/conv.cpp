@@ -169,12 +169,14 @@ int64_t forward_workspace(const Conv2dShape& s) {
   return s.groups * plan.packed_weights(K) + plan.row_offsets<T>(K) + max_threads() * plan.slot(K, Cg);
 }
 
-// The group's image [Cg, H, W] into [Cg, Hp, Wp] with zeros around it, and zeros after it.
+// The group's image [Cg, H, W] into [Cg, Hp, Wp] with zeros around it, and zeros after it up
+// to `size` elements (room for reads past its end).
 template <typename T>
-void pad_image(const Conv2dShape& s, const ForwardPlan& plan, const T* x, T* out) {
-  const int64_t Cg = s.in_channels / s.groups, H = s.in_h, W = s.in_w, Wp = plan.Wp;
+void pad_image(const Conv2dShape& s, const T* x, T* out, int64_t size) {
+  const int64_t Cg = s.in_channels / s.groups, H = s.in_h, W = s.in_w;
+  const int64_t Hp = H + 2 * s.pad_h, Wp = W + 2 * s.pad_w;
   for (int64_t c = 0; c < Cg; ++c) {
-    T* plane = out + c * plan.Hp * Wp;
+    T* plane = out + c * Hp * Wp;
     std::fill_n(plane, s.pad_h * Wp + s.pad_w, T(0));
     for (int64_t ih = 0; ih < H; ++ih) {
       T* row = plane + (ih + s.pad_h) * Wp + s.pad_w;
@@ -183,9 +185,9 @@ void pad_image(const Conv2dShape& s, const ForwardPlan& plan, const T* x, T* out
       std::fill_n(row + W, Wp - W, T(0));
     }
     T* const bottom = plane + (H + s.pad_h) * Wp + s.pad_w;  // past the plane when pad_h = 0
-    if (bottom < plane + plan.Hp * Wp) std::fill(bottom, plane + plan.Hp * Wp, T(0));
+    if (bottom < plane + Hp * Wp) std::fill(bottom, plane + Hp * Wp, T(0));
   }
-  std::fill(out + Cg * plan.Hp * Wp, out + plan.padded(Cg), T(0));
+  std::fill(out + Cg * Hp * Wp, out + size, T(0));
 }
 
 // Columns [j0, j1) of the group's column matrix (row r = (c, i, j), column p = (oh, ow)) packed as
@@ -286,7 +288,7 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
     const int64_t n = u / s.groups, gi = u % s.groups;
     const T* xg = x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w;
     T* yg = y + n * d.out_image + gi * d.Og * d.P;
-    if (plan.wide) pad_image(s, plan, xg, padded);
+    if (plan.wide) pad_image(s, xg, padded, plan.padded(d.Cg));
     for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
       const int64_t j1 = std::min(plan.columns, j0 + bc);
       if (!plan.wide) {
@@ -386,11 +388,123 @@ constexpr int64_t kImagesPerChunk = 8;
 
 int64_t weight_chunks(const Conv2dShape& s) { return std::max<int64_t>(1, ceil_div(s.batch, kImagesPerChunk)); }
 
-// Elements the weight gradient needs: the partial sums of chunks 1.. (chunk 0 sums into dw), then
-// a column matrix per slot.
+// ---- weight gradient: dot products along the wide columns ----
+//
+// With stride 1, dw[o, r] sums dy_wide[o, p] * wide_columns[r, p] over images and wide columns
+// p, where dy_wide is dy over the padded width (zeros at the dropped columns) and row r of the
+// wide column matrix is the padded image from its offset on (as in the forward). Both operands
+// run along p, so the kernels' dot tile multiplies them where they lie: no column matrix and no
+// transposed packing. A slot holds a set of images (dy_wide and the padded image of each), as
+// many as fit in half a 1 MB L2, and every tile runs over the whole set before it adds its sums.
+
+// Elements of one set of images: half of a 1 MB L2 in float.
+constexpr int64_t kWeightSetElements = int64_t(128) << 10;
+
+template <typename T>
+struct WeightPlan {
+  const detail::GemmKernels<T>* kernels;
+  int64_t o_rows;   // Og rounded up to the tile's rows of dy
+  int64_t offsets;  // K rounded up to the tile's rows of columns
+  int64_t columns;  // OH * Wp rounded up to whole vectors
+  int64_t padded;   // a padded image with room for the last vector's reads past its end
+  int64_t images;   // per set
+  int64_t image() const { return o_rows * columns + padded; }
+  int64_t slot() const { return images * image(); }
+  // The offsets (int64) in elements of T, whole cache lines.
+  int64_t offset_elements() const { return ceil_div(offsets * int64_t(sizeof(int64_t)), 64) * 64 / int64_t(sizeof(T)); }
+};
+
+bool weight_by_dots(const Conv2dShape& s) { return !s.direct() && s.stride_h == 1 && s.stride_w == 1; }
+
+template <typename T>
+WeightPlan<T> weight_plan(const Conv2dShape& s) {
+  const detail::GemmKernels<T>& g = detail::gemm_kernels<T>();
+  const int64_t Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w, Cg = s.in_channels / s.groups;
+  WeightPlan<T> plan{&g,
+                     ceil_div(s.out_channels / s.groups, g.dot_rows_a) * g.dot_rows_a,
+                     ceil_div(s.col_rows(), g.dot_rows_b) * g.dot_rows_b,
+                     ceil_div(s.out_h() * Wp, g.lanes) * g.lanes,
+                     Cg * Hp * Wp + Wp + g.lanes,
+                     1};
+  // Sets of equal size: 4 + 4 rather than 5 + 3 (a set's tiles pay their sums once).
+  const int64_t most = std::clamp<int64_t>(kWeightSetElements / plan.image(), 1, kImagesPerChunk);
+  plan.images = ceil_div(kImagesPerChunk, ceil_div(kImagesPerChunk, most));
+  return plan;
+}
+
+// dy of one image's group [Og, OH, OW] over the padded width, [o_rows, columns], zeros elsewhere.
+template <typename T>
+void widen_gradient(const Conv2dShape& s, const WeightPlan<T>& plan, const T* dy, T* out) {
+  const int64_t Og = s.out_channels / s.groups, OH = s.out_h(), OW = s.out_w(), Wp = s.in_w + 2 * s.pad_w;
+  std::fill_n(out, plan.o_rows * plan.columns, T(0));
+  for (int64_t o = 0; o < Og; ++o)
+    for (int64_t oh = 0; oh < OH; ++oh) std::copy_n(dy + (o * OH + oh) * OW, OW, out + o * plan.columns + oh * Wp);
+}
+
+// dw += the partial sums of chunks 1.., in chunk order.
+template <typename T>
+void add_partials(int64_t chunks, int64_t weights, const T* partials, T* dw) {
+  if (chunks > 1)
+    parallel_for(weights, int64_t(1) << 14, [&](int64_t i0, int64_t i1) {
+      for (int64_t ch = 1; ch < chunks; ++ch) {
+        const T* part = partials + (ch - 1) * weights;
+        for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
+      }
+    });
+}
+
+template <typename T>
+void backward_weight_by_dots(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* workspace) {
+  const Dims d(s);
+  const WeightPlan<T> plan = weight_plan<T>(s);
+  const detail::GemmKernels<T>& g = *plan.kernels;
+  const int64_t weights = s.out_channels * d.K, chunks = weight_chunks(s);
+  const int64_t slots = std::min<int64_t>(max_threads(), chunks);
+  // Row r = (c, i, j) of the wide column matrix starts at offsets[r] in the padded image; the
+  // tile's rows past K read from 0 and are not stored.
+  int64_t* const offsets = reinterpret_cast<int64_t*>(workspace);
+  T* const partials = workspace + plan.offset_elements();
+  const int64_t Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w, kk = s.kernel_h * s.kernel_w;
+  for (int64_t r = 0; r < plan.offsets; ++r)
+    offsets[r] = r < d.K ? (r / kk * Hp + r % kk / s.kernel_w * s.dilation_h) * Wp + r % s.kernel_w * s.dilation_w : 0;
+  T* const slots_begin = partials + (chunks - 1) * weights;
+  const int64_t ra = g.dot_rows_a, rb = g.dot_rows_b;
+  deal_units(chunks, slots, [&](int64_t slot, int64_t ch) {
+    T* const set = slots_begin + slot * plan.slot();
+    T* const out = ch == 0 ? dw : partials + (ch - 1) * weights;
+    const int64_t first = ch * kImagesPerChunk, last = std::min(s.batch, first + kImagesPerChunk);
+    for (int64_t gi = 0; gi < s.groups; ++gi) {
+      T* const out_g = out + gi * d.Og * d.K;
+      for (int64_t n0 = first; n0 < last; n0 += plan.images) {
+        const int images = int(std::min(plan.images, last - n0));
+        for (int64_t q = 0; q < images; ++q) {
+          T* const image = set + q * plan.image();
+          widen_gradient(s, plan, dy + (n0 + q) * d.out_image + gi * d.Og * d.P, image);
+          pad_image(s, x + (n0 + q) * d.in_image + gi * d.Cg * s.in_h * s.in_w, image + plan.o_rows * plan.columns,
+                    plan.padded);
+        }
+        for (int64_t o = 0; o < d.Og; o += ra)
+          for (int64_t r = 0; r < d.K; r += rb)
+            g.dot(plan.columns, images, set + o * plan.columns, plan.columns, plan.image(),
+                  set + plan.o_rows * plan.columns, offsets + r, plan.image(), out_g + o * d.K + r, d.K,
+                  int(std::min(ra, d.Og - o)), int(std::min(rb, d.K - r)), n0 > first);
+      }
+    }
+  });
+  add_partials(chunks, weights, partials, dw);
+}
+
+// Elements the weight gradient needs: (by dots, the row offsets first) the partial sums of chunks
+// 1.. (chunk 0 sums into dw), then per slot a set of images (by dots) or a column matrix.
+template <typename T>
 int64_t backward_weight_workspace(const Conv2dShape& s) {
   const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
-  return (chunks - 1) * s.out_channels * s.col_rows() + (s.direct() ? 0 : slots * s.col_rows() * s.out_h() * s.out_w());
+  const int64_t partials = (chunks - 1) * s.out_channels * s.col_rows();
+  if (weight_by_dots(s)) {
+    const WeightPlan<T> plan = weight_plan<T>(s);
+    return partials + plan.offset_elements() + slots * plan.slot();
+  }
+  return partials + (s.direct() ? 0 : slots * s.col_rows() * s.out_h() * s.out_w());
 }
 
 template <typename T>
@@ -401,6 +515,8 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
     std::fill_n(dw, weights, T(0));
     return;
   }
+  if (weight_by_dots(s)) return backward_weight_by_dots(s, x, dy, dw, workspace);
+  // Other strides and 1x1 kernels: per image, its column matrix (im2col) on the GEMM.
   const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
   T* const partials = workspace;
   T* const cols = partials + (chunks - 1) * weights;
@@ -416,13 +532,7 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
              n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
       }
   });
-  if (chunks > 1)
-    parallel_for(weights, int64_t(1) << 14, [&](int64_t i0, int64_t i1) {
-      for (int64_t ch = 1; ch < chunks; ++ch) {
-        const T* part = partials + (ch - 1) * weights;
-        for (int64_t i = i0; i < i1; ++i) dw[i] += part[i];
-      }
-    });
+  add_partials(chunks, weights, partials, dw);
 }
 
 }  // namespace
@@ -434,8 +544,8 @@ int64_t conv2d_workspace_size(const Conv2dShape& s) {
                                                      forward_workspace<double>(gradient_convolution(s)))
       : s.direct() ? 0
                    : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
-  return std::max(
-      {forward_workspace<float>(s), forward_workspace<double>(s), backward_input, backward_weight_workspace(s)});
+  return std::max({forward_workspace<float>(s), forward_workspace<double>(s), backward_input,
+                   backward_weight_workspace<float>(s), backward_weight_workspace<double>(s)});
 }
 
 void conv2d_forward(const Conv2dShape& s, const float* x, const float* w, const float* bias, float* y,

@@ -67,6 +67,8 @@ struct Scalar {
   static V mul(V a, V b) { return a * b; }
   static V add(V a, V b) { return a + b; }
   static V relu(V a) { return a <= T(0) ? T(0) : a; }  // NaN stays
+  static T reduce(V a) { return a; }
+  static void in_register(V&) {}
   static M mask(int n) { return n > 0; }
 };
 
@@ -74,7 +76,7 @@ struct Scalar {
 
 template <typename T>
 const GemmKernels<T>& scalar_kernels() {
-  static const auto k = make_kernels<Scalar<T>, 4, 8>(256, 1024, 256, true, &pack_xk_scalar<Scalar<T>>);
+  static const auto k = make_kernels<Scalar<T>, 4, 8, 2, 2>(256, 1024, 256, true, &pack_xk_scalar<Scalar<T>>);
   return k;
 }
 

@@ -33,6 +33,12 @@ struct Avx2<float> {
   MG_TARGET static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm256_add_ps(a, b); }
   MG_TARGET static V relu(V a) { return _mm256_max_ps(zero(), a); }  // NaN stays: max returns its 2nd operand then
+  MG_TARGET static T reduce(V a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+  }
+  static void in_register(V& a) { __asm__("" : "+x"(a)); }
   MG_TARGET static M mask(int n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
@@ -72,6 +78,11 @@ struct Avx2<double> {
   MG_TARGET static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm256_add_pd(a, b); }
   MG_TARGET static V relu(V a) { return _mm256_max_pd(zero(), a); }
+  MG_TARGET static T reduce(V a) {
+    const __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+  }
+  static void in_register(V& a) { __asm__("" : "+x"(a)); }
   MG_TARGET static M mask(int n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
   MG_TARGET static void transpose(V r[L]) {
     // t[c], 128-bit lane l: column 2l + c of rows 0, 1 (t[2 + c]: of rows 2, 3).
@@ -88,19 +99,20 @@ struct Avx2<double> {
 
 }  // namespace
 
-// 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers.
+// 6 x 2-vector tile: 12 ymm accumulators + 2 B vectors + 1 broadcast of the 16 registers (the dot
+// tile: 3 x 4 accumulators + 3 A vectors + 1 B).
 // A is read in place, so the threads of a training GEMM do not each pack their own copy of the
 // shared 128-row A (its 6-row panels cannot overflow an 8-way L1 set). The B block is sized from
 // the L2: 320 x 256 (320 KB) on a 512 KB L2, 128 columns on a 256 KB one, which a fixed 256
 // would overflow.
 const GemmKernels<float>& avx2_kernels(float) {
-  static const auto k = make_kernels<Avx2<float>, 6, 2>(320, 3072, l2_block_columns(320, sizeof(float), 16, 256), false,
-                                                        &pack_xk_transpose<Avx2<float>>);
+  static const auto k = make_kernels<Avx2<float>, 6, 2, 3, 4>(320, 3072, l2_block_columns(320, sizeof(float), 16, 256),
+                                                              false, &pack_xk_transpose<Avx2<float>>);
   return k;
 }
 const GemmKernels<double>& avx2_kernels(double) {
-  static const auto k = make_kernels<Avx2<double>, 6, 2>(256, 2048, l2_block_columns(256, sizeof(double), 8, 160),
-                                                         false, &pack_xk_transpose<Avx2<double>>);
+  static const auto k = make_kernels<Avx2<double>, 6, 2, 3, 4>(256, 2048, l2_block_columns(256, sizeof(double), 8, 160),
+                                                               false, &pack_xk_transpose<Avx2<double>>);
   return k;
 }
 

@@ -54,6 +54,8 @@ struct Avx512<float> {
   MG_TARGET static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm512_add_ps(a, b); }
   MG_TARGET static V relu(V a) { return _mm512_max_ps(zero(), a); }  // NaN stays: max returns its 2nd operand then
+  MG_TARGET static T reduce(V a) { return _mm512_reduce_add_ps(a); }
+  static void in_register(V& a) { __asm__("" : "+v"(a)); }
   static M mask(int n) { return M((1u << n) - 1); }
   // In-register transpose: r[i] holds row i on entry, column i on exit.
   MG_TARGET static void transpose(V r[L]) {
@@ -96,6 +98,8 @@ struct Avx512<double> {
   MG_TARGET static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   MG_TARGET static V add(V a, V b) { return _mm512_add_pd(a, b); }
   MG_TARGET static V relu(V a) { return _mm512_max_pd(zero(), a); }
+  MG_TARGET static T reduce(V a) { return _mm512_reduce_add_pd(a); }
+  static void in_register(V& a) { __asm__("" : "+v"(a)); }
   static M mask(int n) { return M((1u << n) - 1); }
   MG_TARGET static void transpose(V r[L]) {
     // t[2p + c], 128-bit lane l: column 2l + c of rows 2p, 2p+1.
@@ -118,13 +122,16 @@ struct Avx512<double> {
 }  // namespace
 
 // Float: 12 x 32 tile = 24 zmm accumulators + 2 B vectors + 1 broadcast of the 32 registers,
-// 24 independent FMAs per k step hide the 4-cycle latency on both FMA pipes.
+// 24 independent FMAs per k step hide the 4-cycle latency on both FMA pipes. The dot tile:
+// 4 x 6 accumulators + 4 A vectors + 1 B.
 const GemmKernels<float>& avx512_kernels(float) {
-  static const auto k = make_kernels<Avx512<float>, 12, 2>(384, 3072, 320, true, &pack_xk_transpose<Avx512<float>>);
+  static const auto k =
+      make_kernels<Avx512<float>, 12, 2, 4, 6>(384, 3072, 320, true, &pack_xk_transpose<Avx512<float>>);
   return k;
 }
 const GemmKernels<double>& avx512_kernels(double) {
-  static const auto k = make_kernels<Avx512<double>, 12, 2>(256, 2048, 240, true, &pack_xk_transpose<Avx512<double>>);
+  static const auto k =
+      make_kernels<Avx512<double>, 12, 2, 4, 6>(256, 2048, 240, true, &pack_xk_transpose<Avx512<double>>);
   return k;
 }
 

@@ -6,6 +6,7 @@ namespace minigrad::kernels::detail {
 
 template <typename T>
 struct GemmKernels {
+  int lanes = 0;   // elements in a vector
   int mr = 0;      // micro-tile rows (A values broadcast)
   int nr = 0;      // micro-tile columns (B vectors); a packed B panel is nr wide
   int64_t kc = 0;  // depth of a packed block: an mr x kc A panel stays in L1
@@ -24,6 +25,10 @@ struct GemmKernels {
   // b + b_offsets[k]: rows gathered in place, as the convolution's columns from its image.
   void (*micro_gathered)(int64_t kc, const T* a, const T* b, const int64_t* b_offsets, T* c, int64_t ldc, int m, int n,
                          T beta);
+  // dot_tile (gemm_kernel_impl.h): dot products of dot_rows_a rows of A by dot_rows_b rows of B.
+  int dot_rows_a = 0, dot_rows_b = 0;
+  void (*dot)(int64_t kc, int segments, const T* a, int64_t lda, int64_t a_step, const T* b, const int64_t* offsets,
+              int64_t b_step, T* c, int64_t ldc, int m, int n, bool accumulate);
   // pack_xk writes one panel, dst[k * width + x] for x < w, k < kc, zero for w <= x < width,
   // reading element (x, k) at src[x * ld + k] (a transpose). pack_kx reads element (x, k) at
   // src[k * ld + x] for x < n and writes ceil(n / width) such panels, kc * width apart.

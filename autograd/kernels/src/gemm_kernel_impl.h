@@ -1,6 +1,7 @@
 // Generic micro-kernel and packers, written once over a vector-traits class `Tr`:
 //   T, V, M (mask), L (lanes), zero, load, loadm, store, storem, set1, fma, mul, add,
-//   relu (max with 0, NaN stays NaN as in PyTorch), mask(n).
+//   relu (max with 0, NaN stays NaN as in PyTorch), mask(n), reduce (the sum of the lanes),
+//   in_register (keeps a loaded value in a register: the compiler would fold it into each use).
 // Each ISA's translation unit defines MG_TARGET (its target attribute) and Tr, then includes
 // this file inside its own namespace, so the intrinsics inline into code built for that ISA.
 // Deliberately without include guard: it is a text template, included once per ISA file.
@@ -162,6 +163,49 @@ struct Micro {
   }
 };
 
+// Dot products of rows that both run along k (C = A B^T, B's rows anywhere), for products whose
+// k is long and whose M and N are short, like a convolution's weight gradient:
+//   C[i * ldc + j] (= or +=) sum over s < segments, k < kc of
+//     a[s * a_step + i * lda + k] * b[s * b_step + offsets[j] + k],  i < m <= RA, j < n <= RB.
+// Lanes sum separately and are added once per tile. Every row is read in whole vectors up to kc
+// rounded up to L, and all RA rows of A and RB offsets: callers pad with zeros.
+template <class Tr, int RA, int RB>
+MG_TARGET void dot_tile(int64_t kc, int segments, const typename Tr::T* a, int64_t lda, int64_t a_step,
+                        const typename Tr::T* b, const int64_t* offsets, int64_t b_step, typename Tr::T* c, int64_t ldc,
+                        int m, int n, bool accumulate) {
+  using V = typename Tr::V;
+  V acc[RA][RB];
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j) acc[i][j] = Tr::zero();
+  for (int s = 0; s < segments; ++s) {
+    const typename Tr::T* as = a + s * a_step;
+    const typename Tr::T* bs = b + s * b_step;
+    for (int64_t k = 0; k < kc; k += Tr::L) {
+      V av[RA];
+#pragma GCC unroll 8
+      for (int i = 0; i < RA; ++i) av[i] = Tr::load(as + i * lda + k);
+#pragma GCC unroll 8
+      for (int j = 0; j < RB; ++j) {
+        // One load for RA uses: folded into each FMA, an unaligned row costs RA loads.
+        V bv = Tr::load(bs + offsets[j] + k);
+        Tr::in_register(bv);
+#pragma GCC unroll 8
+        for (int i = 0; i < RA; ++i) acc[i][j] = Tr::fma(av[i], bv, acc[i][j]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < RA; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < RB; ++j)
+      if (i < m && j < n) {
+        const typename Tr::T sum = Tr::reduce(acc[i][j]);
+        c[i * ldc + j] = accumulate ? c[i * ldc + j] + sum : sum;
+      }
+}
+
 inline constexpr int64_t kPackRowsAhead = 8;
 inline constexpr int64_t kLine = 64;  // bytes in a cache line
 
@@ -245,10 +289,11 @@ MG_TARGET void pack_xk_transpose(const typename Tr::T* src, int64_t ld, int w, i
   }
 }
 
-template <class Tr, int MR, int NVMAX>
+template <class Tr, int MR, int NVMAX, int RA, int RB>
 GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc, bool pack_a,
                                          decltype(GemmKernels<typename Tr::T>::pack_xk) xk) {
   GemmKernels<typename Tr::T> g;
+  g.lanes = Tr::L;
   g.mr = MR;
   g.nr = NVMAX * Tr::L;
   g.kc = kc;
@@ -257,6 +302,9 @@ GemmKernels<typename Tr::T> make_kernels(int64_t kc, int64_t mc, int64_t nc, boo
   g.pack_a = pack_a;
   g.micro = &Micro<Tr, MR, NVMAX>::run;
   g.micro_gathered = &Micro<Tr, MR, NVMAX>::run_gathered;
+  g.dot_rows_a = RA;
+  g.dot_rows_b = RB;
+  g.dot = &dot_tile<Tr, RA, RB>;
   g.pack_xk = xk;
   g.pack_kx = &pack_kx<Tr, MR>;
   return g;
