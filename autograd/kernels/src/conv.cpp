@@ -112,6 +112,10 @@ void for_images(const Conv2dShape& s, T* workspace, F&& per_image) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Elements rounded up to whole 64-byte lines of float (and of double): a workspace split there
+// keeps the next part aligned for the int64 row offsets the drivers store at its start.
+int64_t whole_lines(int64_t elements) { return ceil_div(elements, 16) * 16; }
+
 // ---- forward: the GEMM's micro-kernels on columns read in place or packed ----
 //
 // With stride 1 the output columns are taken over the padded width, p = oh * Wp + ow with
@@ -364,7 +368,7 @@ void backward_input(const Conv2dShape& s, const T* dy, const T* w, T* dx, T* wor
               flipped[(((g * d.Cg + c) * d.Og + o) * kh + i) * kw + j] =
                   w[(((g * d.Og + o) * d.Cg + c) * kh + kh - 1 - i) * kw + kw - 1 - j];
     return forward(gradient_convolution(s), dy, flipped, static_cast<const T*>(nullptr), dx,
-                   flipped + s.out_channels * d.K);
+                   flipped + whole_lines(s.out_channels * d.K));
   }
   for_images(s, workspace, [&](int64_t n, T* col) {
     for (int64_t g = 0; g < s.groups; ++g) {
@@ -540,8 +544,8 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
 int64_t conv2d_workspace_size(const Conv2dShape& s) {
   const int64_t backward_input =
       gradient_as_convolution(s)
-          ? s.out_channels * s.col_rows() + std::max(forward_workspace<float>(gradient_convolution(s)),
-                                                     forward_workspace<double>(gradient_convolution(s)))
+          ? whole_lines(s.out_channels * s.col_rows()) + std::max(forward_workspace<float>(gradient_convolution(s)),
+                                                                  forward_workspace<double>(gradient_convolution(s)))
       : s.direct() ? 0
                    : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
   return std::max({forward_workspace<float>(s), forward_workspace<double>(s), backward_input,
