@@ -116,6 +116,19 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // keeps the next part aligned for the int64 row offsets the drivers store at its start.
 int64_t whole_lines(int64_t elements) { return ceil_div(elements, 16) * 16; }
 
+// Elements of T that hold a table of `count` int64 row offsets, in whole cache lines.
+template <typename T>
+int64_t offset_table(int64_t count) {
+  return ceil_div(count * int64_t(sizeof(int64_t)), 64) * 64 / int64_t(sizeof(T));
+}
+
+// Where row r = (c, i, j) of the wide column matrix (stride 1, over the padded width) starts in
+// the zero-padded image [C/G, Hp, Wp].
+int64_t wide_row_offset(const Conv2dShape& s, int64_t r) {
+  const int64_t kk = s.kernel_h * s.kernel_w, Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w;
+  return (r / kk * Hp + r % kk / s.kernel_w * s.dilation_h) * Wp + r % s.kernel_w * s.dilation_w;
+}
+
 // ---- forward: the GEMM's micro-kernels on columns read in place or packed ----
 //
 // With stride 1 the output columns are taken over the padded width, p = oh * Wp + ow with
@@ -141,7 +154,7 @@ struct ForwardPlan {
   // The K row offsets (int64) in elements of T, whole cache lines.
   template <typename T>
   int64_t row_offsets(int64_t K) const {
-    return wide ? ceil_div(K * int64_t(sizeof(int64_t)), 64) * 64 / int64_t(sizeof(T)) : 0;
+    return wide ? offset_table<T>(K) : 0;
   }
   // A padded image of one group, with room for the last panel's reads past its end.
   int64_t padded(int64_t Cg) const { return wide ? Cg * Hp * Wp + Wp + nr : 0; }
@@ -275,10 +288,7 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
   // Row r = (c, i, j) of the wide column matrix starts at padded + offsets[r].
   int64_t* const offsets = reinterpret_cast<int64_t*>(packed_w + s.groups * group_w);
   if (plan.wide)
-    for (int64_t r = 0; r < K; ++r) {
-      const int64_t kk = s.kernel_h * s.kernel_w, c = r / kk, i = r % kk / s.kernel_w, j = r % s.kernel_w;
-      offsets[r] = (c * plan.Hp + i * s.dilation_h) * plan.Wp + j * s.dilation_w;
-    }
+    for (int64_t r = 0; r < K; ++r) offsets[r] = wide_row_offset(s, r);
   T* const slots_begin = packed_w + s.groups * group_w + plan.row_offsets<T>(K);
 
   // A unit is one image of one group; units are dealt to the slots in a fixed pattern, and each
@@ -415,7 +425,7 @@ struct WeightPlan {
   int64_t image() const { return o_rows * columns + padded; }
   int64_t slot() const { return images * image(); }
   // The offsets (int64) in elements of T, whole cache lines.
-  int64_t offset_elements() const { return ceil_div(offsets * int64_t(sizeof(int64_t)), 64) * 64 / int64_t(sizeof(T)); }
+  int64_t offset_elements() const { return offset_table<T>(offsets); }
 };
 
 bool weight_by_dots(const Conv2dShape& s) { return !s.direct() && s.stride_h == 1 && s.stride_w == 1; }
@@ -468,9 +478,7 @@ void backward_weight_by_dots(const Conv2dShape& s, const T* x, const T* dy, T* d
   // tile's rows past K read from 0 and are not stored.
   int64_t* const offsets = reinterpret_cast<int64_t*>(workspace);
   T* const partials = workspace + plan.offset_elements();
-  const int64_t Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w, kk = s.kernel_h * s.kernel_w;
-  for (int64_t r = 0; r < plan.offsets; ++r)
-    offsets[r] = r < d.K ? (r / kk * Hp + r % kk / s.kernel_w * s.dilation_h) * Wp + r % s.kernel_w * s.dilation_w : 0;
+  for (int64_t r = 0; r < plan.offsets; ++r) offsets[r] = r < d.K ? wide_row_offset(s, r) : 0;
   T* const slots_begin = partials + (chunks - 1) * weights;
   const int64_t ra = g.dot_rows_a, rb = g.dot_rows_b;
   deal_units(chunks, slots, [&](int64_t slot, int64_t ch) {
