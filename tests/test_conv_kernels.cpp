@@ -324,54 +324,90 @@ TEST_CASE("adaptive_avg_pool2d kernel matches the reference loop and its adjoint
   }
 }
 
+// Row lengths around the kernels' eight-wide steps: tails only, one step and a tail, two steps
+// (one even, one odd accumulator), many steps and a tail (49: 7x7, 196: 14x14).
+const std::vector<int64_t> kBatchNormRows = {5, 13, 16, 49, 196};
+
 TEST_CASE("batch-norm kernels: statistics, channel sums and the folded normalization", "[conv_kernels]") {
-  const int64_t N = 3, C = 4, S = 5;
-  const auto x = random_values<float>(N * C * S, 10);
-  std::vector<double> mean(C), var(C);
-  k::batch_norm_stats(N, C, S, x.data(), mean.data(), var.data());
-  for (int64_t c = 0; c < C; ++c) {
-    double m = 0, v = 0;
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < S; ++i) m += x[size_t((n * C + c) * S + i)];
-    m /= double(N * S);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < S; ++i) v += std::pow(x[size_t((n * C + c) * S + i)] - m, 2);
-    REQUIRE(mean[size_t(c)] == Approx(m).epsilon(1e-12));
-    REQUIRE(var[size_t(c)] == Approx(v / double(N * S)).epsilon(1e-12));
+  const int64_t N = 3, C = 4;
+  for (const int64_t S : kBatchNormRows) {
+    INFO("S = " << S);
+    auto x = random_values<float>(N * C * S, 10);
+    for (int64_t i = 0; i < S; ++i) x[size_t(C * S + i)] += 1000.0f;  // channel 0 of image 1: a large mean
+    std::vector<double> mean(C), var(C);
+    k::batch_norm_stats(N, C, S, x.data(), mean.data(), var.data());
+    for (int64_t c = 0; c < C; ++c) {
+      double m = 0, v = 0;
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) m += x[size_t((n * C + c) * S + i)];
+      m /= double(N * S);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t i = 0; i < S; ++i) v += std::pow(x[size_t((n * C + c) * S + i)] - m, 2);
+      REQUIRE(mean[size_t(c)] == Approx(m).epsilon(1e-12));
+      REQUIRE(var[size_t(c)] == Approx(v / double(N * S)).epsilon(1e-12));
+    }
+    std::vector<double> sums(C);
+    k::channel_sums(N, C, S, x.data(), sums.data());
+    for (int64_t c = 0; c < C; ++c)
+      REQUIRE(sums[size_t(c)] == Approx(mean[size_t(c)] * double(N * S)).epsilon(1e-12));
+    const std::vector<float> scale = {1, 2, -1, 0.5f}, shift = {0, 1, 2, -3};
+    std::vector<float> y(x.size()), y_relu(x.size());
+    x[1] = std::numeric_limits<float>::quiet_NaN();
+    k::batch_norm_apply(N, C, S, x.data(), scale.data(), shift.data(), y.data());
+    k::batch_norm_apply(N, C, S, x.data(), scale.data(), shift.data(), y_relu.data(), true);
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (i == 1) continue;
+      const float want = x[i] * scale[i / size_t(S) % C] + shift[i / size_t(S) % C];
+      REQUIRE(y[i] == want);
+      REQUIRE(y_relu[i] == std::max(want, 0.0f));
+    }
+    REQUIRE(std::isnan(y_relu[1]));  // as relu: NaN passes
   }
-  std::vector<double> sums(C);
-  k::channel_sums(N, C, S, x.data(), sums.data());
-  for (int64_t c = 0; c < C; ++c) REQUIRE(sums[size_t(c)] == Approx(mean[size_t(c)] * double(N * S)).epsilon(1e-12));
-  const std::vector<float> scale = {1, 2, -1, 0.5f}, shift = {0, 1, 2, -3};
-  std::vector<float> y(x.size());
-  k::batch_norm_apply(N, C, S, x.data(), scale.data(), shift.data(), y.data());
-  for (size_t i = 0; i < y.size(); ++i) REQUIRE(y[i] == x[i] * scale[i / S % C] + shift[i / S % C]);
 }
 
-TEST_CASE("batch-norm kernels: the fused backward against its formula, loop by loop", "[conv_kernels]") {
-  const int64_t N = 3, C = 4, S = 7;
-  const auto x = random_values<double>(N * C * S, 11), dy = random_values<double>(N * C * S, 12);
-  const std::vector<double> mean = {0.1, -0.2, 0.3, 0.0}, invstd = {1.5, 0.5, 2.0, 1.0}, weight = {1, -2, 0.5, 3};
-  std::vector<double> scale(C), dx(x.size()), dy_sum(C), dy_xhat_sum(C);
+// The backward loop by loop, with and without the gate of a fused ReLU at output y.
+template <typename T>
+void check_batch_norm_backward(int64_t S, bool gated, double tol) {
+  const int64_t N = 3, C = 4;
+  const auto x = random_values<T>(N * C * S, 11), dy = random_values<T>(N * C * S, 12);
+  const auto y = random_values<T>(N * C * S, 13);  // its signs gate; values need not match x
+  const std::vector<T> mean = {T(0.1), T(-0.2), T(0.3), T(0)}, invstd = {T(1.5), T(0.5), T(2), T(1)},
+                       weight = {1, -2, T(0.5), 3};
+  std::vector<T> scale(C), dx(x.size());
+  std::vector<double> dy_sum(C), dy_xhat_sum(C);
   for (size_t c = 0; c < size_t(C); ++c) scale[c] = weight[c] * invstd[c];
-  k::batch_norm_backward(N, C, S, x.data(), dy.data(), mean.data(), invstd.data(), scale.data(), dy_sum.data(),
+  const T* gate = gated ? y.data() : nullptr;
+  k::batch_norm_backward(N, C, S, x.data(), dy.data(), gate, mean.data(), invstd.data(), scale.data(), dy_sum.data(),
                          dy_xhat_sum.data(), dx.data());
   const double M = double(N * S);
   for (int64_t c = 0; c < C; ++c) {
     const auto at = [&](int64_t n, int64_t i) { return size_t((n * C + c) * S + i); };
-    const auto xhat = [&](int64_t n, int64_t i) { return (x[at(n, i)] - mean[size_t(c)]) * invstd[size_t(c)]; };
+    const auto g_at = [&](int64_t n, int64_t i) { return gated && y[at(n, i)] <= 0 ? 0.0 : double(dy[at(n, i)]); };
+    const auto xhat = [&](int64_t n, int64_t i) {
+      return (double(x[at(n, i)]) - double(mean[size_t(c)])) * double(invstd[size_t(c)]);
+    };
     double g = 0, gx = 0;
     for (int64_t n = 0; n < N; ++n)
-      for (int64_t i = 0; i < S; ++i) g += dy[at(n, i)], gx += dy[at(n, i)] * xhat(n, i);
+      for (int64_t i = 0; i < S; ++i) g += g_at(n, i), gx += g_at(n, i) * xhat(n, i);
     REQUIRE(dy_sum[size_t(c)] == Approx(g).epsilon(1e-13));
-    REQUIRE(dy_xhat_sum[size_t(c)] == Approx(gx).epsilon(1e-13));
+    REQUIRE(dy_xhat_sum[size_t(c)] == Approx(gx).epsilon(1e-12));
     for (int64_t n = 0; n < N; ++n)
       for (int64_t i = 0; i < S; ++i)
-        REQUIRE(dx[at(n, i)] == Approx(scale[size_t(c)] * (dy[at(n, i)] - g / M - xhat(n, i) * gx / M)).margin(1e-13));
+        REQUIRE(double(dx[at(n, i)]) ==
+                Approx(double(scale[size_t(c)]) * (g_at(n, i) - g / M - xhat(n, i) * gx / M)).margin(tol));
   }
   // Without dx (the input needs no gradient) only the sums are written.
   std::vector<double> only_sums(C);
-  k::batch_norm_backward(N, C, S, x.data(), dy.data(), mean.data(), invstd.data(), scale.data(), only_sums.data(),
-                         dy_xhat_sum.data(), nullptr);
+  k::batch_norm_backward(N, C, S, x.data(), dy.data(), gate, mean.data(), invstd.data(), scale.data(),
+                         only_sums.data(), dy_xhat_sum.data(), static_cast<T*>(nullptr));
   REQUIRE(only_sums == dy_sum);
+}
+
+TEST_CASE("batch-norm kernels: the fused backward against its formula, loop by loop", "[conv_kernels]") {
+  for (const int64_t S : kBatchNormRows)
+    for (const bool gated : {false, true}) {
+      INFO("S = " << S << (gated ? ", gated by a ReLU" : ""));
+      check_batch_norm_backward<double>(S, gated, 1e-13);
+      check_batch_norm_backward<float>(S, gated, 1e-5);
+    }
 }

@@ -124,6 +124,38 @@ TEST_CASE("nn: BatchNorm2d keeps running statistics as buffers, saved and switch
   REQUIRE(restored.num_batches_tracked.item() == 2);
 }
 
+TEST_CASE("nn: BatchNorm2d then ReLU in a Sequential is one op with the same values and gradients", "[nn_conv]") {
+  mg::Generator gen(8);
+  nn::Sequential fused{nn::BatchNorm2d(3), nn::ReLU()};
+  nn::BatchNorm2d& bn = fused.at<nn::BatchNorm2d>(0);
+  bn.weight.data<float>()[1] = -0.5f;  // a negative scale: the gate follows the output's sign
+  bn.bias.data<float>()[2] = 0.3f;
+  nn::BatchNorm2d apart(3);
+  apart.load_state_dict(bn.state_dict());
+  const mg::Tensor x = (mg::randn({4, 3, 5, 7}, {}, &gen) * 2.0 + 1.0).requires_grad_();
+  const mg::Tensor x_apart = x.detach().requires_grad_();
+  const mg::Tensor g = mg::randn({4, 3, 5, 7}, {}, &gen);
+  for (const bool training : {true, false}) {
+    INFO((training ? "training" : "eval"));
+    fused.train(training);
+    apart.train(training);
+    const mg::Tensor y = fused(x), y_apart = apart(x_apart).relu();
+    if (training) REQUIRE(y.grad_fn()->name == "batch_norm");
+    REQUIRE(y.to_vector<float>() == y_apart.to_vector<float>());
+    (y * g).sum().backward();
+    (y_apart * g).sum().backward();
+    CHECK_THAT(x.grad().to_vector<float>(), Catch::Matchers::Approx(x_apart.grad().to_vector<float>()).margin(1e-6));
+    CHECK_THAT(bn.weight.grad().to_vector<float>(), Catch::Matchers::Approx(apart.weight.grad().to_vector<float>()).margin(1e-5));
+    CHECK_THAT(bn.bias.grad().to_vector<float>(), Catch::Matchers::Approx(apart.bias.grad().to_vector<float>()).margin(1e-5));
+    for (mg::Tensor t : {x, x_apart, bn.weight, bn.bias, apart.weight, apart.bias}) t.zero_grad();
+  }
+  REQUIRE(bn.running_var.to_vector<float>() == apart.running_var.to_vector<float>());
+  struct OwnBatchNorm : nn::BatchNorm2d {
+    using nn::BatchNorm2d::BatchNorm2d;
+  };
+  CHECK_FALSE(OwnBatchNorm(3).fuses(nn::ReLU()));  // a subclass may change forward
+}
+
 TEST_CASE("nn: BatchNorm1d takes [N, C] and [N, C, L]; without running statistics eval uses the batch's", "[nn_conv]") {
   nn::BatchNorm1d bn(4, {.affine = false, .track_running_stats = false});
   REQUIRE(bn.parameters().empty());

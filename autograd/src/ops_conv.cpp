@@ -391,8 +391,9 @@ Tensor sum_but_channels(const Tensor& t) { return t.sum(0, true).sum(2, true); }
 
 // The first-order gradients of training-mode batch norm in two fused passes (the backward below
 // spells the same formula in Tensor ops, which second order differentiates).
-Grads batch_norm_grads(const Tensor& x, const Tensor& g, const Tensor& weight, const Tensor& bias, const Tensor& mean,
-                       const Tensor& invstd, const Shape& x3) {
+// y: the output of a fused ReLU (undefined without one), whose gate g passes first.
+Grads batch_norm_grads(const Tensor& x, const Tensor& g, const Tensor& y, const Tensor& weight, const Tensor& bias,
+                       const Tensor& mean, const Tensor& invstd, const Shape& x3) {
   const int64_t C = x3[1];
   Tensor sums = empty({2, C}, {.dtype = kFloat64});
   Tensor gx = x.requires_grad() ? empty(x.shape(), {.dtype = x.dtype()}) : Tensor();
@@ -400,7 +401,8 @@ Grads batch_norm_grads(const Tensor& x, const Tensor& g, const Tensor& weight, c
   detail::dispatch_float(x, "batch_norm", [&](auto z) {
     using T = decltype(z);
     double* g_sum = sums.data<double>();
-    kernels::batch_norm_backward(x3[0], C, x3[2], x.data<T>(), g.data<T>(), mean.data<T>(), invstd.data<T>(),
+    kernels::batch_norm_backward(x3[0], C, x3[2], x.data<T>(), g.data<T>(), y.defined() ? y.data<T>() : nullptr,
+                                 mean.data<T>(), invstd.data<T>(),
                                  scale.data<T>(), g_sum, g_sum + C, gx.defined() ? gx.data<T>() : nullptr);
   });
   Tensor gw, gb;
@@ -412,7 +414,7 @@ Grads batch_norm_grads(const Tensor& x, const Tensor& g, const Tensor& weight, c
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
-                  const Tensor& bias, bool training, double momentum, double eps) {
+                  const Tensor& bias, bool training, double momentum, double eps, Activation activation) {
   detail::check_defined(x, "batch_norm");
   if (x.dim() < 2)
     throw Error(fmt::format("batch_norm: input {} has no channel axis ([N, C, ...] expected)", shape_str(x.shape())));
@@ -425,6 +427,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   if (!(eps > 0)) throw Error(fmt::format("batch_norm: eps {} must be positive", eps));
   const int64_t N = x.size(0), C = x.size(1), S = x.numel() / std::max<int64_t>(N * C, 1);
   const Shape x3{N, C, S};
+  const bool relu = activation == Activation::ReLU;
 
   if (!training) {
     if (!running_mean.defined()) throw Error("batch_norm: eval mode needs running_mean and running_var");
@@ -436,13 +439,14 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       Tensor out = empty(x.shape(), {.dtype = x.dtype()});
       detail::dispatch_float(x, "batch_norm", [&](auto z) {
         using T = decltype(z);
-        kernels::batch_norm_apply(N, C, S, x.data<T>(), scale.data<T>(), shift.data<T>(), out.data<T>());
+        kernels::batch_norm_apply(N, C, S, x.data<T>(), scale.data<T>(), shift.data<T>(), out.data<T>(), relu);
       });
       return out;
     }
     Tensor y = (x.reshape(x3) - per_channel(running_mean.detach())) * per_channel(scale);
     if (bias.defined()) y = y + per_channel(bias);
-    return y.reshape(x.shape());
+    y = y.reshape(x.shape());
+    return relu ? y.relu() : y;
   }
 
   if (N * S <= 1)
@@ -465,7 +469,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
       scale.data<T>()[c] = T(a);
       shift.data<T>()[c] = T((bias.defined() ? double(bias.data<T>()[c]) : 0.0) - m[c] * a);
     }
-    kernels::batch_norm_apply(N, C, S, x.data<T>(), scale.data<T>(), shift.data<T>(), out.data<T>());
+    kernels::batch_norm_apply(N, C, S, x.data<T>(), scale.data<T>(), shift.data<T>(), out.data<T>(), relu);
     if (running_mean.defined()) {
       const double unbiased = double(N * S) / double(N * S - 1);
       Tensor rm_t = running_mean, rv_t = running_var;  // handles on the buffers updated in place
@@ -478,8 +482,10 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     }
   });
   // dx = weight invstd (g - mean(g) - xhat mean(g xhat)), means over every axis but 1.
-  return record_op("batch_norm", out, {x, weight, bias}, [x, weight, bias, mean, invstd, x3, eps](const Tensor& g) {
-    if (!grad_enabled()) return batch_norm_grads(x, g, weight, bias, mean, invstd, x3);
+  const Tensor y = relu ? out.detach() : Tensor();
+  return record_op("batch_norm", out, {x, weight, bias}, [x, y, weight, bias, mean, invstd, x3, eps](const Tensor& out_grad) {
+    if (!grad_enabled()) return batch_norm_grads(x, out_grad, y, weight, bias, mean, invstd, x3);
+    const Tensor g = y.defined() ? detail::relu_backward(out_grad, y) : out_grad;
     // create_graph: the statistics as functions of x, for second order.
     const double M = double(x3[0] * x3[2]);
     const Tensor x_3 = x.reshape(x3);

@@ -70,8 +70,10 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
 // the unbiased variance. Needs more than one value per channel.
 // eval: normalizes with the running statistics.
 // y = (x - mean) / sqrt(var + eps) * weight + bias.
+// activation ReLU: relu(y) as one op (the ReLU applied as y is written, its gate in the backward's
+// passes), as nn::BatchNorm followed by nn::ReLU in a Sequential.
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
                   const Tensor& weight = Tensor(), const Tensor& bias = Tensor(), bool training = false,
-                  double momentum = 0.1, double eps = 1e-5);
+                  double momentum = 0.1, double eps = 1e-5, Activation activation = Activation::None);
 
 }  // namespace minigrad

@@ -177,106 +177,163 @@ void max_pool(const Pool2dShape& s, const T* x, T* y, int64_t* indices) {
   });
 }
 
-// Per-channel sums over [N, C, S] in double: kLanes independent partial sums (a chain of dependent
-// adds would wait on each add's latency), combined in a fixed order, so the result is the same
-// whatever the thread count. f(i) is the term of element i of an S-long row.
-constexpr int kLanes = 8;
+// Per-channel sums for batch norm, in double: a row of S values is read eight at a time, widened
+// to a vector of doubles (GCC/Clang vector extensions; a plain loop of scalar double lanes was
+// compiled to half-width vectors spilled to the stack), then the tail one by one. Rows are added
+// in order and each channel is one task: the same sums for any thread count.
+typedef double Double8 __attribute__((vector_size(64)));
 
-template <typename F>
-double lane_sum(int64_t S, F&& f) {
-  double lanes[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= S; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lanes[l] += f(i + l);
-  for (int l = 0; i < S; ++i, ++l) lanes[l] += f(i);
+template <typename T>
+Double8 widen8(const T* p) {
+  typedef T V8 __attribute__((vector_size(8 * sizeof(T))));
+  V8 v;
+  std::memcpy(&v, p, sizeof v);
+  return __builtin_convertvector(v, Double8);
+}
+
+double total(Double8 v) {
   double sum = 0;
-  for (double v : lanes) sum += v;
+  for (int l = 0; l < 8; ++l) sum += v[l];
   return sum;
 }
 
-// The sum over channel c of x [N, C, S] of f(value), in double, rows in order.
-template <typename T, typename F>
-double channel_total(int64_t N, int64_t C, int64_t S, const T* x, int64_t c, F&& f) {
-  double total = 0;
-  for (int64_t n = 0; n < N; ++n) {
-    const T* xc = x + (n * C + c) * S;
-    total += lane_sum(S, [&](int64_t i) { return f(double(xc[i])); });
+// The sum over i < S of term(rows[i]...), each row's value in double.
+template <typename Term, typename... T>
+double widened_sum(int64_t S, Term term, const T*... rows) {
+  Double8 even = {}, odd = {};  // two chains of adds, not one waiting on each add's latency
+  int64_t i = 0;
+  for (; i + 16 <= S; i += 16) {
+    even += term(widen8(rows + i)...);
+    odd += term(widen8(rows + i + 8)...);
   }
+  for (; i + 8 <= S; i += 8) even += term(widen8(rows + i)...);
+  double tail = 0;
+  for (; i < S; ++i) tail += term(double(rows[i])...);
+  return total(even + odd) + tail;
+}
+
+// The ReLU's gate on a gradient g at output y: blocked where y <= 0 (a NaN output passes it).
+Double8 relu_gate(Double8 g, Double8 y) { return y <= 0 ? Double8{} : g; }
+double relu_gate(double g, double y) { return y <= 0 ? 0.0 : g; }
+
+template <typename T>
+double channel_total(int64_t N, int64_t C, int64_t S, const T* x, int64_t c) {
+  double total = 0;
+  for (int64_t n = 0; n < N; ++n) total += widened_sum(S, [](auto v) { return v; }, x + (n * C + c) * S);
   return total;
 }
 
 template <typename T>
 void sums(int64_t N, int64_t C, int64_t S, const T* x, double* out) {
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) out[c] = channel_total(N, C, S, x, c, [](double v) { return v; });
+    for (int64_t c = c0; c < c1; ++c) out[c] = channel_total(N, C, S, x, c);
   });
 }
 
+// Two passes (the mean, then squares about it): a one-pass variance loses the digits of a
+// channel whose mean is large against its spread.
 template <typename T>
 void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* var) {
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const double count = double(N * S);
-      const double m = N * S > 0 ? channel_total(N, C, S, x, c, [](double v) { return v; }) / count : 0.0;
-      const double sq = channel_total(N, C, S, x, c, [m](double v) { return (v - m) * (v - m); });
+      const double m = N * S > 0 ? channel_total(N, C, S, x, c) / count : 0.0;
+      double sq = 0;
+      for (int64_t n = 0; n < N; ++n)
+        sq += widened_sum(S, [m](auto v) { return (v - m) * (v - m); }, x + (n * C + c) * S);
       mean[c] = m;
       var[c] = N * S > 0 ? sq / count : 0.0;
     }
   });
 }
 
-template <typename T>
-void apply(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T* shift, T* y) {
-  parallel_for(N * C, grain_for(S), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const T a = scale[r % C], b = shift[r % C];
-      const T* xr = x + r * S;
-      T* yr = y + r * S;
-      for (int64_t i = 0; i < S; ++i) yr[i] = xr[i] * a + b;
+template <bool kRelu, typename T>
+void apply_rows(int64_t r0, int64_t r1, int64_t C, int64_t S, const T* x, const T* scale, const T* shift, T* y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const T a = scale[r % C], b = shift[r % C];
+    const T* __restrict xr = x + r * S;
+    T* __restrict yr = y + r * S;
+    for (int64_t i = 0; i < S; ++i) {
+      const T v = xr[i] * a + b;
+      yr[i] = kRelu && v <= T(0) ? T(0) : v;  // NaN passes, as relu
     }
+  }
+}
+
+template <typename T>
+void apply(int64_t N, int64_t C, int64_t S, const T* x, const T* scale, const T* shift, T* y, bool relu) {
+  parallel_for(N * C, grain_for(S), [&](int64_t r0, int64_t r1) {
+    if (relu)
+      apply_rows<true>(r0, r1, C, S, x, scale, shift, y);
+    else
+      apply_rows<false>(r0, r1, C, S, x, scale, shift, y);
   });
+}
+
+// dx of one channel's rows; with kGated the gradient first passes the ReLU's gate at y.
+template <bool kGated, typename T>
+void input_grad_rows(int64_t N, int64_t C, int64_t S, int64_t c, const T* x, const T* dy, const T* y, T a, T m,
+                     T g_mean, T gx_mean, T* dx) {
+  for (int64_t n = 0; n < N; ++n) {
+    const int64_t at = (n * C + c) * S;
+    const T* __restrict xr = x + at;
+    const T* __restrict gr = dy + at;
+    const T* __restrict yr = kGated ? y + at : nullptr;
+    T* __restrict dxr = dx + at;
+    for (int64_t i = 0; i < S; ++i) {
+      T g = gr[i];
+      if constexpr (kGated) g = yr[i] <= T(0) ? T(0) : g;
+      dxr[i] = a * (g - g_mean - (xr[i] - m) * gx_mean);
+    }
+  }
 }
 
 // Channel by channel: its N rows of x and dy (at most a few hundred KB for the layers of a small
 // CNN) are still in L2 when the second pass writes dx, which then reads no memory twice.
 template <typename T>
-void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T* mean, const T* invstd, const T* scale,
-              double* dy_sum, double* dy_xhat_sum, T* dx) {
+void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T* y, const T* mean, const T* invstd,
+              const T* scale, double* dy_sum, double* dy_xhat_sum, T* dx) {
   const double M = double(N * S);
   parallel_for(C, grain_for(N * S), [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double sum = 0, sum_xhat = 0;
       const double mean_c = double(mean[c]);
       for (int64_t n = 0; n < N; ++n) {
-        const T* xc = x + (n * C + c) * S;
-        const T* gc = dy + (n * C + c) * S;
-        sum += lane_sum(S, [&](int64_t i) { return double(gc[i]); });
-        sum_xhat += lane_sum(S, [&](int64_t i) { return double(gc[i]) * (double(xc[i]) - mean_c); });
+        const int64_t at = (n * C + c) * S;
+        if (y) {
+          sum += widened_sum(S, [](auto g, auto out) { return relu_gate(g, out); }, dy + at, y + at);
+          sum_xhat += widened_sum(
+              S, [mean_c](auto g, auto v, auto out) { return relu_gate(g, out) * (v - mean_c); }, dy + at, x + at,
+              y + at);
+        } else {
+          sum += widened_sum(S, [](auto g) { return g; }, dy + at);
+          sum_xhat += widened_sum(S, [mean_c](auto g, auto v) { return g * (v - mean_c); }, dy + at, x + at);
+        }
       }
       dy_sum[c] = sum;
       dy_xhat_sum[c] = sum_xhat * double(invstd[c]);
       if (!dx) continue;
       const T a = scale[c], m = mean[c], is = invstd[c];
       const T g_mean = T(dy_sum[c] / M), gx_mean = T(dy_xhat_sum[c] / M) * is;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* xr = x + (n * C + c) * S;
-        const T* gr = dy + (n * C + c) * S;
-        T* dxr = dx + (n * C + c) * S;
-        for (int64_t i = 0; i < S; ++i) dxr[i] = a * (gr[i] - g_mean - (xr[i] - m) * gx_mean);
-      }
+      if (y)
+        input_grad_rows<true>(N, C, S, c, x, dy, y, a, m, g_mean, gx_mean, dx);
+      else
+        input_grad_rows<false>(N, C, S, c, x, dy, y, a, m, g_mean, gx_mean, dx);
     }
   });
 }
 
 }  // namespace
 
-void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* mean,
-                         const float* invstd, const float* scale, double* dy_sum, double* dy_xhat_sum, float* dx) {
-  backward(N, C, S, x, dy, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* y,
+                         const float* mean, const float* invstd, const float* scale, double* dy_sum,
+                         double* dy_xhat_sum, float* dx) {
+  backward(N, C, S, x, dy, y, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
 }
-void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* mean,
-                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum, double* dx) {
-  backward(N, C, S, x, dy, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* y,
+                         const double* mean, const double* invstd, const double* scale, double* dy_sum,
+                         double* dy_xhat_sum, double* dx) {
+  backward(N, C, S, x, dy, y, mean, invstd, scale, dy_sum, dy_xhat_sum, dx);
 }
 
 void max_pool2d_forward(const Pool2dShape& s, const float* x, float* y, int64_t* indices) {
@@ -322,12 +379,12 @@ void batch_norm_stats(int64_t N, int64_t C, int64_t S, const double* x, double* 
   stats(N, C, S, x, mean, var);
 }
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
-                      float* y) {
-  apply(N, C, S, x, scale, shift, y);
+                      float* y, bool relu) {
+  apply(N, C, S, x, scale, shift, y, relu);
 }
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,
-                      double* y) {
-  apply(N, C, S, x, scale, shift, y);
+                      double* y, bool relu) {
+  apply(N, C, S, x, scale, shift, y, relu);
 }
 
 }  // namespace minigrad::kernels

@@ -19,6 +19,9 @@ class BatchNorm : public ShapePreserving {
  public:
   Tensor forward(const Tensor& input) override;
   std::string kind() const override;  // "BatchNorm2d 32"
+  // A ReLU after it is applied by the same op (see Module::fuses).
+  bool fuses(const Module& next) const override;
+  Tensor forward_fused(const Tensor& input, Module& next) override;
 
   int64_t num_features;
   BatchNormOptions options;
@@ -30,6 +33,8 @@ class BatchNorm : public ShapePreserving {
   BatchNorm(std::string_view name, int64_t min_rank, int64_t max_rank, int64_t num_features, BatchNormOptions options);
 
  private:
+  Tensor forward(const Tensor& input, Activation activation);
+
   std::string_view name_;
   int64_t min_rank_, max_rank_;
 };

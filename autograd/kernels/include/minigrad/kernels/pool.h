@@ -45,20 +45,24 @@ void batch_norm_stats(int64_t N, int64_t C, int64_t S, const double* x, double* 
 // sums[c] = the sum of channel c of x [N, C, S] over its N * S values, in double (a bias gradient).
 void channel_sums(int64_t N, int64_t C, int64_t S, const float* x, double* sums);
 void channel_sums(int64_t N, int64_t C, int64_t S, const double* x, double* sums);
-// y[n, c, s] = x[n, c, s] * scale[c] + shift[c]: normalization folded into one multiply-add.
+// y[n, c, s] = x[n, c, s] * scale[c] + shift[c]: normalization folded into one multiply-add;
+// with relu, the ReLU after it in the same pass (y <= 0 becomes 0, NaN stays).
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
-                      float* y);
+                      float* y, bool relu = false);
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,
-                      double* y);
+                      double* y, bool relu = false);
 // The first-order backward of training-mode batch norm, two passes over each channel of x and
 // dy [N, C, S]: dy_sum = sum dy and dy_xhat_sum = sum dy * xhat with xhat = (x - mean) * invstd
 // (summed in double); then, when dx is not null,
 //   dx = scale[c] * (dy - dy_sum / M - xhat * dy_xhat_sum / M),  M = N * S,
-// with scale = weight * invstd (invstd alone without a weight).
-void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* mean,
-                         const float* invstd, const float* scale, double* dy_sum, double* dy_xhat_sum, float* dx);
-void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* mean,
-                         const double* invstd, const double* scale, double* dy_sum, double* dy_xhat_sum, double* dx);
+// with scale = weight * invstd (invstd alone without a weight). When y (the output of a ReLU
+// fused after the normalization) is not null, dy is first zeroed where y <= 0.
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const float* x, const float* dy, const float* y,
+                         const float* mean, const float* invstd, const float* scale, double* dy_sum,
+                         double* dy_xhat_sum, float* dx);
+void batch_norm_backward(int64_t N, int64_t C, int64_t S, const double* x, const double* dy, const double* y,
+                         const double* mean, const double* invstd, const double* scale, double* dy_sum,
+                         double* dy_xhat_sum, double* dx);
 
 // ---- the oracles, loop by loop ----
 
