@@ -135,6 +135,32 @@ const std::vector<k::Conv2dShape> kConvShapes = {
      .pad_w = 1},
     // Padding on one axis only, with channels enough for the input gradient as a convolution.
     {.batch = 2, .in_channels = 17, .in_h = 6, .in_w = 7, .out_channels = 18, .kernel_h = 3, .kernel_w = 2, .pad_w = 1},
+    // A residual net's downsampling 3x3 at stride 2 (odd size: the phases differ in size), deep
+    // enough for several k blocks, and a stride of 3 with dilation (taps in every phase).
+    {.batch = 9,
+     .in_channels = 40,
+     .in_h = 13,
+     .in_w = 13,
+     .out_channels = 26,
+     .kernel_h = 3,
+     .kernel_w = 3,
+     .stride_h = 2,
+     .stride_w = 2,
+     .pad_h = 1,
+     .pad_w = 1},
+    {.batch = 2,
+     .in_channels = 3,
+     .in_h = 14,
+     .in_w = 11,
+     .out_channels = 5,
+     .kernel_h = 3,
+     .kernel_w = 4,
+     .stride_h = 3,
+     .stride_w = 3,
+     .pad_h = 2,
+     .pad_w = 1,
+     .dilation_h = 2,
+     .dilation_w = 1},
 };
 
 struct ConvResult {

@@ -1,7 +1,8 @@
 // Convolution throughput at each layer of the `cnn` recipe's VGG-style net on 28x28 Fashion-MNIST
-// (batch 128): conv 1->32 and 32->32 at 28x28, pool, 64 channels at 14x14, pool. Forward, input
-// gradient and weight gradient, at 1 and 2 threads. Columns: GFLOP/s, and peak = fraction of
-// (threads x measured single-thread FMA peak).
+// (batch 128): conv 1->32 and 32->32 at 28x28, pool, 64 channels at 14x14, pool; then the
+// `resnet` recipe's downsampling layers (3x3 at stride 2, the 1x1 stride-2 shortcuts) and its last
+// stage's 3x3 at 7x7. Forward, input gradient and weight gradient, at 1 and 2 threads. Columns:
+// GFLOP/s, and peak = fraction of (threads x measured single-thread FMA peak).
 //   bench_conv --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <minigrad/kernels/conv.h>
@@ -21,10 +22,12 @@ namespace {
 namespace k = minigrad::kernels;
 
 struct Layer {
-  int64_t in_channels, out_channels, size;
+  int64_t in_channels, out_channels, size, kernel = 3, stride = 1;
 };
-// 3x3 convolutions with padding 1, as the recipe stacks them.
-constexpr Layer kLayers[] = {{1, 32, 28}, {32, 32, 28}, {32, 64, 14}, {64, 64, 14}};
+// Padding kernel / 2, as the recipes stack them.
+constexpr Layer kLayers[] = {{1, 32, 28},         {32, 32, 28},         {32, 64, 14},
+                             {64, 64, 14},        {32, 64, 28, 3, 2},   {64, 128, 14, 3, 2},
+                             {32, 64, 28, 1, 2},  {64, 128, 14, 1, 2}, {128, 128, 7}};
 constexpr int64_t kBatch = 128;
 enum Pass { kForward, kInputGrad, kWeightGrad };
 
@@ -48,10 +51,12 @@ void BM_conv(benchmark::State& state) {
                          .in_h = layer.size,
                          .in_w = layer.size,
                          .out_channels = layer.out_channels,
-                         .kernel_h = 3,
-                         .kernel_w = 3,
-                         .pad_h = 1,
-                         .pad_w = 1};
+                         .kernel_h = layer.kernel,
+                         .kernel_w = layer.kernel,
+                         .stride_h = layer.stride,
+                         .stride_w = layer.stride,
+                         .pad_h = layer.kernel / 2,
+                         .pad_w = layer.kernel / 2};
   const int saved = k::max_threads();
   k::set_max_threads(threads);
   auto x = aligned_array(s.batch * s.in_channels * s.in_h * s.in_w);
@@ -79,14 +84,16 @@ void BM_conv(benchmark::State& state) {
   state.counters["peak"] =
       benchmark::Counter(flops / (bench::fma_peak() * threads), benchmark::Counter::kIsIterationInvariantRate);
   static const char* const kPasses[] = {"forward", "input grad", "weight grad"};
-  state.SetLabel(std::to_string(layer.in_channels) + "->" + std::to_string(layer.out_channels) + " at " +
-                 std::to_string(layer.size) + "x" + std::to_string(layer.size) + " " + kPasses[pass]);
+  state.SetLabel(std::to_string(layer.kernel) + "x" + std::to_string(layer.kernel) + " " +
+                 std::to_string(layer.in_channels) + "->" + std::to_string(layer.out_channels) + " at " +
+                 std::to_string(layer.size) + "x" + std::to_string(layer.size) +
+                 (layer.stride > 1 ? " stride " + std::to_string(layer.stride) : "") + " " + kPasses[pass]);
 }
 
 }  // namespace
 
 BENCHMARK(BM_conv)
-    ->ArgsProduct({{0, 1, 2, 3}, {kForward, kInputGrad, kWeightGrad}, {1, 2}})
+    ->ArgsProduct({{0, 1, 2, 3, 4, 5, 6, 7, 8}, {kForward, kInputGrad, kWeightGrad}, {1, 2}})
     ->ArgNames({"layer", "pass", "threads"})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);

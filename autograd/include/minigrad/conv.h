@@ -1,6 +1,6 @@
 #pragma once
 // Convolution, pooling and batch normalization over NCHW tensors, as PyTorch's torch.nn.functional
-// spells them. Convolutions run on the packed GEMM (im2col); every op is differentiable twice.
+// spells them. Convolutions run on the packed GEMM's micro-kernels; every op is differentiable twice.
 #include <cstdint>
 #include <optional>
 #include <utility>

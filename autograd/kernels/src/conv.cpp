@@ -1,4 +1,4 @@
-// Convolution as im2col + GEMM; see conv.h for the layout and the thread split.
+// Convolution on the GEMM's micro-kernels; see conv.h for the layout and the thread split.
 #include <minigrad/kernels/conv.h>
 
 #include <algorithm>
@@ -42,9 +42,9 @@ void for_col_rows(const Conv2dShape& s, int64_t r0, int64_t r1, F&& f) {
 
 // col[r, oh * OW + ow] = x[c, ih, ow * sw + iw0] (0 outside), for the group's image x [C/G, H, W].
 template <typename T>
-void im2col(const Conv2dShape& s, const T* x, T* col, int64_t r0, int64_t r1) {
+void im2col(const Conv2dShape& s, const T* x, T* col) {
   const int64_t OW = s.out_w(), P = s.out_h() * OW, sw = s.stride_w;
-  for_col_rows(s, r0, r1, [&](int64_t r, int64_t c, int64_t oh, int64_t ih, int64_t iw0, Span span) {
+  for_col_rows(s, 0, s.col_rows(), [&](int64_t r, int64_t c, int64_t oh, int64_t ih, int64_t iw0, Span span) {
     T* dst = col + r * P + oh * OW;
     if (ih < 0 || ih >= s.in_h || span.lo == span.hi) {
       std::fill_n(dst, OW, T(0));
@@ -122,155 +122,131 @@ int64_t offset_table(int64_t count) {
   return ceil_div(count * int64_t(sizeof(int64_t)), 64) * 64 / int64_t(sizeof(T));
 }
 
-// Where row r = (c, i, j) of the wide column matrix (stride 1, over the padded width) starts in
-// the zero-padded image [C/G, Hp, Wp].
-int64_t wide_row_offset(const Conv2dShape& s, int64_t r) {
-  const int64_t kk = s.kernel_h * s.kernel_w, Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w;
-  return (r / kk * Hp + r % kk / s.kernel_w * s.dilation_h) * Wp + r % s.kernel_w * s.dilation_w;
-}
+// The group's image [Cg, H, W] zero-padded and split by the stride into sh x sw phases, each
+// [Cg, Hq, Wq]: phase (a, b) holds the padded rows a, a + sh, ... and columns b, b + sw, ....
+// Tap (i, j) of output (oh, ow) reads padded (oh sh + i dh, ow sw + j dw), which is phase
+// ((i dh) % sh, (j dw) % sw) at (oh + (i dh) / sh, ow + (j dw) / sw). So over the wide columns
+// p = oh Wq + ow, row r = (c, i, j) of the column matrix is the split image itself from one
+// offset on, whatever the stride: the micro-kernels read it in place. Each wide row's columns
+// ow >= OW are computed and dropped (2 of 30 at 28x28 with a 3x3 kernel, 1 of 15 at stride 2).
+// Stride 1 has one phase: the padded image.
+struct PaddedImage {
+  int64_t Cg, H, W, pad_h, pad_w, sh, sw, kw, dh, dw, Hq, Wq, kk;
+  explicit PaddedImage(const Conv2dShape& s)
+      : Cg(s.in_channels / s.groups),
+        H(s.in_h),
+        W(s.in_w),
+        pad_h(s.pad_h),
+        pad_w(s.pad_w),
+        sh(s.stride_h),
+        sw(s.stride_w),
+        kw(s.kernel_w),
+        dh(s.dilation_h),
+        dw(s.dilation_w),
+        Hq(ceil_div(s.in_h + 2 * s.pad_h, s.stride_h)),
+        Wq(ceil_div(s.in_w + 2 * s.pad_w, s.stride_w)),
+        kk(s.kernel_h * s.kernel_w) {}
+  int64_t phase() const { return Cg * Hq * Wq; }
+  // Elements, with room after the phases for the dropped columns' reads and a last tile `tail`
+  // columns wide.
+  int64_t size(int64_t tail) const { return sh * sw * phase() + Wq + tail; }
+  // Where row r = (c, i, j) of the wide column matrix starts.
+  int64_t row_offset(int64_t r) const {
+    const int64_t c = r / kk, i = r % kk / kw * dh, j = r % kw * dw;
+    return (i % sh * sw + j % sw) * phase() + (c * Hq + i / sh) * Wq + j / sw;
+  }
+  // x's group image into out, zeros around it and after it up to `size` elements.
+  template <typename T>
+  void fill(const T* x, T* out, int64_t size) const {
+    for (int64_t a = 0; a < sh; ++a)
+      for (int64_t b = 0; b < sw; ++b) {
+        const Span cols = valid_span(Wq, W, sw, pad_w, b);  // phase columns that hold pixels
+        T* const ph = out + (a * sw + b) * phase();
+        for (int64_t c = 0; c < Cg; ++c)
+          for (int64_t hq = 0; hq < Hq; ++hq) {
+            T* const row = ph + (c * Hq + hq) * Wq;
+            const int64_t ih = hq * sh + a - pad_h;
+            if (ih < 0 || ih >= H) {
+              std::fill_n(row, Wq, T(0));
+              continue;
+            }
+            const T* src = x + (c * H + ih) * W + b - pad_w;  // phase column wq at src[wq * sw]
+            std::fill_n(row, cols.lo, T(0));
+            if (sw == 1)
+              std::copy(src + cols.lo, src + cols.hi, row + cols.lo);
+            else
+              for (int64_t wq = cols.lo; wq < cols.hi; ++wq) row[wq] = src[wq * sw];
+            std::fill(row + cols.hi, row + Wq, T(0));
+          }
+      }
+    std::fill(out + sh * sw * phase(), out + size, T(0));
+  }
+};
 
-// ---- forward: the GEMM's micro-kernels on columns read in place or packed ----
+// ---- forward: the GEMM's micro-kernels on the split image, read in place ----
 //
-// With stride 1 the output columns are taken over the padded width, p = oh * Wp + ow with
-// Wp = W + 2 pw: row r = (c, i, j) of that column matrix is then the zero-padded image itself
-// from offset (c Hp + i dh) Wp + j dw on, so the micro-kernels read B's rows straight from the
-// padded image, each at its offset: no column matrix and no packing. The columns ow >= OW are
-// computed and dropped (2 of 30 at 28x28 with a 3x3 kernel). Other strides pack the columns
-// into B panels, gathered column by column.
+// A 1x1 kernel that subsamples (stride or padding) would read a quarter or less of the split
+// image: its column matrix is the subsampled image itself, so it takes im2col and the GEMM, as a
+// plain 1x1 (direct) takes the GEMM on the image.
+bool reads_split_image(const Conv2dShape& s) { return s.kernel_h * s.kernel_w > 1; }
+//
+// Each output block is the GEMM's C over the wide columns: its B rows are rows of the split image
+// (PaddedImage), each from its own offset (the gathered micro-kernel), so there is no column
+// matrix and no packing of B. The kept columns are then copied out with the bias.
 
-// Elements of the column matrix packed at a time (a block of whole panels): small enough to stay
-// in L2 while every A panel passes over it.
+// Wide output columns computed at a time: small enough for the block to stay in L2 while every
+// A panel passes over it.
 constexpr int64_t kColumnBlockElements = int64_t(64) << 10;
 
-// How the forward splits its work: the weights packed once into mr-row panels per group (and,
-// wide, each B row's offset in the padded image); units of (image, group), each computing its
-// output block by block in its slot of the workspace. The k blocking is the GEMM's (kc from K
-// alone), so each sum runs in the GEMM's order.
+// How the forward splits its work: the weights packed once into mr-row panels per group, each
+// B row's offset in the split image, and units of (image, group), each computing its output block
+// by block in its slot of the workspace. The k blocking is the GEMM's (kc from K alone), so each
+// sum runs in the GEMM's order.
 struct ForwardPlan {
   int mr, nr;
-  bool wide;  // stride 1: columns over the padded width, read in place
-  int64_t kc, a_panels, Hp, Wp, columns, block_columns;
+  PaddedImage image;
+  int64_t kc, a_panels, columns, block_columns;
   int64_t packed_weights(int64_t K) const { return a_panels * mr * K; }  // per group
-  // The K row offsets (int64) in elements of T, whole cache lines.
-  template <typename T>
-  int64_t row_offsets(int64_t K) const {
-    return wide ? offset_table<T>(K) : 0;
-  }
-  // A padded image of one group, with room for the last panel's reads past its end.
-  int64_t padded(int64_t Cg) const { return wide ? Cg * Hp * Wp + Wp + nr : 0; }
-  // Wide: the padded image and a block of wide output; else a block of packed columns.
-  int64_t slot(int64_t K, int64_t Cg) const {
-    return wide ? padded(Cg) + a_panels * mr * block_columns : K * block_columns;
-  }
+  // The split image, then a block of wide output.
+  int64_t slot() const { return image.size(nr) + a_panels * mr * block_columns; }
 };
 
 template <typename T>
 ForwardPlan forward_plan(const Conv2dShape& s) {
   const detail::GemmKernels<T>& g = detail::gemm_kernels<T>();
   const int64_t K = s.col_rows(), Og = s.out_channels / s.groups;
-  const bool wide = s.stride_h == 1 && s.stride_w == 1;
-  const int64_t Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w;
-  const int64_t columns = wide ? s.out_h() * Wp : s.out_h() * s.out_w();
+  const PaddedImage image(s);
+  const int64_t columns = s.out_h() * image.Wq;
   const int64_t most = g.nr * std::max<int64_t>(1, kColumnBlockElements / (K * g.nr));
   const int64_t blocks = std::max<int64_t>(1, ceil_div(columns, most));
   // Blocks of equal width rather than full blocks plus a sliver.
   const int64_t block_columns = ceil_div(ceil_div(columns, blocks), g.nr) * g.nr;
-  return {g.mr, g.nr, wide, ceil_div(K, ceil_div(K, g.kc)), ceil_div(Og, g.mr), Hp, Wp, columns, block_columns};
+  return {g.mr, g.nr, image, ceil_div(K, ceil_div(K, g.kc)), ceil_div(Og, g.mr), columns, block_columns};
 }
 
-// Elements the forward needs: the packed weights of every group, then one slot per thread.
+// Elements the forward needs: the packed weights of every group and the K row offsets, then one
+// slot per thread.
 template <typename T>
 int64_t forward_workspace(const Conv2dShape& s) {
+  if (!reads_split_image(s)) return s.direct() ? 0 : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
   const ForwardPlan plan = forward_plan<T>(s);
-  const int64_t K = s.col_rows(), Cg = s.in_channels / s.groups;
-  return s.groups * plan.packed_weights(K) + plan.row_offsets<T>(K) + max_threads() * plan.slot(K, Cg);
-}
-
-// The group's image [Cg, H, W] into [Cg, Hp, Wp] with zeros around it, and zeros after it up
-// to `size` elements (room for reads past its end).
-template <typename T>
-void pad_image(const Conv2dShape& s, const T* x, T* out, int64_t size) {
-  const int64_t Cg = s.in_channels / s.groups, H = s.in_h, W = s.in_w;
-  const int64_t Hp = H + 2 * s.pad_h, Wp = W + 2 * s.pad_w;
-  for (int64_t c = 0; c < Cg; ++c) {
-    T* plane = out + c * Hp * Wp;
-    std::fill_n(plane, s.pad_h * Wp + s.pad_w, T(0));
-    for (int64_t ih = 0; ih < H; ++ih) {
-      T* row = plane + (ih + s.pad_h) * Wp + s.pad_w;
-      std::copy_n(x + (c * H + ih) * W, W, row);
-      // The right padding of this row and the left padding of the next.
-      std::fill_n(row + W, Wp - W, T(0));
-    }
-    T* const bottom = plane + (H + s.pad_h) * Wp + s.pad_w;  // past the plane when pad_h = 0
-    if (bottom < plane + Hp * Wp) std::fill(bottom, plane + Hp * Wp, T(0));
-  }
-  std::fill(out + Cg * Hp * Wp, out + size, T(0));
-}
-
-// Columns [j0, j1) of the group's column matrix (row r = (c, i, j), column p = (oh, ow)) packed as
-// the GEMM packs B: nr-wide panels K * nr apart, element (r, p) at panel[r * nr + lane], and
-// lanes past j1 zero. im2col's walk, without the column matrix in between.
-template <typename T>
-void pack_columns(const Conv2dShape& s, const T* x, int64_t j0, int64_t j1, int nr, T* dst) {
-  const int64_t K = s.col_rows(), OW = s.out_w(), kk = s.kernel_h * s.kernel_w;
-  const int64_t H = s.in_h, W = s.in_w, sw = s.stride_w;
-  struct Run {  // lanes [lane, lane + len) read output row oh from column ow on
-    int lane, len;
-    int64_t oh, ow;
-  };
-  std::array<Run, 64> runs;
-  for (int64_t jt = j0; jt < j1; jt += nr) {
-    T* panel = dst + (jt - j0) * K;
-    const int n = int(std::min<int64_t>(nr, j1 - jt));
-    int count = 0;
-    for (int lane = 0; lane < n;) {
-      const int64_t p = jt + lane, oh = p / OW, ow = p % OW;
-      const int len = int(std::min<int64_t>(n - lane, OW - ow));
-      runs[size_t(count++)] = {lane, len, oh, ow};
-      lane += len;
-    }
-    for (int64_t r = 0; r < K; ++r) {
-      const int64_t c = r / kk, i = r % kk / s.kernel_w, j = r % s.kernel_w;
-      const Span span = valid_span(OW, W, sw, s.pad_w, j * s.dilation_w);
-      T* out = panel + r * nr;
-      for (int q = 0; q < count; ++q) {
-        const Run& run = runs[size_t(q)];
-        T* o = out + run.lane - run.ow;  // o[ow] is output column ow's lane
-        const int64_t ih = run.oh * s.stride_h - s.pad_h + i * s.dilation_h, end = run.ow + run.len;
-        const int64_t lo = std::clamp(span.lo, run.ow, end), hi = std::clamp(span.hi, lo, end);
-        if (ih < 0 || ih >= H) {
-          std::fill(o + run.ow, o + end, T(0));
-          continue;
-        }
-        const T* src = x + (c * H + ih) * W + j * s.dilation_w - s.pad_w;  // column ow at src[ow * sw]
-        std::fill(o + run.ow, o + lo, T(0));
-        if (sw == 1) {
-          for (int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow];
-        } else {
-          for (int64_t ow = lo; ow < hi; ++ow) o[ow] = src[ow * sw];
-        }
-        std::fill(o + hi, o + end, T(0));
-      }
-      std::fill(out + n, out + nr, T(0));
-    }
-  }
+  const int64_t K = s.col_rows();
+  return s.groups * plan.packed_weights(K) + offset_table<T>(K) + max_threads() * plan.slot();
 }
 
 template <typename T>
 void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace) {
   const Dims d(s);
-  // The bias is C's starting value (the GEMM's epilogue adds per column, not per row).
-  const auto fill_bias = [&](T* yg, int64_t g, int64_t j0, int64_t j1) {
-    if (bias)
-      for (int64_t o = 0; o < d.Og; ++o) std::fill(yg + o * d.P + j0, yg + o * d.P + j1, bias[g * d.Og + o]);
-  };
-  if (s.direct()) {  // the image is the column matrix
-    return for_images(s, workspace, [&](int64_t n, T*) {
+  if (!reads_split_image(s)) {  // the GEMM on the image or its column matrix; the bias is C's start
+    return for_images(s, workspace, [&](int64_t n, T* col) {
       for (int64_t g = 0; g < s.groups; ++g) {
+        const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
         T* yg = y + n * d.out_image + g * d.Og * d.P;
-        fill_bias(yg, g, 0, d.P);
-        gemm(false, false, d.Og, d.P, d.K, T(1), w + g * d.Og * d.K, d.K,
-             x + n * d.in_image + g * d.Cg * s.in_h * s.in_w, d.P, bias ? T(1) : T(0), yg, d.P);
+        if (!s.direct()) im2col(s, xg, col);
+        if (bias)
+          for (int64_t o = 0; o < d.Og; ++o) std::fill_n(yg + o * d.P, d.P, bias[g * d.Og + o]);
+        gemm(false, false, d.Og, d.P, d.K, T(1), w + g * d.Og * d.K, d.K, s.direct() ? xg : col, d.P,
+             bias ? T(1) : T(0), yg, d.P);
       }
     });
   }
@@ -285,61 +261,40 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
       for (int64_t pc = 0; pc < K; pc += plan.kc)
         g.pack_xk(w + (gi * d.Og + p * mr) * K + pc, K, int(std::min(mr, d.Og - p * mr)), std::min(plan.kc, K - pc),
                   packed_w + gi * group_w + p * mr * K + pc * mr, int(mr));
-  // Row r = (c, i, j) of the wide column matrix starts at padded + offsets[r].
+  // Row r = (c, i, j) of the wide column matrix starts at image + offsets[r].
   int64_t* const offsets = reinterpret_cast<int64_t*>(packed_w + s.groups * group_w);
-  if (plan.wide)
-    for (int64_t r = 0; r < K; ++r) offsets[r] = wide_row_offset(s, r);
-  T* const slots_begin = packed_w + s.groups * group_w + plan.row_offsets<T>(K);
+  for (int64_t r = 0; r < K; ++r) offsets[r] = plan.image.row_offset(r);
+  T* const slots_begin = packed_w + s.groups * group_w + offset_table<T>(K);
 
   // A unit is one image of one group; units are dealt to the slots in a fixed pattern, and each
   // output element is summed in the GEMM's order, whatever the thread count.
   const int64_t units = s.batch * s.groups, slots = std::min<int64_t>(max_threads(), units);
-  const int64_t bc = plan.block_columns;
+  const int64_t bc = plan.block_columns, Wq = plan.image.Wq, OW = s.out_w();
   deal_units(units, slots, [&](int64_t slot, int64_t u) {
-    T* const padded = slots_begin + slot * plan.slot(K, d.Cg);
-    // Wide: a block of wide output columns, before the dropped ones go; else packed columns.
-    T* const block = padded + plan.padded(d.Cg);
+    T* const image = slots_begin + slot * plan.slot();
+    T* const block = image + plan.image.size(nr);  // wide output columns, before the dropped ones go
     const int64_t n = u / s.groups, gi = u % s.groups;
-    const T* xg = x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w;
     T* yg = y + n * d.out_image + gi * d.Og * d.P;
-    if (plan.wide) pad_image(s, xg, padded, plan.padded(d.Cg));
+    plan.image.fill(x + n * d.in_image + gi * d.Cg * s.in_h * s.in_w, image, plan.image.size(nr));
     for (int64_t j0 = 0; j0 < plan.columns; j0 += bc) {
       const int64_t j1 = std::min(plan.columns, j0 + bc);
-      if (!plan.wide) {
-        pack_columns(s, xg, j0, j1, int(nr), block);
-        fill_bias(yg, gi, j0, j1);
-      }
-      // Wide blocks land in the slot's block (ldc = bc), others in y itself.
-      const int64_t ldc = plan.wide ? bc : d.P;
-      const auto c_at = [&](int64_t row, int64_t j) {
-        return plan.wide ? block + row * bc + (j - j0) : yg + row * d.P + j;
-      };
       for (int64_t pc = 0; pc < K; pc += plan.kc) {
         const int64_t k_len = std::min(plan.kc, K - pc);
-        const T beta = pc > 0 || (bias && !plan.wide) ? T(1) : T(0);
         for (int64_t p = 0; p < plan.a_panels; ++p) {
           const T* a = packed_w + gi * group_w + p * mr * K + pc * mr;
           const int m = int(std::min(mr, d.Og - p * mr));
-          for (int64_t j = j0; j < j1; j += nr) {
-            const int n = int(std::min(nr, j1 - j));
-            if (plan.wide)
-              g.micro_gathered(k_len, a, padded + j, offsets + pc, c_at(p * mr, j), ldc, m, n, beta);
-            else
-              g.micro(k_len, a, 1, mr, block + (j - j0) * K + pc * nr, nr, c_at(p * mr, j), ldc, m, n, T(1), beta,
-                      nullptr, false);
-          }
+          for (int64_t j = j0; j < j1; j += nr)
+            g.micro_gathered(k_len, a, image + j, offsets + pc, block + p * mr * bc + (j - j0), bc, m,
+                             int(std::min(nr, j1 - j)), pc > 0 ? T(1) : T(0));
         }
       }
-      if (plan.wide) {  // keep columns ow < OW, adding the bias
-        const int64_t OW = s.out_w();
-        for (int64_t o = 0; o < d.Og; ++o) {
-          const T b = bias ? bias[gi * d.Og + o] : T(0);
-          const T* from = block + o * bc;
-          for (int64_t oh = j0 / plan.Wp; oh * plan.Wp < j1; ++oh) {
-            const int64_t lo = std::max(j0, oh * plan.Wp), hi = std::min(j1, oh * plan.Wp + OW);
-            T* to = yg + o * d.P + oh * OW;
-            for (int64_t q = lo; q < hi; ++q) to[q - oh * plan.Wp] = from[q - j0] + b;
-          }
+      for (int64_t o = 0; o < d.Og; ++o) {  // keep columns ow < OW, adding the bias
+        const T b = bias ? bias[gi * d.Og + o] : T(0);
+        const T* from = block + o * bc;
+        for (int64_t oh = j0 / Wq; oh * Wq < j1; ++oh) {
+          const int64_t lo = std::max(j0, oh * Wq), hi = std::min(j1, oh * Wq + OW);
+          T* to = yg + o * d.P + oh * OW;
+          for (int64_t q = lo; q < hi; ++q) to[q - oh * Wq] = from[q - j0] + b;
         }
       }
     }
@@ -404,41 +359,48 @@ int64_t weight_chunks(const Conv2dShape& s) { return std::max<int64_t>(1, ceil_d
 
 // ---- weight gradient: dot products along the wide columns ----
 //
-// With stride 1, dw[o, r] sums dy_wide[o, p] * wide_columns[r, p] over images and wide columns
-// p, where dy_wide is dy over the padded width (zeros at the dropped columns) and row r of the
-// wide column matrix is the padded image from its offset on (as in the forward). Both operands
-// run along p, so the kernels' dot tile multiplies them where they lie: no column matrix and no
-// transposed packing. A slot holds a set of images (dy_wide and the padded image of each), as
+// dw[o, r] sums dy_wide[o, p] * wide_columns[r, p] over images and wide columns p, where dy_wide
+// is dy over the split image's width Wq (zeros at the dropped columns) and row r of the wide
+// column matrix is the split image from its offset on (as in the forward). Both operands run
+// along p, so the kernels' dot tile multiplies them where they lie: no column matrix and no
+// transposed packing. A slot holds a set of images (dy_wide and the split image of each), as
 // many as fit in half a 1 MB L2, and every tile runs over the whole set before it adds its sums.
 
 // Elements of one set of images: half of a 1 MB L2 in float.
 constexpr int64_t kWeightSetElements = int64_t(128) << 10;
 
+// The dot tile reduces its sums once per set of images; over shorter wide rows than this it loses
+// to im2col and the GEMM (7x7 outputs, bench_conv).
+constexpr int64_t kMinDotColumns = 128;
+
+bool weight_by_dots(const Conv2dShape& s) {
+  return reads_split_image(s) && s.out_h() * PaddedImage(s).Wq >= kMinDotColumns;
+}
+
 template <typename T>
 struct WeightPlan {
   const detail::GemmKernels<T>* kernels;
+  PaddedImage split;
   int64_t o_rows;   // Og rounded up to the tile's rows of dy
   int64_t offsets;  // K rounded up to the tile's rows of columns
-  int64_t columns;  // OH * Wp rounded up to whole vectors
-  int64_t padded;   // a padded image with room for the last vector's reads past its end
+  int64_t columns;  // OH * Wq rounded up to whole vectors
   int64_t images;   // per set
-  int64_t image() const { return o_rows * columns + padded; }
+  int64_t padded() const { return split.size(kernels->lanes); }
+  int64_t image() const { return o_rows * columns + padded(); }
   int64_t slot() const { return images * image(); }
   // The offsets (int64) in elements of T, whole cache lines.
   int64_t offset_elements() const { return offset_table<T>(offsets); }
 };
 
-bool weight_by_dots(const Conv2dShape& s) { return !s.direct() && s.stride_h == 1 && s.stride_w == 1; }
-
 template <typename T>
 WeightPlan<T> weight_plan(const Conv2dShape& s) {
   const detail::GemmKernels<T>& g = detail::gemm_kernels<T>();
-  const int64_t Hp = s.in_h + 2 * s.pad_h, Wp = s.in_w + 2 * s.pad_w, Cg = s.in_channels / s.groups;
+  const PaddedImage split(s);
   WeightPlan<T> plan{&g,
+                     split,
                      ceil_div(s.out_channels / s.groups, g.dot_rows_a) * g.dot_rows_a,
                      ceil_div(s.col_rows(), g.dot_rows_b) * g.dot_rows_b,
-                     ceil_div(s.out_h() * Wp, g.lanes) * g.lanes,
-                     Cg * Hp * Wp + Wp + g.lanes,
+                     ceil_div(s.out_h() * split.Wq, g.lanes) * g.lanes,
                      1};
   // Sets of equal size: 4 + 4 rather than 5 + 3 (a set's tiles pay their sums once).
   const int64_t most = std::clamp<int64_t>(kWeightSetElements / plan.image(), 1, kImagesPerChunk);
@@ -446,13 +408,14 @@ WeightPlan<T> weight_plan(const Conv2dShape& s) {
   return plan;
 }
 
-// dy of one image's group [Og, OH, OW] over the padded width, [o_rows, columns], zeros elsewhere.
+// dy of one image's group [Og, OH, OW] over the split image's width, [o_rows, columns], zeros
+// elsewhere.
 template <typename T>
 void widen_gradient(const Conv2dShape& s, const WeightPlan<T>& plan, const T* dy, T* out) {
-  const int64_t Og = s.out_channels / s.groups, OH = s.out_h(), OW = s.out_w(), Wp = s.in_w + 2 * s.pad_w;
+  const int64_t Og = s.out_channels / s.groups, OH = s.out_h(), OW = s.out_w(), Wq = plan.split.Wq;
   std::fill_n(out, plan.o_rows * plan.columns, T(0));
   for (int64_t o = 0; o < Og; ++o)
-    for (int64_t oh = 0; oh < OH; ++oh) std::copy_n(dy + (o * OH + oh) * OW, OW, out + o * plan.columns + oh * Wp);
+    for (int64_t oh = 0; oh < OH; ++oh) std::copy_n(dy + (o * OH + oh) * OW, OW, out + o * plan.columns + oh * Wq);
 }
 
 // dw += the partial sums of chunks 1.., in chunk order.
@@ -474,11 +437,11 @@ void backward_weight_by_dots(const Conv2dShape& s, const T* x, const T* dy, T* d
   const detail::GemmKernels<T>& g = *plan.kernels;
   const int64_t weights = s.out_channels * d.K, chunks = weight_chunks(s);
   const int64_t slots = std::min<int64_t>(max_threads(), chunks);
-  // Row r = (c, i, j) of the wide column matrix starts at offsets[r] in the padded image; the
+  // Row r = (c, i, j) of the wide column matrix starts at offsets[r] in the split image; the
   // tile's rows past K read from 0 and are not stored.
   int64_t* const offsets = reinterpret_cast<int64_t*>(workspace);
   T* const partials = workspace + plan.offset_elements();
-  for (int64_t r = 0; r < plan.offsets; ++r) offsets[r] = r < d.K ? wide_row_offset(s, r) : 0;
+  for (int64_t r = 0; r < plan.offsets; ++r) offsets[r] = r < d.K ? plan.split.row_offset(r) : 0;
   T* const slots_begin = partials + (chunks - 1) * weights;
   const int64_t ra = g.dot_rows_a, rb = g.dot_rows_b;
   deal_units(chunks, slots, [&](int64_t slot, int64_t ch) {
@@ -492,8 +455,8 @@ void backward_weight_by_dots(const Conv2dShape& s, const T* x, const T* dy, T* d
         for (int64_t q = 0; q < images; ++q) {
           T* const image = set + q * plan.image();
           widen_gradient(s, plan, dy + (n0 + q) * d.out_image + gi * d.Og * d.P, image);
-          pad_image(s, x + (n0 + q) * d.in_image + gi * d.Cg * s.in_h * s.in_w, image + plan.o_rows * plan.columns,
-                    plan.padded);
+          plan.split.fill(x + (n0 + q) * d.in_image + gi * d.Cg * s.in_h * s.in_w, image + plan.o_rows * plan.columns,
+                          plan.padded());
         }
         for (int64_t o = 0; o < d.Og; o += ra)
           for (int64_t r = 0; r < d.K; r += rb)
@@ -506,8 +469,8 @@ void backward_weight_by_dots(const Conv2dShape& s, const T* x, const T* dy, T* d
   add_partials(chunks, weights, partials, dw);
 }
 
-// Elements the weight gradient needs: (by dots, the row offsets first) the partial sums of chunks
-// 1.. (chunk 0 sums into dw), then per slot a set of images (by dots) or a column matrix.
+// Elements the weight gradient needs: the partial sums of chunks 1.. (chunk 0 sums into dw), and
+// (by dots) the row offsets and a set of images per slot.
 template <typename T>
 int64_t backward_weight_workspace(const Conv2dShape& s) {
   const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
@@ -528,7 +491,8 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
     return;
   }
   if (weight_by_dots(s)) return backward_weight_by_dots(s, x, dy, dw, workspace);
-  // Other strides and 1x1 kernels: per image, its column matrix (im2col) on the GEMM.
+  // 1x1 kernels and small outputs: per image, dw += dy col^T on the GEMM (col: the image itself
+  // when direct).
   const int64_t chunks = weight_chunks(s), slots = std::min<int64_t>(max_threads(), chunks);
   T* const partials = workspace;
   T* const cols = partials + (chunks - 1) * weights;
@@ -539,7 +503,7 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
     for (int64_t n = first; n < last; ++n)
       for (int64_t g = 0; g < s.groups; ++g) {
         const T* xg = x + n * d.in_image + g * d.Cg * s.in_h * s.in_w;
-        if (!s.direct()) im2col(s, xg, col, 0, d.K);
+        if (!s.direct()) im2col(s, xg, col);
         gemm(false, true, d.Og, d.K, d.P, T(1), dy + n * d.out_image + g * d.Og * d.P, d.P, s.direct() ? xg : col, d.P,
              n == first ? T(0) : T(1), out + g * d.Og * d.K, d.K);
       }

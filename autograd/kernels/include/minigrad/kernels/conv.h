@@ -1,5 +1,5 @@
 #pragma once
-// 2-D convolution over raw NCHW buffers, as im2col on the packed GEMM (gemm.h).
+// 2-D convolution over raw NCHW buffers, on the packed GEMM's micro-kernels (gemm.h).
 //
 //   y[n, o, oh, ow] = bias[o] + sum_{c, i, j} w[o, c, i, j] * x[n, g * C/G + c, oh*sh - ph + i*dh,
 //                                                                ow*sw - pw + j*dw]
@@ -11,11 +11,14 @@
 // and the product lands in NCHW order with no transpose. A 1x1 kernel with stride 1 and no
 // padding reads the image itself as the column matrix.
 //
-// The forward runs the GEMM's micro-kernels on the column matrix without building it: with
-// stride 1, taken over the padded width, each of its rows is the zero-padded image from some
-// offset on, and the micro-kernels read the rows there; other strides pack it into the GEMM's B
-// panels block by block. The input gradient multiplies into a
-// column matrix and scatters it back (col2im). Work is dealt to threads in fixed pieces (images;
+// The forward runs the GEMM's micro-kernels on the column matrix without building it: the image
+// is zero-padded and split by the stride into stride_h x stride_w phases, and with the columns
+// taken over a phase's width each row of the column matrix is that split image from some offset
+// on, so the micro-kernels read the rows there. The weight gradient multiplies dy by those rows
+// in place (dot products) when the output is large enough; 1x1 kernels that subsample and small
+// outputs build the column matrix (im2col) for the GEMM. The input gradient of a stride-1
+// convolution is a convolution of dy; other strides multiply into a column matrix and scatter it
+// back (col2im). Work is dealt to threads in fixed pieces (images;
 // for the weight gradient, chunks of 8 images whose partial sums are added in order), so every
 // result is the same bit for bit whatever the thread count.
 //
