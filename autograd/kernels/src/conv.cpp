@@ -25,6 +25,23 @@ Span valid_span(int64_t out, int64_t size, int64_t stride, int64_t pad, int64_t 
   return {std::min(lo, hi), hi};
 }
 
+template <int kStride, typename T>
+void copy_every(const T* __restrict src, T* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i * kStride];
+}
+
+// dst[i] = src[i * stride] for i < n: strides 1 and 2 as vector copies (GCC turns the stride-2
+// loop into permutes), others element by element.
+template <typename T>
+void copy_strided(const T* src, int64_t stride, T* dst, int64_t n) {
+  if (stride == 1)
+    std::copy_n(src, n, dst);
+  else if (stride == 2)
+    copy_every<2>(src, dst, n);
+  else
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+}
+
 // Calls f(r, c, oh, ih, iw0, span) for each row r = (c, i, j) in [r0, r1) of one group's column
 // matrix and each output row oh: output (oh, ow) reads input (ih, ow * stride_w + iw0), inside
 // the image for ow in span (ih may be outside: a row of padding). im2col and col2im are this walk
@@ -50,13 +67,9 @@ void im2col(const Conv2dShape& s, const T* x, T* col) {
       std::fill_n(dst, OW, T(0));
       return;
     }
-    const T* src = x + (c * s.in_h + ih) * s.in_w;
+    const T* src = x + (c * s.in_h + ih) * s.in_w + iw0;  // output column ow at src[ow * sw]
     std::fill_n(dst, span.lo, T(0));
-    if (sw == 1) {
-      std::memcpy(dst + span.lo, src + span.lo + iw0, size_t(span.hi - span.lo) * sizeof(T));
-    } else {
-      for (int64_t ow = span.lo; ow < span.hi; ++ow) dst[ow] = src[ow * sw + iw0];
-    }
+    copy_strided(src + span.lo * sw, sw, dst + span.lo, span.hi - span.lo);
     std::fill(dst + span.hi, dst + OW, T(0));
   });
 }
@@ -172,10 +185,7 @@ struct PaddedImage {
             }
             const T* src = x + (c * H + ih) * W + b - pad_w;  // phase column wq at src[wq * sw]
             std::fill_n(row, cols.lo, T(0));
-            if (sw == 1)
-              std::copy(src + cols.lo, src + cols.hi, row + cols.lo);
-            else
-              for (int64_t wq = cols.lo; wq < cols.hi; ++wq) row[wq] = src[wq * sw];
+            copy_strided(src + cols.lo * sw, sw, row + cols.lo, cols.hi - cols.lo);
             std::fill(row + cols.hi, row + Wq, T(0));
           }
       }
@@ -234,6 +244,13 @@ int64_t forward_workspace(const Conv2dShape& s) {
   return s.groups * plan.packed_weights(K) + offset_table<T>(K) + max_threads() * plan.slot();
 }
 
+// dst[i] = src[i] + b for a row of the output: restrict, so the loop is vectorized without a
+// runtime overlap check in front of rows this short.
+template <typename T>
+void add_to_row(const T* __restrict src, T b, T* __restrict dst, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) dst[i] = src[i] + b;
+}
+
 template <typename T>
 void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, T* workspace) {
   const Dims d(s);
@@ -289,12 +306,14 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
         }
       }
       for (int64_t o = 0; o < d.Og; ++o) {  // keep columns ow < OW, adding the bias
-        const T b = bias ? bias[gi * d.Og + o] : T(0);
-        const T* from = block + o * bc;
+        const T* from = block + o * bc - j0;
         for (int64_t oh = j0 / Wq; oh * Wq < j1; ++oh) {
           const int64_t lo = std::max(j0, oh * Wq), hi = std::min(j1, oh * Wq + OW);
-          T* to = yg + o * d.P + oh * OW;
-          for (int64_t q = lo; q < hi; ++q) to[q - oh * Wq] = from[q - j0] + b;
+          T* to = yg + o * d.P + oh * OW - oh * Wq;
+          if (bias)
+            add_to_row(from + lo, bias[gi * d.Og + o], to + lo, hi - lo);
+          else
+            std::copy(from + lo, from + hi, to + lo);
         }
       }
     }
