@@ -67,9 +67,9 @@ void im2col(const Conv2dShape& s, const T* x, T* col) {
       std::fill_n(dst, OW, T(0));
       return;
     }
-    const T* src = x + (c * s.in_h + ih) * s.in_w + iw0;  // output column ow at src[ow * sw]
     std::fill_n(dst, span.lo, T(0));
-    copy_strided(src + span.lo * sw, sw, dst + span.lo, span.hi - span.lo);
+    // Output column ow reads input column ow * sw + iw0, in the image for ow in the span.
+    copy_strided(x + (c * s.in_h + ih) * s.in_w + span.lo * sw + iw0, sw, dst + span.lo, span.hi - span.lo);
     std::fill(dst + span.hi, dst + OW, T(0));
   });
 }
@@ -183,9 +183,10 @@ struct PaddedImage {
               std::fill_n(row, Wq, T(0));
               continue;
             }
-            const T* src = x + (c * H + ih) * W + b - pad_w;  // phase column wq at src[wq * sw]
             std::fill_n(row, cols.lo, T(0));
-            copy_strided(src + cols.lo * sw, sw, row + cols.lo, cols.hi - cols.lo);
+            // Phase column wq holds input column wq * sw + b - pad_w.
+            if (cols.hi > cols.lo)
+              copy_strided(x + (c * H + ih) * W + cols.lo * sw + b - pad_w, sw, row + cols.lo, cols.hi - cols.lo);
             std::fill(row + cols.hi, row + Wq, T(0));
           }
       }
@@ -306,14 +307,14 @@ void forward(const Conv2dShape& s, const T* x, const T* w, const T* bias, T* y, 
         }
       }
       for (int64_t o = 0; o < d.Og; ++o) {  // keep columns ow < OW, adding the bias
-        const T* from = block + o * bc - j0;
         for (int64_t oh = j0 / Wq; oh * Wq < j1; ++oh) {
           const int64_t lo = std::max(j0, oh * Wq), hi = std::min(j1, oh * Wq + OW);
-          T* to = yg + o * d.P + oh * OW - oh * Wq;
+          const T* from = block + o * bc + (lo - j0);
+          T* to = yg + o * d.P + oh * OW + (lo - oh * Wq);
           if (bias)
-            add_to_row(from + lo, bias[gi * d.Og + o], to + lo, hi - lo);
+            add_to_row(from, bias[gi * d.Og + o], to, hi - lo);
           else
-            std::copy(from + lo, from + hi, to + lo);
+            std::copy_n(from, hi - lo, to);
         }
       }
     }
