@@ -374,8 +374,7 @@ TEST_CASE("batch-norm kernels: statistics, channel sums and the folded normaliza
     }
     std::vector<double> sums(C);
     k::channel_sums(N, C, S, x.data(), sums.data());
-    for (int64_t c = 0; c < C; ++c)
-      REQUIRE(sums[size_t(c)] == Approx(mean[size_t(c)] * double(N * S)).epsilon(1e-12));
+    for (int64_t c = 0; c < C; ++c) REQUIRE(sums[size_t(c)] == Approx(mean[size_t(c)] * double(N * S)).epsilon(1e-12));
     const std::vector<float> scale = {1, 2, -1, 0.5f}, shift = {0, 1, 2, -3};
     std::vector<float> y(x.size()), y_relu(x.size());
     x[1] = std::numeric_limits<float>::quiet_NaN();
@@ -424,8 +423,8 @@ void check_batch_norm_backward(int64_t S, bool gated, double tol) {
   }
   // Without dx (the input needs no gradient) only the sums are written.
   std::vector<double> only_sums(C);
-  k::batch_norm_backward(N, C, S, x.data(), dy.data(), gate, mean.data(), invstd.data(), scale.data(),
-                         only_sums.data(), dy_xhat_sum.data(), static_cast<T*>(nullptr));
+  k::batch_norm_backward(N, C, S, x.data(), dy.data(), gate, mean.data(), invstd.data(), scale.data(), only_sums.data(),
+                         dy_xhat_sum.data(), static_cast<T*>(nullptr));
   REQUIRE(only_sums == dy_sum);
 }
 

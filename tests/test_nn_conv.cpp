@@ -145,8 +145,10 @@ TEST_CASE("nn: BatchNorm2d then ReLU in a Sequential is one op with the same val
     (y * g).sum().backward();
     (y_apart * g).sum().backward();
     CHECK_THAT(x.grad().to_vector<float>(), Catch::Matchers::Approx(x_apart.grad().to_vector<float>()).margin(1e-6));
-    CHECK_THAT(bn.weight.grad().to_vector<float>(), Catch::Matchers::Approx(apart.weight.grad().to_vector<float>()).margin(1e-5));
-    CHECK_THAT(bn.bias.grad().to_vector<float>(), Catch::Matchers::Approx(apart.bias.grad().to_vector<float>()).margin(1e-5));
+    CHECK_THAT(bn.weight.grad().to_vector<float>(),
+               Catch::Matchers::Approx(apart.weight.grad().to_vector<float>()).margin(1e-5));
+    CHECK_THAT(bn.bias.grad().to_vector<float>(),
+               Catch::Matchers::Approx(apart.bias.grad().to_vector<float>()).margin(1e-5));
     for (mg::Tensor t : {x, x_apart, bn.weight, bn.bias, apart.weight, apart.bias}) t.zero_grad();
   }
   REQUIRE(bn.running_var.to_vector<float>() == apart.running_var.to_vector<float>());

@@ -25,9 +25,9 @@ struct Layer {
   int64_t in_channels, out_channels, size, kernel = 3, stride = 1;
 };
 // Padding kernel / 2, as the recipes stack them.
-constexpr Layer kLayers[] = {{1, 32, 28},         {32, 32, 28},         {32, 64, 14},
-                             {64, 64, 14},        {32, 64, 28, 3, 2},   {64, 128, 14, 3, 2},
-                             {32, 64, 28, 1, 2},  {64, 128, 14, 1, 2}, {128, 128, 7}};
+constexpr Layer kLayers[] = {{1, 32, 28},        {32, 32, 28},        {32, 64, 14},
+                             {64, 64, 14},       {32, 64, 28, 3, 2},  {64, 128, 14, 3, 2},
+                             {32, 64, 28, 1, 2}, {64, 128, 14, 1, 2}, {128, 128, 7}};
 constexpr int64_t kBatch = 128;
 enum Pass { kForward, kInputGrad, kWeightGrad };
 

@@ -140,8 +140,7 @@ void add_batch_norm(Registry& r) {
       // The fused ReLU (nn::BatchNorm2d then nn::ReLU in a Sequential): its gate in both passes.
       conv_case("training (4, 3, 2, 2) with weight and bias + relu", {{4, 3, 2, 2}, {3}, {3}},
                 [](const Inputs& in) {
-                  return mg::batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true, 0.1, 1e-5,
-                                        mg::Activation::ReLU);
+                  return mg::batch_norm(in[0], Tensor(), Tensor(), in[1], in[2], true, 0.1, 1e-5, mg::Activation::ReLU);
                 }),
       conv_case("eval (3, 2, 2, 2) with running statistics + relu", {{3, 2, 2, 2}, {2}, {2}},
                 [](const Inputs& in) {

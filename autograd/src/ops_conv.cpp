@@ -402,8 +402,8 @@ Grads batch_norm_grads(const Tensor& x, const Tensor& g, const Tensor& y, const 
     using T = decltype(z);
     double* g_sum = sums.data<double>();
     kernels::batch_norm_backward(x3[0], C, x3[2], x.data<T>(), g.data<T>(), y.defined() ? y.data<T>() : nullptr,
-                                 mean.data<T>(), invstd.data<T>(),
-                                 scale.data<T>(), g_sum, g_sum + C, gx.defined() ? gx.data<T>() : nullptr);
+                                 mean.data<T>(), invstd.data<T>(), scale.data<T>(), g_sum, g_sum + C,
+                                 gx.defined() ? gx.data<T>() : nullptr);
   });
   Tensor gw, gb;
   if (weight.defined() && weight.requires_grad()) gw = sums.select(0, 1).to(x.dtype());
@@ -483,25 +483,26 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   });
   // dx = weight invstd (g - mean(g) - xhat mean(g xhat)), means over every axis but 1.
   const Tensor y = relu ? out.detach() : Tensor();
-  return record_op("batch_norm", out, {x, weight, bias}, [x, y, weight, bias, mean, invstd, x3, eps](const Tensor& out_grad) {
-    if (!grad_enabled()) return batch_norm_grads(x, out_grad, y, weight, bias, mean, invstd, x3);
-    const Tensor g = y.defined() ? detail::relu_backward(out_grad, y) : out_grad;
-    // create_graph: the statistics as functions of x, for second order.
-    const double M = double(x3[0] * x3[2]);
-    const Tensor x_3 = x.reshape(x3);
-    const Tensor xc = x_3 - sum_but_channels(x_3) / M;
-    const Tensor is = (sum_but_channels(xc * xc) / M + eps).pow(-0.5);
-    const Tensor xhat = xc * is, g3 = g.reshape(x3);
-    const Tensor g_sum = sum_but_channels(g3), gxhat_sum = sum_but_channels(g3 * xhat);
-    Tensor gx, gw, gb;
-    if (x.requires_grad()) {
-      const Tensor a = weight.defined() ? is * per_channel(weight) : is;
-      gx = ((g3 - g_sum / M - xhat * (gxhat_sum / M)) * a).reshape(x.shape());
-    }
-    if (weight.defined() && weight.requires_grad()) gw = gxhat_sum.reshape({x3[1]});
-    if (bias.defined() && bias.requires_grad()) gb = g_sum.reshape({x3[1]});
-    return Grads{gx, gw, gb};
-  });
+  return record_op("batch_norm", out, {x, weight, bias},
+                   [x, y, weight, bias, mean, invstd, x3, eps](const Tensor& out_grad) {
+                     if (!grad_enabled()) return batch_norm_grads(x, out_grad, y, weight, bias, mean, invstd, x3);
+                     const Tensor g = y.defined() ? detail::relu_backward(out_grad, y) : out_grad;
+                     // create_graph: the statistics as functions of x, for second order.
+                     const double M = double(x3[0] * x3[2]);
+                     const Tensor x_3 = x.reshape(x3);
+                     const Tensor xc = x_3 - sum_but_channels(x_3) / M;
+                     const Tensor is = (sum_but_channels(xc * xc) / M + eps).pow(-0.5);
+                     const Tensor xhat = xc * is, g3 = g.reshape(x3);
+                     const Tensor g_sum = sum_but_channels(g3), gxhat_sum = sum_but_channels(g3 * xhat);
+                     Tensor gx, gw, gb;
+                     if (x.requires_grad()) {
+                       const Tensor a = weight.defined() ? is * per_channel(weight) : is;
+                       gx = ((g3 - g_sum / M - xhat * (gxhat_sum / M)) * a).reshape(x.shape());
+                     }
+                     if (weight.defined() && weight.requires_grad()) gw = gxhat_sum.reshape({x3[1]});
+                     if (bias.defined() && bias.requires_grad()) gb = g_sum.reshape({x3[1]});
+                     return Grads{gx, gw, gb};
+                   });
 }
 
 }  // namespace minigrad

@@ -40,8 +40,7 @@ Tensor BatchNorm::forward(const Tensor& x, Activation activation) {
   if (is_training() && num_batches_tracked.defined()) ++num_batches_tracked.data<int64_t>()[0];
   // Batch statistics in training (which updates the running ones) and when none are tracked.
   const bool batch_stats = is_training() || !running_mean.defined();
-  return batch_norm(x, running_mean, running_var, weight, bias, batch_stats, options.momentum, options.eps,
-                    activation);
+  return batch_norm(x, running_mean, running_var, weight, bias, batch_stats, options.momentum, options.eps, activation);
 }
 
 std::string BatchNorm::kind() const {

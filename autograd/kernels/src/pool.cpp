@@ -219,7 +219,9 @@ double relu_gate(double g, double y) { return y <= 0 ? 0.0 : g; }
 template <typename T>
 double channel_total(int64_t N, int64_t C, int64_t S, const T* x, int64_t c) {
   double total = 0;
-  for (int64_t n = 0; n < N; ++n) total += widened_sum(S, [](auto v) { return v; }, x + (n * C + c) * S);
+  for (int64_t n = 0; n < N; ++n)
+    total += widened_sum(
+        S, [](auto v) { return v; }, x + (n * C + c) * S);
   return total;
 }
 
@@ -240,7 +242,8 @@ void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* va
       const double m = N * S > 0 ? channel_total(N, C, S, x, c) / count : 0.0;
       double sq = 0;
       for (int64_t n = 0; n < N; ++n)
-        sq += widened_sum(S, [m](auto v) { return (v - m) * (v - m); }, x + (n * C + c) * S);
+        sq += widened_sum(
+            S, [m](auto v) { return (v - m) * (v - m); }, x + (n * C + c) * S);
       mean[c] = m;
       var[c] = N * S > 0 ? sq / count : 0.0;
     }
@@ -301,13 +304,16 @@ void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T*
       for (int64_t n = 0; n < N; ++n) {
         const int64_t at = (n * C + c) * S;
         if (y) {
-          sum += widened_sum(S, [](auto g, auto out) { return relu_gate(g, out); }, dy + at, y + at);
+          sum += widened_sum(
+              S, [](auto g, auto out) { return relu_gate(g, out); }, dy + at, y + at);
           sum_xhat += widened_sum(
               S, [mean_c](auto g, auto v, auto out) { return relu_gate(g, out) * (v - mean_c); }, dy + at, x + at,
               y + at);
         } else {
-          sum += widened_sum(S, [](auto g) { return g; }, dy + at);
-          sum_xhat += widened_sum(S, [mean_c](auto g, auto v) { return g * (v - mean_c); }, dy + at, x + at);
+          sum += widened_sum(
+              S, [](auto g) { return g; }, dy + at);
+          sum_xhat += widened_sum(
+              S, [mean_c](auto g, auto v) { return g * (v - mean_c); }, dy + at, x + at);
         }
       }
       dy_sum[c] = sum;
@@ -378,8 +384,8 @@ void batch_norm_stats(int64_t N, int64_t C, int64_t S, const float* x, double* m
 void batch_norm_stats(int64_t N, int64_t C, int64_t S, const double* x, double* mean, double* var) {
   stats(N, C, S, x, mean, var);
 }
-void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
-                      float* y, bool relu) {
+void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift, float* y,
+                      bool relu) {
   apply(N, C, S, x, scale, shift, y, relu);
 }
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,

@@ -47,8 +47,8 @@ void channel_sums(int64_t N, int64_t C, int64_t S, const float* x, double* sums)
 void channel_sums(int64_t N, int64_t C, int64_t S, const double* x, double* sums);
 // y[n, c, s] = x[n, c, s] * scale[c] + shift[c]: normalization folded into one multiply-add;
 // with relu, the ReLU after it in the same pass (y <= 0 becomes 0, NaN stays).
-void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift,
-                      float* y, bool relu = false);
+void batch_norm_apply(int64_t N, int64_t C, int64_t S, const float* x, const float* scale, const float* shift, float* y,
+                      bool relu = false);
 void batch_norm_apply(int64_t N, int64_t C, int64_t S, const double* x, const double* scale, const double* shift,
                       double* y, bool relu = false);
 // The first-order backward of training-mode batch norm, two passes over each channel of x and
