@@ -191,7 +191,7 @@ Double8 widen8(const T* p) {
   return __builtin_convertvector(v, Double8);
 }
 
-double total(Double8 v) {
+double lane_total(Double8 v) {
   double sum = 0;
   for (int l = 0; l < 8; ++l) sum += v[l];
   return sum;
@@ -209,7 +209,7 @@ double widened_sum(int64_t S, Term term, const T*... rows) {
   for (; i + 8 <= S; i += 8) even += term(widen8(rows + i)...);
   double tail = 0;
   for (; i < S; ++i) tail += term(double(rows[i])...);
-  return total(even + odd) + tail;
+  return lane_total(even + odd) + tail;
 }
 
 // The ReLU's gate on a gradient g at output y: blocked where y <= 0 (a NaN output passes it).
