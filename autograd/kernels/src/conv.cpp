@@ -116,11 +116,15 @@ void deal_units(int64_t units, int64_t slots, F&& per_unit) {
   parallel_tasks(slots, run);
 }
 
-// Runs per_image(n, workspace slot) for every image, image_slots(s) at a time.
+// Elements of one image's column matrix (one group's): none when direct, the image is its own.
+int64_t column_matrix(const Conv2dShape& s) { return s.direct() ? 0 : s.col_rows() * s.out_h() * s.out_w(); }
+
+// Runs per_image(n, its column matrix in the workspace) for every image, image_slots(s) at a
+// time; the workspace holds image_slots(s) column matrices.
 template <typename T, typename F>
 void for_images(const Conv2dShape& s, T* workspace, F&& per_image) {
-  const int64_t slot_size = s.direct() ? 0 : Dims(s).K * Dims(s).P;
-  deal_units(s.batch, image_slots(s), [&](int64_t slot, int64_t n) { per_image(n, workspace + slot * slot_size); });
+  deal_units(s.batch, image_slots(s),
+             [&](int64_t slot, int64_t n) { per_image(n, workspace + slot * column_matrix(s)); });
 }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -200,7 +204,7 @@ struct PaddedImage {
 // image: its column matrix is the subsampled image itself, so it takes im2col and the GEMM, as a
 // plain 1x1 (direct) takes the GEMM on the image.
 bool reads_split_image(const Conv2dShape& s) { return s.kernel_h * s.kernel_w > 1; }
-//
+
 // Each output block is the GEMM's C over the wide columns: its B rows are rows of the split image
 // (PaddedImage), each from its own offset (the gathered micro-kernel), so there is no column
 // matrix and no packing of B. The kept columns are then copied out with the bias.
@@ -239,7 +243,7 @@ ForwardPlan forward_plan(const Conv2dShape& s) {
 // slot per thread.
 template <typename T>
 int64_t forward_workspace(const Conv2dShape& s) {
-  if (!reads_split_image(s)) return s.direct() ? 0 : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
+  if (!reads_split_image(s)) return image_slots(s) * column_matrix(s);
   const ForwardPlan plan = forward_plan<T>(s);
   const int64_t K = s.col_rows();
   return s.groups * plan.packed_weights(K) + offset_table<T>(K) + max_threads() * plan.slot();
@@ -499,7 +503,7 @@ int64_t backward_weight_workspace(const Conv2dShape& s) {
     const WeightPlan<T> plan = weight_plan<T>(s);
     return partials + plan.offset_elements() + slots * plan.slot();
   }
-  return partials + (s.direct() ? 0 : slots * s.col_rows() * s.out_h() * s.out_w());
+  return partials + slots * column_matrix(s);
 }
 
 template <typename T>
@@ -517,7 +521,7 @@ void backward_weight(const Conv2dShape& s, const T* x, const T* dy, T* dw, T* wo
   T* const partials = workspace;
   T* const cols = partials + (chunks - 1) * weights;
   deal_units(chunks, slots, [&](int64_t slot, int64_t ch) {
-    T* const col = cols + slot * (s.direct() ? 0 : d.K * d.P);
+    T* const col = cols + slot * column_matrix(s);
     T* const out = ch == 0 ? dw : partials + (ch - 1) * weights;
     const int64_t first = ch * kImagesPerChunk, last = std::min(s.batch, first + kImagesPerChunk);
     for (int64_t n = first; n < last; ++n)
@@ -538,8 +542,7 @@ int64_t conv2d_workspace_size(const Conv2dShape& s) {
       gradient_as_convolution(s)
           ? whole_lines(s.out_channels * s.col_rows()) + std::max(forward_workspace<float>(gradient_convolution(s)),
                                                                   forward_workspace<double>(gradient_convolution(s)))
-      : s.direct() ? 0
-                   : image_slots(s) * s.col_rows() * s.out_h() * s.out_w();
+          : image_slots(s) * column_matrix(s);
   return std::max({forward_workspace<float>(s), forward_workspace<double>(s), backward_input,
                    backward_weight_workspace<float>(s), backward_weight_workspace<double>(s)});
 }
