@@ -213,22 +213,26 @@ double widened_sum(int64_t S, Term term, const T*... rows) {
 }
 
 // The ReLU's gate on a gradient g at output y: blocked where y <= 0 (a NaN output passes it).
-Double8 relu_gate(Double8 g, Double8 y) { return y <= 0 ? Double8{} : g; }
-double relu_gate(double g, double y) { return y <= 0 ? 0.0 : g; }
+// For scalars and for vectors of doubles alike.
+template <typename V>
+V relu_gate(V g, V y) {
+  return y <= 0 ? V{} : g;
+}
 
-template <typename T>
-double channel_total(int64_t N, int64_t C, int64_t S, const T* x, int64_t c) {
+const auto identity = [](auto v) { return v; };
+
+// The sum over channel c of x [N, C, S] of term(value), in double, rows in order.
+template <typename T, typename Term>
+double channel_total(int64_t N, int64_t C, int64_t S, const T* x, int64_t c, Term term) {
   double total = 0;
-  for (int64_t n = 0; n < N; ++n)
-    total += widened_sum(
-        S, [](auto v) { return v; }, x + (n * C + c) * S);
+  for (int64_t n = 0; n < N; ++n) total += widened_sum(S, term, x + (n * C + c) * S);
   return total;
 }
 
 template <typename T>
 void sums(int64_t N, int64_t C, int64_t S, const T* x, double* out) {
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) out[c] = channel_total(N, C, S, x, c);
+    for (int64_t c = c0; c < c1; ++c) out[c] = channel_total(N, C, S, x, c, identity);
   });
 }
 
@@ -239,11 +243,8 @@ void stats(int64_t N, int64_t C, int64_t S, const T* x, double* mean, double* va
   parallel_for(C, grain_for(N * S), [=](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const double count = double(N * S);
-      const double m = N * S > 0 ? channel_total(N, C, S, x, c) / count : 0.0;
-      double sq = 0;
-      for (int64_t n = 0; n < N; ++n)
-        sq += widened_sum(
-            S, [m](auto v) { return (v - m) * (v - m); }, x + (n * C + c) * S);
+      const double m = N * S > 0 ? channel_total(N, C, S, x, c, identity) / count : 0.0;
+      const double sq = channel_total(N, C, S, x, c, [m](auto v) { return (v - m) * (v - m); });
       mean[c] = m;
       var[c] = N * S > 0 ? sq / count : 0.0;
     }
@@ -285,7 +286,7 @@ void input_grad_rows(int64_t N, int64_t C, int64_t S, int64_t c, const T* x, con
     T* __restrict dxr = dx + at;
     for (int64_t i = 0; i < S; ++i) {
       T g = gr[i];
-      if constexpr (kGated) g = yr[i] <= T(0) ? T(0) : g;
+      if constexpr (kGated) g = relu_gate(g, yr[i]);
       dxr[i] = a * (g - g_mean - (xr[i] - m) * gx_mean);
     }
   }
@@ -310,8 +311,7 @@ void backward(int64_t N, int64_t C, int64_t S, const T* x, const T* dy, const T*
               S, [mean_c](auto g, auto v, auto out) { return relu_gate(g, out) * (v - mean_c); }, dy + at, x + at,
               y + at);
         } else {
-          sum += widened_sum(
-              S, [](auto g) { return g; }, dy + at);
+          sum += widened_sum(S, identity, dy + at);
           sum_xhat += widened_sum(
               S, [mean_c](auto g, auto v) { return g * (v - mean_c); }, dy + at, x + at);
         }
